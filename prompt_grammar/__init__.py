@@ -1,0 +1,1 @@
+"""The packaged prompt grammar (vocabulary.yaml + templates/); data only."""

@@ -1,0 +1,1 @@
+"""CLI command groups, one module per job; `wanflow.cli` registers them all."""

@@ -1,0 +1,30 @@
+"""What every command shares: turning UserError into clear messages and exit code 2."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from wanflow.errors import UserError
+
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def print_problems(error: UserError) -> None:
+    """One line per problem on stderr, `file:line:column: field: message`, no traceback."""
+    for problem in error.problems:
+        stderr.print(f"[bold red]error[/]: {escape(str(problem))}", markup=True, highlight=False)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Wrap a command body: a UserError becomes its printed problems and exit code 2."""
+    try:
+        yield
+    except UserError as error:
+        print_problems(error)
+        raise typer.Exit(code=2) from None
