@@ -1,0 +1,224 @@
+"""How much does wanflow's orchestration cost, and how much does its cache save?
+
+Three ratios, each measured within one run of this script on the same machine, with a real
+`prefect server start` on 127.0.0.1 so every Prefect run pays the same server costs:
+
+1. an 8-shot film through `wanflow run` vs a bare diffusers loop rendering the same shots
+   (same tiny models, sizes, frames, steps, seeds): the orchestration's overhead;
+2. a no-change re-run vs Prefect's own floor (a trivial flow against the same server);
+3. a one-shot edit re-run vs the full run.
+
+On a CPU this uses the tiny random-weight models, so model work is small and the ratios
+show the orchestration at its most visible. Results go to benchmarks/README.md.
+
+    python benchmarks/bench_run.py            # full measurement, updates benchmarks/README.md
+    python benchmarks/bench_run.py --quick    # 3 shots, no README update (CI keeps it working)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "benchmarks" / "README.md"
+MARK_START, MARK_END = "<!-- bench_run:start -->", "<!-- bench_run:end -->"
+
+TRIVIAL_FLOW = """
+from prefect import flow
+@flow
+def trivial() -> int:
+    return 1
+trivial()
+"""
+
+BARE_LOOP = """
+import json, sys
+import numpy as np
+import torch
+from diffusers import WanImageToVideoPipeline, WanPipeline
+from diffusers.utils import export_to_video
+from PIL import Image
+
+jobs = json.loads(sys.argv[1])
+pipes, last_frames = {}, {}
+for job in jobs:
+    cls = WanImageToVideoPipeline if job["upstream"] else WanPipeline
+    key = (cls.__name__, job["model_dir"])
+    if key not in pipes:
+        pipes[key] = cls.from_pretrained(job["model_dir"])
+    kwargs = dict(prompt=job["prompt"], negative_prompt=job["negative"], width=job["width"], height=job["height"],
+                  num_frames=job["frames"], num_inference_steps=job["steps"], guidance_scale=job["guidance_high"],
+                  generator=torch.Generator().manual_seed(job["seed"]), output_type="np")
+    if job["two_experts"]:
+        kwargs["guidance_scale_2"] = job["guidance_low"]
+    if job["upstream"]:
+        kwargs["image"] = Image.fromarray(last_frames[job["upstream"]])
+    frames = pipes[key](**kwargs).frames[0]
+    last_frames[job["id"]] = (np.clip(frames[-1], 0, 1) * 255).astype(np.uint8)
+    export_to_video(frames, job["out"], fps=job["fps"])
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="3 shots and no README update")
+    args = parser.parse_args()
+    shots = 3 if args.quick else 8
+    work = Path(tempfile.mkdtemp(prefix="wanflow-bench-run-"))
+    env = {**os.environ, "PREFECT_HOME": str(work / "prefect"), "WANFLOW_MODELS": str(work / "models"),
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PYTHONUNBUFFERED": "1"}
+    server = None
+    try:
+        _wanflow(["models", "make-tiny"], env, work)
+        port = _free_port()
+        server, env["PREFECT_API_URL"] = _start_server(port, env, work)
+        spec = _write_spec(work, shots)
+        results = {}
+        results["full_run"] = _timed(lambda: _wanflow(["run", str(spec), "--out", str(work / "out")], env, work))
+        results["bare_loop"] = _timed(lambda: _bare_loop(spec, env, work))
+        results["rerun"] = _timed(lambda: _wanflow(["run", str(spec), "--out", str(work / "out")], env, work))
+        results["prefect_floor"] = _timed(lambda: _python(TRIVIAL_FLOW, env, work))
+        _edit_one_shot(spec)
+        results["edit_rerun"] = _timed(lambda: _wanflow(["run", str(spec), "--out", str(work / "out")], env, work))
+        report = _report(results, shots)
+        print(report)
+        if not args.quick:
+            _update_readme(report)
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _write_spec(work: Path, shots: int) -> Path:
+    lines = ["wanflow: 1", "title: Benchmark", "lang: zh", "scenes:", "  - id: bench", "    shots:"]
+    for index in range(shots):
+        lines += [
+            f"      - id: s{index}",
+            f"        subject: 第{index}位宇航员",
+            "        action: 在浅水中缓慢前行",
+            "        scene: 广阔的浅水域",
+            "        duration: 1",
+            "        look: { shot_size: 全景, lighting: [边缘光] }",
+        ]
+        if index % 4 == 3:
+            lines.append(f"        continue_from: s{index - 1}")
+    spec = work / "specs" / "bench.yaml"
+    spec.parent.mkdir(parents=True, exist_ok=True)
+    spec.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return spec
+
+
+def _edit_one_shot(spec: Path) -> None:
+    text = spec.read_text(encoding="utf-8")
+    spec.write_text(text.replace("subject: 第0位宇航员", "subject: 第0位潜水员", 1), encoding="utf-8")
+
+
+def _bare_loop(spec: Path, env: dict[str, str], work: Path) -> None:
+    """Render the same shots the plan would, with nothing but diffusers calls in one loop."""
+    os.environ["WANFLOW_MODELS"] = env["WANFLOW_MODELS"]
+    from wanflow.plan import make_plan
+    from wanflow.spec import load_film
+
+    plan = make_plan(load_film(spec), "preview")
+    out = work / "bare"
+    out.mkdir(exist_ok=True)
+    jobs = [
+        {
+            "id": job.shot_id,
+            "model_dir": str(job.model_dir),
+            "prompt": job.compiled.prompt,
+            "negative": job.compiled.negative,
+            "width": job.width,
+            "height": job.height,
+            "frames": job.frames,
+            "steps": job.steps,
+            "guidance_high": job.guidance_high,
+            "guidance_low": job.guidance_low,
+            "two_experts": job.backend != "ti2v-5b",
+            "seed": job.seed,
+            "fps": job.fps,
+            "upstream": job.upstream,
+            "out": str(out / f"{job.shot_id}.mp4"),
+        }
+        for job in plan.jobs
+    ]
+    _python(BARE_LOOP, env, work, json.dumps(jobs))
+
+
+def _wanflow(args: list[str], env: dict[str, str], cwd: Path) -> None:
+    subprocess.run([sys.executable, "-c", "from wanflow.cli import main; main()", *args], env=env, cwd=cwd,
+                   check=True, capture_output=True)
+
+
+def _python(code: str, env: dict[str, str], cwd: Path, *args: str) -> None:
+    subprocess.run([sys.executable, "-c", code, *args], env=env, cwd=cwd, check=True, capture_output=True)
+
+
+def _timed(action) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _start_server(port: int, env: dict[str, str], cwd: Path):
+    server = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/api"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            import urllib.request
+
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if response.status == 200:
+                    return server, url
+        except OSError:
+            time.sleep(0.5)
+    server.terminate()
+    raise RuntimeError("prefect server did not start within 120 s")
+
+
+def _report(results: dict[str, float], shots: int) -> str:
+    rows = [
+        (f"{shots}-shot film: `wanflow run` vs a bare diffusers loop", results["full_run"], results["bare_loop"]),
+        ("no-change re-run vs Prefect's floor (trivial flow)", results["rerun"], results["prefect_floor"]),
+        ("one-shot edit re-run vs the full run", results["edit_rerun"], results["full_run"]),
+    ]
+    lines = ["| comparison | wanflow (s) | baseline (s) | ratio |", "|---|---|---|---|"]
+    for name, ours, base in rows:
+        lines.append(f"| {name} | {ours:.1f} | {base:.1f} | {ours / base:.2f} |")
+    return "\n".join(lines)
+
+
+def _update_readme(report: str) -> None:
+    section = f"{MARK_START}\n{report}\n{MARK_END}"
+    text = README.read_text(encoding="utf-8") if README.exists() else "# Benchmarks\n"
+    if MARK_START in text:
+        text = re.sub(re.escape(MARK_START) + ".*?" + re.escape(MARK_END), section, text, flags=re.S)
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
+    README.write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+"""Shared fixtures: tiny random-weight Wan2.2 models, written once per test session."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def tiny_models_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A models root holding `tiny/<backend-id>/` for all three backends; WANFLOW_MODELS points at it."""
+    from wanflow.backends.store import make_tiny_models
+
+    root = tmp_path_factory.mktemp("models")
+    make_tiny_models(root / "tiny")
+    previous = os.environ.get("WANFLOW_MODELS")
+    os.environ["WANFLOW_MODELS"] = str(root)
+    yield root
+    if previous is None:
+        os.environ.pop("WANFLOW_MODELS", None)
+    else:
+        os.environ["WANFLOW_MODELS"] = previous
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dirs(tiny_models_root: Path) -> dict[str, Path]:
+    """backend id -> its tiny model folder."""
+    from wanflow.backends.registry import BACKENDS
+
+    return {backend_id: tiny_models_root / "tiny" / backend_id for backend_id in BACKENDS}

@@ -1,0 +1,129 @@
+"""`wanflow cache ls|du|gc|verify` against a real cache folder."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from wanflow.cache import ArtifactStore
+from wanflow.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ArtifactStore:
+    """Two clips (one idle for ten days) and an embedding."""
+    store = ArtifactStore(tmp_path / "cache")
+    for name, size in (("fresh", 3000), ("idle", 5000)):
+        src = tmp_path / f"{name}.mp4"
+        src.write_bytes(os.urandom(size))
+        store.put_file("clips", ArtifactStore.key("clips", {"name": name}), src, {"shot": name})
+    src = tmp_path / "embeds.bin"
+    src.write_bytes(os.urandom(1000))
+    store.put_file("embeds", ArtifactStore.key("embeds", {"text": "rain"}), src, {"text": "rain"})
+    then = time.time() - 10 * 86400
+    os.utime(store.entry_dir("clips", _key("idle")) / "last_used", (then, then))
+    return store
+
+
+def _key(name: str) -> str:
+    return ArtifactStore.key("clips", {"name": name})
+
+
+def _cache(store: ArtifactStore, *args: str) -> list[str]:
+    return ["cache", *args, "--cache", str(store.root)]
+
+
+def test_ls_lists_entries_and_filters_by_kind(store: ArtifactStore) -> None:
+    result = runner.invoke(app, _cache(store, "ls"))
+    assert result.exit_code == 0, result.output
+    assert _key("fresh")[:12] in result.stdout and _key("idle")[:12] in result.stdout
+    assert "shot=idle" in result.stdout and "10 days ago" in result.stdout
+    assert "3 entries" in result.stdout
+
+    clips_only = runner.invoke(app, _cache(store, "ls", "--kind", "clips"))
+    assert clips_only.exit_code == 0
+    assert "embeds" not in clips_only.stdout and "2 entries" in clips_only.stdout
+
+
+def test_ls_of_an_empty_cache_and_a_bad_kind(tmp_path: Path) -> None:
+    empty = runner.invoke(app, ["cache", "ls", "--cache", str(tmp_path / "none")])
+    assert empty.exit_code == 0 and "no entries" in empty.stdout
+    bad = runner.invoke(app, ["cache", "ls", "--kind", "../x", "--cache", str(tmp_path)])
+    assert bad.exit_code == 2 and "--kind" in bad.stderr and "Traceback" not in bad.output
+
+
+def test_du_sums_per_kind_and_total(store: ArtifactStore) -> None:
+    result = runner.invoke(app, _cache(store, "du"))
+    assert result.exit_code == 0, result.output
+    cells = [[cell.strip() for cell in line.split("│")[1:-1]] for line in result.stdout.splitlines()]
+    rows = {row[0]: row[1:] for row in cells if row}
+    assert rows["clips"][0] == "2" and rows["embeds"][0] == "1" and rows["total"][0] == "3"
+    clip_bytes = sum(entry.size for entry in store.entries("clips"))
+    assert 8000 < clip_bytes < 10000  # 3000 + 5000 bytes of clips, plus their meta.json
+    assert rows["clips"][1] == f"{clip_bytes / 1000:.1f} kB"
+
+
+def test_gc_by_age_dry_run_then_for_real(store: ArtifactStore) -> None:
+    dry = runner.invoke(app, _cache(store, "gc", "--older-than", "7d", "--dry-run"))
+    assert dry.exit_code == 0, dry.output
+    assert "would remove 1 entries" in dry.stdout and _key("idle")[:12] in dry.stdout
+    assert store.has("clips", _key("idle"))
+
+    real = runner.invoke(app, _cache(store, "gc", "--older-than", "1w"))
+    assert real.exit_code == 0, real.output
+    assert "removed 1 entries" in real.stdout and "kept 2" in real.stdout
+    assert not store.has("clips", _key("idle")) and store.has("clips", _key("fresh"))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["--older-than", "seven days"], "--older-than"), (["--older-than", "7"], "not an age"), ([], "say what to keep")],
+)
+def test_gc_refuses_bad_or_missing_criteria(store: ArtifactStore, args: list[str], message: str) -> None:
+    result = runner.invoke(app, _cache(store, "gc", *args))
+    assert result.exit_code == 2
+    assert message in result.stderr and "Traceback" not in result.output
+    assert len(list(store.entries())) == 3
+
+
+def test_verify_exit_codes_and_fix(store: ArtifactStore) -> None:
+    clean = runner.invoke(app, _cache(store, "verify"))
+    assert clean.exit_code == 0 and "3 entries checked, all intact" in clean.stdout
+
+    stored = store.get_file("clips", _key("fresh"))
+    stored.write_bytes(stored.read_bytes()[:100])
+    broken = runner.invoke(app, _cache(store, "verify"))
+    assert broken.exit_code == 1
+    assert f"corrupt clips/{_key('fresh')}" in broken.stdout and "--fix" in broken.stdout
+    assert store.has("clips", _key("fresh"))
+
+    fixed = runner.invoke(app, _cache(store, "verify", "--fix"))
+    assert fixed.exit_code == 0 and "1 corrupt, removed" in fixed.stdout
+    assert not store.has("clips", _key("fresh"))
+    assert runner.invoke(app, _cache(store, "verify")).exit_code == 0
+
+
+def test_the_cache_folder_comes_from_the_environment(store: ArtifactStore, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["cache", "du"], env={"WANFLOW_CACHE": str(store.root)})
+    assert result.exit_code == 0 and f"cache {store.root}\n" in result.stdout
+    assert "│ total  │       3 │" in result.stdout
+    file_not_dir = tmp_path / "fresh.txt"
+    file_not_dir.write_text("x")
+    bad = runner.invoke(app, ["cache", "ls", "--cache", str(file_not_dir)])
+    assert bad.exit_code == 2 and "not a cache folder" in bad.stderr
+
+
+def test_console_script(store: ArtifactStore) -> None:
+    wanflow = Path(sys.executable).with_name("wanflow")
+    result = subprocess.run([str(wanflow), *_cache(store, "du")], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "total" in result.stdout and "embeds" in result.stdout
+

@@ -1,0 +1,119 @@
+"""`wanflow validate`, `wanflow schema`, `wanflow init` through the real CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from wanflow.cli import app
+from wanflow.scaffold import FLOW_ENTRYPOINT, prefect_yaml, scaffold_files
+from wanflow.spec import film_json_schema, load_film
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE = REPO / "specs" / "film.yaml"
+runner = CliRunner()
+
+
+def test_validate_prints_one_ok_line_per_file(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["validate", str(EXAMPLE)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"{EXAMPLE}: OK, 7 shots in 2 scenes, 18.5 s + 1 shot timed in frames or by the backend\n"
+    quiet = runner.invoke(app, ["validate", "--quiet", str(EXAMPLE)])
+    assert (quiet.exit_code, quiet.stdout) == (0, "")
+
+
+def test_validate_reports_every_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("wanflow: 1\ntitle: t\nscenes: []\n", encoding="utf-8")
+    result = runner.invoke(app, ["validate", str(bad), str(EXAMPLE), str(tmp_path / "missing.yaml")])
+    assert result.exit_code == 2
+    assert result.stdout.startswith(f"{EXAMPLE}: OK, 7 shots")
+    assert result.stderr.splitlines() == [
+        f"error: {bad}:3:9: scenes: needs at least 1 item(s)",
+        f"error: {tmp_path / 'missing.yaml'}: no such file",
+    ]
+
+
+def test_validate_stays_light_for_pre_commit() -> None:
+    """The whole CLI, run as a hook would: no torch, diffusers or prefect gets imported."""
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from wanflow.cli import app\n"
+        f"result = CliRunner().invoke(app, ['validate', {str(EXAMPLE)!r}])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "print(sorted(m for m in ('torch', 'diffusers', 'prefect') if m in sys.modules))\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == "[]"
+
+
+def test_schema_prints_a_json_schema_that_accepts_the_example() -> None:
+    result = runner.invoke(app, ["schema"])
+    assert result.exit_code == 0
+    schema = json.loads(result.stdout)
+    assert schema == film_json_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.validate(yaml.safe_load(EXAMPLE.read_text(encoding="utf-8")), schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"wanflow": 1, "title": "t", "scenes": [{"id": "s", "shots": [{"id": "a", "duraton": 3}]}]}, schema)
+
+
+def test_init_scaffolds_a_repository_that_validates(tmp_path: Path) -> None:
+    target = tmp_path / "my-films"
+    result = runner.invoke(app, ["init", str(target)])
+    assert result.exit_code == 0, result.output
+    names = ["specs/film.yaml", "flows/prefect.yaml", ".gitignore", ".pre-commit-config.yaml", "wanflow.schema.json"]
+    assert [line.removeprefix("wrote ") for line in result.stdout.splitlines()[:-1]] == [str(target / n) for n in names]
+    assert sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file()) == sorted(names)
+
+    spec = target / "specs" / "film.yaml"
+    assert spec.read_text(encoding="utf-8").startswith("# yaml-language-server: $schema=../wanflow.schema.json\n")
+    film = load_film(spec)
+    assert len(film.shots) == 3 and film.shot("beam").continue_from == "keeper"
+    schema = json.loads((target / "wanflow.schema.json").read_text(encoding="utf-8"))
+    jsonschema.validate(yaml.safe_load(spec.read_text(encoding="utf-8")), schema)
+
+    prefect = yaml.safe_load((target / "flows" / "prefect.yaml").read_text(encoding="utf-8"))
+    assert prefect["name"] == "my-films"
+    (deployment,) = prefect["deployments"]
+    assert deployment["entrypoint"] == FLOW_ENTRYPOINT
+    assert deployment["parameters"] == {"spec": "specs/film.yaml", "profile": "final"}
+    assert deployment["work_pool"]["name"] == "wanflow-gpu"
+    assert deployment["schedules"][0]["cron"] == "0 2 * * *"
+    assert (target / deployment["parameters"]["spec"]).is_file()
+
+    hooks = yaml.safe_load((target / ".pre-commit-config.yaml").read_text(encoding="utf-8"))["repos"][0]
+    assert hooks["repo"] == "local" and hooks["hooks"][0]["entry"] == "wanflow validate"
+    assert ".wanflow/" in (target / ".gitignore").read_text(encoding="utf-8").split()
+    assert oct(spec.stat().st_mode & 0o777) == oct(0o644)
+
+
+def test_init_never_overwrites(tmp_path: Path) -> None:
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "film.yaml").write_text("mine\n", encoding="utf-8")
+    result = runner.invoke(app, ["init", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"error: {tmp_path / 'specs' / 'film.yaml'}: already exists; wanflow init never overwrites"
+    ]
+    assert (tmp_path / "specs" / "film.yaml").read_text(encoding="utf-8") == "mine\n"
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["film.yaml", "specs"]
+
+
+def test_repository_flows_match_what_init_writes() -> None:
+    """flows/prefect.yaml is this repository's own scaffold, for specs/film.yaml."""
+    ours = yaml.safe_load((REPO / "flows" / "prefect.yaml").read_text(encoding="utf-8"))
+    fresh = yaml.safe_load(prefect_yaml("wanflow", ["specs/film.yaml"]))
+    ours.pop("prefect-version")
+    fresh.pop("prefect-version")
+    assert ours == fresh
+    assert set(scaffold_files("x")) >= {"flows/prefect.yaml", "specs/film.yaml"}

@@ -1,0 +1,276 @@
+"""The three phases of a render, each loaded once and run many times: encode, generate, decode.
+
+A caller (the Prefect pipeline) runs them separately so only one big model sits on the GPU
+at a time: all prompts through `TextEncoder`, then latents per backend with `Generator`,
+then clips with `Decoder`. Latents cross the phase boundary normalised, exactly as the
+diffusers pipeline returns them with `output_type="latent"`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy
+import PIL.Image
+import torch
+from diffusers import (
+    AutoencoderKLWan,
+    FirstBlockCacheConfig,
+    TaylorSeerCacheConfig,
+    UniPCMultistepScheduler,
+    WanImageToVideoPipeline,
+    WanPipeline,
+    WanTransformer3DModel,
+)
+from transformers import AutoTokenizer, UMT5EncoderModel
+
+from wanflow.backends.lora import LoraSwitcher
+from wanflow.backends.registry import BackendSpec, backend_spec
+from wanflow.backends.store import is_tiny
+from wanflow.errors import UserError
+from wanflow.film import Lora
+
+log = logging.getLogger("wanflow.backends")
+
+MAX_SEQUENCE_LENGTH = 512  # what the pipeline's __call__ uses (encode_prompt defaults to 226)
+STEP_CACHES = ("first-block", "taylorseer")
+_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
+
+
+@dataclass(frozen=True)
+class MemoryOptions:
+    device: str | None = None  # None: CUDA when present, else CPU
+    dtype: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp16 | fp32
+    offload: bool = False  # model CPU offload: one expert on the GPU at a time
+    text_encoder_cpu: bool = False  # keep UMT5 on the CPU (official --t5_cpu)
+    vae_tiling: bool = False  # decode in tiles (less VAE memory at 720p)
+    step_cache: str | None = None  # None | "first-block" | "taylorseer" (faster, slightly different)
+
+    def torch_device(self) -> torch.device:
+        if self.device is not None:
+            return torch.device(self.device)
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+    def torch_dtype(self, device: torch.device) -> torch.dtype:
+        if self.dtype == "auto":
+            return torch.bfloat16 if device.type == "cuda" else torch.float32
+        if self.dtype not in _DTYPES:
+            raise UserError(f"unknown dtype {self.dtype!r}; use auto, {', '.join(_DTYPES)}")
+        return _DTYPES[self.dtype]
+
+
+def _check_folder(model_dir: Path, *parts: str) -> None:
+    missing = [part for part in parts if not (model_dir / part).is_dir()]
+    if not (model_dir / "model_index.json").is_file() or missing:
+        what = ", ".join(missing) if missing else "model_index.json"
+        raise UserError(
+            f"model folder {model_dir} is incomplete (missing {what}); "
+            "run `wanflow models verify` and pull the model again (`wanflow models pull NAME`, "
+            "or `wanflow models make-tiny` for the tiny ones)"
+        )
+
+
+def _warn_if_impractical(model_dir: Path, device: torch.device) -> None:
+    if device.type == "cpu" and not is_tiny(model_dir):
+        log.warning(
+            "running the full-size model in %s on the CPU: one clip takes many hours; "
+            "use a CUDA GPU, or the tiny models (preview profile) to try a storyboard",
+            model_dir,
+        )
+
+
+class TextEncoder:
+    """UMT5 + tokenizer through the pipeline's own `encode_prompt`, so the numbers match a full run."""
+
+    def __init__(self, pipe: WanPipeline, device: torch.device) -> None:
+        self._pipe = pipe
+        self.device = device
+
+    @classmethod
+    def load(cls, model_dir: Path, options: MemoryOptions = MemoryOptions()) -> TextEncoder:
+        _check_folder(model_dir, "tokenizer", "text_encoder")
+        device = torch.device("cpu") if options.text_encoder_cpu else options.torch_device()
+        _warn_if_impractical(model_dir, device)
+        tokenizer = AutoTokenizer.from_pretrained(model_dir / "tokenizer")
+        dtype = options.torch_dtype(options.torch_device())
+        text_encoder = UMT5EncoderModel.from_pretrained(model_dir / "text_encoder", dtype=dtype).to(device).eval()
+        pipe = WanPipeline(tokenizer=tokenizer, text_encoder=text_encoder, vae=None, scheduler=None)
+        return cls(pipe, device)
+
+    @torch.inference_mode()
+    def encode(self, prompt: str) -> torch.Tensor:
+        """[512, text_dim] on the CPU: padded positions are zero, as in the pipeline."""
+        embeds, _ = self._pipe.encode_prompt(
+            prompt, do_classifier_free_guidance=False, max_sequence_length=MAX_SEQUENCE_LENGTH, device=self.device
+        )
+        return embeds[0].cpu()
+
+
+@dataclass
+class GenerationRequest:
+    prompt_embeds: torch.Tensor  # [512, text_dim] from TextEncoder.encode
+    negative_embeds: torch.Tensor
+    seed: int
+    width: int
+    height: int
+    frames: int
+    steps: int
+    guidance_high: float  # high-noise expert (pipeline `guidance_scale`)
+    guidance_low: float  # low-noise expert (pipeline `guidance_scale_2`); ignored by one-expert models
+    shift: float  # UniPC flow_shift
+    image: PIL.Image.Image | None = None  # start frame (I2V-A14B, TI2V-5B image mode)
+    loras: tuple[Lora, ...] = ()
+
+
+def fit_image(image: PIL.Image.Image, width: int, height: int) -> PIL.Image.Image:
+    """Scale to cover width x height and crop the centre, keeping the picture's proportions."""
+    image = image.convert("RGB")
+    scale = max(width / image.width, height / image.height)
+    resized = image.resize((max(width, round(image.width * scale)), max(height, round(image.height * scale))), PIL.Image.LANCZOS)
+    left, top = (resized.width - width) // 2, (resized.height - height) // 2
+    return resized.crop((left, top, left + width, top + height))
+
+
+class Generator:
+    """Transformer(s) + scheduler (+ the VAE where an image must be encoded); no text encoder."""
+
+    def __init__(self, spec: BackendSpec, model_dir: Path, pipe: WanPipeline | WanImageToVideoPipeline, options: MemoryOptions) -> None:
+        self.spec = spec
+        self.model_dir = model_dir
+        self.options = options
+        self.device = options.torch_device()
+        self.pipe = pipe
+        # TI2V-5B renders text-only shots with WanPipeline and image shots with the I2V pipeline,
+        # sharing the same modules (no second copy of the weights).
+        self.image_pipe: WanImageToVideoPipeline | None = None
+        if isinstance(pipe, WanImageToVideoPipeline):
+            self.image_pipe = pipe
+        elif spec.accepts_image:
+            self.image_pipe = WanImageToVideoPipeline.from_pipe(pipe)
+            self.image_pipe.set_progress_bar_config(disable=True)
+        self._base_scheduler_config = dict(pipe.scheduler.config)
+        self._active: WanPipeline | WanImageToVideoPipeline | None = None
+        self.loras = LoraSwitcher(pipe, spec.experts)
+
+    @classmethod
+    def load(cls, backend_id: str, model_dir: Path, options: MemoryOptions = MemoryOptions()) -> Generator:
+        spec = backend_spec(backend_id)
+        experts = ("transformer", "transformer_2") if spec.experts == 2 else ("transformer",)
+        _check_folder(model_dir, "scheduler", "vae", *experts)
+        device = options.torch_device()
+        dtype = options.torch_dtype(device)
+        _warn_if_impractical(model_dir, device)
+        pipeline_class = WanImageToVideoPipeline if spec.pipeline == "WanImageToVideoPipeline" else WanPipeline
+        # The VAE stays in float32 (bf16 VAEs band and drift); T2V-A14B does not need it at all.
+        vae = AutoencoderKLWan.from_pretrained(model_dir / "vae", dtype=torch.float32) if spec.accepts_image else None
+        parts: dict[str, Any] = dict(text_encoder=None, tokenizer=None, vae=vae)
+        if pipeline_class is WanImageToVideoPipeline:
+            parts.update(image_encoder=None, image_processor=None)
+        pipe = pipeline_class.from_pretrained(model_dir, dtype=dtype, **parts)
+        if vae is None:  # the pipeline reads its strides off the VAE; give them explicitly
+            vae_config = json.loads((model_dir / "vae" / "config.json").read_text(encoding="utf-8"))
+            pipe.vae_scale_factor_temporal = vae_config.get("scale_factor_temporal", 4)
+            pipe.vae_scale_factor_spatial = vae_config.get("scale_factor_spatial", 8)
+        if not options.offload or device.type != "cuda":
+            for module in (pipe.transformer, getattr(pipe, "transformer_2", None), vae):
+                if module is not None:
+                    module.to(device)  # (pipe.to would recast dtypes and warn about it)
+        pipe.set_progress_bar_config(disable=True)  # progress goes to the caller's callback
+        generator = cls(spec, model_dir, pipe, options)
+        generator._enable_step_cache(options.step_cache)
+        return generator
+
+    def transformers(self) -> list[WanTransformer3DModel]:
+        return [t for t in (self.pipe.transformer, getattr(self.pipe, "transformer_2", None)) if t is not None]
+
+    def _enable_step_cache(self, kind: str | None) -> None:
+        if kind is None:
+            return
+        if kind not in STEP_CACHES:
+            raise UserError(f"unknown step cache {kind!r}; use one of {', '.join(STEP_CACHES)}")
+        for transformer in self.transformers():  # each expert keeps its own cache
+            config = FirstBlockCacheConfig(threshold=0.05) if kind == "first-block" else TaylorSeerCacheConfig(
+                cache_interval=4, disable_cache_before_step=4, max_order=1, taylor_factors_dtype=torch.float32
+            )
+            transformer.enable_cache(config)
+
+    def _pipe_for(self, request: GenerationRequest) -> WanPipeline | WanImageToVideoPipeline:
+        if request.image is None:
+            if self.spec.needs_image:
+                raise UserError(f"{self.spec.id} needs a start image (image: or continue_from:)")
+            pipe = self.pipe
+        else:
+            if self.image_pipe is None:
+                raise UserError(f"{self.spec.id} does not take a start image; use ti2v-5b or i2v-a14b")
+            pipe = self.image_pipe
+        if self.options.offload and self.device.type == "cuda" and pipe is not self._active:
+            pipe.enable_model_cpu_offload(device=self.device)  # hooks move one expert in at a time
+        self._active = pipe
+        return pipe
+
+    def generate(self, request: GenerationRequest, progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
+        """Normalised latents (1, z, (frames-1)//4+1, H/stride, W/stride), float32, on the CPU."""
+        pipe = self._pipe_for(request)
+        self.loras.apply(request.loras)
+        pipe.scheduler = UniPCMultistepScheduler.from_config(self._base_scheduler_config, flow_shift=request.shift)
+
+        def on_step(_pipe: object, step: int, _timestep: object, _tensors: dict[str, Any]) -> dict[str, Any]:
+            if progress is not None:
+                progress(step + 1, request.steps)
+            return {}
+
+        call: dict[str, Any] = dict(
+            prompt_embeds=request.prompt_embeds.unsqueeze(0).to(self.device),
+            negative_prompt_embeds=request.negative_embeds.unsqueeze(0).to(self.device),
+            height=request.height,
+            width=request.width,
+            num_frames=request.frames,
+            num_inference_steps=request.steps,
+            guidance_scale=request.guidance_high,
+            # A CPU generator makes the noise, and so the result, the same on every device.
+            generator=torch.Generator("cpu").manual_seed(request.seed),
+            output_type="latent",
+            callback_on_step_end=on_step,
+        )
+        if self.spec.experts == 2:
+            call["guidance_scale_2"] = request.guidance_low
+        if request.image is not None:
+            call["image"] = fit_image(request.image, request.width, request.height)
+        with torch.inference_mode():
+            latents = pipe(**call).frames
+        return latents.to("cpu", torch.float32)
+
+
+class Decoder:
+    """The VAE in float32: normalised latents in, uint8 frames out."""
+
+    def __init__(self, vae: AutoencoderKLWan, device: torch.device) -> None:
+        self.vae = vae
+        self.device = device
+        z_dim = vae.config.z_dim
+        self._mean = torch.tensor(vae.config.latents_mean, dtype=torch.float32, device=device).view(1, z_dim, 1, 1, 1)
+        self._std = torch.tensor(vae.config.latents_std, dtype=torch.float32, device=device).view(1, z_dim, 1, 1, 1)
+
+    @classmethod
+    def load(cls, model_dir: Path, options: MemoryOptions = MemoryOptions()) -> Decoder:
+        _check_folder(model_dir, "vae")
+        device = options.torch_device()
+        vae = AutoencoderKLWan.from_pretrained(model_dir / "vae", dtype=torch.float32).to(device).eval()
+        if options.vae_tiling:
+            vae.enable_tiling()
+        return cls(vae, device)
+
+    @torch.inference_mode()
+    def decode(self, latents: torch.Tensor) -> numpy.ndarray:
+        """uint8 [frames, H, W, 3]; the same pixels the pipeline's own decode produces."""
+        if latents.ndim != 5 or latents.shape[0] != 1 or latents.shape[1] != self.vae.config.z_dim:
+            raise UserError(f"latents of shape {tuple(latents.shape)} do not fit this VAE (z_dim {self.vae.config.z_dim})")
+        x = latents.to(self.device, torch.float32) * self._std + self._mean
+        video = self.vae.decode(x, return_dict=False)[0][0]  # [3, F, H, W] in [-1, 1]
+        frames = (video / 2 + 0.5).clamp(0, 1).mul(255).round().to(torch.uint8)
+        return frames.permute(1, 2, 3, 0).contiguous().cpu().numpy()

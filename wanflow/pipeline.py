@@ -1,0 +1,338 @@
+"""The Prefect flow that renders a storyboard: the only module that knows Prefect.
+
+Thin on purpose: planning, rendering and assembly are plain functions elsewhere; this file
+names the runs, orders the phases, isolates failures, and puts artifacts on the flow run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
+from prefect.cache_policies import NO_CACHE
+from prefect.states import Failed
+
+from wanflow.cache import ArtifactStore, default_cache_dir
+from wanflow.errors import UserError
+from wanflow.media import write_text_atomic
+from wanflow.plan import RenderJob, RenderPlan, generation_order, make_plan
+from wanflow.render import (
+    ModelPool,
+    decode_clip,
+    encode_prompts,
+    generate_latents,
+    last_frame_image,
+    needs_generation,
+)
+from wanflow.spec import load_film
+
+
+@dataclass
+class ShotOutcome:
+    shot_id: str
+    backend: str
+    status: str  # rendered | cached | failed | skipped | not selected
+    seconds: float = 0.0
+    clip: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class RunSummary:
+    spec: str
+    profile: str
+    shots: list[ShotOutcome]
+    phases: dict[str, float] = field(default_factory=dict)  # phase name -> seconds
+    loads: list[str] = field(default_factory=list)  # models loaded, in order
+    film: str | None = None
+    report: dict[str, str] = field(default_factory=dict)
+    note: str | None = None
+
+    def count(self, status: str) -> int:
+        return sum(1 for shot in self.shots if shot.status == status)
+
+
+def _is_transient(task, task_run, state) -> bool:
+    """Retry what a second try can fix (I/O hiccups, a GPU out of memory), never bad input."""
+    try:
+        state.result()
+    except (OSError, ConnectionError, TimeoutError):
+        return True
+    except RuntimeError as error:
+        return "out of memory" in str(error).lower()
+    except Exception:
+        return False
+    return False
+
+
+@task(name="encode-prompts", cache_policy=NO_CACHE, persist_result=False, retries=1, retry_condition_fn=_is_transient)
+def encode_task(jobs: list[RenderJob], store: ArtifactStore, pool: ModelPool) -> dict[str, int]:
+    logger = get_run_logger()
+    result = encode_prompts(jobs, store, pool, log=logger.info)
+    logger.info(f"prompts: {result.encoded} encoded, {result.cached} from the cache")
+    return {"encoded": result.encoded, "cached": result.cached}
+
+
+@task(
+    name="generate",
+    task_run_name="shot-{job.shot_id}",
+    cache_policy=NO_CACHE,
+    persist_result=False,
+    retries=1,
+    retry_delay_seconds=5,
+    retry_condition_fn=_is_transient,
+)
+def generate_task(job: RenderJob, store: ArtifactStore, pool: ModelPool, condition_image: Path | None, force: bool) -> bool:
+    logger = get_run_logger()
+    logger.info(f"shot {job.shot_id}: {job.backend} {job.width}x{job.height} {job.frames}f, {job.steps} steps, seed {job.seed}")
+    return generate_latents(job, store, pool, condition_image=condition_image, force=force, log=logger.info)
+
+
+@task(name="decode", task_run_name="decode-{job.shot_id}", cache_policy=NO_CACHE, persist_result=False, retries=1, retry_condition_fn=_is_transient)
+def decode_task(job: RenderJob, store: ArtifactStore, pool: ModelPool, force: bool) -> str:
+    path, decoded = decode_clip(job, store, pool, force=force)
+    if decoded:
+        get_run_logger().info(f"shot {job.shot_id}: clip decoded")
+    return str(path)
+
+
+@flow(name="render-film", flow_run_name="{spec}:{profile}", log_prints=False)
+def render_film(
+    spec: str,
+    profile: str = "preview",
+    only: list[str] | None = None,
+    force: list[str] | None = None,
+    out: str = "out",
+    cache: str | None = None,
+    device: str | None = None,
+):
+    """Render a storyboard: encode prompts, generate latents per backend, decode, assemble."""
+    from wanflow.backends.generate import MemoryOptions
+
+    logger = get_run_logger()
+    started = time.perf_counter()
+    spec_path = Path(spec).resolve()
+    film = load_film(spec_path)
+    plan = prepare_plan(film, profile, log=logger.info)
+    selected = select_shots(plan, only)
+    forced = select_forced(plan, force, selected)
+    store = ArtifactStore(Path(cache) if cache else default_cache_dir(spec_path))
+    pool = ModelPool(MemoryOptions(device=device))
+    outcomes = {job.shot_id: ShotOutcome(job.shot_id, job.backend, "not selected") for job in plan.jobs}
+    phases: dict[str, float] = {"plan": time.perf_counter() - started}
+    progress = create_progress_artifact(progress=0.0, key=None, description=f"{film.title}: shots done")
+
+    jobs = [job for job in plan.jobs if job.shot_id in selected]
+    to_generate = {job.shot_id for job in jobs if needs_generation(job, store, force=job.shot_id in forced)}
+    logger.info(f"{len(jobs)} shot(s) selected, {len(to_generate)} to generate, {len(jobs) - len(to_generate)} cached")
+    phase_start = time.perf_counter()
+    encode_task([job for job in jobs if job.shot_id in to_generate], store, pool)
+    phases["encode"] = time.perf_counter() - phase_start
+
+    phase_start = time.perf_counter()
+    clips: dict[str, str] = {}
+    failed: set[str] = set()
+    for number, job in enumerate(generation_order(jobs), start=1):
+        outcome = outcomes[job.shot_id]
+        if job.upstream in failed:
+            outcome.status, outcome.error = "skipped", f"continues from failed shot {job.upstream!r}"
+            failed.add(job.shot_id)
+            continue
+        if job.shot_id not in to_generate:
+            outcome.status = "cached"
+            continue
+        shot_started = time.perf_counter()
+        try:
+            condition = _condition_image(job, plan, store, pool, clips, forced)
+            state = generate_task(job, store, pool, condition, job.shot_id in forced, return_state=True)
+            generated = state.result()
+        except Exception as error:  # one failed shot loses nothing else
+            outcome.status, outcome.error = "failed", f"{type(error).__name__}: {error}"
+            failed.add(job.shot_id)
+            logger.error(f"shot {job.shot_id} failed: {outcome.error}")
+            continue
+        outcome.status = "rendered" if generated else "cached"
+        outcome.seconds = time.perf_counter() - shot_started
+        update_progress_artifact(progress, progress=100.0 * number / max(len(jobs), 1))
+    pool.release_generator()
+    phases["generate"] = time.perf_counter() - phase_start
+
+    phase_start = time.perf_counter()
+    for job in jobs:
+        if job.shot_id in failed:
+            continue
+        try:
+            clips[job.shot_id] = clips.get(job.shot_id) or decode_task(job, store, pool, job.shot_id in forced)
+        except Exception as error:
+            outcomes[job.shot_id].status = "failed"
+            outcomes[job.shot_id].error = f"{type(error).__name__}: {error}"
+            failed.add(job.shot_id)
+            continue
+        outcomes[job.shot_id].clip = clips[job.shot_id]
+    pool.release_all()
+    phases["decode"] = time.perf_counter() - phase_start
+
+    summary = RunSummary(str(spec_path), plan.profile, list(outcomes.values()), phases, list(pool.loads))
+    phase_start = time.perf_counter()
+    _assemble(plan, store, summary, Path(out).resolve(), logger)
+    phases["assemble"] = time.perf_counter() - phase_start
+    _publish_artifacts(plan, summary)
+    write_text_atomic(Path(out).resolve() / "run.json", json.dumps(asdict(summary), indent=2, ensure_ascii=False))
+    if failed:
+        return Failed(message=f"{len(failed)} shot(s) failed: {', '.join(sorted(failed))}", data=summary)
+    return summary
+
+
+def prepare_plan(film, profile: str, log=print) -> RenderPlan:
+    """Plan the film; make the tiny models first when the profile uses them and they are missing."""
+    plan = make_plan(film, profile)
+    if plan.problems and any("make-tiny" in p.message for p in plan.problems):
+        from wanflow.backends.store import make_tiny_models
+
+        log("making the tiny random-weight models (first preview on this machine)")
+        make_tiny_models()
+        plan = make_plan(film, profile)
+    if plan.problems:
+        raise UserError(list(plan.problems))
+    return plan
+
+
+def select_shots(plan: RenderPlan, only: list[str] | None) -> set[str]:
+    """`--only` shots plus the shots they continue from (their last frames are needed)."""
+    if not only:
+        return {job.shot_id for job in plan.jobs}
+    _check_ids(plan, only, "--only")
+    return plan.upstreams(set(only))
+
+
+def select_forced(plan: RenderPlan, force: list[str] | None, selected: set[str]) -> set[str]:
+    """`--force` shots plus every shot continuing from them (their start frames change)."""
+    if not force:
+        return set()
+    if force == ["all"]:
+        return set(selected)
+    _check_ids(plan, force, "--force")
+    return plan.dependants(set(force)) & selected
+
+
+def _check_ids(plan: RenderPlan, ids: list[str], option: str) -> None:
+    from wanflow.errors import Problem
+
+    known = {job.shot_id for job in plan.jobs}
+    unknown = [shot_id for shot_id in ids if shot_id not in known]
+    if unknown:
+        raise UserError(
+            [Problem(str(plan.film.path), None, None, option, f"no shot {shot_id!r} in the film") for shot_id in unknown]
+        )
+
+
+def _condition_image(job: RenderJob, plan: RenderPlan, store, pool, clips: dict[str, str], forced: set[str]) -> Path | None:
+    """The start frame of an image-conditioned shot: its own image, or the upstream's last frame."""
+    if job.shot.image is not None:
+        return job.shot.image
+    if job.upstream is None:
+        return None
+    upstream = plan.job(job.upstream)
+    if job.upstream not in clips:
+        clips[job.upstream] = decode_task(upstream, store, pool, job.upstream in forced)
+    return last_frame_image(Path(clips[job.upstream]), store.scratch_dir() / f"{upstream.keys.clip}-last.png")
+
+
+def _assemble(plan: RenderPlan, store: ArtifactStore, summary: RunSummary, out_dir: Path, logger) -> None:
+    """Cut the film once every shot has a clip, copying the clips beside it for editors."""
+    from wanflow.assemble import CutClip, assemble
+    from wanflow.report import manifest_metadata, write_report
+
+    clip_paths = {job.shot_id: store.get_file("clips", job.keys.clip) for job in plan.jobs}
+    missing = [shot_id for shot_id, path in clip_paths.items() if path is None]
+    if missing:
+        summary.note = f"film not assembled: no clip yet for {', '.join(missing)}"
+        logger.warning(summary.note)
+        return
+    clips_dir = out_dir / "clips"
+    clips_dir.mkdir(parents=True, exist_ok=True)
+    cut, records = [], []
+    for job in plan.jobs:
+        local = clips_dir / f"{job.shot_id}.mp4"
+        _link_or_copy(clip_paths[job.shot_id], local)
+        cut.append(CutClip(shot=job.shot, path=local))
+        records.append(_record(job, local, store, summary))
+    film_path = out_dir / f"{Path(plan.film.path).stem}.mp4"
+    logger.info(f"assembling {len(cut)} clips into {film_path}")
+    run_info = {"loads": summary.loads}
+    metadata = manifest_metadata(plan.film, records, profile=plan.profile, run_info=run_info)
+    assembly = assemble(
+        plan.film, cut, film_path, width=plan.width, height=plan.height, metadata=metadata, progress=logger.info
+    )
+    paths = write_report(plan.film, records, assembly, out_dir, profile=plan.profile, run_info=run_info)
+    summary.film = str(assembly.path)
+    summary.report = {name: str(path) for name, path in vars(paths).items() if path is not None}
+
+
+def _record(job: RenderJob, clip: Path, store: ArtifactStore, summary: RunSummary):
+    from wanflow.report import ShotRecord
+
+    outcome = next(o for o in summary.shots if o.shot_id == job.shot_id)
+    latents = store.get_meta("latents", job.keys.latents) or {}
+    return ShotRecord(
+        shot=job.shot,
+        clip=clip,
+        prompt=job.compiled.prompt,
+        negative=job.compiled.negative,
+        mode=job.compiled.mode,
+        warnings=tuple(w.message for w in job.compiled.warnings),
+        backend=job.backend,
+        seed=job.seed,
+        steps=job.steps,
+        width=job.width,
+        height=job.height,
+        frames=job.frames,
+        fps=job.fps,
+        weights_fingerprint=job.weights,
+        cache_keys=job.keys.all(),
+        cached=outcome.status != "rendered",
+        seconds={"generate": float(latents.get("seconds", 0.0))},
+    )
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """Hard-link when the cache shares the filesystem (instant, no space), else copy; atomic."""
+    staging = target.with_name(f".{target.name}.tmp")
+    staging.unlink(missing_ok=True)
+    try:
+        os.link(source, staging)
+    except OSError:
+        shutil.copyfile(source, staging)
+    os.replace(staging, target)
+
+
+def _publish_artifacts(plan: RenderPlan, summary: RunSummary) -> None:
+    rows = []
+    for job in plan.jobs:
+        outcome = next(o for o in summary.shots if o.shot_id == job.shot_id)
+        rows.append(
+            {
+                "shot": job.shot_id,
+                "prompt": job.compiled.prompt,
+                "backend": job.backend,
+                "seed": job.seed,
+                "seconds": round(job.seconds, 2),
+                "status": outcome.status,
+            }
+        )
+    create_table_artifact(rows, key=None, description=f"Storyboard of {plan.film.title} ({plan.profile})")
+    if summary.film:
+        links = [f"- film: [{summary.film}](file://{summary.film})"]
+        links += [f"- {name}: [{path}](file://{path})" for name, path in summary.report.items()]
+        create_markdown_artifact("\n".join(links), key=None, description=f"{plan.film.title}: the cut and its report")

@@ -1,0 +1,345 @@
+"""The render plan: one job per shot, with everything that decides its pixels, and its cache keys.
+
+Planning is pure and cheap (no torch): it is what `wanflow plan` prints and what
+`wanflow run` executes, so the two always agree on what is cached and what will render.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from wanflow.backends.registry import BACKENDS, BackendSpec
+from wanflow.backends.store import model_dir, weights_fingerprint
+from wanflow.backends.validate import check_request, frames_for_duration
+from wanflow.cache import ArtifactStore
+from wanflow.errors import Problem, UserError
+from wanflow.film import Film, Shot
+from wanflow.grammar import CompiledShot, compile_shot
+from wanflow.hashing import file_sha256
+from wanflow.profiles import resolve_profile
+from wanflow.spec import load_film
+
+MAX_SEQUENCE_LENGTH = 512  # tokens per prompt embedding, as the pipeline uses at call time
+
+
+@dataclass(frozen=True)
+class JobKeys:
+    prompt: str  # embeds of the positive prompt
+    negative: str  # embeds of the negative prompt
+    latents: str
+    clip: str
+
+    def all(self) -> dict[str, str]:
+        return {"prompt": self.prompt, "negative": self.negative, "latents": self.latents, "clip": self.clip}
+
+
+@dataclass(frozen=True)
+class RenderJob:
+    shot: Shot
+    compiled: CompiledShot
+    backend: str
+    model_dir: Path | None  # None when the model is not installed (a plan problem)
+    weights: str  # fingerprint of the model's weights
+    tiny: bool
+    width: int
+    height: int
+    frames: int
+    fps: int
+    steps: int
+    guidance_high: float
+    guidance_low: float
+    shift: float
+    seed: int
+    seed_derived: bool
+    upstream: str | None  # id of the shot whose last frame conditions this one
+    keys: JobKeys
+    notes: tuple[str, ...] = ()
+
+    @property
+    def shot_id(self) -> str:
+        return self.shot.id
+
+    @property
+    def seconds(self) -> float:
+        return self.frames / self.fps
+
+
+@dataclass(frozen=True)
+class RenderPlan:
+    film: Film
+    profile: str
+    jobs: tuple[RenderJob, ...]  # in film order
+    width: int  # size of the finished film
+    height: int
+    problems: tuple[Problem, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+    def job(self, shot_id: str) -> RenderJob:
+        for job in self.jobs:
+            if job.shot_id == shot_id:
+                return job
+        raise KeyError(shot_id)
+
+    def dependants(self, shot_ids: set[str]) -> set[str]:
+        """The given shots plus every shot that continues from them, transitively."""
+        selected = set(shot_ids)
+        for job in self.jobs:  # film order is a topological order: upstream shots come first
+            if job.upstream in selected:
+                selected.add(job.shot_id)
+        return selected
+
+    def upstreams(self, shot_ids: set[str]) -> set[str]:
+        """The given shots plus every shot they continue from, transitively."""
+        selected = set(shot_ids)
+        for job in reversed(self.jobs):
+            if job.shot_id in selected and job.upstream:
+                selected.add(job.upstream)
+        return selected
+
+
+def derived_seed(film: Film, shot: Shot) -> int:
+    """A seed that stays put while the film's title and the shot's id do."""
+    digest = hashlib.sha256(f"{film.title}\0{shot.id}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def make_plan(film: Film, profile_name: str) -> RenderPlan:
+    """Route every shot to a backend and fix its size, frames, seed and cache keys."""
+    profile = resolve_profile(film, profile_name)
+    problems: list[Problem] = []
+    jobs: list[RenderJob] = []
+    clip_keys: dict[str, str] = {}
+    fingerprints: dict[Path, str] = {}
+    for shot in film.shots:
+        backend_id = shot.backend or (profile.image_backend if shot.image_conditioned else profile.text_backend)
+        spec = BACKENDS[backend_id]
+        where = _where(film, shot)
+        routing = _routing_problems(spec, shot, where)
+        problems += routing
+        folder = _find_model(backend_id, profile.tiny)
+        if folder is None:
+            problems.append(where("backend", _missing_model_message(backend_id, profile.tiny)))
+            weights = "missing"
+        else:
+            weights = fingerprints.setdefault(folder, weights_fingerprint(folder))
+        width, height = (profile.width, profile.height) if profile.width and profile.height else spec.default_size
+        frames, notes = _frames(shot, spec, profile.max_frames)
+        if not routing:  # a misrouted shot's image checks would only repeat the routing problem
+            try:
+                notes += check_request(
+                    backend_id,
+                    width=width,
+                    height=height,
+                    frames=frames,
+                    image=shot.image,
+                    image_from_previous_shot=shot.continue_from is not None,
+                    tiny=profile.tiny,
+                    allow_custom_size=profile.width is not None,
+                    file=str(film.path),
+                    line=shot.line,
+                )
+            except UserError as error:
+                problems += [replace(p, field=f"shots.{shot.id}.{p.field}") for p in error.problems]
+        steps = profile.steps or spec.steps
+        seed = shot.seed if shot.seed is not None else derived_seed(film, shot)
+        compiled = compile_shot(film, shot)
+        keys = _job_keys(
+            shot=shot,
+            compiled=compiled,
+            spec=spec,
+            weights=weights,
+            size=(width, height),
+            frames=frames,
+            steps=steps,
+            seed=seed,
+            upstream_clip=clip_keys.get(shot.continue_from or ""),
+        )
+        clip_keys[shot.id] = keys.clip
+        jobs.append(
+            RenderJob(
+                shot=shot,
+                compiled=compiled,
+                backend=backend_id,
+                model_dir=folder,
+                weights=weights,
+                tiny=profile.tiny,
+                width=width,
+                height=height,
+                frames=frames,
+                fps=spec.fps,
+                steps=steps,
+                guidance_high=spec.guidance_high,
+                guidance_low=spec.guidance_low,
+                shift=spec.shift,
+                seed=seed,
+                seed_derived=shot.seed is None,
+                upstream=shot.continue_from,
+                keys=keys,
+                notes=tuple(notes),
+            )
+        )
+    if film.output.width and film.output.height:
+        film_size = (film.output.width, film.output.height)
+    else:
+        film_size = (jobs[0].width, jobs[0].height) if jobs else (1280, 720)
+    return RenderPlan(
+        film=film,
+        profile=profile.name,
+        jobs=tuple(jobs),
+        width=film_size[0],
+        height=film_size[1],
+        problems=tuple(problems),
+    )
+
+
+def generation_order(jobs: list[RenderJob]) -> list[RenderJob]:
+    """Continuity first, then as few model swaps as possible.
+
+    Greedy: keep rendering ready shots on the backend that is loaded; when none is ready,
+    switch to the backend with the most ready shots. Text-only backends never depend on
+    another shot, so the usual plans load each backend exactly once.
+    """
+    pending = list(jobs)
+    selected = {job.shot_id for job in jobs}
+    done: set[str] = set()
+    order: list[RenderJob] = []
+    current: str | None = None
+    while pending:
+        ready = [j for j in pending if j.upstream is None or j.upstream not in selected or j.upstream in done]
+        if not any(j.backend == current for j in ready):
+            counts: dict[str, int] = {}
+            for j in ready:
+                counts[j.backend] = counts.get(j.backend, 0) + 1
+            current = max(counts, key=lambda b: (counts[b], -_first_index(ready, b)))
+        job = next(j for j in ready if j.backend == current)
+        order.append(job)
+        done.add(job.shot_id)
+        pending.remove(job)
+    return order
+
+
+def estimate(job: RenderJob) -> tuple[float | None, float | None]:
+    """(GPU seconds, peak GB) scaled from the official single-GPU table; None for tiny models."""
+    if job.tiny:
+        return None, None
+    spec = BACKENDS[job.backend]
+    label = "720p" if job.width * job.height > 832 * 480 else "480p"
+    if label not in spec.official_seconds:
+        label = next(iter(spec.official_seconds))
+    ref_w, ref_h = (1280, 720) if label == "720p" else (832, 480)
+    if job.backend == "ti2v-5b":
+        ref_w, ref_h = 1280, 704
+    work = (job.width * job.height * job.frames * job.steps) / (ref_w * ref_h * spec.frames * spec.steps)
+    return spec.official_seconds[label] * work, spec.official_peak_gb[label]
+
+
+def referenced_keys(spec_path: Path) -> set[str]:
+    """Every cache key the spec uses under any profile whose models are installed (for gc)."""
+    from wanflow.profiles import available_profiles
+
+    film = load_film(spec_path)
+    keys: set[str] = set()
+    for name in available_profiles(film):
+        plan = make_plan(film, name)
+        for job in plan.jobs:
+            if job.model_dir is not None:
+                keys.update(job.keys.all().values())
+    return keys
+
+
+def _job_keys(
+    *,
+    shot: Shot,
+    compiled: CompiledShot,
+    spec: BackendSpec,
+    weights: str,
+    size: tuple[int, int],
+    frames: int,
+    steps: int,
+    seed: int,
+    upstream_clip: str | None,
+) -> JobKeys:
+    encoder = {"weights": weights, "max_sequence_length": MAX_SEQUENCE_LENGTH}
+    prompt = ArtifactStore.key("embeds", {**encoder, "text": compiled.prompt})
+    negative = ArtifactStore.key("embeds", {**encoder, "text": compiled.negative})
+    if shot.image is not None:
+        condition: dict[str, object] = {"image_sha256": file_sha256(shot.image)}
+    elif upstream_clip is not None:
+        condition = {"upstream_clip": upstream_clip}
+    else:
+        condition = {}
+    latents = ArtifactStore.key(
+        "latents",
+        {
+            "backend": spec.id,
+            "weights": weights,
+            "prompt": prompt,
+            "negative": negative,
+            "seed": seed,
+            "width": size[0],
+            "height": size[1],
+            "frames": frames,
+            "steps": steps,
+            "guidance": [spec.guidance_high, spec.guidance_low],
+            "shift": spec.shift,
+            "boundary_ratio": spec.boundary_ratio,
+            "loras": [
+                {"sha256": file_sha256(lora.path), "scale": lora.scale, "expert": lora.expert} for lora in shot.loras
+            ],
+            **condition,
+        },
+    )
+    clip = ArtifactStore.key("clips", {"latents": latents, "decoder": weights, "fps": spec.fps})
+    return JobKeys(prompt=prompt, negative=negative, latents=latents, clip=clip)
+
+
+def _frames(shot: Shot, spec: BackendSpec, max_frames: int | None) -> tuple[int, list[str]]:
+    """Explicit frames are taken as written (and checked); a duration becomes the nearest 4n+1."""
+    notes: list[str] = []
+    if shot.frames is not None:
+        frames = shot.frames
+    elif shot.duration is not None:
+        frames = frames_for_duration(shot.duration, spec.fps)
+        notes.append(f"{shot.duration:g}s -> {frames} frames at {spec.fps} fps ({frames / spec.fps:.2f}s)")
+    else:
+        frames = spec.frames
+    if max_frames is not None and frames > max_frames:
+        capped = frames_for_duration((max_frames - 1) / spec.fps, spec.fps)
+        notes.append(f"capped at {capped} frames by the profile")
+        frames = capped
+    return frames, notes
+
+
+def _routing_problems(spec: BackendSpec, shot: Shot, where) -> list[Problem]:
+    if shot.image_conditioned and not spec.accepts_image:
+        what = "a start image" if shot.image else f"continuity from {shot.continue_from!r}"
+        return [where("backend", f"{spec.id} cannot take {what}; use i2v-a14b or ti2v-5b")]
+    if spec.needs_image and not shot.image_conditioned:
+        return [where("backend", f"{spec.id} needs a start image (image:) or continue_from:")]
+    return []
+
+
+def _find_model(backend_id: str, tiny: bool) -> Path | None:
+    try:
+        return model_dir(backend_id, tiny=tiny)
+    except UserError:
+        return None
+
+
+def _missing_model_message(backend_id: str, tiny: bool) -> str:
+    if tiny:
+        return f"tiny {backend_id} model missing; run `wanflow models make-tiny`"
+    return f"model {backend_id} is not installed; run `wanflow models pull {backend_id}`"
+
+
+def _where(film: Film, shot: Shot):
+    def problem(field_name: str, message: str) -> Problem:
+        return Problem(str(film.path), shot.line, None, f"shots.{shot.id}.{field_name}", message)
+
+    return problem
+
+
+def _first_index(jobs: list[RenderJob], backend: str) -> int:
+    return next(i for i, j in enumerate(jobs) if j.backend == backend)
