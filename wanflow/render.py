@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import gc
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import filelock
+import platformdirs
 
 from wanflow.cache import ArtifactStore
 from wanflow.plan import RenderJob
@@ -139,7 +143,8 @@ def generate_latents(
         )
         generator = pool.generator(job)
         started = time.perf_counter()
-        latents = generator.generate(request, progress=_step_logger(job, log))
+        with device_lock(str(generator.device)):
+            latents = generator.generate(request, progress=_step_logger(job, log))
         meta = {"shot": job.shot_id, "backend": job.backend, "seed": job.seed, "seconds": time.perf_counter() - started}
         store.put_tensors("latents", job.keys.latents, {"latents": latents}, meta)
     return True
@@ -174,6 +179,14 @@ def last_frame_image(clip: Path, into: Path) -> Path:
     into.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(frame).save(into)
     return into
+
+
+def device_lock(device: str) -> filelock.FileLock:
+    """One generation per device at a time, across every wanflow process on this machine."""
+    name = re.sub(r"[^a-z0-9]+", "-", device.lower())
+    locks = Path(platformdirs.user_cache_dir("wanflow")) / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    return filelock.FileLock(locks / f"device-{name}.lock")
 
 
 def _load_embeds(store: ArtifactStore, key: str):
