@@ -21,7 +21,7 @@ from pathlib import Path
 from wanflow.assemble import CutClip, assemble
 from wanflow.film import Film, Output, Scene, Shot, Transition
 from wanflow.filtergraph import concat_list
-from wanflow.media import H264_PRESET, atomic_path, probe, run_ffmpeg, write_text_atomic
+from wanflow.media import H264_PRESET, probe, run_ffmpeg, write_text_atomic
 
 START, END = "<!-- bench_assemble:start -->", "<!-- bench_assemble:end -->"
 CLIPS, FPS, CRF, DISSOLVE = 8, 24, 18, 0.5

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # System packages wanflow needs beyond pip: a CJK font for titles, captions and contact
-# sheets (fonts-noto-cjk) and Debian chromium for the storyboard.html browser test.
+# sheets (fonts-noto-cjk); with --test also Debian chromium for the storyboard.html browser test.
 # Idempotent and quiet: installs only what is missing. Debian/Ubuntu (apt); run as root or with sudo.
 set -euo pipefail
 
-packages=(fonts-noto-cjk chromium)
+packages=(fonts-noto-cjk)
+case "${1:-}" in
+    --test) packages+=(chromium) ;;
+    "") ;;
+    *) echo "usage: $0 [--test]" >&2; exit 2 ;;
+esac
 missing=()
 for package in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then

@@ -13,7 +13,13 @@ from diffusers import DiffusionPipeline
 from PIL import Image
 from safetensors.torch import save_file
 
-from wanflow.backends.generate import Decoder, GenerationRequest, Generator, MemoryOptions, TextEncoder
+from wanflow.backends.generate import (
+    Decoder,
+    GenerationRequest,
+    Generator,
+    MemoryOptions,
+    TextEncoder,
+)
 from wanflow.backends.registry import BACKENDS
 from wanflow.errors import UserError
 from wanflow.film import Lora

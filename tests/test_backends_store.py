@@ -9,7 +9,12 @@ import pytest
 from PIL import Image
 
 from wanflow.backends.registry import BACKENDS, DEFAULT_NEGATIVE_PROMPT
-from wanflow.backends.store import list_models, missing_parts, model_dir, weights_fingerprint
+from wanflow.backends.store import (
+    list_models,
+    missing_parts,
+    model_dir,
+    weights_fingerprint,
+)
 from wanflow.backends.validate import check_request, check_size, frames_for_duration
 from wanflow.backends.verify import verify_model
 from wanflow.errors import UserError

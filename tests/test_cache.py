@@ -18,7 +18,13 @@ import pytest
 import torch
 
 import wanflow.cache
-from wanflow.cache import CODE_VERSION, TEMP_PREFIX, TENSORS_NAME, ArtifactStore, default_cache_dir
+from wanflow.cache import (
+    CODE_VERSION,
+    TEMP_PREFIX,
+    TENSORS_NAME,
+    ArtifactStore,
+    default_cache_dir,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -127,3 +127,41 @@ def test_console_script(store: ArtifactStore) -> None:
     assert result.returncode == 0, result.stderr
     assert "total" in result.stdout and "embeds" in result.stdout
 
+
+
+SPEC = """\
+wanflow: 1
+title: Gc test
+lang: en
+profiles:
+  test: { backend: ti2v-5b, size: 128x96, steps: 2, tiny: true }
+scenes:
+  - id: one
+    shots:
+      - id: wade
+        subject: an astronaut
+        action: wades through a shallow river
+        duration: 0.5
+"""
+
+
+def test_gc_keeps_what_the_storyboard_references(
+    tmp_path: Path, tiny_models_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wanflow.plan import referenced_keys
+
+    monkeypatch.delenv("WANFLOW_CACHE", raising=False)
+    spec = tmp_path / "film.yaml"
+    spec.write_text(SPEC)
+    referenced = sorted(referenced_keys(spec))
+    assert referenced
+    store = ArtifactStore(tmp_path / ".wanflow" / "cache")  # the default: beside the spec
+    for index, key in enumerate([referenced[0], ArtifactStore.key("clips", {"old": "edit"})]):
+        src = tmp_path / f"clip{index}.mp4"
+        src.write_bytes(os.urandom(100))
+        store.put_file("clips", key, src, {})
+
+    result = runner.invoke(app, ["cache", "gc", str(spec)])
+    assert result.exit_code == 0, result.output
+    assert "removed 1 entries" in result.stdout
+    assert [entry.key for entry in store.entries()] == [referenced[0]]

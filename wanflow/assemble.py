@@ -9,8 +9,8 @@ the picture is encoded once. Either way the result is checked against the planne
 from __future__ import annotations
 
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +29,14 @@ from wanflow.filtergraph import (
     shot_chain,
     subtitle_language,
 )
-from wanflow.media import H264_PRESET, VideoInfo, atomic_path, media_duration, probe, run_ffmpeg
+from wanflow.media import (
+    H264_PRESET,
+    VideoInfo,
+    atomic_path,
+    media_duration,
+    probe,
+    run_ffmpeg,
+)
 from wanflow.timeline import CutClip, Timeline, plan_timeline
 
 __all__ = ["AssemblyResult", "CutClip", "assemble", "can_stream_copy", "plan_timeline"]

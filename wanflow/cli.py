@@ -10,9 +10,8 @@ import sys
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 import typer
-from rich.console import Console
 
-from wanflow.commands.common import print_problems
+from wanflow.commands.common import make_console, print_problems
 from wanflow.errors import UserError
 
 app = typer.Typer(
@@ -49,5 +48,5 @@ def main() -> None:
         print_problems(error)
         sys.exit(2)
     except KeyboardInterrupt:
-        Console(stderr=True).print("interrupted: finished work is kept in the cache; run again to resume")
+        make_console(stderr=True).print("interrupted: finished work is kept in the cache; run again to resume")
         sys.exit(130)

@@ -24,9 +24,15 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed
 
 from wanflow.cache import ArtifactStore, default_cache_dir
-from wanflow.errors import UserError
 from wanflow.media import write_text_atomic
-from wanflow.plan import RenderJob, RenderPlan, generation_order, make_plan
+from wanflow.plan import (
+    RenderJob,
+    RenderPlan,
+    generation_order,
+    prepare_plan,
+    select_forced,
+    select_shots,
+)
 from wanflow.render import (
     ModelPool,
     decode_clip,
@@ -35,6 +41,7 @@ from wanflow.render import (
     last_frame_image,
     needs_generation,
 )
+from wanflow.settings import RenderSettings
 from wanflow.spec import load_film
 
 
@@ -116,19 +123,24 @@ def render_film(
     out: str = "out",
     cache: str | None = None,
     device: str | None = None,
+    dtype: str = "auto",
+    offload: bool = False,
+    text_encoder_cpu: bool = False,
+    vae_tiling: bool = False,
+    step_cache: str | None = None,
 ):
     """Render a storyboard: encode prompts, generate latents per backend, decode, assemble."""
-    from wanflow.backends.generate import MemoryOptions
-
     logger = get_run_logger()
     started = time.perf_counter()
+    settings = RenderSettings(device, dtype, offload, text_encoder_cpu, vae_tiling, step_cache)
     spec_path = Path(spec).resolve()
     film = load_film(spec_path)
-    plan = prepare_plan(film, profile, log=logger.info)
+    plan = prepare_plan(film, profile, settings, log=logger.info)
+    plan.check()
     selected = select_shots(plan, only)
     forced = select_forced(plan, force, selected)
     store = ArtifactStore(Path(cache) if cache else default_cache_dir(spec_path))
-    pool = ModelPool(MemoryOptions(device=device))
+    pool = ModelPool(settings.memory_options())
     outcomes = {job.shot_id: ShotOutcome(job.shot_id, job.backend, "not selected") for job in plan.jobs}
     phases: dict[str, float] = {"plan": time.perf_counter() - started}
     progress = create_progress_artifact(progress=0.0, key=None, description=f"{film.title}: shots done")
@@ -192,49 +204,6 @@ def render_film(
     if failed:
         return Failed(message=f"{len(failed)} shot(s) failed: {', '.join(sorted(failed))}", data=summary)
     return summary
-
-
-def prepare_plan(film, profile: str, log=print) -> RenderPlan:
-    """Plan the film; make the tiny models first when the profile uses them and they are missing."""
-    plan = make_plan(film, profile)
-    if plan.problems and any("make-tiny" in p.message for p in plan.problems):
-        from wanflow.backends.store import make_tiny_models
-
-        log("making the tiny random-weight models (first preview on this machine)")
-        make_tiny_models()
-        plan = make_plan(film, profile)
-    if plan.problems:
-        raise UserError(list(plan.problems))
-    return plan
-
-
-def select_shots(plan: RenderPlan, only: list[str] | None) -> set[str]:
-    """`--only` shots plus the shots they continue from (their last frames are needed)."""
-    if not only:
-        return {job.shot_id for job in plan.jobs}
-    _check_ids(plan, only, "--only")
-    return plan.upstreams(set(only))
-
-
-def select_forced(plan: RenderPlan, force: list[str] | None, selected: set[str]) -> set[str]:
-    """`--force` shots plus every shot continuing from them (their start frames change)."""
-    if not force:
-        return set()
-    if force == ["all"]:
-        return set(selected)
-    _check_ids(plan, force, "--force")
-    return plan.dependants(set(force)) & selected
-
-
-def _check_ids(plan: RenderPlan, ids: list[str], option: str) -> None:
-    from wanflow.errors import Problem
-
-    known = {job.shot_id for job in plan.jobs}
-    unknown = [shot_id for shot_id in ids if shot_id not in known]
-    if unknown:
-        raise UserError(
-            [Problem(str(plan.film.path), None, None, option, f"no shot {shot_id!r} in the film") for shot_id in unknown]
-        )
 
 
 def _condition_image(job: RenderJob, plan: RenderPlan, store, pool, clips: dict[str, str], forced: set[str]) -> Path | None:

@@ -7,11 +7,12 @@ Planning is pure and cheap (no torch): it is what `wanflow plan` prints and what
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from wanflow.backends.registry import BACKENDS, BackendSpec
-from wanflow.backends.store import model_dir, weights_fingerprint
+from wanflow.backends.store import make_tiny_models, model_dir, weights_fingerprint
 from wanflow.backends.validate import check_request, frames_for_duration
 from wanflow.cache import ArtifactStore
 from wanflow.errors import Problem, UserError
@@ -19,6 +20,7 @@ from wanflow.film import Film, Shot
 from wanflow.grammar import CompiledShot, compile_shot
 from wanflow.hashing import file_sha256
 from wanflow.profiles import resolve_profile
+from wanflow.settings import RenderSettings
 from wanflow.spec import load_film
 
 MAX_SEQUENCE_LENGTH = 512  # tokens per prompt embedding, as the pipeline uses at call time
@@ -76,6 +78,11 @@ class RenderPlan:
     problems: tuple[Problem, ...] = ()
     notes: tuple[str, ...] = field(default=())
 
+    def check(self) -> None:
+        """Raise every problem found while planning: nothing renders until all are fixed."""
+        if self.problems:
+            raise UserError(list(self.problems))
+
     def job(self, shot_id: str) -> RenderJob:
         for job in self.jobs:
             if job.shot_id == shot_id:
@@ -105,13 +112,14 @@ def derived_seed(film: Film, shot: Shot) -> int:
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
-def make_plan(film: Film, profile_name: str) -> RenderPlan:
+def make_plan(film: Film, profile_name: str, settings: RenderSettings = RenderSettings()) -> RenderPlan:
     """Route every shot to a backend and fix its size, frames, seed and cache keys."""
     profile = resolve_profile(film, profile_name)
     problems: list[Problem] = []
     jobs: list[RenderJob] = []
     clip_keys: dict[str, str] = {}
     fingerprints: dict[Path, str] = {}
+    missing_models: set[str] = set()
     for shot in film.shots:
         backend_id = shot.backend or (profile.image_backend if shot.image_conditioned else profile.text_backend)
         spec = BACKENDS[backend_id]
@@ -120,7 +128,9 @@ def make_plan(film: Film, profile_name: str) -> RenderPlan:
         problems += routing
         folder = _find_model(backend_id, profile.tiny)
         if folder is None:
-            problems.append(where("backend", _missing_model_message(backend_id, profile.tiny)))
+            if backend_id not in missing_models:  # said once, at the first shot that needs it
+                missing_models.add(backend_id)
+                problems.append(where("backend", _missing_model_message(backend_id, profile.tiny)))
             weights = "missing"
         else:
             weights = fingerprints.setdefault(folder, weights_fingerprint(folder))
@@ -155,6 +165,7 @@ def make_plan(film: Film, profile_name: str) -> RenderPlan:
             steps=steps,
             seed=seed,
             upstream_clip=clip_keys.get(shot.continue_from or ""),
+            settings=settings,
         )
         clip_keys[shot.id] = keys.clip
         jobs.append(
@@ -192,6 +203,43 @@ def make_plan(film: Film, profile_name: str) -> RenderPlan:
         height=film_size[1],
         problems=tuple(problems),
     )
+
+
+def prepare_plan(film: Film, profile: str, settings: RenderSettings, log: Callable[[str], None] = print) -> RenderPlan:
+    """Plan the film, making the tiny models first when the profile uses them and they are missing."""
+    plan = make_plan(film, profile, settings)
+    if any(job.tiny and job.model_dir is None for job in plan.jobs):
+        log("making the tiny random-weight models (first preview on this machine)")
+        make_tiny_models()
+        plan = make_plan(film, profile, settings)
+    return plan
+
+
+def select_shots(plan: RenderPlan, only: list[str] | None) -> set[str]:
+    """`--only` shots plus the shots they continue from (their last frames are needed)."""
+    if not only:
+        return {job.shot_id for job in plan.jobs}
+    _check_ids(plan, only, "--only")
+    return plan.upstreams(set(only))
+
+
+def select_forced(plan: RenderPlan, force: list[str] | None, selected: set[str]) -> set[str]:
+    """`--force` shots plus every shot continuing from them (their start frames change)."""
+    if not force:
+        return set()
+    if force == ["all"]:
+        return set(selected)
+    _check_ids(plan, force, "--force")
+    return plan.dependants(set(force)) & selected
+
+
+def _check_ids(plan: RenderPlan, ids: list[str], option: str) -> None:
+    known = {job.shot_id for job in plan.jobs}
+    unknown = [shot_id for shot_id in ids if shot_id not in known]
+    if unknown:
+        raise UserError(
+            [Problem(str(plan.film.path), None, None, option, f"no shot {shot_id!r} in the film") for shot_id in unknown]
+        )
 
 
 def generation_order(jobs: list[RenderJob]) -> list[RenderJob]:
@@ -236,7 +284,11 @@ def estimate(job: RenderJob) -> tuple[float | None, float | None]:
 
 
 def referenced_keys(spec_path: Path) -> set[str]:
-    """Every cache key the spec uses under any profile whose models are installed (for gc)."""
+    """Every cache key the spec uses under any profile whose models are installed (for gc).
+
+    Keys made with non-default render settings (--dtype, --step-cache, --vae-tiling) are not
+    among them: gc with a SPEC keeps what a default run of that spec would use.
+    """
     from wanflow.profiles import available_profiles
 
     film = load_film(spec_path)
@@ -260,8 +312,9 @@ def _job_keys(
     steps: int,
     seed: int,
     upstream_clip: str | None,
+    settings: RenderSettings,
 ) -> JobKeys:
-    encoder = {"weights": weights, "max_sequence_length": MAX_SEQUENCE_LENGTH}
+    encoder = {"weights": weights, "max_sequence_length": MAX_SEQUENCE_LENGTH, "dtype": settings.dtype}
     prompt = ArtifactStore.key("embeds", {**encoder, "text": compiled.prompt})
     negative = ArtifactStore.key("embeds", {**encoder, "text": compiled.negative})
     if shot.image is not None:
@@ -285,13 +338,16 @@ def _job_keys(
             "guidance": [spec.guidance_high, spec.guidance_low],
             "shift": spec.shift,
             "boundary_ratio": spec.boundary_ratio,
+            **settings.numerics(),
             "loras": [
                 {"sha256": file_sha256(lora.path), "scale": lora.scale, "expert": lora.expert} for lora in shot.loras
             ],
             **condition,
         },
     )
-    clip = ArtifactStore.key("clips", {"latents": latents, "decoder": weights, "fps": spec.fps})
+    clip = ArtifactStore.key(
+        "clips", {"latents": latents, "decoder": weights, "fps": spec.fps, "vae_tiling": settings.vae_tiling}
+    )
     return JobKeys(prompt=prompt, negative=negative, latents=latents, clip=clip)
 
 

@@ -88,6 +88,12 @@ def prefect_yaml(project: str, specs: list[str], profile: str = "final") -> str:
         f"name: {project}",
         f"prefect-version: {_prefect_version()}",
         "",
+        "# Workers run every flow in the folder `prefect deploy` ran from ($PWD, resolved at deploy",
+        "# time), so specs/ and out/ resolve there: every GPU machine must see it at that path.",
+        "pull:",
+        "  - prefect.deployments.steps.set_working_directory:",
+        '      directory: "{{ $PWD }}"',
+        "",
         "deployments:",
     ]
     for spec in specs:

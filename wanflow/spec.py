@@ -18,7 +18,14 @@ from wanflow.spec_models import SPEC_VERSION, FilmSpec
 from wanflow.spec_problems import describe, validation_problems
 from wanflow.spec_resolve import resolve_film
 from wanflow.spec_types import NAME_PATTERN, TERM_MARK, did_you_mean
-from wanflow.spec_yaml import YamlDocument, format_loc, line_of, load_yaml, locate, node_position
+from wanflow.spec_yaml import (
+    YamlDocument,
+    format_loc,
+    line_of,
+    load_yaml,
+    locate,
+    node_position,
+)
 from wanflow.vocabulary import find_grammar_dir, load_vocabulary, packaged_grammar_dir
 
 

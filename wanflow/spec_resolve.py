@@ -28,7 +28,13 @@ from wanflow.film import (
     Transition,
 )
 from wanflow.profiles import BUILTIN_PROFILES
-from wanflow.spec_models import DefaultsSpec, FilmSpec, LookSpec, ProfileSpecModel, ShotSpec
+from wanflow.spec_models import (
+    DefaultsSpec,
+    FilmSpec,
+    LookSpec,
+    ProfileSpecModel,
+    ShotSpec,
+)
 from wanflow.spec_yaml import YamlDocument, format_loc, line_of, locate, node_position
 
 QUALITY_CRF = {"high": 18, "medium": 23, "low": 28}

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from wanflow.errors import Problem
+from wanflow.errors import Problem, UserError
 
 Loc = Sequence[str | int]
 
@@ -40,6 +41,15 @@ class YamlDocument:
 
     data: Any
     root: Node | None
+    file: str = ""
+
+    def problem(self, loc: Loc, message: str) -> Problem:
+        """A problem at `loc`'s key where it is a mapping key, else at the deepest node the file holds."""
+        node = key_node(self.root, loc) if loc else None
+        if node is None:
+            node, _ = locate(self.root, loc)
+        line, column = node_position(node) if node is not None else (None, None)
+        return Problem(self.file, line, column, format_loc(loc), message)
 
 
 def format_loc(loc: Loc) -> str:
@@ -208,4 +218,16 @@ def load_yaml(text: str, file: str) -> tuple[YamlDocument, list[Problem]]:
         line, column = node_position(error.node)
         message = f"the document expands to more than {MAX_NODES} values (an alias bomb?)"
         return YamlDocument(None, root), [Problem(file, line, column, "", message)]
-    return YamlDocument(data, root), builder.problems
+    return YamlDocument(data, root, file), builder.problems
+
+
+def read_yaml(path: Path) -> YamlDocument:
+    """Load a YAML file whose every problem (unreadable, syntax, duplicate key, tag) is a UserError."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError(Problem(str(path), None, None, "", f"cannot read: {error}")) from None
+    document, problems = load_yaml(text, str(path))
+    if problems:
+        raise UserError(problems)
+    return document

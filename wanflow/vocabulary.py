@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from wanflow.errors import Problem, UserError
 from wanflow.film import Lang, Look, Shot
-from wanflow.yaml_lines import YamlDocument, read_yaml
+from wanflow.spec_yaml import YamlDocument, read_yaml
 
 Mode = Literal["t2v", "i2v"]
 TermSource = Literal["dictionary", "rewriter", "wanflow"]
@@ -208,7 +208,7 @@ def _load_vocabulary_file(path: Path, mtime_ns: int, size: int) -> Vocabulary:
     try:
         entry = _VocabularyFile.model_validate(document.data)
     except pydantic.ValidationError as error:
-        raise UserError(document.validation_problems(error)) from None
+        raise UserError([document.problem(detail["loc"], detail["msg"]) for detail in error.errors()]) from None
     return _build_vocabulary(document, entry)
 
 
@@ -345,7 +345,7 @@ def _build_vocabulary(document: YamlDocument, entry: _VocabularyFile) -> Vocabul
         if (mode, "zh") not in lengths:
             raise UserError(document.problem(("lint", "prompt_length"), f"bounds for {mode!r} are missing"))
     return Vocabulary(
-        path=document.path,
+        path=Path(document.file),
         families={key: (family.zh, family.en) for key, family in entry.families.items()},
         categories=tuple(categories),
         conflicts=tuple(conflicts),

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from wanflow.backends.registry import BACKENDS, DEFAULT_NEGATIVE_PROMPT, BackendSpec, backend_spec
+from wanflow.backends.registry import (
+    BACKENDS,
+    DEFAULT_NEGATIVE_PROMPT,
+    BackendSpec,
+    backend_spec,
+)
 from wanflow.backends.store import (
     InstalledModel,
     find_model,

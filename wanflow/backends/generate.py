@@ -30,7 +30,7 @@ from diffusers import (
 from transformers import AutoTokenizer, UMT5EncoderModel
 
 from wanflow.backends.lora import LoraSwitcher
-from wanflow.backends.registry import BackendSpec, backend_spec
+from wanflow.backends.registry import STEP_CACHES, BackendSpec, backend_spec
 from wanflow.backends.store import is_tiny
 from wanflow.errors import UserError
 from wanflow.film import Lora
@@ -38,7 +38,6 @@ from wanflow.film import Lora
 log = logging.getLogger("wanflow.backends")
 
 MAX_SEQUENCE_LENGTH = 512  # what the pipeline's __call__ uses (encode_prompt defaults to 226)
-STEP_CACHES = ("first-block", "taylorseer")
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
 
 

@@ -18,6 +18,10 @@ DEFAULT_NEGATIVE_PROMPT = (
 )
 
 
+# Opt-in step caches that work on both Wan2.2 experts (MagCache's step accounting does not).
+STEP_CACHES = ("first-block", "taylorseer")
+
+
 @dataclass(frozen=True)
 class BackendSpec:
     id: str  # "ti2v-5b" | "t2v-a14b" | "i2v-a14b"

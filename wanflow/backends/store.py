@@ -120,7 +120,9 @@ def model_dir(backend_id: str, *, tiny: bool = False, root: Path | None = None) 
 
 def make_tiny_models(out_dir: Path | None = None) -> dict[str, Path]:
     """Write the three tiny models into `out_dir` (default `<models root>/tiny/`)."""
-    from wanflow.backends.tiny import write_tiny_models  # torch only when actually writing
+    from wanflow.backends.tiny import (
+        write_tiny_models,  # torch only when actually writing
+    )
 
     return write_tiny_models(out_dir or models_root() / "tiny")
 

@@ -65,7 +65,9 @@ def verify_model(backend_id: str, folder: Path) -> list[str]:
 
 
 def _tokenizer_problems(folder: Path, *, tiny: bool) -> list[str]:
-    from transformers import AutoTokenizer  # only here: importing transformers takes seconds
+    from transformers import (
+        AutoTokenizer,  # only here: importing transformers takes seconds
+    )
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder)

@@ -9,16 +9,15 @@ from typing import Annotated
 
 import humanize
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
 from wanflow.cache import KIND_PATTERN, ArtifactStore, default_cache_dir
-from wanflow.commands.common import stderr, user_errors
+from wanflow.commands.common import make_console, stderr, user_errors
 from wanflow.errors import Problem, UserError
 
-console = Console(highlight=False, soft_wrap=True)  # paths stay whole on one line
+console = make_console()  # paths stay whole on one line
 cache_app = typer.Typer(
     name="cache",
     help="Inspect and tidy the artifact cache (prompt embeddings, latents, clips).",

@@ -11,7 +11,13 @@ from rich.markup import escape
 
 from wanflow.errors import UserError
 
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+def make_console(*, stderr: bool = False, soft_wrap: bool = True) -> Console:
+    """Plain output: no guessing at highlights or emoji (`:100:` in `film.yaml:100:` is a line)."""
+    return Console(stderr=stderr, highlight=False, emoji=False, soft_wrap=soft_wrap)
+
+
+stderr = make_console(stderr=True)
 
 
 def print_problems(error: UserError) -> None:

@@ -14,11 +14,16 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from wanflow.commands.common import stderr, user_errors
+from wanflow.commands.common import make_console, stderr, user_errors
 from wanflow.errors import Problem, UserError
 from wanflow.film import Lang
 from wanflow.grammar import CompiledShot, compile_film
-from wanflow.vocabulary import UnknownCategory, Vocabulary, find_grammar_dir, load_vocabulary
+from wanflow.vocabulary import (
+    UnknownCategory,
+    Vocabulary,
+    find_grammar_dir,
+    load_vocabulary,
+)
 
 MODE_NAMES = {"t2v": "text-to-video", "i2v": "image-to-video"}
 
@@ -55,7 +60,7 @@ def compile_command(
             records = [dataclasses.asdict(item) for item in compiled]
             typer.echo(json.dumps(records, ensure_ascii=False, indent=2))
             return
-        console = Console(highlight=False, soft_wrap=True)
+        console = make_console()
         for item in compiled:
             _print_shot(console, item, explain)
 
@@ -85,7 +90,7 @@ def vocab_command(
     """List the vocabulary's categories, or the terms of one (the grammar found from here)."""
     with user_errors():
         vocabulary = load_vocabulary(find_grammar_dir(Path.cwd()))
-        console = Console(highlight=False)
+        console = make_console(soft_wrap=False)
         if category is None:
             console.print(_categories_table(vocabulary, lang))
             return

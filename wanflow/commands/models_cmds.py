@@ -6,16 +6,20 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from wanflow.backends.registry import BACKENDS, backend_spec
-from wanflow.backends.store import find_model, list_models, models_root, weights_fingerprint
-from wanflow.commands.common import user_errors
+from wanflow.backends.store import (
+    find_model,
+    list_models,
+    models_root,
+    weights_fingerprint,
+)
+from wanflow.commands.common import make_console, user_errors
 from wanflow.errors import Problem, UserError
 
 models_app = typer.Typer(help="Install, list and check the Wan2.2 models.", no_args_is_help=True)
-console = Console(highlight=False, soft_wrap=True)
+console = make_console()
 
 
 def _human(size: int) -> str:

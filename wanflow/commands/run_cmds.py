@@ -6,18 +6,26 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from wanflow.commands.common import user_errors
+from wanflow.commands.common import make_console, user_errors
 
-console = Console(highlight=False)
+console = make_console(soft_wrap=False)
 
 SpecArg = Annotated[Path, typer.Argument(help="The storyboard spec (YAML).", show_default=False)]
 ProfileOpt = Annotated[str, typer.Option("--profile", "-p", help="preview | draft | final | a profile the spec declares.")]
 CacheOpt = Annotated[
     Path | None,
     typer.Option("--cache", help="Cache folder (default: $WANFLOW_CACHE, else .wanflow/cache beside the spec)."),
+]
+DeviceOpt = Annotated[str | None, typer.Option("--device", help="torch device (default: cuda when present, else cpu).")]
+DtypeOpt = Annotated[str, typer.Option("--dtype", help="auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp16 | fp32.")]
+OffloadOpt = Annotated[bool, typer.Option("--offload", help="Model CPU offload: one expert on the GPU at a time.")]
+T5CpuOpt = Annotated[bool, typer.Option("--t5-cpu", help="Keep the UMT5 text encoder on the CPU (official --t5_cpu).")]
+TilingOpt = Annotated[bool, typer.Option("--vae-tiling", help="Decode in tiles: less VAE memory at 720p.")]
+StepCacheOpt = Annotated[
+    str | None,
+    typer.Option("--step-cache", help="first-block | taylorseer: faster denoising, slightly different pictures."),
 ]
 
 
@@ -26,16 +34,24 @@ def register(app: typer.Typer) -> None:
     app.command("run")(run_command)
 
 
-def plan_command(spec: SpecArg, profile: ProfileOpt = "preview", cache: CacheOpt = None) -> None:
+def plan_command(
+    spec: SpecArg,
+    profile: ProfileOpt = "preview",
+    cache: CacheOpt = None,
+    dtype: DtypeOpt = "auto",
+    vae_tiling: TilingOpt = False,
+    step_cache: StepCacheOpt = None,
+) -> None:
     """Print the render plan: backend, size, frames, estimated GPU time and memory, cached or not."""
     from wanflow.cache import ArtifactStore, default_cache_dir
-    from wanflow.pipeline import prepare_plan
-    from wanflow.plan import estimate
+    from wanflow.plan import estimate, prepare_plan
+    from wanflow.settings import RenderSettings
     from wanflow.spec import load_film
 
     with user_errors():
+        settings = RenderSettings(dtype=dtype, vae_tiling=vae_tiling, step_cache=step_cache)
         film = load_film(spec)
-        plan = prepare_plan(film, profile, log=lambda message: console.print(f"[dim]{message}[/]"))
+        plan = prepare_plan(film, profile, settings, log=_dim)
     store = ArtifactStore(cache or default_cache_dir(spec.resolve()))
     table = Table(title=f"{film.title}: profile {plan.profile}, film {plan.width}x{plan.height}")
     for column in ("shot", "backend", "size", "frames@fps", "seconds", "steps", "est. GPU time", "est. memory", "cache"):
@@ -43,13 +59,16 @@ def plan_command(spec: SpecArg, profile: ProfileOpt = "preview", cache: CacheOpt
     total_seconds = 0.0
     for job in plan.jobs:
         seconds, memory = estimate(job)
-        total_seconds += seconds or 0.0
-        if store.has("clips", job.keys.clip):
+        if job.model_dir is None:
+            status = "[red]no model[/]"
+        elif store.has("clips", job.keys.clip):
             status = "[green]cached[/]"
         elif store.has("latents", job.keys.latents):
             status = "[yellow]latents[/]"
         else:
             status = "render"
+        if "cached" not in status:
+            total_seconds += seconds or 0.0
         table.add_row(
             job.shot_id,
             job.backend + (" (tiny)" if job.tiny else ""),
@@ -63,10 +82,15 @@ def plan_command(spec: SpecArg, profile: ProfileOpt = "preview", cache: CacheOpt
         )
     console.print(table)
     if total_seconds:
-        console.print(f"estimated GPU time for the uncached work at most {_duration(total_seconds)} (official single-GPU table, scaled)")
+        console.print(
+            f"estimated GPU time for the work not cached: {_duration(total_seconds)} "
+            "(the official single-GPU timings, H100 for A14B and RTX 4090 for TI2V-5B, scaled by size, frames and steps)"
+        )
     for job in plan.jobs:
         for note in job.notes:
             console.print(f"[dim]{job.shot_id}: {note}[/]")
+    with user_errors():  # model-limit problems, after the table that puts them in context
+        plan.check()
 
 
 def run_command(
@@ -76,18 +100,30 @@ def run_command(
     force: Annotated[list[str] | None, typer.Option("--force", help="Re-render these shots (or 'all') even if cached.")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the film, its clips and report.")] = Path("out"),
     cache: CacheOpt = None,
-    device: Annotated[str | None, typer.Option("--device", help="torch device (default: cuda when present, else cpu).")] = None,
+    device: DeviceOpt = None,
+    dtype: DtypeOpt = "auto",
+    offload: OffloadOpt = False,
+    t5_cpu: T5CpuOpt = False,
+    vae_tiling: TilingOpt = False,
+    step_cache: StepCacheOpt = None,
 ) -> None:
     """Render the storyboard into a film (a Prefect flow; local, or on $PREFECT_API_URL)."""
-    from wanflow.pipeline import prepare_plan, render_film, select_forced, select_shots
+    from wanflow.plan import prepare_plan, select_forced, select_shots
+    from wanflow.settings import RenderSettings
     from wanflow.spec import load_film
 
     only_ids = _split(only)
     force_ids = _split(force)
     with user_errors():  # every input problem is reported here, before Prefect starts
+        settings = RenderSettings(device, dtype, offload, t5_cpu, vae_tiling, step_cache)
         film = load_film(spec)
-        plan = prepare_plan(film, profile, log=lambda message: console.print(f"[dim]{message}[/]"))
+        plan = prepare_plan(film, profile, settings, log=_dim)
+        plan.check()
         select_forced(plan, force_ids, select_shots(plan, only_ids))
+    from wanflow.pipeline import (
+        render_film,  # Prefect loads only once the input is known good
+    )
+
     state = render_film(
         spec=str(spec),
         profile=profile,
@@ -96,6 +132,11 @@ def run_command(
         out=str(out),
         cache=str(cache) if cache else None,
         device=device,
+        dtype=dtype,
+        offload=offload,
+        text_encoder_cpu=t5_cpu,
+        vae_tiling=vae_tiling,
+        step_cache=step_cache,
         return_state=True,
     )
     summary = state.result(raise_on_failure=False)
@@ -128,6 +169,10 @@ def _print_summary(summary) -> None:
             console.print(f"  {name}: {path}")
     if summary.note:
         console.print(f"[yellow]{summary.note}[/]")
+
+
+def _dim(message: str) -> None:
+    console.print(f"[dim]{message}[/]")
 
 
 def _split(values: list[str] | None) -> list[str] | None:

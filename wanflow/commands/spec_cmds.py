@@ -12,13 +12,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from wanflow.commands.common import print_problems, user_errors
+from wanflow.commands.common import make_console, print_problems, user_errors
 from wanflow.errors import UserError
 from wanflow.film import Film
 
-stdout = Console(highlight=False, soft_wrap=True)
+stdout = make_console()
 
 
 def validate(

@@ -1,0 +1,215 @@
+"""What `wanflow init` scaffolds deploys and runs on a real Prefect server, as a studio uses it.
+
+One `prefect server start` for the module (its scheduler included); everything else goes through
+the commands a user types: `wanflow init`, `prefect work-pool create`, `prefect deploy`,
+`prefect deployment run`, `prefect worker start`. The run renders with the tiny models.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from wanflow.media import probe
+
+BIN = Path(sys.executable).parent  # the virtualenv's console scripts: prefect, wanflow
+POOL = "wanflow-gpu"
+DEPLOYMENT = "render-film/film-final"
+SET_WORKING_DIRECTORY = "prefect.deployments.steps.set_working_directory"
+# The scaffolded spec, made quick: tiny models, 128x80, 2 steps, 0.75 s shots (the example's
+# 0.5 s dissolve needs a longer shot than 0.5 s).
+TEST_PROFILE = "profiles:\n  test: {text: t2v-a14b, image: i2v-a14b, size: 128x80, steps: 2, tiny: true}\n\n"
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str  # .../api
+    env: dict[str, str]  # what a user's shell holds to talk to it
+
+
+@dataclass(frozen=True)
+class Studio:
+    server: Server
+    repo: Path  # the storyboard repository `wanflow init` wrote
+    cache: Path  # the cache path passed as the `cache` parameter (a shared filesystem in a studio)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe_socket:
+        probe_socket.bind(("127.0.0.1", 0))
+        return probe_socket.getsockname()[1]
+
+
+def _wait_healthy(url: str, server: subprocess.Popen, log: Path, limit: float) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"prefect server exited with {server.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"prefect server not healthy after {limit:.0f} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """`prefect server start` with its own PREFECT_HOME; always stopped at the end."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    home = tmp_path_factory.mktemp("prefect-home")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/api"
+    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    env.pop("PREFECT_API_URL", None)
+    log = home / "server.log"
+    with log.open("wb") as stream:
+        server = subprocess.Popen(
+            [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=stream,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_healthy(url, server, log, limit=90)
+        with temporary_settings(updates={PREFECT_API_URL: url}):  # for this process's API client
+            yield Server(url, {**env, "PREFECT_API_URL": url})
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
+
+
+def _run(args: list[str], server: Server, cwd: Path, timeout: float = 60) -> str:
+    # PWD as a shell sets it after `cd`: the scaffold's pull step reads it at deploy time
+    env = {**server.env, "PWD": str(cwd)}
+    completed = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert completed.returncode == 0, f"{' '.join(args)}\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}"
+    return completed.stdout + completed.stderr
+
+
+def _deploy(studio: Studio) -> None:
+    _run([str(BIN / "prefect"), "--no-prompt", "deploy", "--all", "--prefect-file", "flows/prefect.yaml"], studio.server, studio.repo)
+
+
+@pytest.fixture(scope="module")
+def studio(prefect_server: Server, tiny_models_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Studio:
+    """A scaffolded storyboard repository, its work pool created and its prefect.yaml deployed."""
+    base = tmp_path_factory.mktemp("studio")
+    repo = base / "films"
+    _run([str(BIN / "wanflow"), "init", str(repo)], prefect_server, base)
+    spec = repo / "specs" / "film.yaml"
+    text = spec.read_text(encoding="utf-8")
+    assert "\ndefaults:\n  duration: 3\n" in text
+    spec.write_text(text.replace("\ndefaults:\n  duration: 3\n", f"\n{TEST_PROFILE}defaults:\n  duration: 0.75\n"), encoding="utf-8")
+    _run([str(BIN / "prefect"), "work-pool", "create", POOL, "--type", "process"], prefect_server, base)
+    studio = Studio(prefect_server, repo, base / "shared-cache")
+    _deploy(studio)
+    return studio
+
+
+def _scheduled_runs(client, deployment_id) -> list:
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterId,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    return client.read_flow_runs(
+        deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])),
+        flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED]))),
+    )
+
+
+def test_deploy_registers_the_scaffolded_deployment_as_written(studio: Studio) -> None:
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        deployment = client.read_deployment_by_name(DEPLOYMENT)
+    assert deployment.entrypoint == "wanflow.pipeline:render_film"
+    assert deployment.parameters == {"spec": "specs/film.yaml", "profile": "final"}
+    assert deployment.work_pool_name == POOL
+    (schedule,) = deployment.schedules
+    assert (schedule.schedule.cron, schedule.schedule.timezone, schedule.active) == ("0 2 * * *", "UTC", False)
+    assert deployment.pull_steps == [{SET_WORKING_DIRECTORY: {"directory": str(studio.repo)}}]
+    # the flow's parameter schema reached the server: the UI's run form offers every option
+    schema = deployment.parameter_openapi_schema["properties"]
+    assert set(schema) >= {"spec", "profile", "only", "force", "out", "cache", "device"}
+    assert deployment.parameter_openapi_schema["required"] == ["spec"]
+
+
+def test_a_worker_elsewhere_renders_a_triggered_run_in_the_repository(studio: Studio, tmp_path: Path) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, DeploymentFilter, DeploymentFilterId
+
+    _run(
+        [str(BIN / "prefect"), "deployment", "run", DEPLOYMENT, "--param", "profile=test", "--param", f"cache={studio.cache}"],
+        studio.server,
+        studio.repo,
+    )
+    worker_machine = tmp_path / "worker"  # not the repository: the pull step must move there
+    worker_machine.mkdir()
+    _run([str(BIN / "prefect"), "worker", "start", "--pool", POOL, "--run-once"], studio.server, worker_machine, timeout=240)
+
+    with get_client(sync_client=True) as client:
+        deployment = client.read_deployment_by_name(DEPLOYMENT)
+        (run,) = client.read_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id])))
+        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id])))
+    assert run.state.is_completed(), run.state
+    assert run.name == "specs/film.yaml:test"
+    assert run.parameters == {"spec": "specs/film.yaml", "profile": "test", "cache": str(studio.cache)}
+
+    film = studio.repo / "out" / "film.mp4"
+    info = probe(film)
+    assert info.frames > 0 and (info.width, info.height) == (128, 80)
+    assert sorted(p.name for p in (studio.repo / "out" / "clips").iterdir()) == ["beam.mp4", "coast.mp4", "keeper.mp4"]
+    assert len(list((studio.cache / "clips").glob("*/*/"))) == 3  # the cache parameter was honoured
+    assert not (studio.repo / "specs" / ".wanflow").exists()
+
+    by_type = {artifact.type: artifact for artifact in artifacts}
+    assert set(by_type) == {"table", "progress", "markdown"}
+    assert float(by_type["progress"].data) == 100.0
+    assert f"[{film}](file://{film})" in by_type["markdown"].data
+    assert all(shot in by_type["table"].data for shot in ("coast", "keeper", "beam"))
+
+
+def test_an_active_schedule_makes_the_server_schedule_runs(studio: Studio) -> None:
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        deployment = client.read_deployment_by_name(DEPLOYMENT)
+        assert _scheduled_runs(client, deployment.id) == []  # `active: false` as scaffolded: nothing queued
+
+        flows_file = studio.repo / "flows" / "prefect.yaml"
+        text = flows_file.read_text(encoding="utf-8")
+        assert text.count("active: false") == 1
+        flows_file.write_text(text.replace("active: false", "active: true"), encoding="utf-8")
+        _deploy(studio)
+        assert [s.active for s in client.read_deployment_by_name(DEPLOYMENT).schedules] == [True]
+
+        deadline = time.monotonic() + 30
+        while not (runs := _scheduled_runs(client, deployment.id)) and time.monotonic() < deadline:
+            time.sleep(1)
+    assert runs, "the server's scheduler made no run within 30 s"
+    for run in runs:
+        start = run.expected_start_time
+        assert (start.hour, start.minute, str(start.tzinfo)) == (2, 0, "UTC"), start
+        assert run.auto_scheduled and run.parameters == {"spec": "specs/film.yaml", "profile": "final"}

@@ -1,0 +1,51 @@
+"""How the models run on this machine: device, precision and the memory and speed switches.
+
+These are the switches a user of the official generate.py knows (--offload_model, --t5_cpu,
+--convert_model_dtype). Those that change the numbers (precision, step caching, VAE tiling)
+are part of the cache keys; the others only move work between memory and time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from wanflow.backends.registry import STEP_CACHES
+from wanflow.errors import Problem, UserError
+
+DTYPES = ("auto", "bf16", "fp16", "fp32")
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    device: str | None = None  # None: CUDA when present, else CPU
+    dtype: str = "auto"  # auto = bf16 on CUDA, fp32 on CPU
+    offload: bool = False  # model CPU offload: one expert on the GPU at a time
+    text_encoder_cpu: bool = False  # keep UMT5-XXL on the CPU (official --t5_cpu)
+    vae_tiling: bool = False  # decode in tiles: less VAE memory at 720p
+    step_cache: str | None = None  # first-block | taylorseer: faster, slightly different pictures
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.dtype not in DTYPES:
+            problems.append(f"--dtype must be one of {', '.join(DTYPES)}, not {self.dtype!r}")
+        if self.step_cache is not None and self.step_cache not in STEP_CACHES:
+            problems.append(f"--step-cache must be one of {', '.join(STEP_CACHES)}, not {self.step_cache!r}")
+        if problems:
+            raise UserError([Problem("wanflow", None, None, "", message) for message in problems])
+
+    def memory_options(self):
+        """The backends' view of these settings (imports torch, so only when rendering)."""
+        from wanflow.backends.generate import MemoryOptions
+
+        return MemoryOptions(
+            device=self.device,
+            dtype=self.dtype,
+            offload=self.offload,
+            text_encoder_cpu=self.text_encoder_cpu,
+            vae_tiling=self.vae_tiling,
+            step_cache=self.step_cache,
+        )
+
+    def numerics(self) -> dict[str, object]:
+        """What changes a generated tensor's numbers: part of the embeds and latents keys."""
+        return {"dtype": self.dtype, "step_cache": self.step_cache}
