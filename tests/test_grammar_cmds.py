@@ -25,7 +25,7 @@ scenes:
         action: 缓缓走过
         look:
           style: watercolor
-          lighting: [soft light, rimlight]
+          lighting: [soft light, rim-light]
           time_of_day: Dusk
           shot_size: wide
         camera: truck right

@@ -84,6 +84,8 @@ def test_init_scaffolds_a_repository_that_validates(tmp_path: Path) -> None:
 
     prefect = yaml.safe_load((target / "flows" / "prefect.yaml").read_text(encoding="utf-8"))
     assert prefect["name"] == "my-films"
+    # workers run the flow where `prefect deploy` ran (tests/test_deployments.py runs it for real)
+    assert prefect["pull"] == [{"prefect.deployments.steps.set_working_directory": {"directory": "{{ $PWD }}"}}]
     (deployment,) = prefect["deployments"]
     assert deployment["entrypoint"] == FLOW_ENTRYPOINT
     assert deployment["parameters"] == {"spec": "specs/film.yaml", "profile": "final"}

