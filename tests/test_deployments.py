@@ -98,7 +98,7 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]
 def _run(args: list[str], server: Server, cwd: Path, timeout: float = 60) -> str:
     # PWD as a shell sets it after `cd`: the scaffold's pull step reads it at deploy time
     env = {**server.env, "PWD": str(cwd)}
-    completed = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    completed = subprocess.run(args, check=False, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     assert completed.returncode == 0, f"{' '.join(args)}\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}"
     return completed.stdout + completed.stderr
 
@@ -158,7 +158,12 @@ def test_deploy_registers_the_scaffolded_deployment_as_written(studio: Studio) -
 
 def test_a_worker_elsewhere_renders_a_triggered_run_in_the_repository(studio: Studio, tmp_path: Path) -> None:
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, DeploymentFilter, DeploymentFilterId
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        DeploymentFilter,
+        DeploymentFilterId,
+    )
 
     _run(
         [str(BIN / "prefect"), "deployment", "run", DEPLOYMENT, "--param", "profile=test", "--param", f"cache={studio.cache}"],

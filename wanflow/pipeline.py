@@ -23,7 +23,9 @@ from prefect.artifacts import (
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed
 
+from wanflow import __version__
 from wanflow.cache import ArtifactStore, default_cache_dir
+from wanflow.hashing import file_sha256
 from wanflow.media import write_text_atomic
 from wanflow.plan import (
     RenderJob,
@@ -83,7 +85,7 @@ def _is_transient(task, task_run, state) -> bool:
     return False
 
 
-@task(name="encode-prompts", cache_policy=NO_CACHE, persist_result=False, retries=1, retry_condition_fn=_is_transient)
+@task(name="encode-prompts", task_run_name="encode-prompts", cache_policy=NO_CACHE, persist_result=False, retries=1, retry_condition_fn=_is_transient)
 def encode_task(jobs: list[RenderJob], store: ArtifactStore, pool: ModelPool) -> dict[str, int]:
     logger = get_run_logger()
     result = encode_prompts(jobs, store, pool, log=logger.info)
@@ -140,7 +142,7 @@ def render_film(
     selected = select_shots(plan, only)
     forced = select_forced(plan, force, selected)
     store = ArtifactStore(Path(cache) if cache else default_cache_dir(spec_path))
-    pool = ModelPool(settings.memory_options())
+    pool = ModelPool(settings)
     outcomes = {job.shot_id: ShotOutcome(job.shot_id, job.backend, "not selected") for job in plan.jobs}
     phases: dict[str, float] = {"plan": time.perf_counter() - started}
     progress = create_progress_artifact(progress=0.0, key=None, description=f"{film.title}: shots done")
@@ -156,6 +158,7 @@ def render_film(
     clips: dict[str, str] = {}
     failed: set[str] = set()
     for number, job in enumerate(generation_order(jobs), start=1):
+        update_progress_artifact(progress, progress=100.0 * (number - 1) / len(jobs))
         outcome = outcomes[job.shot_id]
         if job.upstream in failed:
             outcome.status, outcome.error = "skipped", f"continues from failed shot {job.upstream!r}"
@@ -176,7 +179,7 @@ def render_film(
             continue
         outcome.status = "rendered" if generated else "cached"
         outcome.seconds = time.perf_counter() - shot_started
-        update_progress_artifact(progress, progress=100.0 * number / max(len(jobs), 1))
+    update_progress_artifact(progress, progress=100.0)
     pool.release_generator()
     phases["generate"] = time.perf_counter() - phase_start
 
@@ -238,6 +241,13 @@ def _assemble(plan: RenderPlan, store: ArtifactStore, summary: RunSummary, out_d
         cut.append(CutClip(shot=job.shot, path=local))
         records.append(_record(job, local, store, summary))
     film_path = out_dir / f"{Path(plan.film.path).stem}.mp4"
+    stamp_path = out_dir / f".{film_path.stem}.cut.json"
+    key = _cut_key(plan)
+    stamp = _read_stamp(stamp_path)
+    if stamp.get("key") == key and all(Path(p).is_file() for p in [stamp["film"], *stamp["report"].values()]):
+        logger.info(f"{film_path} is up to date (same clips, same spec): not cut again")
+        summary.film, summary.report = stamp["film"], stamp["report"]
+        return
     logger.info(f"assembling {len(cut)} clips into {film_path}")
     run_info = {"loads": summary.loads}
     metadata = manifest_metadata(plan.film, records, profile=plan.profile, run_info=run_info)
@@ -247,6 +257,29 @@ def _assemble(plan: RenderPlan, store: ArtifactStore, summary: RunSummary, out_d
     paths = write_report(plan.film, records, assembly, out_dir, profile=plan.profile, run_info=run_info)
     summary.film = str(assembly.path)
     summary.report = {name: str(path) for name, path in vars(paths).items() if path is not None}
+    write_text_atomic(stamp_path, json.dumps({"key": key, "film": summary.film, "report": summary.report}))
+
+
+def _cut_key(plan: RenderPlan) -> str:
+    """Everything the cut is made of: the clips, the spec (edit, titles, captions), the sound."""
+    return ArtifactStore.key(
+        "cut",
+        {
+            "clips": [job.keys.clip for job in plan.jobs],
+            "spec_sha256": plan.film.source_sha256,
+            "soundtrack": [file_sha256(track.path) for track in plan.film.soundtrack],
+            "size": [plan.width, plan.height],
+            "profile": plan.profile,
+            "wanflow": __version__,
+        },
+    )
+
+
+def _read_stamp(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
 
 
 def _record(job: RenderJob, clip: Path, store: ArtifactStore, summary: RunSummary):

@@ -21,6 +21,7 @@ import platformdirs
 
 from wanflow.cache import ArtifactStore
 from wanflow.plan import RenderJob
+from wanflow.settings import RenderSettings
 
 Log = Callable[[str], None]
 _default_log = logging.getLogger("wanflow.render").info
@@ -28,9 +29,13 @@ _default_log = logging.getLogger("wanflow.render").info
 
 @dataclass
 class ModelPool:
-    """Loads models lazily, once each; at most one generator (the big one) is resident."""
+    """Loads models lazily, once each; at most one generator (the big one) is resident.
 
-    options: object  # wanflow.backends.generate.MemoryOptions
+    Nothing here imports torch until a model is needed, so a run that finds everything in
+    the cache never pays for it.
+    """
+
+    settings: RenderSettings
     loads: list[str] = field(default_factory=list)  # "text_encoder:t2v-a14b", "generator:..." in load order
     _generator: tuple[str, object] | None = None
     _decoders: dict[Path, object] = field(default_factory=dict)
@@ -39,7 +44,7 @@ class ModelPool:
         from wanflow.backends.generate import TextEncoder
 
         self.loads.append(f"text_encoder:{job.backend}")
-        return TextEncoder.load(job.model_dir, self.options)
+        return TextEncoder.load(job.model_dir, self.settings.memory_options())
 
     def generator(self, job: RenderJob):
         from wanflow.backends.generate import Generator
@@ -48,7 +53,7 @@ class ModelPool:
             return self._generator[1]
         self.release_generator()
         self.loads.append(f"generator:{job.backend}")
-        generator = Generator.load(job.backend, job.model_dir, self.options)
+        generator = Generator.load(job.backend, job.model_dir, self.settings.memory_options())
         self._generator = (job.backend, generator)
         return generator
 
@@ -57,7 +62,7 @@ class ModelPool:
 
         if job.model_dir not in self._decoders:
             self.loads.append(f"decoder:{job.backend}")
-            self._decoders[job.model_dir] = Decoder.load(job.model_dir, self.options)
+            self._decoders[job.model_dir] = Decoder.load(job.model_dir, self.settings.memory_options())
         return self._decoders[job.model_dir]
 
     def release_generator(self) -> None:
