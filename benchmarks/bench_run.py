@@ -204,9 +204,24 @@ def _report(results: dict[str, float], shots: int) -> str:
         ("no-change re-run vs Prefect's floor (trivial flow)", results["rerun"], results["prefect_floor"]),
         ("one-shot edit re-run vs the full run", results["edit_rerun"], results["full_run"]),
     ]
-    lines = ["| comparison | wanflow (s) | baseline (s) | ratio |", "|---|---|---|---|"]
+    lines = [
+        "## bench_run",
+        "",
+        f"Tiny random-weight models on the CPU ({os.cpu_count()} cores), preview profile (256x144, 4 steps, 1 s shots,",
+        "two of them continuing the previous one), every command a fresh process against one real",
+        "`prefect server start` on 127.0.0.1. Model work is small here, so the ratios show the",
+        "orchestration at its most visible. Run: `python benchmarks/bench_run.py`.",
+        "",
+        "| comparison | wanflow (s) | baseline (s) | ratio |",
+        "|---|---|---|---|",
+    ]
     for name, ours, base in rows:
         lines.append(f"| {name} | {ours:.1f} | {base:.1f} | {ours / base:.2f} |")
+    lines += [
+        "",
+        "The bare loop only renders clips; `wanflow run` also cuts the film (titles, transitions,",
+        "soundtrack) and writes the report. A no-change re-run loads no model and does not cut again.",
+    ]
     return "\n".join(lines)
 
 

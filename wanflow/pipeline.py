@@ -23,9 +23,8 @@ from prefect.artifacts import (
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed
 
-from wanflow import __version__
 from wanflow.cache import ArtifactStore, default_cache_dir
-from wanflow.hashing import file_sha256
+from wanflow.keys import cut_key
 from wanflow.media import write_text_atomic
 from wanflow.plan import (
     RenderJob,
@@ -242,7 +241,7 @@ def _assemble(plan: RenderPlan, store: ArtifactStore, summary: RunSummary, out_d
         records.append(_record(job, local, store, summary))
     film_path = out_dir / f"{Path(plan.film.path).stem}.mp4"
     stamp_path = out_dir / f".{film_path.stem}.cut.json"
-    key = _cut_key(plan)
+    key = cut_key(plan.film, [job.keys.clip for job in plan.jobs], (plan.width, plan.height), plan.profile)
     stamp = _read_stamp(stamp_path)
     if stamp.get("key") == key and all(Path(p).is_file() for p in [stamp["film"], *stamp["report"].values()]):
         logger.info(f"{film_path} is up to date (same clips, same spec): not cut again")
@@ -258,21 +257,6 @@ def _assemble(plan: RenderPlan, store: ArtifactStore, summary: RunSummary, out_d
     summary.film = str(assembly.path)
     summary.report = {name: str(path) for name, path in vars(paths).items() if path is not None}
     write_text_atomic(stamp_path, json.dumps({"key": key, "film": summary.film, "report": summary.report}))
-
-
-def _cut_key(plan: RenderPlan) -> str:
-    """Everything the cut is made of: the clips, the spec (edit, titles, captions), the sound."""
-    return ArtifactStore.key(
-        "cut",
-        {
-            "clips": [job.keys.clip for job in plan.jobs],
-            "spec_sha256": plan.film.source_sha256,
-            "soundtrack": [file_sha256(track.path) for track in plan.film.soundtrack],
-            "size": [plan.width, plan.height],
-            "profile": plan.profile,
-            "wanflow": __version__,
-        },
-    )
 
 
 def _read_stamp(path: Path) -> dict:

@@ -14,27 +14,13 @@ from pathlib import Path
 from wanflow.backends.registry import BACKENDS, BackendSpec
 from wanflow.backends.store import make_tiny_models, model_dir, weights_fingerprint
 from wanflow.backends.validate import check_request, frames_for_duration
-from wanflow.cache import ArtifactStore
 from wanflow.errors import Problem, UserError
 from wanflow.film import Film, Shot
 from wanflow.grammar import CompiledShot, compile_shot
-from wanflow.hashing import file_sha256
+from wanflow.keys import JobKeys, job_keys
 from wanflow.profiles import resolve_profile
 from wanflow.settings import RenderSettings
 from wanflow.spec import load_film
-
-MAX_SEQUENCE_LENGTH = 512  # tokens per prompt embedding, as the pipeline uses at call time
-
-
-@dataclass(frozen=True)
-class JobKeys:
-    prompt: str  # embeds of the positive prompt
-    negative: str  # embeds of the negative prompt
-    latents: str
-    clip: str
-
-    def all(self) -> dict[str, str]:
-        return {"prompt": self.prompt, "negative": self.negative, "latents": self.latents, "clip": self.clip}
 
 
 @dataclass(frozen=True)
@@ -155,7 +141,7 @@ def make_plan(film: Film, profile_name: str, settings: RenderSettings = RenderSe
         steps = profile.steps or spec.steps
         seed = shot.seed if shot.seed is not None else derived_seed(film, shot)
         compiled = compile_shot(film, shot)
-        keys = _job_keys(
+        keys = job_keys(
             shot=shot,
             compiled=compiled,
             spec=spec,
@@ -299,56 +285,6 @@ def referenced_keys(spec_path: Path) -> set[str]:
             if job.model_dir is not None:
                 keys.update(job.keys.all().values())
     return keys
-
-
-def _job_keys(
-    *,
-    shot: Shot,
-    compiled: CompiledShot,
-    spec: BackendSpec,
-    weights: str,
-    size: tuple[int, int],
-    frames: int,
-    steps: int,
-    seed: int,
-    upstream_clip: str | None,
-    settings: RenderSettings,
-) -> JobKeys:
-    encoder = {"weights": weights, "max_sequence_length": MAX_SEQUENCE_LENGTH, "dtype": settings.dtype}
-    prompt = ArtifactStore.key("embeds", {**encoder, "text": compiled.prompt})
-    negative = ArtifactStore.key("embeds", {**encoder, "text": compiled.negative})
-    if shot.image is not None:
-        condition: dict[str, object] = {"image_sha256": file_sha256(shot.image)}
-    elif upstream_clip is not None:
-        condition = {"upstream_clip": upstream_clip}
-    else:
-        condition = {}
-    latents = ArtifactStore.key(
-        "latents",
-        {
-            "backend": spec.id,
-            "weights": weights,
-            "prompt": prompt,
-            "negative": negative,
-            "seed": seed,
-            "width": size[0],
-            "height": size[1],
-            "frames": frames,
-            "steps": steps,
-            "guidance": [spec.guidance_high, spec.guidance_low],
-            "shift": spec.shift,
-            "boundary_ratio": spec.boundary_ratio,
-            **settings.numerics(),
-            "loras": [
-                {"sha256": file_sha256(lora.path), "scale": lora.scale, "expert": lora.expert} for lora in shot.loras
-            ],
-            **condition,
-        },
-    )
-    clip = ArtifactStore.key(
-        "clips", {"latents": latents, "decoder": weights, "fps": spec.fps, "vae_tiling": settings.vae_tiling}
-    )
-    return JobKeys(prompt=prompt, negative=negative, latents=latents, clip=clip)
 
 
 def _frames(shot: Shot, spec: BackendSpec, max_frames: int | None) -> tuple[int, list[str]]:
