@@ -27,6 +27,7 @@ from wanflow.cache import ArtifactStore, default_cache_dir
 from wanflow.keys import cut_key
 from wanflow.media import write_text_atomic
 from wanflow.plan import (
+    TINY_NOTICE,
     RenderJob,
     RenderPlan,
     generation_order,
@@ -148,6 +149,8 @@ def render_film(
 
     jobs = [job for job in plan.jobs if job.shot_id in selected]
     to_generate = {job.shot_id for job in jobs if needs_generation(job, store, force=job.shot_id in forced)}
+    if plan.tiny:
+        logger.warning(TINY_NOTICE)
     logger.info(f"{len(jobs)} shot(s) selected, {len(to_generate)} to generate, {len(jobs) - len(to_generate)} cached")
     phase_start = time.perf_counter()
     encode_task([job for job in jobs if job.shot_id in to_generate], store, pool)

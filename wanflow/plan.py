@@ -64,6 +64,10 @@ class RenderPlan:
     problems: tuple[Problem, ...] = ()
     notes: tuple[str, ...] = field(default=())
 
+    @property
+    def tiny(self) -> bool:
+        return any(job.tiny for job in self.jobs)
+
     def check(self) -> None:
         """Raise every problem found while planning: nothing renders until all are fixed."""
         if self.problems:
@@ -189,6 +193,13 @@ def make_plan(film: Film, profile_name: str, settings: RenderSettings = RenderSe
         height=film_size[1],
         problems=tuple(problems),
     )
+
+
+TINY_NOTICE = (
+    "tiny random-weight models: the pictures are noise. This run checks the storyboard's wiring "
+    "(prompts, continuity, timing, transitions, captions, sound); pull real weights for pictures "
+    "(`wanflow models pull ti2v-5b`, then --profile draft)."
+)
 
 
 def prepare_plan(film: Film, profile: str, settings: RenderSettings, log: Callable[[str], None] = print) -> RenderPlan:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from wanflow.backends.quiet import silence_torchvision_fallback
 from wanflow.backends.registry import (
     BACKENDS,
     DEFAULT_NEGATIVE_PROMPT,
@@ -26,6 +27,8 @@ from wanflow.backends.store import (
     weights_fingerprint,
 )
 from wanflow.backends.validate import check_request, check_size, frames_for_duration
+
+silence_torchvision_fallback()  # before anything here imports diffusers
 
 _GENERATE_NAMES = ("Decoder", "GenerationRequest", "Generator", "MemoryOptions", "TextEncoder", "fit_image")
 

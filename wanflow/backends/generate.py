@@ -30,6 +30,7 @@ from diffusers import (
 from transformers import AutoTokenizer, UMT5EncoderModel
 
 from wanflow.backends.lora import LoraSwitcher
+from wanflow.backends.quiet import quiet_progress_bars
 from wanflow.backends.registry import STEP_CACHES, BackendSpec, backend_spec
 from wanflow.backends.store import is_tiny
 from wanflow.errors import UserError
@@ -97,7 +98,9 @@ class TextEncoder:
         _warn_if_impractical(model_dir, device)
         tokenizer = AutoTokenizer.from_pretrained(model_dir / "tokenizer")
         dtype = options.torch_dtype(options.torch_device())
-        text_encoder = UMT5EncoderModel.from_pretrained(model_dir / "text_encoder", dtype=dtype).to(device).eval()
+        with quiet_progress_bars(is_tiny(model_dir)):
+            text_encoder = UMT5EncoderModel.from_pretrained(model_dir / "text_encoder", dtype=dtype)
+        text_encoder = text_encoder.to(device).eval()
         pipe = WanPipeline(tokenizer=tokenizer, text_encoder=text_encoder, vae=None, scheduler=None)
         return cls(pipe, device)
 
@@ -170,7 +173,8 @@ class Generator:
         parts: dict[str, Any] = dict(text_encoder=None, tokenizer=None, vae=vae)
         if pipeline_class is WanImageToVideoPipeline:
             parts.update(image_encoder=None, image_processor=None)
-        pipe = pipeline_class.from_pretrained(model_dir, dtype=dtype, **parts)
+        with quiet_progress_bars(is_tiny(model_dir)):
+            pipe = pipeline_class.from_pretrained(model_dir, dtype=dtype, **parts)
         if vae is None:  # the pipeline reads its strides off the VAE; give them explicitly
             vae_config = json.loads((model_dir / "vae" / "config.json").read_text(encoding="utf-8"))
             pipe.vae_scale_factor_temporal = vae_config.get("scale_factor_temporal", 4)

@@ -12,8 +12,6 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -25,8 +23,8 @@ from diffusers import (
     WanTransformer3DModel,
 )
 from transformers import T5TokenizerFast, UMT5Config, UMT5EncoderModel
-from transformers.utils import logging as transformers_logging
 
+from wanflow.backends.quiet import quiet_progress_bars
 from wanflow.backends.registry import BACKENDS, DEFAULT_NEGATIVE_PROMPT, BackendSpec
 from wanflow.backends.store import TINY_MARKER
 
@@ -138,7 +136,7 @@ def write_tiny_model(backend_id: str, out_dir: Path) -> Path:
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
-        with torch.no_grad(), _quiet_progress_bars():
+        with torch.no_grad(), quiet_progress_bars():
             build_tiny_pipeline(spec, seed).save_pretrained(staging, safe_serialization=True)
         marker = {"format": TINY_FORMAT, "backend": backend_id, "seed": seed, "negative_prompt": DEFAULT_NEGATIVE_PROMPT}
         (staging / TINY_MARKER).write_text(json.dumps(marker, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
@@ -149,16 +147,6 @@ def write_tiny_model(backend_id: str, out_dir: Path) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return out_dir
-
-
-@contextmanager
-def _quiet_progress_bars() -> Iterator[None]:
-    """A few kilobytes of weights need no 'Writing model shards' bar per component."""
-    transformers_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        transformers_logging.enable_progress_bar()
 
 
 def write_tiny_models(out_dir: Path) -> dict[str, Path]:

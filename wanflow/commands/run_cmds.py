@@ -108,7 +108,7 @@ def run_command(
     step_cache: StepCacheOpt = None,
 ) -> None:
     """Render the storyboard into a film (a Prefect flow; local, or on $PREFECT_API_URL)."""
-    from wanflow.plan import prepare_plan, select_forced, select_shots
+    from wanflow.plan import TINY_NOTICE, prepare_plan, select_forced, select_shots
     from wanflow.settings import RenderSettings
     from wanflow.spec import load_film
 
@@ -144,6 +144,8 @@ def run_command(
         console.print(f"[bold red]run failed[/]: {summary}")
         raise typer.Exit(1)
     _print_summary(summary)
+    if plan.tiny:
+        console.print(f"[yellow]note[/]: {TINY_NOTICE}")
     if summary.count("failed") or summary.count("skipped"):
         raise typer.Exit(1)
 
