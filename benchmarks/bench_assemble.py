@@ -31,25 +31,53 @@ def make_clips(folder: Path, width: int, height: int, frames: int) -> list[Path]
     paths = []
     for number in range(CLIPS):
         path = folder / f"clip{number}.mp4"
-        run_ffmpeg(["-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate={FPS}", "-frames:v", str(frames),
-                    "-vf", f"hue=h={number * 45}", "-c:v", "libx264", "-preset", H264_PRESET, "-crf", str(CRF),
-                    "-pix_fmt", "yuv420p", str(path)], what="make a benchmark clip")
+        run_ffmpeg(
+            [
+                "-f",
+                "lavfi",
+                "-i",
+                f"testsrc2=size={width}x{height}:rate={FPS}",
+                "-frames:v",
+                str(frames),
+                "-vf",
+                f"hue=h={number * 45}",
+                "-c:v",
+                "libx264",
+                "-preset",
+                H264_PRESET,
+                "-crf",
+                str(CRF),
+                "-pix_fmt",
+                "yuv420p",
+                str(path),
+            ],
+            what="make a benchmark clip",
+        )
         paths.append(path)
     return paths
 
 
 def make_film(transition: Transition) -> Film:
-    shots = tuple(Shot(id=f"s{n}", scene_id="a", index=n, line=n + 1, lang="en", transition=transition)
-                  for n in range(CLIPS))
-    return Film(path=Path("bench.yaml"), source_sha256="0" * 64, title="bench", lang="en",
-                scenes=(Scene("a", None, shots),), output=Output(fps=FPS, crf=CRF))
+    shots = tuple(
+        Shot(id=f"s{n}", scene_id="a", index=n, line=n + 1, lang="en", transition=transition) for n in range(CLIPS)
+    )
+    return Film(
+        path=Path("bench.yaml"),
+        source_sha256="0" * 64,
+        title="bench",
+        lang="en",
+        scenes=(Scene("a", None, shots),),
+        output=Output(fps=FPS, crf=CRF),
+    )
 
 
 def hand_cuts(clips: list[Path], out: Path, work: Path) -> None:
     listing = work / "list.txt"
     listing.write_text(concat_list(clips), encoding="utf-8")
-    run_ffmpeg(["-f", "concat", "-safe", "0", "-i", str(listing), "-c", "copy", "-movflags", "+faststart", str(out)],
-               what="concatenate by hand")
+    run_ffmpeg(
+        ["-f", "concat", "-safe", "0", "-i", str(listing), "-c", "copy", "-movflags", "+faststart", str(out)],
+        what="concatenate by hand",
+    )
 
 
 def hand_dissolves(clips: list[Path], out: Path, frames: int) -> None:
@@ -61,11 +89,31 @@ def hand_dissolves(clips: list[Path], out: Path, frames: int) -> None:
         inputs += ["-i", str(clip)]
         if number:
             offset = number * (length - DISSOLVE)
-            chains.append(f"[{current}][{number}:v]xfade=transition=fade:duration={DISSOLVE}:offset={offset:.6f}[x{number}]")
+            chains.append(
+                f"[{current}][{number}:v]xfade=transition=fade:duration={DISSOLVE}:offset={offset:.6f}[x{number}]"
+            )
             current = f"x{number}"
-    run_ffmpeg([*inputs, "-filter_complex", ";".join(chains), "-map", f"[{current}]", "-c:v", "libx264", "-preset",
-                H264_PRESET, "-crf", str(CRF), "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(out)],
-               what="dissolve by hand")
+    run_ffmpeg(
+        [
+            *inputs,
+            "-filter_complex",
+            ";".join(chains),
+            "-map",
+            f"[{current}]",
+            "-c:v",
+            "libx264",
+            "-preset",
+            H264_PRESET,
+            "-crf",
+            str(CRF),
+            "-pix_fmt",
+            "yuv420p",
+            "-movflags",
+            "+faststart",
+            str(out),
+        ],
+        what="dissolve by hand",
+    )
 
 
 def best_of(repeats: int, job: Callable[[], object]) -> float:
@@ -108,21 +156,31 @@ def run(quick: bool) -> list[tuple[str, float, float, str]]:
 
 def table(rows: list[tuple[str, float, float, str]], quick: bool) -> str:
     size = "128x64, 24 frames" if quick else "1280x704, 49 frames"
-    lines = [START, "## bench_assemble", "",
-             f"8 clips ({size} each, {FPS} fps, H.264 {H264_PRESET} CRF {CRF}); best of "
-             f"{1 if quick else 3} runs on {platform.machine()} with {platform.python_implementation()} "
-             f"{platform.python_version()}. Run: `python benchmarks/bench_assemble.py`.", "",
-             "| edit | wanflow (s) | hand-written ffmpeg (s) | ratio | output |", "| --- | --- | --- | --- | --- |"]
+    lines = [
+        START,
+        "## bench_assemble",
+        "",
+        f"8 clips ({size} each, {FPS} fps, H.264 {H264_PRESET} CRF {CRF}); best of "
+        f"{1 if quick else 3} runs on {platform.machine()} with {platform.python_implementation()} "
+        f"{platform.python_version()}. Run: `python benchmarks/bench_assemble.py`.",
+        "",
+        "| edit | wanflow (s) | hand-written ffmpeg (s) | ratio | output |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     lines += [f"| {name} | {ours:.2f} | {hand:.2f} | {ours / hand:.2f} | {note} |" for name, ours, hand, note in rows]
-    lines += ["", "wanflow's time includes probing every clip (exact frame counts), writing caption sidecars and "
-              "checking the written film's frame count.", END]
+    lines += [
+        "",
+        "wanflow's time includes probing every clip (exact frame counts), writing caption sidecars and "
+        "checking the written film's frame count.",
+        END,
+    ]
     return "\n".join(lines)
 
 
 def update_readme(readme: Path, section: str) -> None:
     text = readme.read_text(encoding="utf-8") if readme.exists() else "# Benchmarks\n"
     if START in text and END in text:
-        text = text[: text.index(START)] + section + text[text.index(END) + len(END):]
+        text = text[: text.index(START)] + section + text[text.index(END) + len(END) :]
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
     write_text_atomic(readme, text)
@@ -131,8 +189,12 @@ def update_readme(readme: Path, section: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny clips: checks the script still works")
-    parser.add_argument("--readme", type=Path, default=Path(__file__).parent / "README.md",
-                        help="markdown file whose bench_assemble section is updated")
+    parser.add_argument(
+        "--readme",
+        type=Path,
+        default=Path(__file__).parent / "README.md",
+        help="markdown file whose bench_assemble section is updated",
+    )
     args = parser.parse_args()
     rows = run(args.quick)
     for name, ours, hand, note in rows:

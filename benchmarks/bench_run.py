@@ -75,8 +75,13 @@ def main() -> None:
     args = parser.parse_args()
     shots = 3 if args.quick else 8
     work = Path(tempfile.mkdtemp(prefix="wanflow-bench-run-"))
-    env = {**os.environ, "PREFECT_HOME": str(work / "prefect"), "WANFLOW_MODELS": str(work / "models"),
-           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(work / "prefect"),
+        "WANFLOW_MODELS": str(work / "models"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PYTHONUNBUFFERED": "1",
+    }
     server = None
     try:
         _wanflow(["models", "make-tiny"], env, work)
@@ -158,8 +163,13 @@ def _bare_loop(spec: Path, env: dict[str, str], work: Path) -> None:
 
 
 def _wanflow(args: list[str], env: dict[str, str], cwd: Path) -> None:
-    subprocess.run([sys.executable, "-c", "from wanflow.cli import main; main()", *args], env=env, cwd=cwd,
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-c", "from wanflow.cli import main; main()", *args],
+        env=env,
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+    )
 
 
 def _python(code: str, env: dict[str, str], cwd: Path, *args: str) -> None:
@@ -181,7 +191,10 @@ def _free_port() -> int:
 def _start_server(port: int, env: dict[str, str], cwd: Path):
     server = subprocess.Popen(
         [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}/api"
     deadline = time.monotonic() + 120

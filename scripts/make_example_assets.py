@@ -63,7 +63,12 @@ def draw_subway_at_dusk() -> Image.Image:
     # benches along both walls
     for side in (-1, 1):
         draw.polygon(
-            [(cx + side * WIDTH * 0.5, HEIGHT * 0.78), (cx + side * 90, cy + 30), (cx + side * 80, cy + 45), (cx + side * WIDTH * 0.5, HEIGHT)],
+            [
+                (cx + side * WIDTH * 0.5, HEIGHT * 0.78),
+                (cx + side * 90, cy + 30),
+                (cx + side * 80, cy + 45),
+                (cx + side * WIDTH * 0.5, HEIGHT),
+            ],
             fill=(44, 96, 128),
         )
     # fluorescent strips on the ceiling

@@ -21,7 +21,7 @@ def moving_clip(path: Path, frames: int, fps: int, width: int, height: int, leve
     side = max(4, min(width, height) // 3) // 2 * 2
     for index in range(frames):
         x = (index * 2) % max(1, width - side)
-        video[index, (height - side) // 2:(height + side) // 2, x:x + side] = level
+        video[index, (height - side) // 2 : (height + side) // 2, x : x + side] = level
     write_clip(video, fps, path)
     return path
 
@@ -31,23 +31,53 @@ def shot(index: int, **fields: object) -> Shot:
 
 
 def film(shots: list[Shot], **fields: object) -> Film:
-    return Film(path=Path("/spec/film.yaml"), source_sha256="0" * 64, title="测试 film", lang="zh",
-                scenes=(Scene("a", None, tuple(shots)),), **fields)
+    return Film(
+        path=Path("/spec/film.yaml"),
+        source_sha256="0" * 64,
+        title="测试 film",
+        lang="zh",
+        scenes=(Scene("a", None, tuple(shots)),),
+        **fields,
+    )
 
 
 def tone(path: Path, seconds: float) -> Path:
-    subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
-                    f"sine=frequency=440:duration={seconds}", "-c:a", "aac", str(path)], check=True)
+    subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=frequency=440:duration={seconds}",
+            "-c:a",
+            "aac",
+            str(path),
+        ],
+        check=True,
+    )
     return path
 
 
 def test_mixed_transitions_and_fps_conversion_are_frame_exact(tmp_path: Path) -> None:
-    clips = [moving_clip(tmp_path / "a.mp4", 24, 16, 64, 36), moving_clip(tmp_path / "b.mp4", 30, 24, 48, 48),
-             moving_clip(tmp_path / "c.mp4", 20, 16, 80, 36), moving_clip(tmp_path / "d.mp4", 12, 24, 64, 36)]
-    shots = [shot(0, transition=Transition("dissolve", 0.5)), shot(1, transition=Transition("fadeblack", 0.25)),
-             shot(2, transition=Transition("cut")), shot(3)]
-    result = assemble(film(shots), [CutClip(s, c) for s, c in zip(shots, clips)], tmp_path / "film.mp4",
-                      width=64, height=36)
+    clips = [
+        moving_clip(tmp_path / "a.mp4", 24, 16, 64, 36),
+        moving_clip(tmp_path / "b.mp4", 30, 24, 48, 48),
+        moving_clip(tmp_path / "c.mp4", 20, 16, 80, 36),
+        moving_clip(tmp_path / "d.mp4", 12, 24, 64, 36),
+    ]
+    shots = [
+        shot(0, transition=Transition("dissolve", 0.5)),
+        shot(1, transition=Transition("fadeblack", 0.25)),
+        shot(2, transition=Transition("cut")),
+        shot(3),
+    ]
+    result = assemble(
+        film(shots), [CutClip(s, c) for s, c in zip(shots, clips)], tmp_path / "film.mp4", width=64, height=36
+    )
     planned = 36 + 30 + 30 + 12 - 12 - 6
     assert result.frames == result.timeline.frames == planned
     info = probe(result.path)
@@ -62,8 +92,9 @@ def test_mixed_transitions_and_fps_conversion_are_frame_exact(tmp_path: Path) ->
 @pytest.mark.parametrize("fit", ["contain", "cover", "blur"])
 def test_each_fit_mode_fills_the_frame_as_declared(tmp_path: Path, fit: str) -> None:
     square = moving_clip(tmp_path / "sq.mp4", 16, 16, 36, 36)
-    result = assemble(film([shot(0)], output=Output(fit=fit)), [CutClip(shot(0), square)], tmp_path / "f.mp4",
-                      width=64, height=36)
+    result = assemble(
+        film([shot(0)], output=Output(fit=fit)), [CutClip(shot(0), square)], tmp_path / "f.mp4", width=64, height=36
+    )
     assert (result.frames, result.width, result.height) == (24, 64, 36)
     edge = float(read_frames(result.path, [5])[0][:, :6].mean())
     assert edge < 20 if fit == "contain" else edge > 40
@@ -73,11 +104,21 @@ def test_cards_captions_soundtrack_and_metadata(tmp_path: Path) -> None:
     clips = [moving_clip(tmp_path / "a.mp4", 16, 16, 64, 36), moving_clip(tmp_path / "b.mp4", 24, 24, 64, 36)]
     shots = [shot(0, caption="第一个镜头", transition=Transition("slideleft", 0.25)), shot(1, caption="Second shot")]
     music = tone(tmp_path / "music.m4a", 10.0)
-    spec = film(shots, opening=TitleCard("标题 Title", "副标题", 1.0), ending=TitleCard("完", duration=0.5),
-                output=Output(fade_in=0.25, fade_out=0.25, burn_captions=True),
-                soundtrack=(AudioTrack(path=music, start=0.5, trim_start=1.0, volume=0.8, fade_in=0.2, fade_out=0.5),))
-    result = assemble(spec, [CutClip(s, c) for s, c in zip(shots, clips)], tmp_path / "film.mp4", width=64, height=36,
-                      metadata={"comment": '{"shots":["s0","s1"]}'})
+    spec = film(
+        shots,
+        opening=TitleCard("标题 Title", "副标题", 1.0),
+        ending=TitleCard("完", duration=0.5),
+        output=Output(fade_in=0.25, fade_out=0.25, burn_captions=True),
+        soundtrack=(AudioTrack(path=music, start=0.5, trim_start=1.0, volume=0.8, fade_in=0.2, fade_out=0.5),),
+    )
+    result = assemble(
+        spec,
+        [CutClip(s, c) for s, c in zip(shots, clips)],
+        tmp_path / "film.mp4",
+        width=64,
+        height=36,
+        metadata={"comment": '{"shots":["s0","s1"]}'},
+    )
     frames = 24 + 24 + 24 + 12 - 6
     info = probe(result.path)
     assert info.frames == result.frames == frames and not result.stream_copy
@@ -99,8 +140,13 @@ def test_stream_copy_when_nothing_needs_re_encoding(tmp_path: Path) -> None:
     clips = [moving_clip(tmp_path / f"{n}.mp4", 12 + n, 24, 64, 36) for n in range(3)]
     shots = [shot(n, caption=f"cue {n}") for n in range(3)]
     music = tone(tmp_path / "music.m4a", 1.0)
-    result = assemble(film(shots, soundtrack=(AudioTrack(path=music),)), [CutClip(s, c) for s, c in zip(shots, clips)],
-                      tmp_path / "film.mp4", width=64, height=36)
+    result = assemble(
+        film(shots, soundtrack=(AudioTrack(path=music),)),
+        [CutClip(s, c) for s, c in zip(shots, clips)],
+        tmp_path / "film.mp4",
+        width=64,
+        height=36,
+    )
     assert result.stream_copy and result.frames == 12 + 13 + 14
     info = probe(result.path)
     assert info.has_audio and len(info.subtitles) == 1
@@ -111,7 +157,9 @@ def test_stream_copy_when_nothing_needs_re_encoding(tmp_path: Path) -> None:
 def test_a_dissolve_or_a_size_change_leaves_the_fast_path(tmp_path: Path) -> None:
     clips = [moving_clip(tmp_path / f"{n}.mp4", 12, 24, 64, 36) for n in range(2)]
     shots = [shot(0, transition=Transition("dissolve", 0.25)), shot(1)]
-    result = assemble(film(shots), [CutClip(s, c) for s, c in zip(shots, clips)], tmp_path / "f.mp4", width=64, height=36)
+    result = assemble(
+        film(shots), [CutClip(s, c) for s, c in zip(shots, clips)], tmp_path / "f.mp4", width=64, height=36
+    )
     assert not result.stream_copy and result.frames == 18
     cut = [shot(0), shot(1)]
     resized = assemble(film(cut), [CutClip(s, c) for s, c in zip(cut, clips)], tmp_path / "g.mp4", width=96, height=54)
@@ -120,8 +168,13 @@ def test_a_dissolve_or_a_size_change_leaves_the_fast_path(tmp_path: Path) -> Non
 
 def test_motion_interpolation_on_request(tmp_path: Path) -> None:
     clip = moving_clip(tmp_path / "a.mp4", 8, 16, 64, 36)  # minterpolate needs 32 pixels each way
-    result = assemble(film([shot(0)], output=Output(interpolate=True)), [CutClip(shot(0), clip)], tmp_path / "f.mp4",
-                      width=64, height=36)
+    result = assemble(
+        film([shot(0)], output=Output(interpolate=True)),
+        [CutClip(shot(0), clip)],
+        tmp_path / "f.mp4",
+        width=64,
+        height=36,
+    )
     assert result.frames == 12 and probe(result.path).fps == 24.0
 
 

@@ -11,10 +11,14 @@ SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_assemble.py
 
 def test_quick_benchmark_writes_its_section_and_keeps_the_others(tmp_path: Path) -> None:
     readme = tmp_path / "README.md"
-    readme.write_text("# Benchmarks\n\n<!-- other:start -->\nkept\n<!-- other:end -->\n"
-                      "<!-- bench_assemble:start -->\nstale\n<!-- bench_assemble:end -->\n", encoding="utf-8")
-    run = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--readme", str(readme)],
-                         capture_output=True, text=True, timeout=240)
+    readme.write_text(
+        "# Benchmarks\n\n<!-- other:start -->\nkept\n<!-- other:end -->\n"
+        "<!-- bench_assemble:start -->\nstale\n<!-- bench_assemble:end -->\n",
+        encoding="utf-8",
+    )
+    run = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick", "--readme", str(readme)], capture_output=True, text=True, timeout=240
+    )
     assert run.returncode == 0, run.stderr
     assert "8 cuts" in run.stdout and "8 dissolves" in run.stdout
     text = readme.read_text(encoding="utf-8")

@@ -13,8 +13,18 @@ from wanflow.timeline import CutClip, plan_timeline
 
 
 def info(frames: int, fps: float, width: int = 64, height: int = 36) -> VideoInfo:
-    return VideoInfo(path=Path("x.mp4"), frames=frames, fps=fps, width=width, height=height, duration=frames / fps,
-                     codec="h264", pix_fmt="yuv420p", timebase="16384", has_audio=False)
+    return VideoInfo(
+        path=Path("x.mp4"),
+        frames=frames,
+        fps=fps,
+        width=width,
+        height=height,
+        duration=frames / fps,
+        codec="h264",
+        pix_fmt="yuv420p",
+        timebase="16384",
+        has_audio=False,
+    )
 
 
 def shot(index: int, **fields: object) -> Shot:
@@ -22,13 +32,20 @@ def shot(index: int, **fields: object) -> Shot:
 
 
 def film(shots: list[Shot], **fields: object) -> Film:
-    return Film(path=Path("/spec/film.yaml"), source_sha256="0" * 64, title="t", lang="en",
-                scenes=(Scene("a", None, tuple(shots)),), **fields)
+    return Film(
+        path=Path("/spec/film.yaml"),
+        source_sha256="0" * 64,
+        title="t",
+        lang="en",
+        scenes=(Scene("a", None, tuple(shots)),),
+        **fields,
+    )
 
 
 def plan(shots: list[Shot], infos: list[VideoInfo], **fields: object):
-    return plan_timeline(film(shots, **fields), [CutClip(s, Path(f"{s.id}.mp4")) for s in shots], infos,
-                         width=64, height=36)
+    return plan_timeline(
+        film(shots, **fields), [CutClip(s, Path(f"{s.id}.mp4")) for s in shots], infos, width=64, height=36
+    )
 
 
 def test_length_is_sum_of_shots_minus_overlaps_with_fps_conversion() -> None:
@@ -51,10 +68,18 @@ def test_trim_speed_and_hold_are_counted_in_film_frames() -> None:
 
 
 def test_cards_frame_the_shots_and_fades_are_frames() -> None:
-    timeline = plan([shot(0)], [info(16, 16)], opening=TitleCard("Hi", duration=1.5), ending=TitleCard("End", duration=1.0),
-                    output=Output(fade_in=0.5, fade_out=0.25))
+    timeline = plan(
+        [shot(0)],
+        [info(16, 16)],
+        opening=TitleCard("Hi", duration=1.5),
+        ending=TitleCard("End", duration=1.0),
+        output=Output(fade_in=0.5, fade_out=0.25),
+    )
     assert [(s.kind, s.start_frame, s.frames) for s in timeline.segments] == [
-        ("opening", 0, 36), ("shot", 36, 24), ("ending", 60, 24)]
+        ("opening", 0, 36),
+        ("shot", 36, 24),
+        ("ending", 60, 24),
+    ]
     assert (timeline.frames, timeline.fade_in_frames, timeline.fade_out_frames) == (84, 12, 6)
 
 
@@ -68,7 +93,11 @@ def test_a_transition_longer_than_a_neighbour_is_clamped_with_a_warning() -> Non
 
 
 def test_captions_hand_over_in_the_middle_of_transitions() -> None:
-    shots = [shot(0, caption="one", transition=Transition("dissolve", 0.5)), shot(1, caption="two"), shot(2, caption="three")]
+    shots = [
+        shot(0, caption="one", transition=Transition("dissolve", 0.5)),
+        shot(1, caption="two"),
+        shot(2, caption="three"),
+    ]
     cues = plan(shots, [info(24, 24), info(24, 24), info(24, 24)]).cues
     assert [(c.text, c.start_frame, c.end_frame) for c in cues] == [("one", 0, 18), ("two", 18, 36), ("three", 36, 60)]
 

@@ -11,7 +11,9 @@ import pytest
 DOC = Path(__file__).resolve().parents[1] / "docs" / "models.md"
 
 
-def test_docs_snippet_renders_each_backend(tiny_models_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_docs_snippet_renders_each_backend(
+    tiny_models_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     match = re.search(r"<!-- snippet: tiny-render -->\n```python\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
     assert match is not None
     monkeypatch.chdir(tmp_path)

@@ -48,8 +48,16 @@ def request(backend_id: str, embeds: tuple[torch.Tensor, torch.Tensor], **change
     spec = BACKENDS[backend_id]
     width, height = SIZES[backend_id]
     values: dict[str, object] = dict(
-        prompt_embeds=embeds[0], negative_embeds=embeds[1], seed=7, width=width, height=height, frames=9,
-        steps=4, guidance_high=spec.guidance_high, guidance_low=spec.guidance_low, shift=spec.shift,
+        prompt_embeds=embeds[0],
+        negative_embeds=embeds[1],
+        seed=7,
+        width=width,
+        height=height,
+        frames=9,
+        steps=4,
+        guidance_high=spec.guidance_high,
+        guidance_low=spec.guidance_low,
+        shift=spec.shift,
         image=picture("blue") if spec.needs_image else None,
     )
     values.update(changes)
@@ -70,7 +78,9 @@ def test_text_encoder_matches_the_pipeline_and_tells_languages_apart(tiny_model_
 
 
 @pytest.mark.parametrize("backend_id", list(BACKENDS))
-def test_each_backend_renders_the_requested_shape(backend_id: str, generators: dict[str, Generator], embeds, tiny_model_dirs) -> None:
+def test_each_backend_renders_the_requested_shape(
+    backend_id: str, generators: dict[str, Generator], embeds, tiny_model_dirs
+) -> None:
     steps: list[tuple[int, int]] = []
     latents = generators[backend_id].generate(request(backend_id, embeds), progress=lambda i, n: steps.append((i, n)))
     spec = BACKENDS[backend_id]
@@ -87,8 +97,15 @@ def test_split_phases_give_the_pixels_of_a_whole_pipeline_run(generators, embeds
     frames = Decoder.load(folder).decode(generators["t2v-a14b"].generate(request("t2v-a14b", embeds)))
     pipe = DiffusionPipeline.from_pretrained(folder)
     whole = pipe(
-        prompt_embeds=embeds[0][None], negative_prompt_embeds=embeds[1][None], height=32, width=48, num_frames=9,
-        num_inference_steps=4, guidance_scale=4.0, guidance_scale_2=3.0, output_type="np",
+        prompt_embeds=embeds[0][None],
+        negative_prompt_embeds=embeds[1][None],
+        height=32,
+        width=48,
+        num_frames=9,
+        num_inference_steps=4,
+        guidance_scale=4.0,
+        guidance_scale_2=3.0,
+        output_type="np",
         generator=torch.Generator().manual_seed(7),
     ).frames[0]
     assert numpy.abs(frames.astype(int) - numpy.round(whole * 255).astype(int)).max() <= 1
@@ -105,8 +122,10 @@ def record_calls(generator: Generator) -> tuple[dict[str, list[tuple[float, torc
     calls: dict[str, list[tuple[float, torch.Tensor]]] = {"transformer": [], "transformer_2": []}
     handles = []
     for name in calls:
+
         def hook(module, args, kwargs, output, name=name):  # noqa: ANN001
             calls[name].append((float(kwargs["timestep"].flatten()[0]), output[0].clone()))
+
         handles.append(getattr(generator.pipe, name).register_forward_hook(hook, with_kwargs=True))
     return calls, handles
 

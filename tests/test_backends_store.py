@@ -22,8 +22,19 @@ from wanflow.errors import UserError
 
 def test_registry_holds_the_official_defaults() -> None:
     t2v, i2v, ti2v = BACKENDS["t2v-a14b"], BACKENDS["i2v-a14b"], BACKENDS["ti2v-5b"]
-    assert (t2v.guidance_high, t2v.guidance_low, t2v.boundary_ratio, t2v.shift, t2v.steps) == (4.0, 3.0, 0.875, 12.0, 40)
-    assert (i2v.guidance_high, i2v.guidance_low, i2v.boundary_ratio, i2v.transformer_in_channels()) == (3.5, 3.5, 0.9, 36)
+    assert (t2v.guidance_high, t2v.guidance_low, t2v.boundary_ratio, t2v.shift, t2v.steps) == (
+        4.0,
+        3.0,
+        0.875,
+        12.0,
+        40,
+    )
+    assert (i2v.guidance_high, i2v.guidance_low, i2v.boundary_ratio, i2v.transformer_in_channels()) == (
+        3.5,
+        3.5,
+        0.9,
+        36,
+    )
     assert ti2v.sizes == ((1280, 704), (704, 1280)) and (ti2v.frames, ti2v.fps, ti2v.z_dim) == (121, 24, 48)
     assert DEFAULT_NEGATIVE_PROMPT.startswith("色调艳丽") and DEFAULT_NEGATIVE_PROMPT.endswith("倒着走")
 

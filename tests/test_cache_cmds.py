@@ -128,7 +128,6 @@ def test_console_script(store: ArtifactStore) -> None:
     assert "total" in result.stdout and "embeds" in result.stdout
 
 
-
 SPEC = """\
 wanflow: 1
 title: Gc test

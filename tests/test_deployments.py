@@ -104,7 +104,11 @@ def _run(args: list[str], server: Server, cwd: Path, timeout: float = 60) -> str
 
 
 def _deploy(studio: Studio) -> None:
-    _run([str(BIN / "prefect"), "--no-prompt", "deploy", "--all", "--prefect-file", "flows/prefect.yaml"], studio.server, studio.repo)
+    _run(
+        [str(BIN / "prefect"), "--no-prompt", "deploy", "--all", "--prefect-file", "flows/prefect.yaml"],
+        studio.server,
+        studio.repo,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +120,9 @@ def studio(prefect_server: Server, tiny_models_root: Path, tmp_path_factory: pyt
     spec = repo / "specs" / "film.yaml"
     text = spec.read_text(encoding="utf-8")
     assert "\ndefaults:\n  duration: 3\n" in text
-    spec.write_text(text.replace("\ndefaults:\n  duration: 3\n", f"\n{TEST_PROFILE}defaults:\n  duration: 0.75\n"), encoding="utf-8")
+    spec.write_text(
+        text.replace("\ndefaults:\n  duration: 3\n", f"\n{TEST_PROFILE}defaults:\n  duration: 0.75\n"), encoding="utf-8"
+    )
     _run([str(BIN / "prefect"), "work-pool", "create", POOL, "--type", "process"], prefect_server, base)
     studio = Studio(prefect_server, repo, base / "shared-cache")
     _deploy(studio)
@@ -135,7 +141,9 @@ def _scheduled_runs(client, deployment_id) -> list:
 
     return client.read_flow_runs(
         deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])),
-        flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED]))),
+        flow_run_filter=FlowRunFilter(
+            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED]))
+        ),
     )
 
 
@@ -166,18 +174,34 @@ def test_a_worker_elsewhere_renders_a_triggered_run_in_the_repository(studio: St
     )
 
     _run(
-        [str(BIN / "prefect"), "deployment", "run", DEPLOYMENT, "--param", "profile=test", "--param", f"cache={studio.cache}"],
+        [
+            str(BIN / "prefect"),
+            "deployment",
+            "run",
+            DEPLOYMENT,
+            "--param",
+            "profile=test",
+            "--param",
+            f"cache={studio.cache}",
+        ],
         studio.server,
         studio.repo,
     )
     worker_machine = tmp_path / "worker"  # not the repository: the pull step must move there
     worker_machine.mkdir()
-    _run([str(BIN / "prefect"), "worker", "start", "--pool", POOL, "--run-once"], studio.server, worker_machine, timeout=240)
+    _run(
+        [str(BIN / "prefect"), "worker", "start", "--pool", POOL, "--run-once"],
+        studio.server,
+        worker_machine,
+        timeout=240,
+    )
 
     with get_client(sync_client=True) as client:
         deployment = client.read_deployment_by_name(DEPLOYMENT)
         (run,) = client.read_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id])))
-        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id])))
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id]))
+        )
     assert run.state.is_completed(), run.state
     assert run.name == "specs/film.yaml:test"
     assert run.parameters == {"spec": "specs/film.yaml", "profile": "test", "cache": str(studio.cache)}

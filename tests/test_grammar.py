@@ -76,8 +76,14 @@ def test_official_order_aesthetics_first_style_leading() -> None:
     compiled = compile_one(CLEAN)
     assert compiled.prompt == "水彩画，柔光，黄昏，全景，一只红狐狸，在雪林中，缓缓走过，镜头向右移动。"
     assert [phrase.source for phrase in compiled.phrases] == [
-        "look.style", "look.lighting", "look.time_of_day", "look.shot_size",
-        "subject", "scene", "action", "camera",
+        "look.style",
+        "look.lighting",
+        "look.time_of_day",
+        "look.shot_size",
+        "subject",
+        "scene",
+        "action",
+        "camera",
     ]
     assert compiled.negative == NEGATIVE
     assert compiled.warnings == ()
@@ -93,13 +99,23 @@ def test_english_switches_terms_and_keeps_free_text() -> None:
 
 
 def test_full_official_example_shape() -> None:
-    look = Look(light_source="日光", lighting=("边缘光", "低对比度"), shot_size="中近景", composition="左侧重构图",
-                shot_type="干净的单人镜头", color_tone=("暖色调",), time_of_day="白天")
-    shot = make_shot(look=look, subject="一个女孩", scene="海边", action="奔跑", motion="跑步", emotion="高兴",
-                     extra="电影质感")
+    look = Look(
+        light_source="日光",
+        lighting=("边缘光", "低对比度"),
+        shot_size="中近景",
+        composition="左侧重构图",
+        shot_type="干净的单人镜头",
+        color_tone=("暖色调",),
+        time_of_day="白天",
+    )
+    shot = make_shot(
+        look=look, subject="一个女孩", scene="海边", action="奔跑", motion="跑步", emotion="高兴", extra="电影质感"
+    )
     prompt = compile_one(shot).prompt
-    assert prompt == ("日光，边缘光，低对比度，白天，中近景，左侧重构图，干净的单人镜头，暖色调，"
-                      "一个女孩，海边，奔跑，跑步，高兴，电影质感。")
+    assert prompt == (
+        "日光，边缘光，低对比度，白天，中近景，左侧重构图，干净的单人镜头，暖色调，"
+        "一个女孩，海边，奔跑，跑步，高兴，电影质感。"
+    )
 
 
 def test_compilation_is_deterministic() -> None:
@@ -109,8 +125,10 @@ def test_compilation_is_deterministic() -> None:
         dataclasses.replace(CLEAN, id="s3", image=Path("/storyboard/start.png")),
     ]
     film = make_film(*shots)
-    runs = [json.dumps([dataclasses.asdict(c) for c in compile_film(film, lang)], ensure_ascii=False)
-            for lang in ("zh", "zh", "en", "en")]
+    runs = [
+        json.dumps([dataclasses.asdict(c) for c in compile_film(film, lang)], ensure_ascii=False)
+        for lang in ("zh", "zh", "en", "en")
+    ]
     assert runs[0] == runs[1] and runs[2] == runs[3] and runs[0] != runs[2]
 
 
@@ -165,10 +183,16 @@ def test_raw_prompt_bypasses_the_grammar_but_is_linted() -> None:
         (dict(camera=("镜头推进", "镜头拉远")), "camera", "[push-pull]"),
         (dict(camera=("镜头向左移动", "镜头向右移动")), "camera", "[left-right]"),
         (dict(camera=("固定镜头", "手持镜头", "环绕运镜")), "camera", "手持镜头 (handheld camera) and 环绕运镜"),
-        (dict(look=Look(light_source="晴天光", time_of_day="夜晚")), "look.light_source, look.time_of_day",
-         "[sun-at-night]"),
-        (dict(look=Look(style="黑白动画", color_tone=("高饱和度",))), "look.style, look.color_tone",
-         "[black-and-white-colour]"),
+        (
+            dict(look=Look(light_source="晴天光", time_of_day="夜晚")),
+            "look.light_source, look.time_of_day",
+            "[sun-at-night]",
+        ),
+        (
+            dict(look=Look(style="黑白动画", color_tone=("高饱和度",))),
+            "look.style, look.color_tone",
+            "[black-and-white-colour]",
+        ),
     ],
 )
 def test_contradictions_are_flagged(changes: dict[str, object], field: str, words: str) -> None:
@@ -178,14 +202,18 @@ def test_contradictions_are_flagged(changes: dict[str, object], field: str, word
 
 
 def test_compatible_terms_are_not_contradictions() -> None:
-    shot = make_shot(**FOX, look=Look(lighting=("柔光", "边缘光"), color_tone=("暖色调", "低饱和度")),
-                     camera=("镜头推进", "镜头上摇"))
+    shot = make_shot(
+        **FOX,
+        look=Look(lighting=("柔光", "边缘光"), color_tone=("暖色调", "低饱和度")),
+        camera=("镜头推进", "镜头上摇"),
+    )
     assert compile_one(shot).warnings == ()
 
 
 def test_too_many_aesthetic_keywords() -> None:
-    look = Look(light_source="日光", lighting=("柔光", "侧光"), time_of_day="白天", shot_size="中景",
-                color_tone=("暖色调",))
+    look = Look(
+        light_source="日光", lighting=("柔光", "侧光"), time_of_day="白天", shot_size="中景", color_tone=("暖色调",)
+    )
     assert compile_one(make_shot(look=look, **FOX)).warnings == ()  # 6 terms: the limit
     (warning,) = compile_one(make_shot(look=dataclasses.replace(look, composition="中心构图"), **FOX)).warnings
     assert warning.code == "W002-too-many-look-terms" and "7 aesthetic keywords" in warning.message
@@ -218,13 +246,19 @@ def test_the_storyboard_grammar_overrides_file_by_file(tmp_path: Path) -> None:
     compiled = compile_one(shot, grammar_dir=grammar)
     assert compiled.prompt == "一只猫在窗台上晒太阳打盹，柔光，侧光，电影感。"
     assert [(p.text, p.source) for p in compiled.phrases] == [
-        ("一只猫在窗台上晒太阳打盹", "subject"), ("柔光", "look.lighting"), ("侧光", "look.lighting"),
+        ("一只猫在窗台上晒太阳打盹", "subject"),
+        ("柔光", "look.lighting"),
+        ("侧光", "look.lighting"),
         ("电影感", "template"),
     ]
-    assert compile_one(shot, "en", grammar_dir=grammar).prompt == "soft lighting, side lighting, 一只猫在窗台上晒太阳打盹."
+    assert (
+        compile_one(shot, "en", grammar_dir=grammar).prompt == "soft lighting, side lighting, 一只猫在窗台上晒太阳打盹."
+    )
 
     vocabulary = (packaged_grammar_dir() / "vocabulary.yaml").read_text(encoding="utf-8")
-    (grammar / "vocabulary.yaml").write_text(vocabulary.replace("en: soft lighting", "en: gentle light"), encoding="utf-8")
+    (grammar / "vocabulary.yaml").write_text(
+        vocabulary.replace("en: soft lighting", "en: gentle light"), encoding="utf-8"
+    )
     assert "gentle light" in compile_one(shot, "en", grammar_dir=grammar).prompt
 
 

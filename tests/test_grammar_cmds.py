@@ -91,7 +91,9 @@ def test_compile_unknown_shot_is_a_user_error(spec: Path) -> None:
 def test_compile_through_the_console_script(spec: Path) -> None:
     done = subprocess.run(
         [str(Path(sys.executable).with_name("wanflow")), "compile", str(spec), "--shot", "s1", "--lang", "en"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert "watercolor, soft lighting, edge lighting" in done.stdout

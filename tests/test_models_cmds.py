@@ -47,7 +47,9 @@ def test_pull_offline_fails_cleanly_and_writes_nothing(tmp_path: Path) -> None:
     root = tmp_path / "models"
     env = {**os.environ, "WANFLOW_MODELS": str(root), "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
     code = "from wanflow.cli import main; main()"
-    result = subprocess.run([sys.executable, "-c", code, "models", "pull", "t2v-a14b"], env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code, "models", "pull", "t2v-a14b"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 2
     assert "could not download Wan-AI/Wan2.2-T2V-A14B-Diffusers" in result.stderr
     assert "Traceback" not in result.stderr

@@ -35,21 +35,53 @@ def make_shot(index: int, **fields: object) -> Shot:
 @pytest.fixture(scope="module")
 def reported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Film, list[ShotRecord], AssemblyResult, ReportPaths]:
     root = tmp_path_factory.mktemp("report")
-    shots = [make_shot(0, look=Look(lighting=("柔光",), shot_size="特写"), transition=Transition("dissolve", 0.25),
-                       caption="开场"),
-             make_shot(1, speed=2.0), make_shot(2)]
-    film = Film(path=root / "film.yaml", source_sha256="ab" * 32, title="<Demo> 短片", lang="zh",
-                scenes=(Scene("intro", None, tuple(shots)),), opening=TitleCard("短片", duration=0.5))
+    shots = [
+        make_shot(
+            0, look=Look(lighting=("柔光",), shot_size="特写"), transition=Transition("dissolve", 0.25), caption="开场"
+        ),
+        make_shot(1, speed=2.0),
+        make_shot(2),
+    ]
+    film = Film(
+        path=root / "film.yaml",
+        source_sha256="ab" * 32,
+        title="<Demo> 短片",
+        lang="zh",
+        scenes=(Scene("intro", None, tuple(shots)),),
+        opening=TitleCard("短片", duration=0.5),
+    )
     clips = [clip(root / f"c{n}.mp4", 16 + 4 * n, 16, 60 + 40 * n) for n in range(3)]
-    records = [ShotRecord(shot=s, clip=c, prompt=f"镜头 {s.id} <script>alert(1)</script> & more",
-                          negative="色调艳丽", mode="t2v", warnings=(f"W001 {s.id} looks odd",), backend="t2v-a14b",
-                          seed=42 + s.index, steps=4, width=64, height=36, frames=probe(c).frames, fps=16,
-                          weights_fingerprint="f" * 16, cache_keys={"clips": f"key{s.index}"}, cached=s.index == 1,
-                          seconds={"generate": 1.5, "decode": 0.25})
-               for s, c in zip(shots, clips)]
+    records = [
+        ShotRecord(
+            shot=s,
+            clip=c,
+            prompt=f"镜头 {s.id} <script>alert(1)</script> & more",
+            negative="色调艳丽",
+            mode="t2v",
+            warnings=(f"W001 {s.id} looks odd",),
+            backend="t2v-a14b",
+            seed=42 + s.index,
+            steps=4,
+            width=64,
+            height=36,
+            frames=probe(c).frames,
+            fps=16,
+            weights_fingerprint="f" * 16,
+            cache_keys={"clips": f"key{s.index}"},
+            cached=s.index == 1,
+            seconds={"generate": 1.5, "decode": 0.25},
+        )
+        for s, c in zip(shots, clips)
+    ]
     metadata = manifest_metadata(film, records, profile="preview", run_info={"host": "test"})
-    result = assemble(film, [CutClip(r.shot, r.clip) for r in records], root / "out" / "film.mp4", width=64, height=36,
-                      metadata=metadata)
+    result = assemble(
+        film,
+        [CutClip(r.shot, r.clip) for r in records],
+        root / "out" / "film.mp4",
+        width=64,
+        height=36,
+        metadata=metadata,
+    )
     paths = write_report(film, records, result, root / "out", profile="preview", run_info={"host": "test"})
     return film, records, result, paths
 
@@ -61,7 +93,11 @@ def test_manifest_holds_provenance_and_travels_in_the_mp4(reported) -> None:
     assert [s["id"] for s in manifest["shots"]] == ["shot-0", "shot-1", "shot-2"]
     first = manifest["shots"][0]
     assert (first["seed"], first["backend"], first["cache_keys"], first["look"]["shot_size"]) == (
-        42, "t2v-a14b", {"clips": "key0"}, "特写")
+        42,
+        "t2v-a14b",
+        {"clips": "key0"},
+        "特写",
+    )
     assert manifest["output"]["frames"] == result.frames == probe(result.path).frames
     embedded = json.loads(probe(result.path).metadata["comment"])
     assert [s["prompt"] for s in embedded["shots"]] == [r.prompt for r in records]
@@ -74,7 +110,7 @@ def test_contact_sheet_has_a_row_per_shot(reported) -> None:
     assert sheet.height % len(records) == 0 and row >= 108 + 16
     rows = np.asarray(sheet.convert("L"))
     # the shots are shaded 60, 100, 140: each row's thumbnails show its own shade
-    shades = [float(np.median(rows[r * row + 20: r * row + 60, 200:360])) for r in range(3)]
+    shades = [float(np.median(rows[r * row + 20 : r * row + 60, 200:360])) for r in range(3)]
     assert shades == sorted(shades) and shades[2] - shades[0] > 40
 
 
@@ -106,9 +142,19 @@ def test_storyboard_html_shows_every_shot_in_a_real_browser(reported, tmp_path: 
             pytest.fail("chromium is required in CI: run scripts/install-system-deps.sh")
         pytest.skip("chromium not installed (scripts/install-system-deps.sh installs it)")
     _, records, _, paths = reported
-    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path}",
-               "--dump-dom", paths.html.resolve().as_uri()]
+    command = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path}",
+        "--dump-dom",
+        paths.html.resolve().as_uri(),
+    ]
     dom = subprocess.run(command, capture_output=True, text=True, timeout=120).stdout
     for record in records:
         assert f'id="shot-{record.shot.id}"' in dom

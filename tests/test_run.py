@@ -140,7 +140,9 @@ def test_only_and_force_select_shots_and_their_continuity(prefect_server, storyb
 def test_a_failed_shot_loses_nothing_else(prefect_server, storyboard: Path) -> None:
     spec_text = storyboard.read_text(encoding="utf-8")
     (storyboard.parent / "broken.safetensors").write_bytes(b"this is not a safetensors file")
-    broken = spec_text.replace("        image: start.png\n", "        image: start.png\n        lora: broken.safetensors\n")
+    broken = spec_text.replace(
+        "        image: start.png\n", "        image: start.png\n        lora: broken.safetensors\n"
+    )
     storyboard.write_text(broken, encoding="utf-8")
     summary = _run(storyboard)  # the LoRA only fails when the generator loads it
     statuses = _statuses(summary)
@@ -157,17 +159,32 @@ def test_two_concurrent_runs_render_each_key_once(prefect_server, storyboard: Pa
     from prefect.settings import PREFECT_API_URL
 
     env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PYTHONUNBUFFERED": "1"}
-    command = [sys.executable, "-c", "from wanflow.cli import main; main()", "run", str(storyboard), "--profile", "test"]
+    command = [
+        sys.executable,
+        "-c",
+        "from wanflow.cli import main; main()",
+        "run",
+        str(storyboard),
+        "--profile",
+        "test",
+    ]
     runs = [
-        subprocess.Popen([*command, "--out", str(storyboard.parent / f"out{i}")], env=env, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, text=True)
+        subprocess.Popen(
+            [*command, "--out", str(storyboard.parent / f"out{i}")],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         for i in range(2)
     ]
     outputs = [run.communicate(timeout=300)[0] for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs
     summaries = [json.loads((storyboard.parent / f"out{i}" / "run.json").read_text()) for i in range(2)]
     for shot_id in ("wade", "still", "onward"):
-        statuses = sorted(next(s["status"] for s in summary["shots"] if s["shot_id"] == shot_id) for summary in summaries)
+        statuses = sorted(
+            next(s["status"] for s in summary["shots"] if s["shot_id"] == shot_id) for summary in summaries
+        )
         assert statuses == ["cached", "rendered"], (shot_id, outputs)
 
 

@@ -202,7 +202,9 @@ def test_cascade_nearest_wins_lists_replace_or_extend(tmp_path: Path) -> None:
     spec.write_text(CASCADE, encoding="utf-8")
     film = load_film(spec)
     a, b, c = film.shots
-    assert a.look == Look(lighting=("柔光", "背光", "边缘光"), time_of_day="黄昏", shot_size="全景")  # style: null clears
+    assert a.look == Look(
+        lighting=("柔光", "背光", "边缘光"), time_of_day="黄昏", shot_size="全景"
+    )  # style: null clears
     assert b.look == Look()
     assert c.look.style == "水彩画"
     assert a.camera == () and c.camera == ("固定镜头",)  # [] clears; one string is a one-item list
@@ -212,17 +214,37 @@ def test_cascade_nearest_wins_lists_replace_or_extend(tmp_path: Path) -> None:
     assert a.transition == Transition("wipeleft", 1.5) and b.transition == Transition("dissolve", 0.5)
     assert c.transition == Transition("cut", 0.0)
     assert (a.backend, c.backend) == ("ti2v-5b", None)
-    assert [(lora.path.name, lora.scale, lora.expert) for lora in a.loras] == [("a.safetensors", 1.0, "both"), ("b.safetensors", 0.5, "low")]
+    assert [(lora.path.name, lora.scale, lora.expert) for lora in a.loras] == [
+        ("a.safetensors", 1.0, "both"),
+        ("b.safetensors", 0.5, "low"),
+    ]
     assert b.loras == () and a.loras[0].path.is_absolute()
     assert a.subject == "a girl in a yellow raincoat says {ann} and {{ 7*7 }}"
     assert (a.lang, b.lang) == ("en", "zh")
     assert (b.trim_start, b.trim_end, b.hold, b.speed) == (0.5, 1.5, 1.0, 2.0)
     assert film.scenes[0].title == "First"
     out = film.output
-    assert (out.width, out.height, out.crf, out.fit, out.burn_captions, out.interpolate) == (1280, 720, 28, "blur", True, True)
+    assert (out.width, out.height, out.crf, out.fit, out.burn_captions, out.interpolate) == (
+        1280,
+        720,
+        28,
+        "blur",
+        True,
+        True,
+    )
     draft, mine = film.profiles["draft"], film.profiles["mine"]
-    assert (draft.text_backend, draft.image_backend, draft.steps) == ("ti2v-5b", "ti2v-5b", 10)  # starts from the built-in
-    assert (mine.text_backend, mine.image_backend, mine.width, mine.height, mine.tiny) == ("t2v-a14b", "i2v-a14b", 832, 480, True)
+    assert (draft.text_backend, draft.image_backend, draft.steps) == (
+        "ti2v-5b",
+        "ti2v-5b",
+        10,
+    )  # starts from the built-in
+    assert (mine.text_backend, mine.image_backend, mine.width, mine.height, mine.tiny) == (
+        "t2v-a14b",
+        "i2v-a14b",
+        832,
+        480,
+        True,
+    )
 
 
 @pytest.mark.parametrize(
@@ -252,7 +274,9 @@ def test_anchors_merge_keys_and_dates_load(tmp_path: Path) -> None:
     with pytest.raises(UserError) as caught:  # x-look is not a key of the format
         load_film(spec)
     assert [str(p) for p in caught.value.problems] == [f"{spec}:3:1: x-look: unknown key 'x-look'"]
-    spec.write_text(spec.read_text(encoding="utf-8").replace("x-look: &warm", "defaults: {look: &warm"), encoding="utf-8")
+    spec.write_text(
+        spec.read_text(encoding="utf-8").replace("x-look: &warm", "defaults: {look: &warm"), encoding="utf-8"
+    )
     spec.write_text(spec.read_text(encoding="utf-8").replace("dusk}\n", "dusk}}\n"), encoding="utf-8")
     film = load_film(spec)
     assert film.title == "2024-01-01"

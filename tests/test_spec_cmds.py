@@ -64,7 +64,9 @@ def test_schema_prints_a_json_schema_that_accepts_the_example() -> None:
     jsonschema.Draft202012Validator.check_schema(schema)
     jsonschema.validate(yaml.safe_load(EXAMPLE.read_text(encoding="utf-8")), schema)
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate({"wanflow": 1, "title": "t", "scenes": [{"id": "s", "shots": [{"id": "a", "duraton": 3}]}]}, schema)
+        jsonschema.validate(
+            {"wanflow": 1, "title": "t", "scenes": [{"id": "s", "shots": [{"id": "a", "duraton": 3}]}]}, schema
+        )
 
 
 def test_init_scaffolds_a_repository_that_validates(tmp_path: Path) -> None:

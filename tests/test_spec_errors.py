@@ -29,7 +29,9 @@ CASES: list[tuple[str, str, list[str]]] = [
     (
         "unknown-lighting-in-list",
         HEAD + "        look: {lighting: [柔光, rimlight]}\n",
-        ["7:31: scenes[0].shots[0].look.lighting[1]: unknown lighting 'rimlight'; did you mean 边缘光 (edge lighting)?"],
+        [
+            "7:31: scenes[0].shots[0].look.lighting[1]: unknown lighting 'rimlight'; did you mean 边缘光 (edge lighting)?"
+        ],
     ),
     (
         "term-of-another-field",
@@ -103,7 +105,7 @@ CASES: list[tuple[str, str, list[str]]] = [
     ),
     (
         "unknown-character",
-        "characters: {cooper: 宇航员}\n" + HEAD + "        subject: \"{coper}在水中\"\n",
+        "characters: {cooper: 宇航员}\n" + HEAD + '        subject: "{coper}在水中"\n',
         [
             "8:18: scenes[0].shots[0].subject: unknown character {coper}; did you mean 'cooper'? "
             "(characters: cooper; write {{coper}} for literal braces)"
@@ -122,12 +124,16 @@ CASES: list[tuple[str, str, list[str]]] = [
     (
         "yaml-syntax-error",
         HEAD + "        look: {shot_size: 近景\n",
-        ["8:1: YAML syntax error: while parsing a flow mapping (from line 7, column 15), expected ',' or '}', but got '<stream end>'"],
+        [
+            "8:1: YAML syntax error: while parsing a flow mapping (from line 7, column 15), expected ',' or '}', but got '<stream end>'"
+        ],
     ),
     (
         "python-tag",
         HEAD + "        subject: !!python/object/apply:os.system [echo hi]\n",
-        ["7:18: scenes[0].shots[0].subject: YAML tag '!!python/object/apply:os.system' is not allowed; write plain text, numbers, lists and mappings"],
+        [
+            "7:18: scenes[0].shots[0].subject: YAML tag '!!python/object/apply:os.system' is not allowed; write plain text, numbers, lists and mappings"
+        ],
     ),
     ("empty-file", "# nothing yet\n", ["the file is empty; a storyboard starts with `wanflow: 1`"]),
     ("list-root", "- wanflow: 1\n", ["1:1: the top level must be a mapping (wanflow:, title:, scenes:, ...)"]),
@@ -149,7 +155,9 @@ CASES: list[tuple[str, str, list[str]]] = [
     (
         "inherited-backend-needs-image",
         HEAD.replace("title: t\n", "title: t\ndefaults: {backend: i2v-a14b}\n"),
-        ["7:9: scenes[0].shots[0].backend: i2v-a14b (set in the defaults) needs a start frame: set image: or continue_from:"],
+        [
+            "7:9: scenes[0].shots[0].backend: i2v-a14b (set in the defaults) needs a start frame: set image: or continue_from:"
+        ],
     ),
     (
         "negative-numbers",
@@ -176,7 +184,9 @@ CASES: list[tuple[str, str, list[str]]] = [
     (
         "bad-id",
         HEAD.replace("id: a", "id: shot one"),
-        ["6:13: scenes[0].shots[0].id: 'shot one' is not a valid id: use letters, digits, '-', '_' and '.', starting with a letter or digit"],
+        [
+            "6:13: scenes[0].shots[0].id: 'shot one' is not a valid id: use letters, digits, '-', '_' and '.', starting with a letter or digit"
+        ],
     ),
     (
         "lora-not-safetensors",
@@ -230,7 +240,9 @@ def problems_of(text: str | bytes) -> list[str]:
 
 @pytest.mark.parametrize(("text", "expected"), [case[1:] for case in CASES], ids=[case[0] for case in CASES])
 def test_mistake_is_reported_exactly(in_tmp: Path, text: str, expected: list[str]) -> None:
-    expected = [("film.yaml:" if line[0].isdigit() else "film.yaml: ") + line.replace("{dir}", str(in_tmp)) for line in expected]
+    expected = [
+        ("film.yaml:" if line[0].isdigit() else "film.yaml: ") + line.replace("{dir}", str(in_tmp)) for line in expected
+    ]
     assert problems_of(text) == expected
 
 
@@ -246,7 +258,10 @@ def test_non_utf8_file(in_tmp: Path) -> None:
 
 
 def test_missing_file_and_directory(in_tmp: Path) -> None:
-    for path, message in ((Path("nope.yaml"), "nope.yaml: no such file"), (Path("."), ".: is a directory, not a storyboard file")):
+    for path, message in (
+        (Path("nope.yaml"), "nope.yaml: no such file"),
+        (Path("."), ".: is a directory, not a storyboard file"),
+    ):
         with pytest.raises(UserError) as caught:
             load_film(path)
         assert [str(p) for p in caught.value.problems] == [message]

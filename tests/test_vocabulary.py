@@ -37,8 +37,17 @@ OFFICIAL = {
 }
 LIST_FIELDS = {"lighting", "color_tone", "effect", "camera"}
 LOOK_FIELDS = {
-    "light_source", "lighting", "time_of_day", "shot_size", "composition", "lens",
-    "angle", "shot_type", "color_tone", "style", "effect",
+    "light_source",
+    "lighting",
+    "time_of_day",
+    "shot_size",
+    "composition",
+    "lens",
+    "angle",
+    "shot_type",
+    "color_tone",
+    "style",
+    "effect",
 }
 
 
@@ -52,7 +61,9 @@ def test_the_file_holds_the_whole_official_dictionary(vocabulary: Vocabulary) ->
     for name, terms in OFFICIAL.items():
         assert [term.zh for term in vocabulary.terms(name)] == terms.split(), name
     assert sum(len(vocabulary.terms(name)) for name in vocabulary.categories) == 95 + 2 + 1
-    rewriter = {term.zh for name in vocabulary.categories for term in vocabulary.terms(name) if term.source == "rewriter"}
+    rewriter = {
+        term.zh for name in vocabulary.categories for term in vocabulary.terms(name) if term.source == "rewriter"
+    }
     assert rewriter == {"极端全景", "混合色调"}
     assert vocabulary.term("camera", "固定镜头").source == "wanflow"
 
@@ -153,9 +164,18 @@ def test_unknown_category_suggests(vocabulary: Vocabulary) -> None:
 def test_conflict_groups_cover_the_natural_contradictions(vocabulary: Vocabulary) -> None:
     ids = [group.id for group in vocabulary.conflicts]
     assert len(ids) == len(set(ids))
-    for pair in [("柔光", "硬光"), ("暖色调", "冷色调"), ("高饱和度", "低饱和度"), ("低对比度", "高对比度"),
-                 ("白天", "夜晚"), ("黄昏", "黎明"), ("镜头推进", "镜头拉远"), ("镜头向左移动", "镜头向右移动"),
-                 ("固定镜头", "手持镜头"), ("固定镜头", "环绕运镜")]:
+    for pair in [
+        ("柔光", "硬光"),
+        ("暖色调", "冷色调"),
+        ("高饱和度", "低饱和度"),
+        ("低对比度", "高对比度"),
+        ("白天", "夜晚"),
+        ("黄昏", "黎明"),
+        ("镜头推进", "镜头拉远"),
+        ("镜头向左移动", "镜头向右移动"),
+        ("固定镜头", "手持镜头"),
+        ("固定镜头", "环绕运镜"),
+    ]:
         assert any(
             any(term.zh == pair[0] for term in a) and any(term.zh == pair[1] for term in b)
             for group in vocabulary.conflicts
@@ -195,12 +215,18 @@ def test_malformed_yaml_names_file_and_line(tmp_path: Path) -> None:
         ("aliases: [hard light, hard]", "aliases: [hard light, soft]", "{zh: 硬光", "already means"),
         ("      - lighting: [硬光]", "      - lighting: [硬硬光]", "[硬硬光]", "not a term"),
         ("  emotion:\n", "  emotions:\n", "  emotions:", "emotion"),
-        ("    list: true\n    terms:\n      - {zh: 暖色调", "    list: false\n    terms:\n      - {zh: 暖色调",
-         "  color_tone:", "list: true"),
+        (
+            "    list: true\n    terms:\n      - {zh: 暖色调",
+            "    list: false\n    terms:\n      - {zh: 暖色调",
+            "  color_tone:",
+            "list: true",
+        ),
         ("version: 1", "version: 1\nversion: 2", "version: 2", "duplicate key"),
     ],
 )
-def test_a_bad_vocabulary_is_a_user_error_at_its_line(tmp_path: Path, old: str, new: str, needle: str, words: str) -> None:
+def test_a_bad_vocabulary_is_a_user_error_at_its_line(
+    tmp_path: Path, old: str, new: str, needle: str, words: str
+) -> None:
     text = _packaged_text()
     assert old in text
     text = text.replace(old, new, 1)

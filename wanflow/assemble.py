@@ -67,11 +67,21 @@ def can_stream_copy(film: Film, timeline: Timeline, infos: list[VideoInfo]) -> b
         return False
     first = infos[0]
     for segment, info in zip(timeline.segments, infos, strict=True):
-        untouched = (segment.source_first == 0 and segment.source_end == info.frames and segment.speed == 1.0
-                     and segment.hold_frames == 0 and segment.frames == info.frames)
-        same = (info.codec == "h264" and info.pix_fmt == "yuv420p" and info.width == timeline.width
-                and info.height == timeline.height and abs(info.fps - timeline.fps) < 1e-6
-                and info.timebase == first.timebase)
+        untouched = (
+            segment.source_first == 0
+            and segment.source_end == info.frames
+            and segment.speed == 1.0
+            and segment.hold_frames == 0
+            and segment.frames == info.frames
+        )
+        same = (
+            info.codec == "h264"
+            and info.pix_fmt == "yuv420p"
+            and info.width == timeline.width
+            and info.height == timeline.height
+            and abs(info.fps - timeline.fps) < 1e-6
+            and info.timebase == first.timebase
+        )
         if not (untouched and same):
             return False
     return True
@@ -83,14 +93,23 @@ def _audio_uses(film: Film, seconds: float) -> tuple[list[AudioUse], list[str]]:
     problems = []
     for number, track in enumerate(film.soundtrack):
         if not track.path.is_file():
-            problems.append(Problem(file=str(film.path), line=None, column=None, field=f"soundtrack[{number}].path",
-                                    message=f"audio file not found: {track.path}"))
+            problems.append(
+                Problem(
+                    file=str(film.path),
+                    line=None,
+                    column=None,
+                    field=f"soundtrack[{number}].path",
+                    message=f"audio file not found: {track.path}",
+                )
+            )
             continue
         available = media_duration(track.path) - track.trim_start
         wanted = available if track.duration is None else min(track.duration, available)
         plays = min(wanted, seconds - track.start)
         if plays <= 0:
-            warnings.append(f"soundtrack {track.path.name}: starts after the film ends or has nothing left after trim_start; skipped")
+            warnings.append(
+                f"soundtrack {track.path.name}: starts after the film ends or has nothing left after trim_start; skipped"
+            )
             continue
         uses.append(AudioUse(track=track, seconds=plays))
     if problems:
@@ -98,8 +117,9 @@ def _audio_uses(film: Film, seconds: float) -> tuple[list[AudioUse], list[str]]:
     return uses, warnings
 
 
-def _picture_inputs(film: Film, timeline: Timeline, clips: list[CutClip], infos: list[VideoInfo],
-                    command: Command, work: Path) -> str:
+def _picture_inputs(
+    film: Film, timeline: Timeline, clips: list[CutClip], infos: list[VideoInfo], command: Command, work: Path
+) -> str:
     """Add every picture input and the chains that join them; returns the final video label."""
     labels: list[str] = []
     clip_by_id = {clip.shot.id: (clip, info) for clip, info in zip(clips, infos, strict=True)}
@@ -112,9 +132,16 @@ def _picture_inputs(film: Film, timeline: Timeline, clips: list[CutClip], infos:
         else:
             clip, info = clip_by_id[segment.label]
             index = command.add_input("-i", str(clip.path))
-            chain, label = shot_chain(segment, index, timeline, fit=film.output.fit, width=timeline.width,
-                                      height=timeline.height, source_size=(info.width, info.height),
-                                      interpolate=film.output.interpolate)
+            chain, label = shot_chain(
+                segment,
+                index,
+                timeline,
+                fit=film.output.fit,
+                width=timeline.width,
+                height=timeline.height,
+                source_size=(info.width, info.height),
+                interpolate=film.output.interpolate,
+            )
         command.chains.append(chain)
         labels.append(label)
     joins, joined = join_chains(timeline, labels)
@@ -130,8 +157,16 @@ def _picture_inputs(film: Film, timeline: Timeline, clips: list[CutClip], infos:
     return final
 
 
-def assemble(film: Film, clips: list[CutClip], out_path: Path, *, width: int, height: int,
-             metadata: dict[str, str] | None = None, progress: Callable[[str], None] | None = None) -> AssemblyResult:
+def assemble(
+    film: Film,
+    clips: list[CutClip],
+    out_path: Path,
+    *,
+    width: int,
+    height: int,
+    metadata: dict[str, str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> AssemblyResult:
     """Cut the clips into `out_path` (H.264 yuv420p, +faststart) with sidecar captions beside it."""
     say = progress or (lambda message: None)
     say(f"probing {len(clips)} clips")
@@ -153,8 +188,18 @@ def assemble(film: Film, clips: list[CutClip], out_path: Path, *, width: int, he
             video_map, video_codec = "0:v:0", ["-c:v", "copy"]
         else:
             video_map = "[" + _picture_inputs(film, timeline, clips, infos, command, work) + "]"
-            video_codec = ["-c:v", "libx264", "-preset", H264_PRESET, "-crf", str(film.output.crf),
-                           "-pix_fmt", "yuv420p", "-r", str(timeline.fps)]
+            video_codec = [
+                "-c:v",
+                "libx264",
+                "-preset",
+                H264_PRESET,
+                "-crf",
+                str(film.output.crf),
+                "-pix_fmt",
+                "yuv420p",
+                "-r",
+                str(timeline.fps),
+            ]
         audio_label = audio_chains(command, uses, timeline.frames, timeline.fps)
         subtitle_index = command.add_input("-i", str(subtitles[0])) if subtitles else None
         args = [*command.inputs]
@@ -164,8 +209,14 @@ def assemble(film: Film, clips: list[CutClip], out_path: Path, *, width: int, he
         if audio_label:
             args += ["-map", f"[{audio_label}]", "-c:a", "aac", "-b:a", "192k", "-ar", "48000"]
         if subtitle_index is not None:
-            args += ["-map", f"{subtitle_index}:s:0", "-c:s", "mov_text",
-                     "-metadata:s:s:0", f"language={subtitle_language(film.lang)}"]
+            args += [
+                "-map",
+                f"{subtitle_index}:s:0",
+                "-c:s",
+                "mov_text",
+                "-metadata:s:s:0",
+                f"language={subtitle_language(film.lang)}",
+            ]
         args += ["-metadata", f"title={film.title}"]
         for key, value in (metadata or {}).items():
             args += ["-metadata", f"{key}={value}"]
@@ -173,12 +224,25 @@ def assemble(film: Film, clips: list[CutClip], out_path: Path, *, width: int, he
         path_name = "stream copy (concat demuxer, -c copy)" if stream_copy else "one filtergraph, one encode"
         say(f"assembling {timeline.frames} frames ({timeline.duration:.2f}s) via {path_name}")
         with atomic_path(out_path) as temp:
-            run_ffmpeg([*args, str(temp)], what="assemble the film", file=out_path,
-                       on_frame=lambda frame: say(f"encoded {frame}/{timeline.frames} frames"))
+            run_ffmpeg(
+                [*args, str(temp)],
+                what="assemble the film",
+                file=out_path,
+                on_frame=lambda frame: say(f"encoded {frame}/{timeline.frames} frames"),
+            )
             written = probe(temp)
             if written.frames != timeline.frames:
                 raise RuntimeError(f"assembled {written.frames} frames, planned {timeline.frames}: a wanflow bug")
-    return AssemblyResult(path=out_path, frames=written.frames, duration=written.frames / timeline.fps,
-                          fps=timeline.fps, width=written.width, height=written.height, stream_copy=stream_copy,
-                          subtitles=subtitles, timeline=timeline, warnings=timeline.warnings + tuple(audio_warnings),
-                          has_audio=written.has_audio)
+    return AssemblyResult(
+        path=out_path,
+        frames=written.frames,
+        duration=written.frames / timeline.fps,
+        fps=timeline.fps,
+        width=written.width,
+        height=written.height,
+        stream_copy=stream_copy,
+        subtitles=subtitles,
+        timeline=timeline,
+        warnings=timeline.warnings + tuple(audio_warnings),
+        has_audio=written.has_audio,
+    )

@@ -22,7 +22,7 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -147,7 +147,9 @@ class ArtifactStore:
         from safetensors.torch import save_file
 
         def write(temp_dir: Path) -> None:
-            save_file({name: tensor.to("cpu").contiguous() for name, tensor in tensors.items()}, temp_dir / TENSORS_NAME)
+            save_file(
+                {name: tensor.to("cpu").contiguous() for name, tensor in tensors.items()}, temp_dir / TENSORS_NAME
+            )
 
         return self._put(kind, key, meta, write)
 
@@ -194,7 +196,7 @@ class ArtifactStore:
                 "kind": kind,
                 "key": key,
                 "code": CODE_VERSION,
-                "created": datetime.now(timezone.utc).isoformat(),
+                "created": datetime.now(UTC).isoformat(),
                 "files": files,
                 "meta": meta,
             }
@@ -324,9 +326,7 @@ class ArtifactStore:
 
         return cache_admin.du(self)
 
-    def gc(
-        self, keep: set[str] | None = None, older_than: timedelta | None = None, dry_run: bool = False
-    ) -> GcResult:
+    def gc(self, keep: set[str] | None = None, older_than: timedelta | None = None, dry_run: bool = False) -> GcResult:
         from wanflow import cache_admin
 
         return cache_admin.gc(self, keep=keep, older_than=older_than, dry_run=dry_run)

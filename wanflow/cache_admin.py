@@ -11,7 +11,7 @@ import re
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -99,7 +99,7 @@ def gc(
     """
     if keep is None and older_than is None:
         raise ValueError("gc needs keep and/or older_than; with neither it would remove everything")
-    cutoff = datetime.now(timezone.utc) - older_than if older_than is not None else None
+    cutoff = datetime.now(UTC) - older_than if older_than is not None else None
     result = GcResult(dry_run=dry_run)
     for entry in list(entries(store)):
         referenced = keep is not None and entry.key in keep
@@ -169,7 +169,7 @@ def _kind_dirs(root: Path, kind: str | None) -> list[Path]:
 def _describe(kind: str, entry_dir: Path) -> Entry | None:
     try:
         size = _tree_size(entry_dir)
-        fallback_time = datetime.fromtimestamp(entry_dir.stat().st_mtime, timezone.utc)
+        fallback_time = datetime.fromtimestamp(entry_dir.stat().st_mtime, UTC)
     except FileNotFoundError:  # removed while we looked (another machine's gc)
         return None
     meta: dict[str, Any] | None = None
@@ -181,7 +181,7 @@ def _describe(kind: str, entry_dir: Path) -> Entry | None:
     except (OSError, ValueError, KeyError, TypeError):
         pass
     try:
-        last_used = datetime.fromtimestamp((entry_dir / LAST_USED_NAME).stat().st_mtime, timezone.utc)
+        last_used = datetime.fromtimestamp((entry_dir / LAST_USED_NAME).stat().st_mtime, UTC)
     except OSError:
         last_used = created
     return Entry(
@@ -199,7 +199,7 @@ def _remove_unless_locked(store: ArtifactStore, entry: Entry) -> bool:
 
 
 def _leftovers(root: Path) -> list[Path]:
-    stale_before = (datetime.now(timezone.utc) - STALE_TEMP_AGE).timestamp()
+    stale_before = (datetime.now(UTC) - STALE_TEMP_AGE).timestamp()
     candidates = sorted((root / SCRATCH_DIR).glob("*")) if (root / SCRATCH_DIR).is_dir() else []
     for kind_dir in _kind_dirs(root, None):
         candidates += sorted(p for p in kind_dir.iterdir() if p.name.startswith((TEMP_PREFIX, TRASH_PREFIX)))

@@ -48,14 +48,29 @@ def _tokens(text: str) -> list[str]:
     return tokens
 
 
-def _draw_block(draw: ImageDraw.ImageDraw, lines: list[str], font: ImageFont.FreeTypeFont, *,
-                centre_x: int, top: int, fill: tuple[int, ...], stroke: int = 0,
-                stroke_fill: tuple[int, ...] = (0, 0, 0, 255)) -> int:
+def _draw_block(
+    draw: ImageDraw.ImageDraw,
+    lines: list[str],
+    font: ImageFont.FreeTypeFont,
+    *,
+    centre_x: int,
+    top: int,
+    fill: tuple[int, ...],
+    stroke: int = 0,
+    stroke_fill: tuple[int, ...] = (0, 0, 0, 255),
+) -> int:
     """Draw centred lines from `top`; returns the y below the block."""
     line_height = int(font.size * 1.3)
     for index, line in enumerate(lines):
-        draw.text((centre_x, top + index * line_height), line, font=font, fill=fill, anchor="ma",
-                  stroke_width=stroke, stroke_fill=stroke_fill)
+        draw.text(
+            (centre_x, top + index * line_height),
+            line,
+            font=font,
+            fill=fill,
+            anchor="ma",
+            stroke_width=stroke,
+            stroke_fill=stroke_fill,
+        )
     return top + len(lines) * line_height
 
 
@@ -74,8 +89,9 @@ def render_title_card(card: TitleCard, width: int, height: int) -> Image.Image:
     sub_lines = wrap_text(card.subtitle, sub_font, max_width) if card.subtitle else []
     gap = sub_font.size // 2 if sub_lines else 0
     total = block_height(title_lines, title_font) + gap + block_height(sub_lines, sub_font)
-    bottom = _draw_block(draw, title_lines, title_font, centre_x=width // 2, top=(height - total) // 2,
-                         fill=(255, 255, 255))
+    bottom = _draw_block(
+        draw, title_lines, title_font, centre_x=width // 2, top=(height - total) // 2, fill=(255, 255, 255)
+    )
     _draw_block(draw, sub_lines, sub_font, centre_x=width // 2, top=bottom + gap, fill=(200, 200, 200))
     return image
 
@@ -87,6 +103,14 @@ def render_caption_overlay(text: str, width: int, height: int) -> Image.Image:
     font = load_font(max(8, height // 16))
     lines = wrap_text(text, font, int(width * 0.9))
     top = height - int(height * 0.06) - block_height(lines, font)
-    _draw_block(draw, lines, font, centre_x=width // 2, top=top, fill=(255, 255, 255, 255),
-                stroke=max(1, font.size // 12), stroke_fill=(0, 0, 0, 255))
+    _draw_block(
+        draw,
+        lines,
+        font,
+        centre_x=width // 2,
+        top=top,
+        fill=(255, 255, 255, 255),
+        stroke=max(1, font.size // 12),
+        stroke_fill=(0, 0, 0, 255),
+    )
     return image

@@ -46,12 +46,23 @@ def fit_filter(fit: FitMode, width: int, height: int, label_in: str, label_out: 
     if fit == "cover":
         return f"[{label_in}]{cover},setsar=1[{label_out}]"
     sigma = max(2, min(width, height) // 20)
-    return (f"[{label_in}]split[{tag}a][{tag}b];[{tag}a]{cover},gblur=sigma={sigma}[{tag}bg];"
-            f"[{tag}b]{contain}[{tag}fg];[{tag}bg][{tag}fg]overlay=(W-w)/2:(H-h)/2,setsar=1[{label_out}]")
+    return (
+        f"[{label_in}]split[{tag}a][{tag}b];[{tag}a]{cover},gblur=sigma={sigma}[{tag}bg];"
+        f"[{tag}b]{contain}[{tag}fg];[{tag}bg][{tag}fg]overlay=(W-w)/2:(H-h)/2,setsar=1[{label_out}]"
+    )
 
 
-def shot_chain(segment: Segment, source_index: int, timeline: Timeline, *, fit: FitMode, width: int, height: int,
-               source_size: tuple[int, int], interpolate: bool) -> tuple[str, str]:
+def shot_chain(
+    segment: Segment,
+    source_index: int,
+    timeline: Timeline,
+    *,
+    fit: FitMode,
+    width: int,
+    height: int,
+    source_size: tuple[int, int],
+    interpolate: bool,
+) -> tuple[str, str]:
     """Trim, speed, size, fps, hold: one shot becomes exactly `segment.frames` frames."""
     tag = f"s{segment.start_frame}_{source_index}"
     fps = timeline.fps
@@ -73,8 +84,10 @@ def shot_chain(segment: Segment, source_index: int, timeline: Timeline, *, fit: 
 
 def card_chain(segment: Segment, source_index: int, fps: int) -> tuple[str, str]:
     tag = f"c{segment.start_frame}_{source_index}"
-    chain = (f"[{source_index}:v:0]fps={fps},trim=end_frame={segment.frames},settb=1/{fps},setpts=N,"
-             f"format=yuv420p,setsar=1[{tag}]")
+    chain = (
+        f"[{source_index}:v:0]fps={fps},trim=end_frame={segment.frames},settb=1/{fps},setpts=N,"
+        f"format=yuv420p,setsar=1[{tag}]"
+    )
     return chain, tag
 
 
@@ -90,8 +103,10 @@ def join_chains(timeline: Timeline, labels: list[str]) -> tuple[list[str], str]:
         else:
             offset = timeline.segments[index].start_frame / timeline.fps
             duration = before.transition_frames / timeline.fps
-            chains.append(f"[{current}][{labels[index]}]xfade=transition={before.transition}:"
-                          f"duration={duration:.6f}:offset={offset:.6f}[{joined}]")
+            chains.append(
+                f"[{current}][{labels[index]}]xfade=transition={before.transition}:"
+                f"duration={duration:.6f}:offset={offset:.6f}[{joined}]"
+            )
         current = joined
     return chains, current
 
@@ -120,8 +135,10 @@ def audio_chains(command: Command, uses: list[AudioUse], total_frames: int, fps:
     for number, use in enumerate(uses):
         track = use.track
         index = command.add_input("-i", str(track.path))
-        chain = (f"[{index}:a:0]atrim=start={track.trim_start:.6f}:duration={use.seconds:.6f},asetpts=PTS-STARTPTS,"
-                 f"aresample={AUDIO_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo,volume={track.volume:g}")
+        chain = (
+            f"[{index}:a:0]atrim=start={track.trim_start:.6f}:duration={use.seconds:.6f},asetpts=PTS-STARTPTS,"
+            f"aresample={AUDIO_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo,volume={track.volume:g}"
+        )
         if track.fade_in > 0:
             chain += f",afade=t=in:st=0:d={min(track.fade_in, use.seconds):.6f}"
         if track.fade_out > 0:

@@ -60,15 +60,23 @@ def _from_env() -> FontFile | None:
 def _from_fontconfig() -> FontFile | None:
     if shutil.which("fc-list") is None:
         return None
-    listing = subprocess.run(["fc-list", "-f", "%{file}|%{index}|%{family}|%{style}\n", ":lang=zh"],
-                             capture_output=True, text=True, errors="replace").stdout
+    listing = subprocess.run(
+        ["fc-list", "-f", "%{file}|%{index}|%{family}|%{style}\n", ":lang=zh"],
+        capture_output=True,
+        text=True,
+        errors="replace",
+    ).stdout
     candidates: list[tuple[int, FontFile]] = []
     for line in listing.splitlines():
         parts = line.split("|")
         if len(parts) != 4 or not parts[1].isdigit():
             continue
         file, index, family, style = parts
-        rank = (0 if "SC" in family.split(",")[0] else 1) + (0 if "Sans" in family else 2) + (0 if "Regular" in style else 4)
+        rank = (
+            (0 if "SC" in family.split(",")[0] else 1)
+            + (0 if "Sans" in family else 2)
+            + (0 if "Regular" in style else 4)
+        )
         candidates.append((rank, FontFile(Path(file), int(index))))
     candidates.sort(key=lambda item: (item[0], str(item[1].path), item[1].index))
     return candidates[0][1] if candidates else None

@@ -87,9 +87,7 @@ class _Compiler:
         warnings = lint_shot(self.vocabulary, shot, mode=mode, lang=lang, prompt=prompt, emitted_terms=emitted)
         return CompiledShot(shot.id, mode, lang, prompt, shot.negative, phrases, warnings)
 
-    def _context(
-        self, shot: Shot, mode: str, lang: Lang
-    ) -> tuple[dict[str, object], list[Phrase], list[Term]]:
+    def _context(self, shot: Shot, mode: str, lang: Lang) -> tuple[dict[str, object], list[Phrase], list[Term]]:
         """Template variables, the phrases they may emit (in field order), and the terms used."""
         context: dict[str, object] = {"lang": lang}
         candidates: list[Phrase] = []
@@ -139,10 +137,14 @@ class _Compiler:
         try:
             template = self.environment.get_template(name)
         except jinja2.TemplateSyntaxError as error:
-            raise UserError(Problem(str(error.filename), error.lineno, None, "", f"template error: {error.message}"))
+            raise UserError(
+                Problem(str(error.filename), error.lineno, None, "", f"template error: {error.message}")
+            ) from None
         except jinja2.TemplateNotFound:
             places = ", ".join(str(path) for path in template_dirs(self.film.grammar_dir or packaged_grammar_dir()))
-            raise UserError(Problem(str(self.film.path), shot.line, None, shot.id, f"no template {name} in {places}"))
+            raise UserError(
+                Problem(str(self.film.path), shot.line, None, shot.id, f"no template {name} in {places}")
+            ) from None
         try:
             return template.render(context).strip()
         except jinja2.TemplateError as error:

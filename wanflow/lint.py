@@ -27,11 +27,7 @@ class LintWarning:
 
 def set_fields(vocabulary: Vocabulary, shot: Shot) -> list[str]:
     """Field paths of every structured field the shot sets, in vocabulary order, then free text."""
-    paths = [
-        vocabulary.category(name).field_path
-        for name in vocabulary.categories
-        if _value(vocabulary, shot, name)
-    ]
+    paths = [vocabulary.category(name).field_path for name in vocabulary.categories if _value(vocabulary, shot, name)]
     return paths + [name for name in ("subject", "scene", "action", "extra") if getattr(shot, name).strip()]
 
 

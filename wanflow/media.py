@@ -51,8 +51,9 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def run_ffmpeg(args: Sequence[str], *, what: str, file: Path | None = None,
-               on_frame: Callable[[int], None] | None = None) -> str:
+def run_ffmpeg(
+    args: Sequence[str], *, what: str, file: Path | None = None, on_frame: Callable[[int], None] | None = None
+) -> str:
     """Run ffmpeg; a failure becomes a UserError naming the job and ffmpeg's own last words.
 
     `on_frame` receives the number of frames written so far (from `-progress`), for progress bars.
@@ -122,14 +123,49 @@ def write_clip(frames: np.ndarray, fps: float, path: Path, *, crf: int = 18) -> 
     if count == 0 or width % 2 or height % 2:
         raise ValueError(f"write_clip needs at least one frame and an even size, got {width}x{height}x{count}")
     with atomic_path(path) as temp:
-        command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-                   "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", f"{fps:g}",
-                   "-i", "pipe:0", "-an", "-c:v", "libx264", "-preset", H264_PRESET, "-crf", str(crf),
-                   "-pix_fmt", "yuv420p", "-movflags", "+faststart", "-f", "mp4", str(temp)]
+        command = [
+            ffmpeg_exe(),
+            "-hide_banner",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-s",
+            f"{width}x{height}",
+            "-r",
+            f"{fps:g}",
+            "-i",
+            "pipe:0",
+            "-an",
+            "-c:v",
+            "libx264",
+            "-preset",
+            H264_PRESET,
+            "-crf",
+            str(crf),
+            "-pix_fmt",
+            "yuv420p",
+            "-movflags",
+            "+faststart",
+            "-f",
+            "mp4",
+            str(temp),
+        ]
         result = subprocess.run(command, input=np.ascontiguousarray(frames).tobytes(), capture_output=True)
         if result.returncode != 0:
-            raise UserError(Problem(file=str(path), line=None, column=None, field="",
-                                    message="ffmpeg failed to write the clip: " + result.stderr.decode(errors="replace")[-400:]))
+            raise UserError(
+                Problem(
+                    file=str(path),
+                    line=None,
+                    column=None,
+                    field="",
+                    message="ffmpeg failed to write the clip: " + result.stderr.decode(errors="replace")[-400:],
+                )
+            )
 
 
 def read_frames(path: Path, indices: Sequence[int] | None = None) -> np.ndarray:
@@ -148,8 +184,15 @@ def read_frames(path: Path, indices: Sequence[int] | None = None) -> np.ndarray:
     command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", *args]
     result = subprocess.run(command, capture_output=True)
     if result.returncode != 0:
-        raise UserError(Problem(file=str(path), line=None, column=None, field="",
-                                message="ffmpeg failed to decode: " + result.stderr.decode(errors="replace")[-400:]))
+        raise UserError(
+            Problem(
+                file=str(path),
+                line=None,
+                column=None,
+                field="",
+                message="ffmpeg failed to decode: " + result.stderr.decode(errors="replace")[-400:],
+            )
+        )
     frame_bytes = info.width * info.height * 3
     decoded = np.frombuffer(result.stdout, dtype=np.uint8)
     decoded = decoded[: len(decoded) // frame_bytes * frame_bytes].reshape(-1, info.height, info.width, 3)
@@ -159,7 +202,9 @@ def read_frames(path: Path, indices: Sequence[int] | None = None) -> np.ndarray:
     return decoded[[position[i] for i in wanted]]
 
 
-_VIDEO_RE = re.compile(r"Stream #0:\d+[^:]*: Video: (?P<codec>\w+).*?, (?P<pix>\w+)(?:\([^)]*\))?, (?P<w>\d+)x(?P<h>\d+)")
+_VIDEO_RE = re.compile(
+    r"Stream #0:\d+[^:]*: Video: (?P<codec>\w+).*?, (?P<pix>\w+)(?:\([^)]*\))?, (?P<w>\d+)x(?P<h>\d+)"
+)
 _FPS_RE = re.compile(r"(?P<fps>[\d.]+) fps")
 _TBR_RE = re.compile(r"(?P<tbr>[\d.]+k?) tbr")
 _TBN_RE = re.compile(r"(?P<tbn>[\d.]+k?) tbn")
@@ -174,36 +219,80 @@ def probe(path: Path) -> VideoInfo:
         raise UserError(Problem(file=str(path), line=None, column=None, field="", message="video file not found"))
     # One ffmpeg run: the header (stderr), the frame count (demuxing every packet, no decode)
     # and the container tags (an ffmetadata output on stdout).
-    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-stats_period", "1000",
-                             "-i", str(path), "-map", "0:v:0?", "-c", "copy", "-f", "null", "-",
-                             "-map_metadata", "0", "-f", "ffmetadata", "pipe:1"],
-                            capture_output=True, text=True, errors="replace")
+    result = subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-hide_banner",
+            "-nostdin",
+            "-nostats",
+            "-stats_period",
+            "1000",
+            "-i",
+            str(path),
+            "-map",
+            "0:v:0?",
+            "-c",
+            "copy",
+            "-f",
+            "null",
+            "-",
+            "-map_metadata",
+            "0",
+            "-f",
+            "ffmetadata",
+            "pipe:1",
+        ],
+        capture_output=True,
+        text=True,
+        errors="replace",
+    )
     header = result.stderr
     video = _VIDEO_RE.search(header)
     if video is None or result.returncode != 0:
-        raise UserError(Problem(file=str(path), line=None, column=None, field="",
-                                message="not a readable video file (no video stream found)"))
-    stream_line = header[video.start(): header.find("\n", video.start())]
+        raise UserError(
+            Problem(
+                file=str(path),
+                line=None,
+                column=None,
+                field="",
+                message="not a readable video file (no video stream found)",
+            )
+        )
+    stream_line = header[video.start() : header.find("\n", video.start())]
     rate = _FPS_RE.search(stream_line) or _TBR_RE.search(stream_line)
     fps = float(rate.group(1)) if rate else 0.0
     tbn = _TBN_RE.search(stream_line)
     frame_matches = _FRAME_RE.findall(header)
     frames = int(frame_matches[-1]) if frame_matches else 0
     audio = _AUDIO_RE.search(header)
-    subtitles = tuple(SubtitleStream(codec=m.group("codec"), language=m.group("lang") or "und")
-                      for m in _SUB_RE.finditer(header))
+    subtitles = tuple(
+        SubtitleStream(codec=m.group("codec"), language=m.group("lang") or "und") for m in _SUB_RE.finditer(header)
+    )
     return VideoInfo(
-        path=path, frames=frames, fps=fps, width=int(video.group("w")), height=int(video.group("h")),
-        duration=frames / fps if fps else 0.0, codec=video.group("codec"), pix_fmt=video.group("pix"),
-        timebase=tbn.group(1) if tbn else "", has_audio=audio is not None,
-        audio_codec=audio.group("codec") if audio else None, subtitles=subtitles, metadata=_parse_ffmetadata(result.stdout),
+        path=path,
+        frames=frames,
+        fps=fps,
+        width=int(video.group("w")),
+        height=int(video.group("h")),
+        duration=frames / fps if fps else 0.0,
+        codec=video.group("codec"),
+        pix_fmt=video.group("pix"),
+        timebase=tbn.group(1) if tbn else "",
+        has_audio=audio is not None,
+        audio_codec=audio.group("codec") if audio else None,
+        subtitles=subtitles,
+        metadata=_parse_ffmetadata(result.stdout),
     )
 
 
 def read_metadata(path: Path) -> dict[str, str]:
     """Container tags, read through ffmpeg's ffmetadata writer (values are unescaped exactly)."""
-    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(path),
-                             "-f", "ffmetadata", "-"], capture_output=True, text=True, errors="replace")
+    result = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(path), "-f", "ffmetadata", "-"],
+        capture_output=True,
+        text=True,
+        errors="replace",
+    )
     return _parse_ffmetadata(result.stdout)
 
 
@@ -256,24 +345,55 @@ def media_duration(path: Path) -> float:
     """Seconds of any media file (container duration); an audio file's length for the soundtrack."""
     if not path.is_file():
         raise UserError(Problem(file=str(path), line=None, column=None, field="", message="media file not found"))
-    header = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
-                            capture_output=True, text=True, errors="replace").stderr
+    header = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)], capture_output=True, text=True, errors="replace"
+    ).stderr
     match = re.search(r"Duration: (\d+):(\d+):([\d.]+)", header)
     if match is None:
-        raise UserError(Problem(file=str(path), line=None, column=None, field="",
-                                message="not a readable media file (ffmpeg reports no duration)"))
+        raise UserError(
+            Problem(
+                file=str(path),
+                line=None,
+                column=None,
+                field="",
+                message="not a readable media file (ffmpeg reports no duration)",
+            )
+        )
     hours, minutes, seconds = match.groups()
     return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
 
 
 def audio_samples(path: Path, rate: int = 48000) -> int:
     """Decoded length of the first audio stream in samples at `rate` (priming already trimmed)."""
-    command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(path),
-               "-map", "0:a:0", "-ac", "1", "-ar", str(rate), "-f", "s16le", "pipe:1"]
+    command = [
+        ffmpeg_exe(),
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-i",
+        str(path),
+        "-map",
+        "0:a:0",
+        "-ac",
+        "1",
+        "-ar",
+        str(rate),
+        "-f",
+        "s16le",
+        "pipe:1",
+    ]
     result = subprocess.run(command, capture_output=True)
     if result.returncode != 0:
-        raise UserError(Problem(file=str(path), line=None, column=None, field="",
-                                message="ffmpeg failed to decode audio: " + result.stderr.decode(errors="replace")[-400:]))
+        raise UserError(
+            Problem(
+                file=str(path),
+                line=None,
+                column=None,
+                field="",
+                message="ffmpeg failed to decode audio: " + result.stderr.decode(errors="replace")[-400:],
+            )
+        )
     return len(result.stdout) // 2
 
 

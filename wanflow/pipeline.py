@@ -10,6 +10,8 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -85,7 +87,10 @@ def _is_transient(task, task_run, state) -> bool:
     return False
 
 
-@task(name="encode-prompts", task_run_name="encode-prompts", cache_policy=NO_CACHE, persist_result=False, retries=1, retry_condition_fn=_is_transient)
+_TASK_DEFAULTS = dict(cache_policy=NO_CACHE, persist_result=False, retries=1, retry_condition_fn=_is_transient)
+
+
+@task(name="encode-prompts", task_run_name="encode-prompts", **_TASK_DEFAULTS)
 def encode_task(jobs: list[RenderJob], store: ArtifactStore, pool: ModelPool) -> dict[str, int]:
     logger = get_run_logger()
     result = encode_prompts(jobs, store, pool, log=logger.info)
@@ -93,22 +98,18 @@ def encode_task(jobs: list[RenderJob], store: ArtifactStore, pool: ModelPool) ->
     return {"encoded": result.encoded, "cached": result.cached}
 
 
-@task(
-    name="generate",
-    task_run_name="shot-{job.shot_id}",
-    cache_policy=NO_CACHE,
-    persist_result=False,
-    retries=1,
-    retry_delay_seconds=5,
-    retry_condition_fn=_is_transient,
-)
-def generate_task(job: RenderJob, store: ArtifactStore, pool: ModelPool, condition_image: Path | None, force: bool) -> bool:
+@task(name="generate", task_run_name="shot-{job.shot_id}", retry_delay_seconds=5, **_TASK_DEFAULTS)
+def generate_task(
+    job: RenderJob, store: ArtifactStore, pool: ModelPool, condition_image: Path | None, force: bool
+) -> bool:
     logger = get_run_logger()
-    logger.info(f"shot {job.shot_id}: {job.backend} {job.width}x{job.height} {job.frames}f, {job.steps} steps, seed {job.seed}")
+    logger.info(
+        f"shot {job.shot_id}: {job.backend} {job.width}x{job.height} {job.frames}f, {job.steps} steps, seed {job.seed}"
+    )
     return generate_latents(job, store, pool, condition_image=condition_image, force=force, log=logger.info)
 
 
-@task(name="decode", task_run_name="decode-{job.shot_id}", cache_policy=NO_CACHE, persist_result=False, retries=1, retry_condition_fn=_is_transient)
+@task(name="decode", task_run_name="decode-{job.shot_id}", **_TASK_DEFAULTS)
 def decode_task(job: RenderJob, store: ArtifactStore, pool: ModelPool, force: bool) -> str:
     path, decoded = decode_clip(job, store, pool, force=force)
     if decoded:
@@ -133,94 +134,122 @@ def render_film(
 ):
     """Render a storyboard: encode prompts, generate latents per backend, decode, assemble."""
     logger = get_run_logger()
-    started = time.perf_counter()
-    settings = RenderSettings(device, dtype, offload, text_encoder_cpu, vae_tiling, step_cache)
-    spec_path = Path(spec).resolve()
-    film = load_film(spec_path)
-    plan = prepare_plan(film, profile, settings, log=logger.info)
-    plan.check()
-    selected = select_shots(plan, only)
-    forced = select_forced(plan, force, selected)
-    store = ArtifactStore(Path(cache) if cache else default_cache_dir(spec_path))
-    pool = ModelPool(settings)
-    outcomes = {job.shot_id: ShotOutcome(job.shot_id, job.backend, "not selected") for job in plan.jobs}
-    phases: dict[str, float] = {"plan": time.perf_counter() - started}
-    progress = create_progress_artifact(progress=0.0, key=None, description=f"{film.title}: shots done")
-
-    jobs = [job for job in plan.jobs if job.shot_id in selected]
-    to_generate = {job.shot_id for job in jobs if needs_generation(job, store, force=job.shot_id in forced)}
+    phases: dict[str, float] = {}
+    with _timed(phases, "plan"):
+        settings = RenderSettings(device, dtype, offload, text_encoder_cpu, vae_tiling, step_cache)
+        spec_path = Path(spec).resolve()
+        plan = prepare_plan(load_film(spec_path), profile, settings, log=logger.info)
+        plan.check()
+        selected = select_shots(plan, only)
+        run = _Run(
+            plan=plan,
+            jobs=[job for job in plan.jobs if job.shot_id in selected],
+            forced=select_forced(plan, force, selected),
+            store=ArtifactStore(Path(cache) if cache else default_cache_dir(spec_path)),
+            pool=ModelPool(settings),
+            outcomes={job.shot_id: ShotOutcome(job.shot_id, job.backend, "not selected") for job in plan.jobs},
+        )
+        to_generate = {j.shot_id for j in run.jobs if needs_generation(j, run.store, force=j.shot_id in run.forced)}
     if plan.tiny:
         logger.warning(TINY_NOTICE)
-    logger.info(f"{len(jobs)} shot(s) selected, {len(to_generate)} to generate, {len(jobs) - len(to_generate)} cached")
-    phase_start = time.perf_counter()
-    encode_task([job for job in jobs if job.shot_id in to_generate], store, pool)
-    phases["encode"] = time.perf_counter() - phase_start
+    logger.info(
+        f"{len(run.jobs)} shot(s) selected, {len(to_generate)} to generate, {len(run.jobs) - len(to_generate)} cached"
+    )
+    with _timed(phases, "encode"):
+        encode_task([job for job in run.jobs if job.shot_id in to_generate], run.store, run.pool)
+    with _timed(phases, "generate"):
+        _generate_all(run, to_generate, logger)
+        run.pool.release_generator()
+    with _timed(phases, "decode"):
+        _decode_all(run)
+        run.pool.release_all()
+    summary = RunSummary(str(spec_path), plan.profile, list(run.outcomes.values()), phases, list(run.pool.loads))
+    with _timed(phases, "assemble"):
+        _assemble(plan, run.store, summary, Path(out).resolve(), logger)
+    _publish_artifacts(plan, summary)
+    write_text_atomic(Path(out).resolve() / "run.json", json.dumps(asdict(summary), indent=2, ensure_ascii=False))
+    if run.failed:
+        return Failed(message=f"{len(run.failed)} shot(s) failed: {', '.join(sorted(run.failed))}", data=summary)
+    return summary
 
-    phase_start = time.perf_counter()
-    clips: dict[str, str] = {}
-    failed: set[str] = set()
-    for number, job in enumerate(generation_order(jobs), start=1):
-        update_progress_artifact(progress, progress=100.0 * (number - 1) / len(jobs))
-        outcome = outcomes[job.shot_id]
-        if job.upstream in failed:
+
+@dataclass
+class _Run:
+    """What the phases of one flow run share."""
+
+    plan: RenderPlan
+    jobs: list[RenderJob]  # the selected shots, in film order
+    forced: set[str]
+    store: ArtifactStore
+    pool: ModelPool
+    outcomes: dict[str, ShotOutcome]
+    clips: dict[str, str] = field(default_factory=dict)  # shot id -> clip path in the cache
+    failed: set[str] = field(default_factory=set)  # failed shots and the shots continuing them
+
+
+def _generate_all(run: _Run, to_generate: set[str], logger) -> None:
+    """Generate latents in continuity-and-model order; a failure stops only its own line."""
+    progress = create_progress_artifact(progress=0.0, key=None, description=f"{run.plan.film.title}: shots done")
+    for number, job in enumerate(generation_order(run.jobs)):
+        update_progress_artifact(progress, progress=100.0 * number / len(run.jobs))
+        outcome = run.outcomes[job.shot_id]
+        if job.upstream in run.failed:
             outcome.status, outcome.error = "skipped", f"continues from failed shot {job.upstream!r}"
-            failed.add(job.shot_id)
+            run.failed.add(job.shot_id)
             continue
         if job.shot_id not in to_generate:
             outcome.status = "cached"
             continue
-        shot_started = time.perf_counter()
+        started = time.perf_counter()
         try:
-            condition = _condition_image(job, plan, store, pool, clips, forced)
-            state = generate_task(job, store, pool, condition, job.shot_id in forced, return_state=True)
+            condition = _condition_image(job, run)
+            state = generate_task(job, run.store, run.pool, condition, job.shot_id in run.forced, return_state=True)
             generated = state.result()
         except Exception as error:  # one failed shot loses nothing else
             outcome.status, outcome.error = "failed", f"{type(error).__name__}: {error}"
-            failed.add(job.shot_id)
+            run.failed.add(job.shot_id)
             logger.error(f"shot {job.shot_id} failed: {outcome.error}")
             continue
         outcome.status = "rendered" if generated else "cached"
-        outcome.seconds = time.perf_counter() - shot_started
+        outcome.seconds = time.perf_counter() - started
     update_progress_artifact(progress, progress=100.0)
-    pool.release_generator()
-    phases["generate"] = time.perf_counter() - phase_start
 
-    phase_start = time.perf_counter()
-    for job in jobs:
-        if job.shot_id in failed:
+
+def _decode_all(run: _Run) -> None:
+    for job in run.jobs:
+        if job.shot_id in run.failed:
             continue
+        outcome = run.outcomes[job.shot_id]
         try:
-            clips[job.shot_id] = clips.get(job.shot_id) or decode_task(job, store, pool, job.shot_id in forced)
+            if job.shot_id not in run.clips:
+                run.clips[job.shot_id] = decode_task(job, run.store, run.pool, job.shot_id in run.forced)
         except Exception as error:
-            outcomes[job.shot_id].status = "failed"
-            outcomes[job.shot_id].error = f"{type(error).__name__}: {error}"
-            failed.add(job.shot_id)
+            outcome.status, outcome.error = "failed", f"{type(error).__name__}: {error}"
+            run.failed.add(job.shot_id)
             continue
-        outcomes[job.shot_id].clip = clips[job.shot_id]
-    pool.release_all()
-    phases["decode"] = time.perf_counter() - phase_start
-
-    summary = RunSummary(str(spec_path), plan.profile, list(outcomes.values()), phases, list(pool.loads))
-    phase_start = time.perf_counter()
-    _assemble(plan, store, summary, Path(out).resolve(), logger)
-    phases["assemble"] = time.perf_counter() - phase_start
-    _publish_artifacts(plan, summary)
-    write_text_atomic(Path(out).resolve() / "run.json", json.dumps(asdict(summary), indent=2, ensure_ascii=False))
-    if failed:
-        return Failed(message=f"{len(failed)} shot(s) failed: {', '.join(sorted(failed))}", data=summary)
-    return summary
+        outcome.clip = run.clips[job.shot_id]
 
 
-def _condition_image(job: RenderJob, plan: RenderPlan, store, pool, clips: dict[str, str], forced: set[str]) -> Path | None:
+@contextmanager
+def _timed(phases: dict[str, float], name: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        phases[name] = time.perf_counter() - started
+
+
+def _condition_image(job: RenderJob, run: _Run) -> Path | None:
     """The start frame of an image-conditioned shot: its own image, or the upstream's last frame."""
     if job.shot.image is not None:
         return job.shot.image
     if job.upstream is None:
         return None
-    upstream = plan.job(job.upstream)
-    if job.upstream not in clips:
-        clips[job.upstream] = decode_task(upstream, store, pool, job.upstream in forced)
-    return last_frame_image(Path(clips[job.upstream]), store.scratch_dir() / f"{upstream.keys.clip}-last.png")
+    upstream = run.plan.job(job.upstream)
+    if job.upstream not in run.clips:  # decoded now: its last frame starts this shot
+        run.clips[job.upstream] = decode_task(upstream, run.store, run.pool, job.upstream in run.forced)
+    last_frame = run.store.scratch_dir() / f"{upstream.keys.clip}-last.png"
+    return last_frame_image(Path(run.clips[job.upstream]), last_frame)
 
 
 def _assemble(plan: RenderPlan, store: ArtifactStore, summary: RunSummary, out_dir: Path, logger) -> None:

@@ -235,7 +235,10 @@ def _check_ids(plan: RenderPlan, ids: list[str], option: str) -> None:
     unknown = [shot_id for shot_id in ids if shot_id not in known]
     if unknown:
         raise UserError(
-            [Problem(str(plan.film.path), None, None, option, f"no shot {shot_id!r} in the film") for shot_id in unknown]
+            [
+                Problem(str(plan.film.path), None, None, option, f"no shot {shot_id!r} in the film")
+                for shot_id in unknown
+            ]
         )
 
 

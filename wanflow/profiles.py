@@ -37,7 +37,5 @@ def resolve_profile(film: Film, name: str) -> ProfileSpec:
     profiles = available_profiles(film)
     if name not in profiles:
         known = ", ".join(sorted(profiles))
-        raise UserError(
-            Problem(str(film.path), None, None, "--profile", f"unknown profile {name!r}; known: {known}")
-        )
+        raise UserError(Problem(str(film.path), None, None, "--profile", f"unknown profile {name!r}; known: {known}"))
     return profiles[name]

@@ -88,7 +88,9 @@ class EncodeResult:
     cached: int
 
 
-def encode_prompts(jobs: list[RenderJob], store: ArtifactStore, pool: ModelPool, log: Log = _default_log) -> EncodeResult:
+def encode_prompts(
+    jobs: list[RenderJob], store: ArtifactStore, pool: ModelPool, log: Log = _default_log
+) -> EncodeResult:
     """Encode every prompt these jobs need that the cache lacks, one text-encoder load per model."""
     wanted: dict[Path, dict[str, tuple[RenderJob, str]]] = {}
     for job in jobs:

@@ -71,15 +71,31 @@ def look_fields(shot: Shot) -> dict[str, str]:
 def shot_provenance(record: ShotRecord) -> dict[str, object]:
     shot = record.shot
     return {
-        "id": shot.id, "scene": shot.scene_id, "index": shot.index, "spec_line": shot.line,
-        "clip": str(record.clip), "mode": record.mode, "backend": record.backend,
-        "prompt": record.prompt, "negative": record.negative, "seed": record.seed, "steps": record.steps,
-        "width": record.width, "height": record.height, "frames": record.frames, "fps": record.fps,
+        "id": shot.id,
+        "scene": shot.scene_id,
+        "index": shot.index,
+        "spec_line": shot.line,
+        "clip": str(record.clip),
+        "mode": record.mode,
+        "backend": record.backend,
+        "prompt": record.prompt,
+        "negative": record.negative,
+        "seed": record.seed,
+        "steps": record.steps,
+        "width": record.width,
+        "height": record.height,
+        "frames": record.frames,
+        "fps": record.fps,
         "weights_fingerprint": record.weights_fingerprint,
         "loras": [{"path": str(lora.path), "scale": lora.scale, "expert": lora.expert} for lora in shot.loras],
-        "image": str(shot.image) if shot.image else None, "continue_from": shot.continue_from,
-        "cache_keys": dict(record.cache_keys), "cached": record.cached, "seconds": dict(record.seconds),
-        "look": look_fields(shot), "camera": list(shot.camera), "caption": shot.caption,
+        "image": str(shot.image) if shot.image else None,
+        "continue_from": shot.continue_from,
+        "cache_keys": dict(record.cache_keys),
+        "cached": record.cached,
+        "seconds": dict(record.seconds),
+        "look": look_fields(shot),
+        "camera": list(shot.camera),
+        "caption": shot.caption,
         "transition": {"type": shot.transition.type, "duration": shot.transition.duration},
         "lint_warnings": list(record.warnings),
     }
@@ -113,8 +129,9 @@ def _thumbnails(record: ShotRecord) -> list[Image.Image]:
     return images
 
 
-def contact_sheet(records: list[ShotRecord], assembly: AssemblyResult,
-                  thumbs: dict[str, list[Image.Image]]) -> Image.Image:
+def contact_sheet(
+    records: list[ShotRecord], assembly: AssemblyResult, thumbs: dict[str, list[Image.Image]]
+) -> Image.Image:
     """One row per shot: its id and duration on the film, then first / middle / last frame."""
     font = load_font(16)
     small = load_font(13)
@@ -126,8 +143,12 @@ def contact_sheet(records: list[ShotRecord], assembly: AssemblyResult,
         top = row * row_height
         segment = assembly.timeline.shot_segment(record.shot.id)
         draw.text((pad, top + pad), record.shot.id, font=font, fill=(255, 255, 255))
-        draw.text((pad, top + pad + 24), f"{segment.frames / assembly.fps:.2f}s · {record.backend}", font=small,
-                  fill=(190, 190, 190))
+        draw.text(
+            (pad, top + pad + 24),
+            f"{segment.frames / assembly.fps:.2f}s · {record.backend}",
+            font=small,
+            fill=(190, 190, 190),
+        )
         for column, image in enumerate(thumbs[record.shot.id]):
             sheet.paste(image, (label_width + column * (THUMB_WIDTH + pad), top + pad))
     return sheet
@@ -145,38 +166,74 @@ def _data_uri(image: Image.Image) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def render_html(film: Film, records: list[ShotRecord], assembly: AssemblyResult, manifest: dict,
-                thumbs: dict[str, list[Image.Image]]) -> str:
+def render_html(
+    film: Film,
+    records: list[ShotRecord],
+    assembly: AssemblyResult,
+    manifest: dict,
+    thumbs: dict[str, list[Image.Image]],
+) -> str:
     """storyboard.html: self-contained (inline CSS, images as data URIs), user text escaped."""
-    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                                     undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     shots = []
     for record in records:
         segment = assembly.timeline.shot_segment(record.shot.id)
-        shots.append({"record": record, "look": look_fields(record.shot),
-                      "frames": [_data_uri(image) for image in thumbs[record.shot.id]],
-                      "start": segment.start_frame / assembly.fps, "length": segment.frames / assembly.fps})
+        shots.append(
+            {
+                "record": record,
+                "look": look_fields(record.shot),
+                "frames": [_data_uri(image) for image in thumbs[record.shot.id]],
+                "start": segment.start_frame / assembly.fps,
+                "length": segment.frames / assembly.fps,
+            }
+        )
     return environment.get_template("storyboard.html.j2").render(
-        film=film, shots=shots, assembly=assembly, manifest=manifest, version=wanflow.__version__)
+        film=film, shots=shots, assembly=assembly, manifest=manifest, version=wanflow.__version__
+    )
 
 
-def write_report(film: Film, records: list[ShotRecord], assembly: AssemblyResult, out_dir: Path, *,
-                 profile: str, run_info: dict) -> ReportPaths:
+def write_report(
+    film: Film, records: list[ShotRecord], assembly: AssemblyResult, out_dir: Path, *, profile: str, run_info: dict
+) -> ReportPaths:
     """Write the four report files into `out_dir` (atomically, each)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = build_manifest(film, records, profile=profile, run_info=run_info)
     manifest["output"] = {
-        "path": str(assembly.path), "frames": assembly.frames, "duration": assembly.duration, "fps": assembly.fps,
-        "width": assembly.width, "height": assembly.height, "stream_copy": assembly.stream_copy,
-        "has_audio": assembly.has_audio, "subtitles": [str(path) for path in assembly.subtitles],
+        "path": str(assembly.path),
+        "frames": assembly.frames,
+        "duration": assembly.duration,
+        "fps": assembly.fps,
+        "width": assembly.width,
+        "height": assembly.height,
+        "stream_copy": assembly.stream_copy,
+        "has_audio": assembly.has_audio,
+        "subtitles": [str(path) for path in assembly.subtitles],
         "warnings": list(assembly.warnings),
-        "segments": [{"label": s.label, "kind": s.kind, "start_frame": s.start_frame, "frames": s.frames,
-                      "transition": s.transition, "transition_frames": s.transition_frames}
-                     for s in assembly.timeline.segments],
+        "segments": [
+            {
+                "label": s.label,
+                "kind": s.kind,
+                "start_frame": s.start_frame,
+                "frames": s.frames,
+                "transition": s.transition,
+                "transition_frames": s.transition_frames,
+            }
+            for s in assembly.timeline.segments
+        ],
     }
     thumbs = {record.shot.id: _thumbnails(record) for record in records}
-    paths = ReportPaths(contact_sheet=out_dir / "contact_sheet.png", html=out_dir / "storyboard.html",
-                        manifest=out_dir / "manifest.json", otio=out_dir / f"{assembly.path.stem}.otio")
+    paths = ReportPaths(
+        contact_sheet=out_dir / "contact_sheet.png",
+        html=out_dir / "storyboard.html",
+        manifest=out_dir / "manifest.json",
+        otio=out_dir / f"{assembly.path.stem}.otio",
+    )
     write_bytes_atomic(paths.contact_sheet, _png_bytes(contact_sheet(records, assembly, thumbs)))
     write_text_atomic(paths.html, render_html(film, records, assembly, manifest, thumbs))
     write_text_atomic(paths.manifest, json.dumps(manifest, ensure_ascii=False, indent=2, default=str) + "\n")

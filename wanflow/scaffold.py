@@ -108,7 +108,7 @@ def prefect_yaml(project: str, specs: list[str], profile: str = "final") -> str:
             "    work_pool:",
             f"      name: {WORK_POOL}",
             "    schedules:",
-            "      - cron: \"0 2 * * *\"  # every night at 02:00; set active: true to use it",
+            '      - cron: "0 2 * * *"  # every night at 02:00; set active: true to use it',
             "        timezone: UTC",
             "        active: false",
         ]

@@ -37,13 +37,17 @@ def load_film(path: Path) -> Film:
     text = _decode(raw, file)
     document, problems = load_yaml(text, file)
     if document.root is None and not problems:
-        raise UserError(Problem(file, None, None, "", f"the file is empty; a storyboard starts with `wanflow: {SPEC_VERSION}`"))
+        raise UserError(
+            Problem(file, None, None, "", f"the file is empty; a storyboard starts with `wanflow: {SPEC_VERSION}`")
+        )
     if document.data is None and problems:
         raise UserError(problems)
     data = document.data
     if not isinstance(data, dict):
         line, column = node_position(document.root)
-        raise UserError(Problem(file, line, column, "", "the top level must be a mapping (wanflow:, title:, scenes:, ...)"))
+        raise UserError(
+            Problem(file, line, column, "", "the top level must be a mapping (wanflow:, title:, scenes:, ...)")
+        )
     version_problem = _version_problem(document, file)
     if version_problem is not None:
         raise UserError([*problems, version_problem])
@@ -60,7 +64,9 @@ def load_film(path: Path) -> Film:
         spec = FilmSpec.model_validate(data, context=context)
     except ValidationError as error:
         reported = {(p.line, p.column) for p in problems}
-        problems += [p for p in validation_problems(error, FilmSpec, document.root, file) if (p.line, p.column) not in reported]
+        problems += [
+            p for p in validation_problems(error, FilmSpec, document.root, file) if (p.line, p.column) not in reported
+        ]
     problems += _id_problems(data, document, file)
     if problems or spec is None:
         raise UserError(_sorted(problems))
@@ -127,10 +133,22 @@ def _version_problem(document: YamlDocument, file: str) -> Problem | None:
         return None
     if "wanflow" not in document.data:
         line, column = node_position(document.root)
-        return Problem(file, line, column, "wanflow", f"missing: a storyboard starts with `wanflow: {SPEC_VERSION}` (the format version)")
+        return Problem(
+            file,
+            line,
+            column,
+            "wanflow",
+            f"missing: a storyboard starts with `wanflow: {SPEC_VERSION}` (the format version)",
+        )
     node, _ = locate(document.root, ["wanflow"])
     line, column = node_position(node)
-    return Problem(file, line, column, "wanflow", f"unsupported format version {describe(version)}; this wanflow reads version {SPEC_VERSION}")
+    return Problem(
+        file,
+        line,
+        column,
+        "wanflow",
+        f"unsupported format version {describe(version)}; this wanflow reads version {SPEC_VERSION}",
+    )
 
 
 def _raw_characters(data: dict[str, Any]) -> dict[str, str]:
@@ -162,7 +180,10 @@ def _id_problems(data: dict[str, Any], document: YamlDocument, file: str) -> lis
             continue
         scene_id = scene.get("id")
         if isinstance(scene_id, str | int) and str(scene_id) in scene_lines:
-            add(["scenes", s, "id"], f"duplicate scene id {str(scene_id)!r} (first used on line {scene_lines[str(scene_id)]})")
+            add(
+                ["scenes", s, "id"],
+                f"duplicate scene id {str(scene_id)!r} (first used on line {scene_lines[str(scene_id)]})",
+            )
         elif isinstance(scene_id, str | int):
             scene_lines[str(scene_id)] = line_of(document.root, ["scenes", s, "id"])
         shots = scene.get("shots")
@@ -185,7 +206,10 @@ def _id_problems(data: dict[str, Any], document: YamlDocument, file: str) -> lis
             elif target not in shot_lines:
                 add([*loc, "continue_from"], f"unknown shot {target!r}{did_you_mean(target, earlier)}")
             elif target not in earlier:
-                add([*loc, "continue_from"], f"{target!r} comes later in the film; continue_from must name an earlier shot")
+                add(
+                    [*loc, "continue_from"],
+                    f"{target!r} comes later in the film; continue_from must name an earlier shot",
+                )
         earlier.append(shot_id)
     return problems
 

@@ -88,7 +88,11 @@ class LoraSpec(SpecModel):
     expert: Literal["high", "low", "both"] = Field("both", description="A14B expert it loads into.")
 
 
-Transition = Annotated[TransitionSpec, shorthand("type", TransitionSpec), Field(description="To the next shot: a name or {type, duration}.")]
+Transition = Annotated[
+    TransitionSpec,
+    shorthand("type", TransitionSpec),
+    Field(description="To the next shot: a name or {type, duration}."),
+]
 Loras = patch_list(Annotated[LoraSpec, shorthand("file", LoraSpec)], "Lora", "LoRAs: paths or {file, scale, expert}.")
 
 

@@ -197,7 +197,9 @@ def _resolve_shot(
     )
 
 
-def _shot_problems(resolved: Shot, shot: ShotSpec, document: YamlDocument, file: str, loc: list[str | int]) -> list[Problem]:
+def _shot_problems(
+    resolved: Shot, shot: ShotSpec, document: YamlDocument, file: str, loc: list[str | int]
+) -> list[Problem]:
     """Checks that need the cascaded values (a backend or length set in the defaults)."""
     problems = []
 
@@ -210,11 +212,17 @@ def _shot_problems(resolved: Shot, shot: ShotSpec, document: YamlDocument, file:
         backend = BACKENDS[resolved.backend]
         inherited = "" if "backend" in shot.model_fields_set else " (set in the defaults)"
         if resolved.image_conditioned and not backend.accepts_image:
-            add("backend", f"{backend.id}{inherited} cannot start from an image or another shot; use i2v-a14b or ti2v-5b")
+            add(
+                "backend",
+                f"{backend.id}{inherited} cannot start from an image or another shot; use i2v-a14b or ti2v-5b",
+            )
         if backend.needs_image and not resolved.image_conditioned:
             add("backend", f"{backend.id}{inherited} needs a start frame: set image: or continue_from:")
     if resolved.duration is not None and resolved.transition.duration >= resolved.duration:
-        add("transition", f"the {resolved.transition.type} ({resolved.transition.duration:g}s) must be shorter than the shot ({resolved.duration:g}s)")
+        add(
+            "transition",
+            f"the {resolved.transition.type} ({resolved.transition.duration:g}s) must be shorter than the shot ({resolved.duration:g}s)",
+        )
     if resolved.trim_end is not None and resolved.duration is not None and resolved.trim_end > resolved.duration:
         add("trim", f"trim end {resolved.trim_end:g}s is after the shot's end ({resolved.duration:g}s)")
     return problems

@@ -112,7 +112,7 @@ def patch_list(item: Any, name: str, description: str) -> Any:
         extend=(list[item], Field(description="Added after the inherited items.")),
     )
     return Annotated[
-        Union[Annotated[list[item], Tag("<list>")], Annotated[extend_model, Tag("<extend>")]],
+        Annotated[list[item], Tag("<list>")] | Annotated[extend_model, Tag("<extend>")],
         Discriminator(_list_or_extend),
         BeforeValidator(_one_or_many, json_schema_input_type=Union[str, list[item], extend_model]),
         Field(description=description),
@@ -120,7 +120,9 @@ def patch_list(item: Any, name: str, description: str) -> Any:
 
 
 def term_list(category: str, description: str) -> Any:
-    return patch_list(term(category, f"A {category.replace('_', ' ')} term."), category.title().replace("_", ""), description)
+    return patch_list(
+        term(category, f"A {category.replace('_', ' ')} term."), category.title().replace("_", ""), description
+    )
 
 
 # --- text, files, numbers ---------------------------------------------------------------
@@ -140,7 +142,9 @@ def expand_characters(text: str, characters: dict[str, str]) -> str:
         if name not in characters:
             known = ", ".join(characters) or "none are defined"
             hint = did_you_mean(name, list(characters))
-            raise problem(f"unknown character {{{name}}}{hint} (characters: {known}; write {{{{{name}}}}} for literal braces)")
+            raise problem(
+                f"unknown character {{{name}}}{hint} (characters: {known}; write {{{{{name}}}}} for literal braces)"
+            )
         return characters[name]
 
     return _REFERENCE.sub(replace, text)
@@ -152,7 +156,9 @@ def _expand(text: str, info: ValidationInfo) -> str:
 
 def _check_id(value: str) -> str:
     if not ID_PATTERN.match(value):
-        raise problem(f"{value!r} is not a valid id: use letters, digits, '-', '_' and '.', starting with a letter or digit")
+        raise problem(
+            f"{value!r} is not a valid id: use letters, digits, '-', '_' and '.', starting with a letter or digit"
+        )
     return value
 
 
@@ -175,12 +181,12 @@ def _size(value: Any) -> Any:
     if isinstance(value, str):
         match = re.fullmatch(r"\s*(\d+)\s*[x*×]\s*(\d+)\s*", value)
         if not match:
-            raise problem(f"size {value!r} is not WIDTHxHEIGHT, e.g. \"1280x720\"")
+            raise problem(f'size {value!r} is not WIDTHxHEIGHT, e.g. "1280x720"')
         width, height = int(match.group(1)), int(match.group(2))
         if width <= 0 or height <= 0 or width % 2 or height % 2:
             raise problem(f"size {value!r}: width and height must be positive even numbers (H.264 needs them)")
         return (width, height)
-    raise problem(f"size must be text like \"1280x720\", not {value!r}")
+    raise problem(f'size must be text like "1280x720", not {value!r}')
 
 
 Text = Annotated[str, AfterValidator(_expand)]

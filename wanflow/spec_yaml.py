@@ -204,7 +204,9 @@ def load_yaml(text: str, file: str) -> tuple[YamlDocument, list[Problem]]:
         what = error.problem or "invalid YAML"
         if error.context:
             started = error.context_mark
-            where = f" (from line {started.line + 1}, column {started.column + 1})" if started and started != mark else ""
+            where = (
+                f" (from line {started.line + 1}, column {started.column + 1})" if started and started != mark else ""
+            )
             what = f"{error.context}{where}, {what}"
         return YamlDocument(None, None), [Problem(file, line, column, "", f"YAML syntax error: {what}")]
     except yaml.YAMLError as error:

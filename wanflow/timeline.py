@@ -92,17 +92,35 @@ def _shot_segment(film: Film, clip: CutClip, info: VideoInfo, fps: int, problems
     if shot.hold < 0:
         problems.append(_problem(film, shot, "hold", f"hold must be 0 or more seconds, got {shot.hold}"))
     if first < 0 or first >= info.frames:
-        problems.append(_problem(film, shot, "trim_start",
-                                 f"trim_start {shot.trim_start}s is outside the {info.duration:.3f}s clip"))
+        problems.append(
+            _problem(
+                film, shot, "trim_start", f"trim_start {shot.trim_start}s is outside the {info.duration:.3f}s clip"
+            )
+        )
     elif end <= first:
-        problems.append(_problem(film, shot, "trim_end",
-                                 f"trim_end {shot.trim_end}s leaves nothing after trim_start {shot.trim_start}s"))
+        problems.append(
+            _problem(
+                film, shot, "trim_end", f"trim_end {shot.trim_end}s leaves nothing after trim_start {shot.trim_start}s"
+            )
+        )
     if len(problems) > before:
         return None
     content = max(1, round((end - first) / info.fps / shot.speed * fps))
     hold = round(shot.hold * fps)
-    return Segment(kind="shot", label=shot.id, start_frame=0, frames=content + hold, shot=shot, source=clip.path,
-                   source_fps=info.fps, source_first=first, source_end=end, source_frames=info.frames, speed=shot.speed, hold_frames=hold)
+    return Segment(
+        kind="shot",
+        label=shot.id,
+        start_frame=0,
+        frames=content + hold,
+        shot=shot,
+        source=clip.path,
+        source_fps=info.fps,
+        source_first=first,
+        source_end=end,
+        source_frames=info.frames,
+        speed=shot.speed,
+        hold_frames=hold,
+    )
 
 
 def _card_segment(kind: SegmentKind, card: TitleCard, fps: int) -> Segment:
@@ -112,25 +130,49 @@ def _card_segment(kind: SegmentKind, card: TitleCard, fps: int) -> Segment:
 def _check_output(film: Film, width: int, height: int) -> list[Problem]:
     problems = []
     if width <= 0 or height <= 0 or width % 2 or height % 2:
-        problems.append(Problem(file=str(film.path), line=None, column=None, field="output",
-                                message=f"the film size must be positive and even for H.264, got {width}x{height}"))
+        problems.append(
+            Problem(
+                file=str(film.path),
+                line=None,
+                column=None,
+                field="output",
+                message=f"the film size must be positive and even for H.264, got {width}x{height}",
+            )
+        )
     if film.output.fps <= 0:
-        problems.append(Problem(file=str(film.path), line=None, column=None, field="output.fps",
-                                message=f"fps must be above 0, got {film.output.fps}"))
+        problems.append(
+            Problem(
+                file=str(film.path),
+                line=None,
+                column=None,
+                field="output.fps",
+                message=f"fps must be above 0, got {film.output.fps}",
+            )
+        )
     return problems
 
 
-def plan_timeline(film: Film, clips: Sequence[CutClip], infos: Sequence[VideoInfo], *, width: int, height: int) -> Timeline:
+def plan_timeline(
+    film: Film, clips: Sequence[CutClip], infos: Sequence[VideoInfo], *, width: int, height: int
+) -> Timeline:
     """Lay the cards and shots end to end, overlapping them by their transitions (clamped to fit)."""
     fps = film.output.fps
     problems = _check_output(film, width, height)
     if not clips:
-        problems.append(Problem(file=str(film.path), line=None, column=None, field="shots", message="no clips to assemble"))
+        problems.append(
+            Problem(file=str(film.path), line=None, column=None, field="shots", message="no clips to assemble")
+        )
     shot_segments = [_shot_segment(film, clip, info, fps, problems) for clip, info in zip(clips, infos, strict=True)]
     for clip in clips:
         if clip.shot.transition.type not in TRANSITION_TYPES:
-            problems.append(_problem(film, clip.shot, "transition",
-                                     f"unknown transition {clip.shot.transition.type!r}; choose one of {', '.join(TRANSITION_TYPES)}"))
+            problems.append(
+                _problem(
+                    film,
+                    clip.shot,
+                    "transition",
+                    f"unknown transition {clip.shot.transition.type!r}; choose one of {', '.join(TRANSITION_TYPES)}",
+                )
+            )
     if problems:
         raise UserError(problems)
 
@@ -158,8 +200,10 @@ def plan_timeline(film: Film, clips: Sequence[CutClip], infos: Sequence[VideoInf
             limit = min(segment.frames - overlap_in, raw[index + 1].frames)
             if wanted > limit:
                 overlap = max(0, limit)
-                warnings.append(f"shot {segment.label}: {wanted_type} of {wanted} frames is longer than a neighbouring "
-                                f"clip allows; clamped to {overlap} frames ({overlap / fps:.3f}s)")
+                warnings.append(
+                    f"shot {segment.label}: {wanted_type} of {wanted} frames is longer than a neighbouring "
+                    f"clip allows; clamped to {overlap} frames ({overlap / fps:.3f}s)"
+                )
         transition = xfade_name(wanted_type) if overlap > 0 else "cut"
         segments.append(replace(segment, start_frame=start, transition=transition, transition_frames=overlap))
         start += segment.frames - overlap
@@ -168,9 +212,17 @@ def plan_timeline(film: Film, clips: Sequence[CutClip], infos: Sequence[VideoInf
 
     fade_in = min(round(film.output.fade_in * fps), total)
     fade_out = min(round(film.output.fade_out * fps), total)
-    return Timeline(fps=fps, width=width, height=height, segments=tuple(segments), frames=total,
-                    fade_in_frames=fade_in, fade_out_frames=fade_out, cues=tuple(_cues(segments)),
-                    warnings=tuple(warnings))
+    return Timeline(
+        fps=fps,
+        width=width,
+        height=height,
+        segments=tuple(segments),
+        frames=total,
+        fade_in_frames=fade_in,
+        fade_out_frames=fade_out,
+        cues=tuple(_cues(segments)),
+        warnings=tuple(warnings),
+    )
 
 
 def _cues(segments: list[Segment]) -> list[Cue]:
@@ -182,6 +234,7 @@ def _cues(segments: list[Segment]) -> list[Cue]:
         overlap_in = segments[index - 1].transition_frames if index > 0 else 0
         start = segment.start_frame + (overlap_in - overlap_in // 2)
         end = segment.end_frame - segment.transition_frames // 2
-        cues.append(Cue(shot_id=segment.label, start_frame=start, end_frame=max(end, start + 1), text=segment.shot.caption))
+        cues.append(
+            Cue(shot_id=segment.label, start_frame=start, end_frame=max(end, start + 1), text=segment.shot.caption)
+        )
     return cues
-

@@ -27,13 +27,16 @@ def _range(start: int, duration: int, fps: int) -> otio.opentime.TimeRange:
 def _media(segment: Segment, fps: int) -> otio.core.MediaReference:
     if segment.card is not None:
         return otio.schema.GeneratorReference(
-            name=segment.label, generator_kind="wanflow.title_card",
+            name=segment.label,
+            generator_kind="wanflow.title_card",
             parameters={"text": segment.card.text, "subtitle": segment.card.subtitle or ""},
-            available_range=_range(0, segment.frames, fps))
+            available_range=_range(0, segment.frames, fps),
+        )
     assert segment.source is not None
     length = round(segment.source_frames / segment.source_fps * fps)
-    return otio.schema.ExternalReference(target_url=segment.source.resolve().as_uri(),
-                                         available_range=_range(0, max(length, 1), fps))
+    return otio.schema.ExternalReference(
+        target_url=segment.source.resolve().as_uri(), available_range=_range(0, max(length, 1), fps)
+    )
 
 
 def build_otio(timeline: Timeline, name: str, provenance: Mapping[str, Mapping[str, object]]) -> otio.schema.Timeline:
@@ -46,23 +49,45 @@ def build_otio(timeline: Timeline, name: str, provenance: Mapping[str, Mapping[s
         after_cut = segment.transition_frames - before_cut
         visible = segment.frames - cut_in - before_cut
         trim = 0 if segment.shot is None else round(segment.source_first / segment.source_fps * fps)
-        metadata: dict[str, object] = {"kind": segment.kind, "start_frame": segment.start_frame, "frames": segment.frames}
+        metadata: dict[str, object] = {
+            "kind": segment.kind,
+            "start_frame": segment.start_frame,
+            "frames": segment.frames,
+        }
         if segment.shot is not None:
-            metadata.update({"shot_id": segment.shot.id, "scene_id": segment.shot.scene_id,
-                             "speed": segment.speed, "hold_frames": segment.hold_frames,
-                             "provenance": dict(provenance.get(segment.shot.id, {}))})
-        clip = otio.schema.Clip(name=segment.label, media_reference=_media(segment, fps),
-                                source_range=_range(trim + cut_in, visible, fps), metadata={"wanflow": metadata})
+            metadata.update(
+                {
+                    "shot_id": segment.shot.id,
+                    "scene_id": segment.shot.scene_id,
+                    "speed": segment.speed,
+                    "hold_frames": segment.hold_frames,
+                    "provenance": dict(provenance.get(segment.shot.id, {})),
+                }
+            )
+        clip = otio.schema.Clip(
+            name=segment.label,
+            media_reference=_media(segment, fps),
+            source_range=_range(trim + cut_in, visible, fps),
+            metadata={"wanflow": metadata},
+        )
         if segment.shot is not None and segment.speed != 1.0:
             clip.effects.append(otio.schema.LinearTimeWarp(name="speed", time_scalar=segment.speed))
         track.append(clip)
         if segment.transition != "cut" and index + 1 < len(timeline.segments):
-            kind = (otio.schema.TransitionTypes.SMPTE_Dissolve if segment.transition == "fade"
-                    else otio.schema.TransitionTypes.Custom)
-            track.append(otio.schema.Transition(name=segment.transition, transition_type=kind,
-                                                in_offset=_time(before_cut, fps), out_offset=_time(after_cut, fps),
-                                                metadata={"wanflow": {"xfade": segment.transition,
-                                                                      "frames": segment.transition_frames}}))
+            kind = (
+                otio.schema.TransitionTypes.SMPTE_Dissolve
+                if segment.transition == "fade"
+                else otio.schema.TransitionTypes.Custom
+            )
+            track.append(
+                otio.schema.Transition(
+                    name=segment.transition,
+                    transition_type=kind,
+                    in_offset=_time(before_cut, fps),
+                    out_offset=_time(after_cut, fps),
+                    metadata={"wanflow": {"xfade": segment.transition, "frames": segment.transition_frames}},
+                )
+            )
         cut_in = after_cut
     result = otio.schema.Timeline(name=name, global_start_time=_time(0, fps))
     result.tracks.append(track)

@@ -130,9 +130,7 @@ class Vocabulary:
         self._categories = {category.name: category for category in categories}
         self._index: dict[str, dict[str, Term]] = {
             category.name: {
-                normalise(spelling): term
-                for term in category.terms
-                for spelling in (term.zh, term.en, *term.aliases)
+                normalise(spelling): term for term in category.terms for spelling in (term.zh, term.en, *term.aliases)
             }
             for category in categories
         }
@@ -321,8 +319,9 @@ def _build_vocabulary(document: YamlDocument, entry: _VocabularyFile) -> Vocabul
                 seen[key] = term.zh
         terms = tuple(Term(name, t.zh, t.en, tuple(t.aliases), t.source) for t in category.terms)
         note = " ".join(category.note.split())
-        categories.append(Category(name, category.zh, category.en, category.family, category.look,
-                                   category.multiple, note, terms))
+        categories.append(
+            Category(name, category.zh, category.en, category.family, category.look, category.multiple, note, terms)
+        )
     by_name = {category.name: {term.zh: term for term in category.terms} for category in categories}
     conflicts: list[ConflictGroup] = []
     for index, conflict in enumerate(entry.conflicts):

@@ -133,7 +133,9 @@ def fit_image(image: PIL.Image.Image, width: int, height: int) -> PIL.Image.Imag
     """Scale to cover width x height and crop the centre, keeping the picture's proportions."""
     image = image.convert("RGB")
     scale = max(width / image.width, height / image.height)
-    resized = image.resize((max(width, round(image.width * scale)), max(height, round(image.height * scale))), PIL.Image.LANCZOS)
+    resized = image.resize(
+        (max(width, round(image.width * scale)), max(height, round(image.height * scale))), PIL.Image.LANCZOS
+    )
     left, top = (resized.width - width) // 2, (resized.height - height) // 2
     return resized.crop((left, top, left + width, top + height))
 
@@ -141,7 +143,9 @@ def fit_image(image: PIL.Image.Image, width: int, height: int) -> PIL.Image.Imag
 class Generator:
     """Transformer(s) + scheduler (+ the VAE where an image must be encoded); no text encoder."""
 
-    def __init__(self, spec: BackendSpec, model_dir: Path, pipe: WanPipeline | WanImageToVideoPipeline, options: MemoryOptions) -> None:
+    def __init__(
+        self, spec: BackendSpec, model_dir: Path, pipe: WanPipeline | WanImageToVideoPipeline, options: MemoryOptions
+    ) -> None:
         self.spec = spec
         self.model_dir = model_dir
         self.options = options
@@ -197,8 +201,12 @@ class Generator:
         if kind not in STEP_CACHES:
             raise UserError(f"unknown step cache {kind!r}; use one of {', '.join(STEP_CACHES)}")
         for transformer in self.transformers():  # each expert keeps its own cache
-            config = FirstBlockCacheConfig(threshold=0.05) if kind == "first-block" else TaylorSeerCacheConfig(
-                cache_interval=4, disable_cache_before_step=4, max_order=1, taylor_factors_dtype=torch.float32
+            config = (
+                FirstBlockCacheConfig(threshold=0.05)
+                if kind == "first-block"
+                else TaylorSeerCacheConfig(
+                    cache_interval=4, disable_cache_before_step=4, max_order=1, taylor_factors_dtype=torch.float32
+                )
             )
             transformer.enable_cache(config)
 
@@ -272,7 +280,9 @@ class Decoder:
     def decode(self, latents: torch.Tensor) -> numpy.ndarray:
         """uint8 [frames, H, W, 3]; the same pixels the pipeline's own decode produces."""
         if latents.ndim != 5 or latents.shape[0] != 1 or latents.shape[1] != self.vae.config.z_dim:
-            raise UserError(f"latents of shape {tuple(latents.shape)} do not fit this VAE (z_dim {self.vae.config.z_dim})")
+            raise UserError(
+                f"latents of shape {tuple(latents.shape)} do not fit this VAE (z_dim {self.vae.config.z_dim})"
+            )
         x = latents.to(self.device, torch.float32) * self._std + self._mean
         video = self.vae.decode(x, return_dict=False)[0][0]  # [3, F, H, W] in [-1, 1]
         frames = (video / 2 + 0.5).clamp(0, 1).mul(255).round().to(torch.uint8)

@@ -44,7 +44,9 @@ def pull_model(backend_id: str, *, root: Path | None = None, token: str | None =
         ) from None
     missing = missing_parts(partial)
     if missing:
-        raise UserError(f"download of {spec.repo_id} is incomplete (missing {', '.join(missing)}); pull again to resume")
+        raise UserError(
+            f"download of {spec.repo_id} is incomplete (missing {', '.join(missing)}); pull again to resume"
+        )
     shutil.rmtree(partial / ".cache", ignore_errors=True)
     if final.exists():
         shutil.rmtree(final)

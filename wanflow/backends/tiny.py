@@ -138,7 +138,12 @@ def write_tiny_model(backend_id: str, out_dir: Path) -> Path:
     try:
         with torch.no_grad(), quiet_progress_bars():
             build_tiny_pipeline(spec, seed).save_pretrained(staging, safe_serialization=True)
-        marker = {"format": TINY_FORMAT, "backend": backend_id, "seed": seed, "negative_prompt": DEFAULT_NEGATIVE_PROMPT}
+        marker = {
+            "format": TINY_FORMAT,
+            "backend": backend_id,
+            "seed": seed,
+            "negative_prompt": DEFAULT_NEGATIVE_PROMPT,
+        }
         (staging / TINY_MARKER).write_text(json.dumps(marker, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         if out_dir.exists():
             shutil.rmtree(out_dir)

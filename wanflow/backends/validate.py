@@ -16,7 +16,9 @@ def frames_for_duration(seconds: float, fps: int) -> int:
     return 4 * n + 1
 
 
-def size_problem(backend_id: str, width: int, height: int, *, tiny: bool = False, allow_custom: bool = False) -> tuple[str | None, str | None]:
+def size_problem(
+    backend_id: str, width: int, height: int, *, tiny: bool = False, allow_custom: bool = False
+) -> tuple[str | None, str | None]:
     """(error, warning) for a size: supported sizes pass, multiples pass only when allowed."""
     spec = backend_spec(backend_id)
     supported = ", ".join(f"{w}x{h}" for w, h in spec.sizes)
@@ -27,11 +29,16 @@ def size_problem(backend_id: str, width: int, height: int, *, tiny: bool = False
     if tiny:
         return None, None
     if not allow_custom:
-        return f"{width}x{height} is not a supported size for {spec.id} (supported: {supported}); custom sizes must be allowed explicitly", None
+        return (
+            f"{width}x{height} is not a supported size for {spec.id} (supported: {supported}); custom sizes must be allowed explicitly",
+            None,
+        )
     return None, f"{width}x{height} is not an official {spec.id} size ({supported}); quality may suffer"
 
 
-def check_size(backend_id: str, width: int, height: int, *, tiny: bool = False, allow_custom: bool = False) -> list[str]:
+def check_size(
+    backend_id: str, width: int, height: int, *, tiny: bool = False, allow_custom: bool = False
+) -> list[str]:
     """Warnings for an acceptable size; a UserError for one the backend cannot render."""
     error, warning = size_problem(backend_id, width, height, tiny=tiny, allow_custom=allow_custom)
     if error:

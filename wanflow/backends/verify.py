@@ -56,7 +56,9 @@ def verify_model(backend_id: str, folder: Path) -> list[str]:
         if config.get("out_channels") != z_dim:
             problems.append(f"{expert} out_channels is {config.get('out_channels')}, expected vae z_dim {z_dim}")
         if text_encoder is not None and config.get("text_dim") != text_encoder.get("d_model"):
-            problems.append(f"{expert} text_dim {config.get('text_dim')} != text encoder d_model {text_encoder.get('d_model')}")
+            problems.append(
+                f"{expert} text_dim {config.get('text_dim')} != text encoder d_model {text_encoder.get('d_model')}"
+            )
     if vae is not None and vae.get("scale_factor_spatial", 8) != spec.vae_stride[1]:
         problems.append(f"vae spatial stride is {vae.get('scale_factor_spatial', 8)}, expected {spec.vae_stride[1]}")
     if (folder / "tokenizer").is_dir():

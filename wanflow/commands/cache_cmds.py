@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -195,7 +195,7 @@ def _option_problem(option: str, message: str) -> Problem:
 
 
 def _age(moment: datetime) -> str:
-    return humanize.naturaltime(datetime.now(timezone.utc) - moment)
+    return humanize.naturaltime(datetime.now(UTC) - moment)
 
 
 def _summary(meta: dict[str, object] | None) -> str:

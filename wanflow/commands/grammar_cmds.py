@@ -6,7 +6,7 @@ import dataclasses
 import difflib
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -35,10 +35,8 @@ def register(app: typer.Typer) -> None:
 
 def compile_command(
     spec: Annotated[Path, typer.Argument(help="The storyboard YAML file.")],
-    shot: Annotated[Optional[str], typer.Option("--shot", help="Only this shot (its id).")] = None,
-    lang: Annotated[
-        Optional[Lang], typer.Option("--lang", help="Prompt language, overriding the storyboard's.")
-    ] = None,
+    shot: Annotated[str | None, typer.Option("--shot", help="Only this shot (its id).")] = None,
+    lang: Annotated[Lang | None, typer.Option("--lang", help="Prompt language, overriding the storyboard's.")] = None,
     explain: Annotated[bool, typer.Option("--explain", help="Show which field produced each phrase.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a stable JSON list, fit for diffing.")] = False,
 ) -> None:
@@ -84,8 +82,8 @@ def _print_shot(console: Console, item: CompiledShot, explain: bool) -> None:
 
 
 def vocab_command(
-    category: Annotated[Optional[str], typer.Argument(help="A field name, e.g. lighting.")] = None,
-    lang: Annotated[Optional[Lang], typer.Option("--lang", help="Show only this language's terms.")] = None,
+    category: Annotated[str | None, typer.Argument(help="A field name, e.g. lighting.")] = None,
+    lang: Annotated[Lang | None, typer.Option("--lang", help="Show only this language's terms.")] = None,
 ) -> None:
     """List the vocabulary's categories, or the terms of one (the grammar found from here)."""
     with user_errors():

@@ -39,13 +39,22 @@ def list_command() -> None:
         installed = list_models(root)
         console.print(f"models root: {root}")
         if not installed:
-            console.print("no models installed: `wanflow models pull ti2v-5b` (real) or `wanflow models make-tiny` (tiny)")
+            console.print(
+                "no models installed: `wanflow models pull ti2v-5b` (real) or `wanflow models make-tiny` (tiny)"
+            )
             return
         table = Table("model", "kind", "size", "status", "where", "path")
         table.columns[-1].overflow = "fold"
         for model in installed:
             status = "ok" if model.usable else "incomplete: missing " + ", ".join(model.missing)
-            table.add_row(model.backend_id, "tiny" if model.tiny else "real", _human(model.size_bytes), status, model.where, str(model.path))
+            table.add_row(
+                model.backend_id,
+                "tiny" if model.tiny else "real",
+                _human(model.size_bytes),
+                status,
+                model.where,
+                str(model.path),
+            )
         console.print(table)
         usable_real = sorted({m.backend_id for m in installed if m.usable and not m.tiny})
         usable_tiny = sorted({m.backend_id for m in installed if m.usable and m.tiny})
@@ -59,7 +68,9 @@ def pull_command(name: Annotated[str, typer.Argument(help="ti2v-5b, t2v-a14b or 
         spec = backend_spec(name)
         from wanflow.backends.pull import pull_model
 
-        console.print(f"pulling {spec.repo_id} into {models_root() / name} (needs about {spec.memory_class_gb} GB of GPU memory to run)")
+        console.print(
+            f"pulling {spec.repo_id} into {models_root() / name} (needs about {spec.memory_class_gb} GB of GPU memory to run)"
+        )
         folder = pull_model(name)
         console.print(f"[green]installed[/] {name} in {folder}")
 
@@ -90,16 +101,22 @@ def verify_command(
             for message in found_problems:
                 problems.append(Problem(file=str(folder), line=None, column=None, field=backend_id, message=message))
             if not found_problems:
-                console.print(f"[green]ok[/] {kind} {backend_id} ({folder}) fingerprint {weights_fingerprint(folder)[:16]}")
+                console.print(
+                    f"[green]ok[/] {kind} {backend_id} ({folder}) fingerprint {weights_fingerprint(folder)[:16]}"
+                )
         if checked == 0:
-            raise UserError(f"no {kind}s installed in {models_root()}; run `wanflow models {'make-tiny' if tiny else 'pull NAME'}`")
+            raise UserError(
+                f"no {kind}s installed in {models_root()}; run `wanflow models {'make-tiny' if tiny else 'pull NAME'}`"
+            )
         if problems:
             raise UserError(problems)
 
 
 @models_app.command("make-tiny")
 def make_tiny_command(
-    out: Annotated[Path | None, typer.Option("--out", help="folder to write into (default: <models root>/tiny)")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="folder to write into (default: <models root>/tiny)")
+    ] = None,
 ) -> None:
     """Write tiny random-weight models of all three backends (offline tests and previews)."""
     with user_errors():

@@ -13,7 +13,9 @@ from wanflow.commands.common import make_console, user_errors
 console = make_console(soft_wrap=False)
 
 SpecArg = Annotated[Path, typer.Argument(help="The storyboard spec (YAML).", show_default=False)]
-ProfileOpt = Annotated[str, typer.Option("--profile", "-p", help="preview | draft | final | a profile the spec declares.")]
+ProfileOpt = Annotated[
+    str, typer.Option("--profile", "-p", help="preview | draft | final | a profile the spec declares.")
+]
 CacheOpt = Annotated[
     Path | None,
     typer.Option("--cache", help="Cache folder (default: $WANFLOW_CACHE, else .wanflow/cache beside the spec)."),
@@ -54,7 +56,17 @@ def plan_command(
         plan = prepare_plan(film, profile, settings, log=_dim)
     store = ArtifactStore(cache or default_cache_dir(spec.resolve()))
     table = Table(title=f"{film.title}: profile {plan.profile}, film {plan.width}x{plan.height}")
-    for column in ("shot", "backend", "size", "frames@fps", "seconds", "steps", "est. GPU time", "est. memory", "cache"):
+    for column in (
+        "shot",
+        "backend",
+        "size",
+        "frames@fps",
+        "seconds",
+        "steps",
+        "est. GPU time",
+        "est. memory",
+        "cache",
+    ):
         table.add_column(column, justify="right" if column in ("seconds", "steps") else "left")
     total_seconds = 0.0
     for job in plan.jobs:
@@ -96,8 +108,12 @@ def plan_command(
 def run_command(
     spec: SpecArg,
     profile: ProfileOpt = "preview",
-    only: Annotated[list[str] | None, typer.Option("--only", help="Render only these shots (comma-separated or repeated).")] = None,
-    force: Annotated[list[str] | None, typer.Option("--force", help="Re-render these shots (or 'all') even if cached.")] = None,
+    only: Annotated[
+        list[str] | None, typer.Option("--only", help="Render only these shots (comma-separated or repeated).")
+    ] = None,
+    force: Annotated[
+        list[str] | None, typer.Option("--force", help="Re-render these shots (or 'all') even if cached.")
+    ] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the film, its clips and report.")] = Path("out"),
     cache: CacheOpt = None,
     device: DeviceOpt = None,
@@ -161,7 +177,9 @@ def _print_summary(summary) -> None:
             status += f" ({shot.error})"
         table.add_row(shot.shot_id, shot.backend, status, f"{shot.seconds:.1f}")
     console.print(table)
-    counts = ", ".join(f"{summary.count(s)} {s}" for s in ("rendered", "cached", "failed", "skipped") if summary.count(s))
+    counts = ", ".join(
+        f"{summary.count(s)} {s}" for s in ("rendered", "cached", "failed", "skipped") if summary.count(s)
+    )
     phases = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in summary.phases.items())
     console.print(f"shots: {counts or 'none'}; phases: {phases}")
     console.print(f"models loaded: {', '.join(summary.loads) if summary.loads else 'none'}")
