@@ -1,4 +1,4 @@
-"""The Python snippet in docs/models.md runs as written and renders real mp4 files."""
+"""The README's Python snippet runs as written and renders real mp4 files."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import imageio.v3 as iio
 import pytest
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "models.md"
+DOC = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def test_docs_snippet_renders_each_backend(
@@ -27,7 +27,7 @@ def test_docs_snippet_renders_each_backend(
 def test_bench_tiny_mode_runs() -> None:
     import sys
 
-    sys.path.insert(0, str(DOC.parents[1] / "benchmarks"))
+    sys.path.insert(0, str(DOC.parent / "benchmarks"))
     from bench_backends import main
 
     rows = main(["--tiny", "--steps", "2"])
