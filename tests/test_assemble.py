@@ -7,11 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from factories import film, shot
 
 from wanflow.assemble import CutClip, assemble
 from wanflow.cards import render_title_card
 from wanflow.errors import UserError
-from wanflow.film import AudioTrack, Film, Output, Scene, Shot, TitleCard, Transition
+from wanflow.film import AudioTrack, Output, TitleCard, Transition
 from wanflow.media import audio_samples, ffmpeg_exe, probe, read_frames, write_clip
 
 
@@ -24,21 +25,6 @@ def moving_clip(path: Path, frames: int, fps: int, width: int, height: int, leve
         video[index, (height - side) // 2 : (height + side) // 2, x : x + side] = level
     write_clip(video, fps, path)
     return path
-
-
-def shot(index: int, **fields: object) -> Shot:
-    return Shot(id=f"s{index}", scene_id="a", index=index, line=10 + index, lang="zh", **fields)
-
-
-def film(shots: list[Shot], **fields: object) -> Film:
-    return Film(
-        path=Path("/spec/film.yaml"),
-        source_sha256="0" * 64,
-        title="测试 film",
-        lang="zh",
-        scenes=(Scene("a", None, tuple(shots)),),
-        **fields,
-    )
 
 
 def tone(path: Path, seconds: float) -> Path:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from factories import film, shot
 
 from wanflow.errors import UserError
-from wanflow.film import Film, Output, Scene, Shot, TitleCard, Transition
+from wanflow.film import Output, Shot, TitleCard, Transition
 from wanflow.media import VideoInfo
 from wanflow.timeline import CutClip, plan_timeline
 
@@ -24,21 +25,6 @@ def info(frames: int, fps: float, width: int = 64, height: int = 36) -> VideoInf
         pix_fmt="yuv420p",
         timebase="16384",
         has_audio=False,
-    )
-
-
-def shot(index: int, **fields: object) -> Shot:
-    return Shot(id=f"s{index}", scene_id="a", index=index, line=10 + index, lang="en", **fields)
-
-
-def film(shots: list[Shot], **fields: object) -> Film:
-    return Film(
-        path=Path("/spec/film.yaml"),
-        source_sha256="0" * 64,
-        title="t",
-        lang="en",
-        scenes=(Scene("a", None, tuple(shots)),),
-        **fields,
     )
 
 

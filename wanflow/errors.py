@@ -22,6 +22,11 @@ class Problem:
         return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
 
 
+def file_error(path: object, message: str) -> UserError:
+    """A problem with a whole file (no line or field): unreadable media, a tool that failed on it."""
+    return UserError(Problem(str(path), None, None, "", message))
+
+
 class UserError(Exception):
     """Input the user must fix. The CLI prints every problem and exits with code 2."""
 

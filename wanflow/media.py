@@ -19,7 +19,7 @@ from pathlib import Path
 import imageio_ffmpeg
 import numpy as np
 
-from wanflow.errors import Problem, UserError
+from wanflow.errors import file_error
 
 H264_PRESET = "veryfast"  # a sensible speed/size trade-off for the final encode
 
@@ -73,8 +73,17 @@ def run_ffmpeg(
         stderr = stderr_file.read().decode(errors="replace")
     if returncode != 0:
         message = f"ffmpeg failed to {what}: " + " | ".join(_error_lines(stderr))
-        raise UserError(Problem(file=str(file or "ffmpeg"), line=None, column=None, field="", message=message))
+        raise file_error(file or "ffmpeg", message)
     return stderr
+
+
+def _pipe_ffmpeg(args: Sequence[str], *, what: str, file: Path, stdin: bytes | None = None) -> bytes:
+    """Run ffmpeg with raw data on its pipes; a failure becomes a UserError with ffmpeg's reason."""
+    command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", *args]
+    result = subprocess.run(command, input=stdin, capture_output=True)
+    if result.returncode != 0:
+        raise file_error(file, f"ffmpeg failed to {what}: " + result.stderr.decode(errors="replace")[-400:])
+    return result.stdout
 
 
 def _error_lines(stderr: str) -> list[str]:
@@ -123,12 +132,7 @@ def write_clip(frames: np.ndarray, fps: float, path: Path, *, crf: int = 18) -> 
     if count == 0 or width % 2 or height % 2:
         raise ValueError(f"write_clip needs at least one frame and an even size, got {width}x{height}x{count}")
     with atomic_path(path) as temp:
-        command = [
-            ffmpeg_exe(),
-            "-hide_banner",
-            "-nostdin",
-            "-loglevel",
-            "error",
+        args = [
             "-y",
             "-f",
             "rawvideo",
@@ -140,32 +144,10 @@ def write_clip(frames: np.ndarray, fps: float, path: Path, *, crf: int = 18) -> 
             f"{fps:g}",
             "-i",
             "pipe:0",
-            "-an",
-            "-c:v",
-            "libx264",
-            "-preset",
-            H264_PRESET,
-            "-crf",
-            str(crf),
-            "-pix_fmt",
-            "yuv420p",
-            "-movflags",
-            "+faststart",
-            "-f",
-            "mp4",
-            str(temp),
         ]
-        result = subprocess.run(command, input=np.ascontiguousarray(frames).tobytes(), capture_output=True)
-        if result.returncode != 0:
-            raise UserError(
-                Problem(
-                    file=str(path),
-                    line=None,
-                    column=None,
-                    field="",
-                    message="ffmpeg failed to write the clip: " + result.stderr.decode(errors="replace")[-400:],
-                )
-            )
+        args += ["-an", "-c:v", "libx264", "-preset", H264_PRESET, "-crf", str(crf), "-pix_fmt", "yuv420p"]
+        args += ["-movflags", "+faststart", "-f", "mp4", str(temp)]
+        _pipe_ffmpeg(args, what="write the clip", file=path, stdin=np.ascontiguousarray(frames).tobytes())
 
 
 def read_frames(path: Path, indices: Sequence[int] | None = None) -> np.ndarray:
@@ -181,20 +163,8 @@ def read_frames(path: Path, indices: Sequence[int] | None = None) -> np.ndarray:
         select = "+".join(f"eq(n\\,{i})" for i in unique)
         args += ["-vf", f"select={select}", "-fps_mode", "passthrough"]
     args += ["-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
-    command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", *args]
-    result = subprocess.run(command, capture_output=True)
-    if result.returncode != 0:
-        raise UserError(
-            Problem(
-                file=str(path),
-                line=None,
-                column=None,
-                field="",
-                message="ffmpeg failed to decode: " + result.stderr.decode(errors="replace")[-400:],
-            )
-        )
     frame_bytes = info.width * info.height * 3
-    decoded = np.frombuffer(result.stdout, dtype=np.uint8)
+    decoded = np.frombuffer(_pipe_ffmpeg(args, what="decode", file=path), dtype=np.uint8)
     decoded = decoded[: len(decoded) // frame_bytes * frame_bytes].reshape(-1, info.height, info.width, 3)
     if indices is None:
         return decoded
@@ -216,7 +186,7 @@ _FRAME_RE = re.compile(r"frame=\s*(\d+)")
 def probe(path: Path) -> VideoInfo:
     """What a video file holds: streams, exact frame count, size, fps and container tags."""
     if not path.is_file():
-        raise UserError(Problem(file=str(path), line=None, column=None, field="", message="video file not found"))
+        raise file_error(path, "video file not found")
     # One ffmpeg run: the header (stderr), the frame count (demuxing every packet, no decode)
     # and the container tags (an ffmetadata output on stdout).
     result = subprocess.run(
@@ -249,15 +219,7 @@ def probe(path: Path) -> VideoInfo:
     header = result.stderr
     video = _VIDEO_RE.search(header)
     if video is None or result.returncode != 0:
-        raise UserError(
-            Problem(
-                file=str(path),
-                line=None,
-                column=None,
-                field="",
-                message="not a readable video file (no video stream found)",
-            )
-        )
+        raise file_error(path, "not a readable video file (no video stream found)")
     stream_line = header[video.start() : header.find("\n", video.start())]
     rate = _FPS_RE.search(stream_line) or _TBR_RE.search(stream_line)
     fps = float(rate.group(1)) if rate else 0.0
@@ -344,57 +306,21 @@ def _split_unescaped(line: str) -> tuple[str, str]:
 def media_duration(path: Path) -> float:
     """Seconds of any media file (container duration); an audio file's length for the soundtrack."""
     if not path.is_file():
-        raise UserError(Problem(file=str(path), line=None, column=None, field="", message="media file not found"))
+        raise file_error(path, "media file not found")
     header = subprocess.run(
         [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)], capture_output=True, text=True, errors="replace"
     ).stderr
     match = re.search(r"Duration: (\d+):(\d+):([\d.]+)", header)
     if match is None:
-        raise UserError(
-            Problem(
-                file=str(path),
-                line=None,
-                column=None,
-                field="",
-                message="not a readable media file (ffmpeg reports no duration)",
-            )
-        )
+        raise file_error(path, "not a readable media file (ffmpeg reports no duration)")
     hours, minutes, seconds = match.groups()
     return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
 
 
 def audio_samples(path: Path, rate: int = 48000) -> int:
     """Decoded length of the first audio stream in samples at `rate` (priming already trimmed)."""
-    command = [
-        ffmpeg_exe(),
-        "-hide_banner",
-        "-nostdin",
-        "-loglevel",
-        "error",
-        "-i",
-        str(path),
-        "-map",
-        "0:a:0",
-        "-ac",
-        "1",
-        "-ar",
-        str(rate),
-        "-f",
-        "s16le",
-        "pipe:1",
-    ]
-    result = subprocess.run(command, capture_output=True)
-    if result.returncode != 0:
-        raise UserError(
-            Problem(
-                file=str(path),
-                line=None,
-                column=None,
-                field="",
-                message="ffmpeg failed to decode audio: " + result.stderr.decode(errors="replace")[-400:],
-            )
-        )
-    return len(result.stdout) // 2
+    args = ["-i", str(path), "-map", "0:a:0", "-ac", "1", "-ar", str(rate), "-f", "s16le", "pipe:1"]
+    return len(_pipe_ffmpeg(args, what="decode audio", file=path)) // 2
 
 
 def has_filter(name: str) -> bool:
