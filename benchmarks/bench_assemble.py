@@ -25,6 +25,8 @@ from wanflow.media import H264_PRESET, probe, run_ffmpeg, write_text_atomic
 
 START, END = "<!-- bench_assemble:start -->", "<!-- bench_assemble:end -->"
 CLIPS, FPS, CRF, DISSOLVE = 8, 24, 18, 0.5
+# Both sides encode alike, so the ratio measures the edit, not the encoder settings.
+H264_ARGS = ["-c:v", "libx264", "-preset", H264_PRESET, "-crf", str(CRF), "-pix_fmt", "yuv420p"]
 
 
 def make_clips(folder: Path, width: int, height: int, frames: int) -> list[Path]:
@@ -41,14 +43,7 @@ def make_clips(folder: Path, width: int, height: int, frames: int) -> list[Path]
                 str(frames),
                 "-vf",
                 f"hue=h={number * 45}",
-                "-c:v",
-                "libx264",
-                "-preset",
-                H264_PRESET,
-                "-crf",
-                str(CRF),
-                "-pix_fmt",
-                "yuv420p",
+                *H264_ARGS,
                 str(path),
             ],
             what="make a benchmark clip",
@@ -100,14 +95,7 @@ def hand_dissolves(clips: list[Path], out: Path, frames: int) -> None:
             ";".join(chains),
             "-map",
             f"[{current}]",
-            "-c:v",
-            "libx264",
-            "-preset",
-            H264_PRESET,
-            "-crf",
-            str(CRF),
-            "-pix_fmt",
-            "yuv420p",
+            *H264_ARGS,
             "-movflags",
             "+faststart",
             str(out),

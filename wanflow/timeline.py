@@ -128,27 +128,13 @@ def _card_segment(kind: SegmentKind, card: TitleCard, fps: int) -> Segment:
 
 
 def _check_output(film: Film, width: int, height: int) -> list[Problem]:
+    file = str(film.path)
     problems = []
     if width <= 0 or height <= 0 or width % 2 or height % 2:
-        problems.append(
-            Problem(
-                file=str(film.path),
-                line=None,
-                column=None,
-                field="output",
-                message=f"the film size must be positive and even for H.264, got {width}x{height}",
-            )
-        )
+        message = f"the film size must be positive and even for H.264, got {width}x{height}"
+        problems.append(Problem(file, None, None, "output", message))
     if film.output.fps <= 0:
-        problems.append(
-            Problem(
-                file=str(film.path),
-                line=None,
-                column=None,
-                field="output.fps",
-                message=f"fps must be above 0, got {film.output.fps}",
-            )
-        )
+        problems.append(Problem(file, None, None, "output.fps", f"fps must be above 0, got {film.output.fps}"))
     return problems
 
 
