@@ -257,3 +257,31 @@ def test_full_size_models_on_cpu_warn_and_broken_folders_are_refused(tiny_model_
     shutil.rmtree(looks_real / "transformer")
     with pytest.raises(UserError, match="incomplete"):
         Generator.load("ti2v-5b", looks_real)
+
+
+def _float32_outside_keep_list(module: torch.nn.Module) -> list[str]:
+    keep = getattr(module, "_keep_in_fp32_modules", None) or []
+    return [
+        name
+        for name, parameter in module.named_parameters()
+        if parameter.dtype == torch.float32 and not any(part in name.split(".") for part in keep)
+    ]
+
+
+@pytest.mark.parametrize("backend_id", list(BACKENDS))
+@pytest.mark.parametrize("dtype, torch_dtype", [("bf16", torch.bfloat16), ("fp16", torch.float16)])
+def test_every_expert_keeps_the_requested_dtype_in_text_and_image_mode(
+    backend_id: str, dtype: str, torch_dtype: torch.dtype, tiny_model_dirs: dict[str, Path]
+) -> None:
+    """TI2V-5B's image mode once went through `from_pipe`, which recast its bf16 transformer to float32."""
+    generator = Generator.load(backend_id, tiny_model_dirs[backend_id], MemoryOptions(dtype=dtype))
+    pipes = [p for p in (generator.pipe, generator.image_pipe) if p is not None]
+    for pipe in pipes:
+        for transformer in (pipe.transformer, getattr(pipe, "transformer_2", None)):
+            if transformer is not None:
+                assert _float32_outside_keep_list(transformer) == []
+                assert {p.dtype for p in transformer.parameters()} >= {torch_dtype}
+        if pipe.vae is not None:  # the VAE stays float32 on purpose
+            assert {p.dtype for p in pipe.vae.parameters()} == {torch.float32}
+    if generator.image_pipe is not None and generator.image_pipe is not generator.pipe:
+        assert generator.image_pipe.transformer is generator.pipe.transformer  # shared, not copied

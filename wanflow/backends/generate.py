@@ -140,6 +140,29 @@ def fit_image(image: PIL.Image.Image, width: int, height: int) -> PIL.Image.Imag
     return resized.crop((left, top, left + width, top + height))
 
 
+def _image_pipe_sharing(pipe: WanPipeline) -> WanImageToVideoPipeline:
+    """TI2V-5B's image mode over the very modules of its text pipeline, dtypes untouched.
+
+    `WanImageToVideoPipeline.from_pipe` would do this too, but it then casts every module to
+    its `dtype` argument (float32 by default): a bf16 transformer silently became float32
+    (twice the memory) and the float32 VAE would become bf16 with any other choice.
+    """
+    image_pipe = WanImageToVideoPipeline(
+        tokenizer=pipe.tokenizer,
+        text_encoder=pipe.text_encoder,
+        vae=pipe.vae,
+        scheduler=pipe.scheduler,
+        image_processor=None,
+        image_encoder=None,
+        transformer=pipe.transformer,
+        transformer_2=getattr(pipe, "transformer_2", None),
+        boundary_ratio=pipe.config.boundary_ratio,
+        expand_timesteps=pipe.config.expand_timesteps,
+    )
+    image_pipe.set_progress_bar_config(disable=True)
+    return image_pipe
+
+
 class Generator:
     """Transformer(s) + scheduler (+ the VAE where an image must be encoded); no text encoder."""
 
@@ -157,8 +180,7 @@ class Generator:
         if isinstance(pipe, WanImageToVideoPipeline):
             self.image_pipe = pipe
         elif spec.accepts_image:
-            self.image_pipe = WanImageToVideoPipeline.from_pipe(pipe)
-            self.image_pipe.set_progress_bar_config(disable=True)
+            self.image_pipe = _image_pipe_sharing(pipe)
         self._base_scheduler_config = dict(pipe.scheduler.config)
         self._active: WanPipeline | WanImageToVideoPipeline | None = None
         self.loras = LoraSwitcher(pipe, spec.experts)
