@@ -18,10 +18,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from wanflow.assemble import CutClip, assemble
+from wanflow.atomic import write_text_atomic
 from wanflow.film import Film, Output, Scene, Shot, Transition
-from wanflow.filtergraph import concat_list
-from wanflow.media import H264_PRESET, probe, run_ffmpeg, write_text_atomic
+from wanflow.media.cut import CutClip, assemble
+from wanflow.media.ffmpeg import H264_PRESET, probe, run_ffmpeg
+from wanflow.media.filtergraph import concat_list
 
 START, END = "<!-- bench_assemble:start -->", "<!-- bench_assemble:end -->"
 CLIPS, FPS, CRF, DISSOLVE = 8, 24, 18, 0.5

@@ -24,7 +24,7 @@ from diffusers import (
 )
 from PIL import Image
 
-from wanflow.backends.registry import BACKENDS, BackendSpec
+from wanflow.catalog import BACKENDS, BackendSpec
 
 TEXT_DIM = 4096
 # Official transformer shapes (Wan2.2 configs): dim = heads * head_dim.

@@ -133,8 +133,8 @@ def _edit_one_shot(spec: Path) -> None:
 def _bare_loop(spec: Path, env: dict[str, str], work: Path) -> None:
     """Render the same shots the plan would, with nothing but diffusers calls in one loop."""
     os.environ["WANFLOW_MODELS"] = env["WANFLOW_MODELS"]
-    from wanflow.plan import make_plan
-    from wanflow.spec import load_film
+    from wanflow.plan.jobs import make_plan
+    from wanflow.spec.load import load_film
 
     plan = make_plan(load_film(spec), "preview")
     out = work / "bare"
@@ -164,7 +164,7 @@ def _bare_loop(spec: Path, env: dict[str, str], work: Path) -> None:
 
 def _wanflow(args: list[str], env: dict[str, str], cwd: Path) -> None:
     subprocess.run(
-        [sys.executable, "-c", "from wanflow.cli import main; main()", *args],
+        [sys.executable, "-c", "from wanflow.cli.app import main; main()", *args],
         env=env,
         cwd=cwd,
         check=True,

@@ -12,7 +12,7 @@ import pytest
 @pytest.fixture(scope="session")
 def tiny_models_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A models root holding `tiny/<backend-id>/` for all three backends; WANFLOW_MODELS points at it."""
-    from wanflow.backends.store import make_tiny_models
+    from wanflow.backends.tiny import make_tiny_models
 
     root = tmp_path_factory.mktemp("models")
     make_tiny_models(root / "tiny")
@@ -28,6 +28,6 @@ def tiny_models_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
 @pytest.fixture(scope="session")
 def tiny_model_dirs(tiny_models_root: Path) -> dict[str, Path]:
     """backend id -> its tiny model folder."""
-    from wanflow.backends.registry import BACKENDS
+    from wanflow.catalog import BACKENDS
 
     return {backend_id: tiny_models_root / "tiny" / backend_id for backend_id in BACKENDS}

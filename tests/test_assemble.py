@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from factories import film, shot
 
-from wanflow.assemble import CutClip, assemble
-from wanflow.cards import render_title_card
 from wanflow.errors import UserError
 from wanflow.film import AudioTrack, Output, TitleCard, Transition
-from wanflow.media import audio_samples, ffmpeg_exe, probe, read_frames, write_clip
+from wanflow.media.cards import render_title_card
+from wanflow.media.cut import CutClip, assemble
+from wanflow.media.ffmpeg import audio_samples, ffmpeg_exe, probe, read_frames, write_clip
 
 
 def moving_clip(path: Path, frames: int, fps: int, width: int, height: int, level: int = 200) -> Path:

@@ -9,8 +9,8 @@ from factories import film, shot
 
 from wanflow.errors import UserError
 from wanflow.film import Output, Shot, TitleCard, Transition
-from wanflow.media import VideoInfo
-from wanflow.timeline import CutClip, plan_timeline
+from wanflow.media.ffmpeg import VideoInfo
+from wanflow.media.timeline import CutClip, plan_timeline
 
 
 def info(frames: int, fps: float, width: int = 64, height: int = 36) -> VideoInfo:

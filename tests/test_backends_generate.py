@@ -17,12 +17,12 @@ from wanflow.backends.generate import (
     Decoder,
     GenerationRequest,
     Generator,
-    MemoryOptions,
     TextEncoder,
 )
-from wanflow.backends.registry import BACKENDS
+from wanflow.catalog import BACKENDS
 from wanflow.errors import UserError
 from wanflow.film import Lora
+from wanflow.settings import RenderSettings
 
 SIZES = {"ti2v-5b": (64, 64), "t2v-a14b": (48, 32), "i2v-a14b": (48, 32)}
 
@@ -239,12 +239,12 @@ def test_switching_loras_reuses_loaded_adapters_and_base_weights(tiny_model_dirs
 
 
 def test_step_cache_runs_on_both_experts_and_repeats_exactly(tiny_model_dirs, embeds) -> None:
-    generator = Generator.load("t2v-a14b", tiny_model_dirs["t2v-a14b"], MemoryOptions(step_cache="first-block"))
+    generator = Generator.load("t2v-a14b", tiny_model_dirs["t2v-a14b"], RenderSettings(step_cache="first-block"))
     first = generator.generate(request("t2v-a14b", embeds, steps=10))
     assert first.shape == (1, 16, 3, 4, 6)
     assert torch.equal(first, generator.generate(request("t2v-a14b", embeds, steps=10)))
     with pytest.raises(UserError, match="unknown step cache"):
-        Generator.load("t2v-a14b", tiny_model_dirs["t2v-a14b"], MemoryOptions(step_cache="magic"))
+        Generator.load("t2v-a14b", tiny_model_dirs["t2v-a14b"], RenderSettings(step_cache="magic"))
 
 
 def test_full_size_models_on_cpu_warn_and_broken_folders_are_refused(tiny_model_dirs, tmp_path, caplog) -> None:
@@ -252,7 +252,7 @@ def test_full_size_models_on_cpu_warn_and_broken_folders_are_refused(tiny_model_
     shutil.copytree(tiny_model_dirs["ti2v-5b"], looks_real)
     (looks_real / "wanflow_tiny.json").unlink()
     with caplog.at_level(logging.WARNING, logger="wanflow.backends"):
-        TextEncoder.load(looks_real, MemoryOptions(device="cpu"))
+        TextEncoder.load(looks_real, RenderSettings(device="cpu"))
     assert "impractical" in caplog.text or "many hours" in caplog.text
     shutil.rmtree(looks_real / "transformer")
     with pytest.raises(UserError, match="incomplete"):
@@ -274,7 +274,7 @@ def test_every_expert_keeps_the_requested_dtype_in_text_and_image_mode(
     backend_id: str, dtype: str, torch_dtype: torch.dtype, tiny_model_dirs: dict[str, Path]
 ) -> None:
     """TI2V-5B's image mode once went through `from_pipe`, which recast its bf16 transformer to float32."""
-    generator = Generator.load(backend_id, tiny_model_dirs[backend_id], MemoryOptions(dtype=dtype))
+    generator = Generator.load(backend_id, tiny_model_dirs[backend_id], RenderSettings(dtype=dtype))
     pipes = [p for p in (generator.pipe, generator.image_pipe) if p is not None]
     for pipe in pipes:
         for transformer in (pipe.transformer, getattr(pipe, "transformer_2", None)):

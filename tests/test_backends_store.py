@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from wanflow.backends.registry import BACKENDS, DEFAULT_NEGATIVE_PROMPT
 from wanflow.backends.store import (
     list_models,
     missing_parts,
@@ -17,6 +16,7 @@ from wanflow.backends.store import (
 )
 from wanflow.backends.validate import check_request, check_size, frames_for_duration
 from wanflow.backends.verify import verify_model
+from wanflow.catalog import BACKENDS, DEFAULT_NEGATIVE_PROMPT
 from wanflow.errors import UserError
 
 
@@ -107,7 +107,7 @@ def test_verify_finds_inconsistent_components(tiny_model_dirs: dict[str, Path], 
 
 
 def test_fingerprint_is_stable_and_follows_the_weights(tiny_model_dirs: dict[str, Path], tmp_path: Path) -> None:
-    from wanflow.backends.store import make_tiny_models
+    from wanflow.backends.tiny import make_tiny_models
 
     again = make_tiny_models(tmp_path / "again")
     for backend_id, folder in tiny_model_dirs.items():

@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 import torch
 
-import wanflow.cache
-from wanflow.cache import (
+import wanflow.cache.store
+from wanflow.cache import admin  # noqa: I001
+from wanflow.cache.store import (
     CODE_VERSION,
     TEMP_PREFIX,
     TENSORS_NAME,
@@ -146,7 +147,7 @@ def test_key_changes_with_every_field_the_kind_and_code_version(monkeypatch: pyt
     keys = {ArtifactStore.key("latents", base)} | {ArtifactStore.key("latents", v) for v in variants}
     assert len(keys) == len(variants) + 1
     assert ArtifactStore.key("embeds", base) not in keys
-    monkeypatch.setattr(wanflow.cache, "CODE_VERSION", CODE_VERSION + "-next")
+    monkeypatch.setattr(wanflow.cache.store, "CODE_VERSION", CODE_VERSION + "-next")
     assert ArtifactStore.key("latents", base) not in keys
 
 
@@ -184,7 +185,7 @@ def _assert_discarded(store: ArtifactStore, kind: str, key: str, caplog: pytest.
     assert not store.has(kind, key)
     assert [(c.kind, c.key) for c in store.discarded] == [(kind, key)]
     assert why in store.discarded[0].reason
-    warnings = [r for r in caplog.records if r.name == "wanflow.cache" and r.levelno == logging.WARNING]
+    warnings = [r for r in caplog.records if r.name == "wanflow.cache.store" and r.levelno == logging.WARNING]
     assert len(warnings) == 1 and key in warnings[0].getMessage()
 
 
@@ -196,7 +197,7 @@ def test_truncated_tensors_are_warned_about_removed_and_read_as_missing(
     entry_dir = store.put_tensors("latents", key, {"x": torch.randn(64, 64)}, {})
     data_path = entry_dir / TENSORS_NAME
     data_path.write_bytes(data_path.read_bytes()[:-100])
-    with caplog.at_level(logging.WARNING, logger="wanflow.cache"):
+    with caplog.at_level(logging.WARNING, logger="wanflow.cache.store"):
         assert store.get_tensors("latents", key) is None
     _assert_discarded(store, "latents", key, caplog, "truncated")
 
@@ -210,7 +211,7 @@ def test_bit_flipped_clip_is_warned_about_removed_and_read_as_missing(
     data = bytearray(stored.read_bytes())
     data[len(data) // 2] ^= 0x01
     stored.write_bytes(bytes(data))
-    with caplog.at_level(logging.WARNING, logger="wanflow.cache"):
+    with caplog.at_level(logging.WARNING, logger="wanflow.cache.store"):
         assert store.get_file("clips", key) is None
     _assert_discarded(store, "clips", key, caplog, "sha256")
 
@@ -220,7 +221,7 @@ def test_missing_meta_reads_as_missing(tmp_path: Path, caplog: pytest.LogCapture
     key = _key("m")
     entry_dir = store.put_tensors("latents", key, {"x": torch.ones(3)}, {})
     (entry_dir / "meta.json").unlink()
-    with caplog.at_level(logging.WARNING, logger="wanflow.cache"):
+    with caplog.at_level(logging.WARNING, logger="wanflow.cache.store"):
         assert store.get_tensors("latents", key) is None
     _assert_discarded(store, "latents", key, caplog, "meta.json is missing")
 
@@ -236,7 +237,7 @@ def test_unreadable_safetensors_with_matching_checksum_reads_as_missing(
     record = json.loads((entry_dir / "meta.json").read_text())
     record["files"][TENSORS_NAME] = {"size": len(garbage), "sha256": hashlib.sha256(garbage).hexdigest()}
     (entry_dir / "meta.json").write_text(json.dumps(record))
-    with caplog.at_level(logging.WARNING, logger="wanflow.cache"):
+    with caplog.at_level(logging.WARNING, logger="wanflow.cache.store"):
         assert store.get_tensors("latents", key) is None
     _assert_discarded(store, "latents", key, caplog, "unreadable safetensors")
 
@@ -275,13 +276,13 @@ def test_verify_reports_and_fix_removes_corrupt_entries(tmp_path: Path) -> None:
     store.put_file("clips", bad, _clip_file(tmp_path, "b.mp4"), {}).write_bytes(b"short")
     seen: list[tuple[int, int]] = []
 
-    report = store.verify(progress=lambda done, total: seen.append((done, total)))
+    report = admin.verify(store, progress=lambda done, total: seen.append((done, total)))
     assert [(c.key, "truncated" in c.reason) for c in report] == [(bad, True)]
     assert store.has("clips", bad) and seen[-1] == (2, 2)
 
-    assert [c.key for c in store.verify(fix=True)] == [bad]
+    assert [c.key for c in admin.verify(store, fix=True)] == [bad]
     assert not store.has("clips", bad) and store.has("clips", good)
-    assert store.verify() == []
+    assert admin.verify(store) == []
 
 
 # ---- atomicity -----------------------------------------------------------------------------
@@ -306,7 +307,7 @@ def test_a_put_that_fails_midway_leaves_no_entry_and_no_temp(tmp_path: Path) -> 
 _SLOW_WRITER = """
 import sys, torch
 from pathlib import Path
-from wanflow.cache import ArtifactStore
+from wanflow.cache.store import ArtifactStore
 store = ArtifactStore(Path(sys.argv[1]))
 store.put_tensors("latents", sys.argv[2], {"x": torch.ones(24 * 1024 * 1024)}, {})
 """
@@ -333,12 +334,12 @@ def test_a_writer_killed_midway_leaves_no_entry_and_gc_clears_its_temp(tmp_path:
     store = ArtifactStore(root)
     assert not store.has("latents", key)
     assert store.get_tensors("latents", key) is None
-    assert list(store.entries()) == []
+    assert list(admin.entries(store)) == []
     (temp_dir,) = [p for p in kind_dir.iterdir() if p.name.startswith(TEMP_PREFIX)]
-    assert store.gc(older_than=timedelta(0)).leftovers_removed == 0  # fresh: maybe still writing
+    assert admin.gc(store, older_than=timedelta(0)).leftovers_removed == 0  # fresh: maybe still writing
     old = time.time() - 2 * 3600
     os.utime(temp_dir, (old, old))
-    result = store.gc(older_than=timedelta(0))
+    result = admin.gc(store, older_than=timedelta(0))
     assert result.leftovers_removed == 1 and result.freed > 0
     assert not temp_dir.exists()
 
@@ -348,7 +349,7 @@ def test_a_writer_killed_midway_leaves_no_entry_and_gc_clears_its_temp(tmp_path:
 _RACER = """
 import sys, time
 from pathlib import Path
-from wanflow.cache import ArtifactStore
+from wanflow.cache.store import ArtifactStore
 root, key, counter, work = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4])
 store = ArtifactStore(root)
 with store.lock("clips", key):
@@ -393,12 +394,12 @@ def test_gc_leaves_an_entry_whose_lock_is_held(tmp_path: Path) -> None:
     holder.start()
     held.wait(10)
     try:
-        result = store.gc(keep=set())
+        result = admin.gc(store, keep=set())
     finally:
         release.set()
         holder.join()
     assert result.removed == [] and result.kept == 1 and store.has("clips", key)
-    assert len(store.gc(keep=set()).removed) == 1 and not store.has("clips", key)
+    assert len(admin.gc(store, keep=set()).removed) == 1 and not store.has("clips", key)
 
 
 # ---- gc, entries, du -----------------------------------------------------------------------
@@ -412,23 +413,23 @@ def test_gc_by_keep_set_and_by_age(tmp_path: Path) -> None:
     _age_entry(store, "clips", keys["used"], days=30)
     _age_entry(store, "clips", keys["old"], days=10)
     with pytest.raises(ValueError):
-        store.gc()
+        admin.gc(store)
 
-    dry = store.gc(keep={keys["used"]}, dry_run=True)
+    dry = admin.gc(store, keep={keys["used"]}, dry_run=True)
     assert {e.key for e in dry.removed} == {keys["old"], keys["new"]} and dry.dry_run
     assert all(store.has("clips", key) for key in keys.values())
 
-    by_both = store.gc(keep={keys["used"]}, older_than=timedelta(days=7))
+    by_both = admin.gc(store, keep={keys["used"]}, older_than=timedelta(days=7))
     assert [e.key for e in by_both.removed] == [keys["old"]] and by_both.kept == 2
     assert by_both.freed == by_both.removed[0].size > 4096
 
     assert store.get_file("clips", keys["used"]) is not None  # a read counts as a use
-    by_age = store.gc(older_than=timedelta(days=7))
+    by_age = admin.gc(store, older_than=timedelta(days=7))
     assert by_age.removed == [] and by_age.kept == 2
 
-    by_keep = store.gc(keep={keys["new"]})
+    by_keep = admin.gc(store, keep={keys["new"]})
     assert [e.key for e in by_keep.removed] == [keys["used"]]
-    assert [e.key for e in store.entries()] == [keys["new"]]
+    assert [e.key for e in admin.entries(store)] == [keys["new"]]
 
 
 def test_gc_clears_trash_and_stale_temp_dirs(tmp_path: Path) -> None:
@@ -446,13 +447,13 @@ def test_gc_clears_trash_and_stale_temp_dirs(tmp_path: Path) -> None:
     os.utime(stale, (old, old))
     os.utime(staged_stale, (old, old))
 
-    dry = store.gc(older_than=timedelta(days=1), dry_run=True)
+    dry = admin.gc(store, older_than=timedelta(days=1), dry_run=True)
     assert dry.leftovers_removed == 3 and dry.freed == 250 and stale.exists() and staged_stale.exists()
-    result = store.gc(older_than=timedelta(days=1))
+    result = admin.gc(store, older_than=timedelta(days=1))
     assert result.leftovers_removed == 3 and result.freed == 250 and result.removed == []
     assert not stale.exists() and not trash.exists() and not staged_stale.exists()
     assert fresh.exists() and staged_fresh.exists()
-    assert len(list(store.entries())) == 1
+    assert len(list(admin.entries(store))) == 1
 
 
 def test_entries_and_du(tmp_path: Path) -> None:
@@ -463,19 +464,19 @@ def test_entries_and_du(tmp_path: Path) -> None:
     broken = store.put_tensors("embeds", _key("e2", "embeds"), {"x": torch.zeros(16)}, {})
     (broken / "meta.json").write_text("{not json")
 
-    listed = list(store.entries())
+    listed = list(admin.entries(store))
     assert [e.kind for e in listed] == ["clips", "embeds", "embeds", "latents"]
-    (clip_entry,) = store.entries("clips")
+    (clip_entry,) = admin.entries(store, "clips")
     assert clip_entry.meta == {"shot": "s1"} and clip_entry.path == clip.parent
     assert clip_entry.size == sum(p.stat().st_size for p in clip.parent.iterdir())
     assert clip_entry.created <= clip_entry.last_used
-    assert sorted(e.meta is None for e in store.entries("embeds")) == [False, True]
-    assert list(store.entries("nothing")) == []
+    assert sorted(e.meta is None for e in admin.entries(store, "embeds")) == [False, True]
+    assert list(admin.entries(store, "nothing")) == []
 
-    usage = {row.kind: (row.entries, row.size) for row in store.du()}
+    usage = {row.kind: (row.entries, row.size) for row in admin.du(store)}
     assert set(usage) == {"clips", "embeds", "latents"}
     assert usage["clips"] == (1, clip_entry.size) and usage["embeds"][0] == 2
-    assert ArtifactStore(tmp_path / "absent").du() == []
+    assert admin.du(ArtifactStore(tmp_path / "absent")) == []
 
 
 def test_default_cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -488,6 +489,6 @@ def test_default_cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_light_commands_do_not_import_torch() -> None:
-    code = "import sys, wanflow.cache, wanflow.cache_admin; print('torch' in sys.modules)"
+    code = "import sys, wanflow.cache.store, wanflow.cache.admin; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
     assert result.stdout.strip() == "False"

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from wanflow.cache import ArtifactStore
-from wanflow.cli import app
+from wanflow.cache import admin  # noqa: I001
+from wanflow.cache.store import ArtifactStore
+from wanflow.cli.app import app
 
 runner = CliRunner()
 
@@ -66,7 +67,7 @@ def test_du_sums_per_kind_and_total(store: ArtifactStore) -> None:
     cells = [[cell.strip() for cell in line.split("│")[1:-1]] for line in result.stdout.splitlines()]
     rows = {row[0]: row[1:] for row in cells if row}
     assert rows["clips"][0] == "2" and rows["embeds"][0] == "1" and rows["total"][0] == "3"
-    clip_bytes = sum(entry.size for entry in store.entries("clips"))
+    clip_bytes = sum(entry.size for entry in admin.entries(store, "clips"))
     assert 8000 < clip_bytes < 10000  # 3000 + 5000 bytes of clips, plus their meta.json
     assert rows["clips"][1] == f"{clip_bytes / 1000:.1f} kB"
 
@@ -91,7 +92,7 @@ def test_gc_refuses_bad_or_missing_criteria(store: ArtifactStore, args: list[str
     result = runner.invoke(app, _cache(store, "gc", *args))
     assert result.exit_code == 2
     assert message in result.stderr and "Traceback" not in result.output
-    assert len(list(store.entries())) == 3
+    assert len(list(admin.entries(store))) == 3
 
 
 def test_verify_exit_codes_and_fix(store: ArtifactStore) -> None:
@@ -147,7 +148,7 @@ scenes:
 def test_gc_keeps_what_the_storyboard_references(
     tmp_path: Path, tiny_models_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from wanflow.plan import referenced_keys
+    from wanflow.plan.jobs import referenced_keys
 
     monkeypatch.delenv("WANFLOW_CACHE", raising=False)
     spec = tmp_path / "film.yaml"
@@ -163,4 +164,4 @@ def test_gc_keeps_what_the_storyboard_references(
     result = runner.invoke(app, ["cache", "gc", str(spec)])
     assert result.exit_code == 0, result.output
     assert "removed 1 entries" in result.stdout
-    assert [entry.key for entry in store.entries()] == [referenced[0]]
+    assert [entry.key for entry in admin.entries(store)] == [referenced[0]]

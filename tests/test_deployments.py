@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from wanflow.media import probe
+from wanflow.media.ffmpeg import probe
 
 BIN = Path(sys.executable).parent  # the virtualenv's console scripts: prefect, wanflow
 POOL = "wanflow-gpu"
@@ -152,7 +152,7 @@ def test_deploy_registers_the_scaffolded_deployment_as_written(studio: Studio) -
 
     with get_client(sync_client=True) as client:
         deployment = client.read_deployment_by_name(DEPLOYMENT)
-    assert deployment.entrypoint == "wanflow.pipeline:render_film"
+    assert deployment.entrypoint == "wanflow.run.flow:render_film"
     assert deployment.parameters == {"spec": "specs/film.yaml", "profile": "final"}
     assert deployment.work_pool_name == POOL
     (schedule,) = deployment.schedules

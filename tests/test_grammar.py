@@ -10,8 +10,8 @@ import pytest
 
 from wanflow.errors import UserError
 from wanflow.film import Film, Look, Scene, Shot
-from wanflow.grammar import Phrase, compile_film, compile_shot
-from wanflow.vocabulary import load_vocabulary, packaged_grammar_dir
+from wanflow.grammar.compile import Phrase, compile_film, compile_shot
+from wanflow.grammar.vocabulary import load_vocabulary, packaged_grammar_dir
 
 NEGATIVE = "色调艳丽，过曝，静态"
 VOCABULARY = load_vocabulary(packaged_grammar_dir())

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from wanflow.cli import app
+from wanflow.cli.app import app
 
 SPEC = """\
 wanflow: 1

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from wanflow.errors import UserError
-from wanflow.media import probe, read_frames, read_metadata, run_ffmpeg, write_clip
+from wanflow.media.ffmpeg import probe, read_frames, read_metadata, run_ffmpeg, write_clip
 
 
 def ramp(frames: int, width: int, height: int) -> np.ndarray:

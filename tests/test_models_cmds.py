@@ -9,7 +9,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from wanflow.cli import app
+from wanflow.cli.app import app
 
 runner = CliRunner()
 
@@ -46,7 +46,7 @@ def test_verify_and_make_tiny_with_out(tmp_path: Path) -> None:
 def test_pull_offline_fails_cleanly_and_writes_nothing(tmp_path: Path) -> None:
     root = tmp_path / "models"
     env = {**os.environ, "WANFLOW_MODELS": str(root), "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
-    code = "from wanflow.cli import main; main()"
+    code = "from wanflow.cli.app import main; main()"
     result = subprocess.run(
         [sys.executable, "-c", code, "models", "pull", "t2v-a14b"], env=env, capture_output=True, text=True, timeout=120
     )

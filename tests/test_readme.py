@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from wanflow.grammar import compile_film
-from wanflow.spec import load_film
+from wanflow.grammar.compile import compile_film
+from wanflow.spec.load import load_film
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

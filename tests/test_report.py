@@ -13,10 +13,10 @@ import opentimelineio as otio
 import pytest
 from PIL import Image
 
-from wanflow.assemble import AssemblyResult, CutClip, assemble
 from wanflow.film import Film, Look, Scene, Shot, TitleCard, Transition
-from wanflow.media import probe, write_clip
-from wanflow.report import ReportPaths, ShotRecord, manifest_metadata, write_report
+from wanflow.media.cut import AssemblyResult, CutClip, assemble
+from wanflow.media.ffmpeg import probe, write_clip
+from wanflow.report.storyboard import ReportPaths, ShotRecord, manifest_metadata, write_report
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from wanflow.cache import ArtifactStore
-from wanflow.media import probe
-from wanflow.pipeline import RunSummary, render_film
-from wanflow.plan import make_plan
-from wanflow.spec import load_film
+from wanflow.cache.store import ArtifactStore
+from wanflow.media.ffmpeg import probe
+from wanflow.plan.jobs import make_plan
+from wanflow.run.flow import RunSummary, render_film
+from wanflow.spec.load import load_film
 
 SPEC = """\
 wanflow: 1
@@ -162,7 +162,7 @@ def test_two_concurrent_runs_render_each_key_once(prefect_server, storyboard: Pa
     command = [
         sys.executable,
         "-c",
-        "from wanflow.cli import main; main()",
+        "from wanflow.cli.app import main; main()",
         "run",
         str(storyboard),
         "--profile",
@@ -189,7 +189,7 @@ def test_two_concurrent_runs_render_each_key_once(prefect_server, storyboard: Pa
 
 
 def test_run_rejects_bad_input_before_any_work(tmp_path: Path, storyboard: Path) -> None:
-    command = [sys.executable, "-c", "from wanflow.cli import main; main()", "run", str(storyboard)]
+    command = [sys.executable, "-c", "from wanflow.cli.app import main; main()", "run", str(storyboard)]
     result = subprocess.run([*command, "--profile", "nope"], capture_output=True, text=True)
     assert result.returncode == 2
     assert "unknown profile 'nope'" in result.stderr and "Traceback" not in result.stderr

@@ -11,12 +11,12 @@ import pytest
 import yaml
 from PIL import Image
 
-from wanflow.backends.registry import DEFAULT_NEGATIVE_PROMPT
+from wanflow.catalog import DEFAULT_NEGATIVE_PROMPT
 from wanflow.errors import UserError
 from wanflow.film import DEFAULT_TRANSITION_SECONDS, Look, Transition
-from wanflow.spec import film_json_schema, load_film
-from wanflow.spec_types import expand_characters
-from wanflow.vocabulary import find_grammar_dir
+from wanflow.grammar.vocabulary import find_grammar_dir
+from wanflow.spec.fields import expand_characters
+from wanflow.spec.load import film_json_schema, load_film
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "specs" / "film.yaml"

@@ -12,9 +12,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from wanflow.cli import app
-from wanflow.scaffold import FLOW_ENTRYPOINT, prefect_yaml, scaffold_files
-from wanflow.spec import film_json_schema, load_film
+from wanflow.cli.app import app
+from wanflow.cli.scaffold import FLOW_ENTRYPOINT, prefect_yaml, scaffold_files
+from wanflow.spec.load import film_json_schema, load_film
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "specs" / "film.yaml"
@@ -46,7 +46,7 @@ def test_validate_stays_light_for_pre_commit() -> None:
     code = (
         "import sys\n"
         "from typer.testing import CliRunner\n"
-        "from wanflow.cli import app\n"
+        "from wanflow.cli.app import app\n"
         f"result = CliRunner().invoke(app, ['validate', {str(EXAMPLE)!r}])\n"
         "assert result.exit_code == 0, result.output\n"
         "print(sorted(m for m in ('torch', 'diffusers', 'prefect') if m in sys.modules))\n"

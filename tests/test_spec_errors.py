@@ -8,9 +8,9 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from wanflow.cli import app
+from wanflow.cli.app import app
 from wanflow.errors import UserError
-from wanflow.spec import load_film
+from wanflow.spec.load import load_film
 
 HEAD = "wanflow: 1\ntitle: t\nscenes:\n  - id: s\n    shots:\n      - id: a\n"  # shot `a` is on line 6
 

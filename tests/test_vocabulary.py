@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from wanflow.errors import UserError
-from wanflow.vocabulary import (
+from wanflow.grammar.vocabulary import (
     UnknownCategory,
     UnknownTerm,
     Vocabulary,

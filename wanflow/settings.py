@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from wanflow.backends.registry import STEP_CACHES
+from wanflow.catalog import STEP_CACHES
 from wanflow.errors import Problem, UserError
 
 DTYPES = ("auto", "bf16", "fp16", "fp32")
@@ -32,19 +32,6 @@ class RenderSettings:
             problems.append(f"--step-cache must be one of {', '.join(STEP_CACHES)}, not {self.step_cache!r}")
         if problems:
             raise UserError([Problem("wanflow", None, None, "", message) for message in problems])
-
-    def memory_options(self):
-        """The backends' view of these settings (imports torch, so only when rendering)."""
-        from wanflow.backends.generate import MemoryOptions
-
-        return MemoryOptions(
-            device=self.device,
-            dtype=self.dtype,
-            offload=self.offload,
-            text_encoder_cpu=self.text_encoder_cpu,
-            vae_tiling=self.vae_tiling,
-            step_cache=self.step_cache,
-        )
 
     def numerics(self) -> dict[str, object]:
         """What changes a generated tensor's numbers: part of the embeds and latents keys."""

@@ -1,8 +1,8 @@
-"""Wan2.2 through diffusers: the only package that imports torch/diffusers.
+"""Wan2.2 through diffusers: the only package that imports torch, diffusers and transformers.
 
-The registry, store and validation names import quickly; the generation phases (which pull
-in torch and diffusers, seconds of start-up) load on first use, so `wanflow models list`
-and the planner stay fast.
+The store and validation names import quickly; the generation phases and the tiny models
+(which pull in torch and diffusers, seconds of start-up) load on first use, so
+`wanflow models list` and the planner stay fast.
 """
 
 from __future__ import annotations
@@ -10,27 +10,28 @@ from __future__ import annotations
 from typing import Any
 
 from wanflow.backends.quiet import silence_torchvision_fallback
-from wanflow.backends.registry import (
-    BACKENDS,
-    DEFAULT_NEGATIVE_PROMPT,
-    BackendSpec,
-    backend_spec,
-)
 from wanflow.backends.store import (
     InstalledModel,
     find_model,
     is_tiny,
     list_models,
-    make_tiny_models,
     model_dir,
     models_root,
     weights_fingerprint,
 )
 from wanflow.backends.validate import check_request, check_size, frames_for_duration
+from wanflow.catalog import BACKENDS, DEFAULT_NEGATIVE_PROMPT, BackendSpec, backend_spec
 
 silence_torchvision_fallback()  # before anything here imports diffusers
 
-_GENERATE_NAMES = ("Decoder", "GenerationRequest", "Generator", "MemoryOptions", "TextEncoder", "fit_image")
+_LAZY = {
+    "Decoder": "generate",
+    "GenerationRequest": "generate",
+    "Generator": "generate",
+    "TextEncoder": "generate",
+    "fit_image": "generate",
+    "make_tiny_models": "tiny",
+}
 
 __all__ = [
     "BACKENDS",
@@ -44,17 +45,16 @@ __all__ = [
     "frames_for_duration",
     "is_tiny",
     "list_models",
-    "make_tiny_models",
     "model_dir",
     "models_root",
     "weights_fingerprint",
-    *_GENERATE_NAMES,
+    *_LAZY,
 ]
 
 
 def __getattr__(name: str) -> Any:
-    if name in _GENERATE_NAMES:
-        from wanflow.backends import generate
+    if name in _LAZY:
+        import importlib
 
-        return getattr(generate, name)
+        return getattr(importlib.import_module(f"wanflow.backends.{_LAZY[name]}"), name)
     raise AttributeError(f"module 'wanflow.backends' has no attribute {name!r}")

@@ -31,10 +31,11 @@ from transformers import AutoTokenizer, UMT5EncoderModel
 
 from wanflow.backends.lora import LoraSwitcher
 from wanflow.backends.quiet import quiet_progress_bars
-from wanflow.backends.registry import STEP_CACHES, BackendSpec, backend_spec
 from wanflow.backends.store import is_tiny
+from wanflow.catalog import STEP_CACHES, BackendSpec, backend_spec
 from wanflow.errors import UserError
 from wanflow.film import Lora
+from wanflow.settings import RenderSettings
 
 log = logging.getLogger("wanflow.backends")
 
@@ -42,26 +43,18 @@ MAX_SEQUENCE_LENGTH = 512  # what the pipeline's __call__ uses (encode_prompt de
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
 
 
-@dataclass(frozen=True)
-class MemoryOptions:
-    device: str | None = None  # None: CUDA when present, else CPU
-    dtype: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp16 | fp32
-    offload: bool = False  # model CPU offload: one expert on the GPU at a time
-    text_encoder_cpu: bool = False  # keep UMT5 on the CPU (official --t5_cpu)
-    vae_tiling: bool = False  # decode in tiles (less VAE memory at 720p)
-    step_cache: str | None = None  # None | "first-block" | "taylorseer" (faster, slightly different)
+def torch_device(settings: RenderSettings) -> torch.device:
+    """The settings' device, else CUDA when present, else the CPU."""
+    if settings.device is not None:
+        return torch.device(settings.device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
-    def torch_device(self) -> torch.device:
-        if self.device is not None:
-            return torch.device(self.device)
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
-    def torch_dtype(self, device: torch.device) -> torch.dtype:
-        if self.dtype == "auto":
-            return torch.bfloat16 if device.type == "cuda" else torch.float32
-        if self.dtype not in _DTYPES:
-            raise UserError(f"unknown dtype {self.dtype!r}; use auto, {', '.join(_DTYPES)}")
-        return _DTYPES[self.dtype]
+def torch_dtype(settings: RenderSettings, device: torch.device) -> torch.dtype:
+    """`auto` is bf16 on CUDA (as the official code runs) and float32 on the CPU."""
+    if settings.dtype == "auto":
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    return _DTYPES[settings.dtype]
 
 
 def _check_folder(model_dir: Path, *parts: str) -> None:
@@ -92,12 +85,12 @@ class TextEncoder:
         self.device = device
 
     @classmethod
-    def load(cls, model_dir: Path, options: MemoryOptions = MemoryOptions()) -> TextEncoder:
+    def load(cls, model_dir: Path, settings: RenderSettings = RenderSettings()) -> TextEncoder:
         _check_folder(model_dir, "tokenizer", "text_encoder")
-        device = torch.device("cpu") if options.text_encoder_cpu else options.torch_device()
+        device = torch.device("cpu") if settings.text_encoder_cpu else torch_device(settings)
         _warn_if_impractical(model_dir, device)
         tokenizer = AutoTokenizer.from_pretrained(model_dir / "tokenizer")
-        dtype = options.torch_dtype(options.torch_device())
+        dtype = torch_dtype(settings, torch_device(settings))
         with quiet_progress_bars(is_tiny(model_dir)):
             text_encoder = UMT5EncoderModel.from_pretrained(model_dir / "text_encoder", dtype=dtype)
         text_encoder = text_encoder.to(device).eval()
@@ -167,12 +160,12 @@ class Generator:
     """Transformer(s) + scheduler (+ the VAE where an image must be encoded); no text encoder."""
 
     def __init__(
-        self, spec: BackendSpec, model_dir: Path, pipe: WanPipeline | WanImageToVideoPipeline, options: MemoryOptions
+        self, spec: BackendSpec, model_dir: Path, pipe: WanPipeline | WanImageToVideoPipeline, settings: RenderSettings
     ) -> None:
         self.spec = spec
         self.model_dir = model_dir
-        self.options = options
-        self.device = options.torch_device()
+        self.settings = settings
+        self.device = torch_device(settings)
         self.pipe = pipe
         # TI2V-5B renders text-only shots with WanPipeline and image shots with the I2V pipeline,
         # sharing the same modules (no second copy of the weights).
@@ -186,12 +179,12 @@ class Generator:
         self.loras = LoraSwitcher(pipe, spec.experts)
 
     @classmethod
-    def load(cls, backend_id: str, model_dir: Path, options: MemoryOptions = MemoryOptions()) -> Generator:
+    def load(cls, backend_id: str, model_dir: Path, settings: RenderSettings = RenderSettings()) -> Generator:
         spec = backend_spec(backend_id)
         experts = ("transformer", "transformer_2") if spec.experts == 2 else ("transformer",)
         _check_folder(model_dir, "scheduler", "vae", *experts)
-        device = options.torch_device()
-        dtype = options.torch_dtype(device)
+        device = torch_device(settings)
+        dtype = torch_dtype(settings, device)
         _warn_if_impractical(model_dir, device)
         pipeline_class = WanImageToVideoPipeline if spec.pipeline == "WanImageToVideoPipeline" else WanPipeline
         # The VAE stays in float32 (bf16 VAEs band and drift); T2V-A14B does not need it at all.
@@ -205,13 +198,13 @@ class Generator:
             vae_config = json.loads((model_dir / "vae" / "config.json").read_text(encoding="utf-8"))
             pipe.vae_scale_factor_temporal = vae_config.get("scale_factor_temporal", 4)
             pipe.vae_scale_factor_spatial = vae_config.get("scale_factor_spatial", 8)
-        if not options.offload or device.type != "cuda":
+        if not settings.offload or device.type != "cuda":
             for module in (pipe.transformer, getattr(pipe, "transformer_2", None), vae):
                 if module is not None:
                     module.to(device)  # (pipe.to would recast dtypes and warn about it)
         pipe.set_progress_bar_config(disable=True)  # progress goes to the caller's callback
-        generator = cls(spec, model_dir, pipe, options)
-        generator._enable_step_cache(options.step_cache)
+        generator = cls(spec, model_dir, pipe, settings)
+        generator._enable_step_cache(settings.step_cache)
         return generator
 
     def transformers(self) -> list[WanTransformer3DModel]:
@@ -241,7 +234,7 @@ class Generator:
             if self.image_pipe is None:
                 raise UserError(f"{self.spec.id} does not take a start image; use ti2v-5b or i2v-a14b")
             pipe = self.image_pipe
-        if self.options.offload and self.device.type == "cuda" and pipe is not self._active:
+        if self.settings.offload and self.device.type == "cuda" and pipe is not self._active:
             pipe.enable_model_cpu_offload(device=self.device)  # hooks move one expert in at a time
         self._active = pipe
         return pipe
@@ -290,11 +283,11 @@ class Decoder:
         self._std = torch.tensor(vae.config.latents_std, dtype=torch.float32, device=device).view(1, z_dim, 1, 1, 1)
 
     @classmethod
-    def load(cls, model_dir: Path, options: MemoryOptions = MemoryOptions()) -> Decoder:
+    def load(cls, model_dir: Path, settings: RenderSettings = RenderSettings()) -> Decoder:
         _check_folder(model_dir, "vae")
-        device = options.torch_device()
+        device = torch_device(settings)
         vae = AutoencoderKLWan.from_pretrained(model_dir / "vae", dtype=torch.float32).to(device).eval()
-        if options.vae_tiling:
+        if settings.vae_tiling:
             vae.enable_tiling()
         return cls(vae, device)
 

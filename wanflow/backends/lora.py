@@ -10,7 +10,6 @@ ComfyUI form here so the same converter handles them.
 
 from __future__ import annotations
 
-import hashlib
 from collections import OrderedDict
 from pathlib import Path
 
@@ -21,17 +20,10 @@ from safetensors.torch import load_file
 
 from wanflow.errors import UserError
 from wanflow.film import Lora
+from wanflow.hashing import file_sha256
 
 MAX_LOADED_ADAPTERS = 8
 _HIGH, _LOW = "transformer", "transformer_2"
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read_lora_state_dict(path: Path) -> dict[str, torch.Tensor]:

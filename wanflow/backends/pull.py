@@ -18,8 +18,8 @@ from huggingface_hub.errors import (
     RepositoryNotFoundError,
 )
 
-from wanflow.backends.registry import backend_spec
 from wanflow.backends.store import missing_parts, models_root
+from wanflow.catalog import backend_spec
 from wanflow.errors import UserError
 
 

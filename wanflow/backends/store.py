@@ -16,7 +16,7 @@ from pathlib import Path
 import platformdirs
 from huggingface_hub import try_to_load_from_cache
 
-from wanflow.backends.registry import BACKENDS, backend_spec
+from wanflow.catalog import BACKENDS, backend_spec
 from wanflow.errors import UserError
 
 TINY_MARKER = "wanflow_tiny.json"  # written by tiny.py; kept here so store needs no torch
@@ -116,15 +116,6 @@ def model_dir(backend_id: str, *, tiny: bool = False, root: Path | None = None) 
             f"{kind} {backend_id} in {folder} is incomplete (missing {', '.join(missing)}); {_fix_hint(backend_id, tiny)}"
         )
     return folder
-
-
-def make_tiny_models(out_dir: Path | None = None) -> dict[str, Path]:
-    """Write the three tiny models into `out_dir` (default `<models root>/tiny/`)."""
-    from wanflow.backends.tiny import (
-        write_tiny_models,  # torch only when actually writing
-    )
-
-    return write_tiny_models(out_dir or models_root() / "tiny")
 
 
 # --- identity of the weights, for cache keys --------------------------------------------------

@@ -25,8 +25,8 @@ from diffusers import (
 from transformers import T5TokenizerFast, UMT5Config, UMT5EncoderModel
 
 from wanflow.backends.quiet import quiet_progress_bars
-from wanflow.backends.registry import BACKENDS, DEFAULT_NEGATIVE_PROMPT, BackendSpec
-from wanflow.backends.store import TINY_MARKER
+from wanflow.backends.store import TINY_MARKER, models_root
+from wanflow.catalog import BACKENDS, DEFAULT_NEGATIVE_PROMPT, BackendSpec
 
 TINY_FORMAT = 1
 TEXT_DIM = 32  # UMT5 d_model == transformer text_dim, as 4096 is for the real models
@@ -157,3 +157,8 @@ def write_tiny_model(backend_id: str, out_dir: Path) -> Path:
 def write_tiny_models(out_dir: Path) -> dict[str, Path]:
     """All three tiny models under `out_dir/<backend-id>/`."""
     return {backend_id: write_tiny_model(backend_id, out_dir / backend_id) for backend_id in BACKENDS}
+
+
+def make_tiny_models(out_dir: Path | None = None) -> dict[str, Path]:
+    """Write the three tiny models into `out_dir` (default `<models root>/tiny/`)."""
+    return write_tiny_models(out_dir or models_root() / "tiny")

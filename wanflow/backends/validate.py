@@ -6,7 +6,7 @@ from pathlib import Path
 
 import PIL.Image
 
-from wanflow.backends.registry import backend_spec
+from wanflow.catalog import backend_spec
 from wanflow.errors import Problem, UserError
 
 

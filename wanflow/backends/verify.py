@@ -9,8 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from wanflow.backends.registry import backend_spec
 from wanflow.backends.store import is_tiny, missing_parts
+from wanflow.catalog import backend_spec
 
 
 def _config(folder: Path, name: str, problems: list[str]) -> dict[str, Any] | None:

@@ -1,0 +1,3 @@
+from wanflow.cli.app import main
+
+main()

@@ -1,0 +1,132 @@
+"""`wanflow models list|pull|verify|make-tiny`: install and inspect the Wan2.2 models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from wanflow.backends.store import (
+    find_model,
+    list_models,
+    models_root,
+    weights_fingerprint,
+)
+from wanflow.catalog import BACKENDS, backend_spec
+from wanflow.cli.common import make_console, user_errors
+from wanflow.errors import Problem, UserError
+
+models_app = typer.Typer(help="Install, list and check the Wan2.2 models.", no_args_is_help=True)
+console = make_console()
+
+
+def _human(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024:
+            return f"{value:.1f} {unit}" if unit != "B" else f"{size} B"
+        value /= 1024
+    return f"{value:.1f} TiB"
+
+
+@models_app.command("list")
+def list_command() -> None:
+    """Installed models, their size on disk, and which backends are usable."""
+    with user_errors():
+        root = models_root()
+        installed = list_models(root)
+        console.print(f"models root: {root}")
+        if not installed:
+            console.print(
+                "no models installed: `wanflow models pull ti2v-5b` (real) or `wanflow models make-tiny` (tiny)"
+            )
+            return
+        table = Table("model", "kind", "size", "status", "where", "path")
+        table.columns[-1].overflow = "fold"
+        for model in installed:
+            status = "ok" if model.usable else "incomplete: missing " + ", ".join(model.missing)
+            table.add_row(
+                model.backend_id,
+                "tiny" if model.tiny else "real",
+                _human(model.size_bytes),
+                status,
+                model.where,
+                str(model.path),
+            )
+        console.print(table)
+        usable_real = sorted({m.backend_id for m in installed if m.usable and not m.tiny})
+        usable_tiny = sorted({m.backend_id for m in installed if m.usable and m.tiny})
+        console.print(f"usable backends: {', '.join(usable_real) or 'none'}; tiny: {', '.join(usable_tiny) or 'none'}")
+
+
+@models_app.command("pull")
+def pull_command(name: Annotated[str, typer.Argument(help="ti2v-5b, t2v-a14b or i2v-a14b")]) -> None:
+    """Download a model from the Hugging Face Hub into the models root (resumable)."""
+    with user_errors():
+        spec = backend_spec(name)
+        from wanflow.backends.pull import pull_model
+
+        console.print(
+            f"pulling {spec.repo_id} into {models_root() / name} (needs about {spec.memory_class_gb} GB of GPU memory to run)"
+        )
+        folder = pull_model(name)
+        console.print(f"[green]installed[/] {name} in {folder}")
+
+
+@models_app.command("verify")
+def verify_command(
+    name: Annotated[str | None, typer.Argument(help="one model; all installed ones when left out")] = None,
+    tiny: Annotated[bool, typer.Option("--tiny", help="check the tiny models")] = False,
+) -> None:
+    """Check that every component is present and that the components fit together."""
+    with user_errors():
+        from wanflow.backends.verify import verify_model
+
+        names = [backend_spec(name).id] if name else list(BACKENDS)
+        kind = "tiny model" if tiny else "model"
+        problems: list[Problem] = []
+        checked = 0
+        for backend_id in names:
+            found = find_model(backend_id, tiny=tiny)
+            if found is None:
+                if name:
+                    fix = "wanflow models make-tiny" if tiny else f"wanflow models pull {backend_id}"
+                    raise UserError(f"{kind} {backend_id} is not installed; run `{fix}`")
+                continue
+            folder, _ = found
+            checked += 1
+            found_problems = verify_model(backend_id, folder)
+            for message in found_problems:
+                problems.append(Problem(file=str(folder), line=None, column=None, field=backend_id, message=message))
+            if not found_problems:
+                console.print(
+                    f"[green]ok[/] {kind} {backend_id} ({folder}) fingerprint {weights_fingerprint(folder)[:16]}"
+                )
+        if checked == 0:
+            raise UserError(
+                f"no {kind}s installed in {models_root()}; run `wanflow models {'make-tiny' if tiny else 'pull NAME'}`"
+            )
+        if problems:
+            raise UserError(problems)
+
+
+@models_app.command("make-tiny")
+def make_tiny_command(
+    out: Annotated[
+        Path | None, typer.Option("--out", help="folder to write into (default: <models root>/tiny)")
+    ] = None,
+) -> None:
+    """Write tiny random-weight models of all three backends (offline tests and previews)."""
+    with user_errors():
+        from wanflow.backends.tiny import make_tiny_models
+
+        with console.status("writing tiny models"):
+            written = make_tiny_models(out)
+        for backend_id, folder in written.items():
+            console.print(f"[green]wrote[/] {backend_id}: {folder} fingerprint {weights_fingerprint(folder)[:16]}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(models_app, name="models")

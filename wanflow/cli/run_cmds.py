@@ -1,0 +1,221 @@
+"""`wanflow plan` and `wanflow run`: show what a render would do, then do it through Prefect."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from wanflow.cli.common import make_console, print_problems, user_errors
+from wanflow.errors import Problem, UserError
+
+console = make_console(soft_wrap=False)
+
+SpecArg = Annotated[Path, typer.Argument(help="The storyboard spec (YAML).", show_default=False)]
+ProfileOpt = Annotated[
+    str, typer.Option("--profile", "-p", help="preview | draft | final | a profile the spec declares.")
+]
+CacheOpt = Annotated[
+    Path | None,
+    typer.Option("--cache", help="Cache folder (default: $WANFLOW_CACHE, else .wanflow/cache beside the spec)."),
+]
+DeviceOpt = Annotated[str | None, typer.Option("--device", help="torch device (default: cuda when present, else cpu).")]
+DtypeOpt = Annotated[str, typer.Option("--dtype", help="auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp16 | fp32.")]
+OffloadOpt = Annotated[bool, typer.Option("--offload", help="Model CPU offload: one expert on the GPU at a time.")]
+T5CpuOpt = Annotated[bool, typer.Option("--t5-cpu", help="Keep the UMT5 text encoder on the CPU (official --t5_cpu).")]
+TilingOpt = Annotated[bool, typer.Option("--vae-tiling", help="Decode in tiles: less VAE memory at 720p.")]
+StepCacheOpt = Annotated[
+    str | None,
+    typer.Option("--step-cache", help="first-block | taylorseer: faster denoising, slightly different pictures."),
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("plan")(plan_command)
+    app.command("run")(run_command)
+
+
+def plan_command(
+    spec: SpecArg,
+    profile: ProfileOpt = "preview",
+    cache: CacheOpt = None,
+    dtype: DtypeOpt = "auto",
+    vae_tiling: TilingOpt = False,
+    step_cache: StepCacheOpt = None,
+) -> None:
+    """Print the render plan: backend, size, frames, estimated GPU time and memory, cached or not."""
+    from wanflow.cache import ArtifactStore, default_cache_dir
+    from wanflow.plan import make_plan
+    from wanflow.plan.estimate import estimate
+    from wanflow.settings import RenderSettings
+    from wanflow.spec import load_film
+
+    with user_errors():
+        settings = RenderSettings(dtype=dtype, vae_tiling=vae_tiling, step_cache=step_cache)
+        film = load_film(spec)
+        plan = make_plan(film, profile, settings)
+    store = ArtifactStore(cache or default_cache_dir(spec.resolve()))
+    table = Table(title=f"{film.title}: profile {plan.profile}, film {plan.width}x{plan.height}")
+    for column in ("shot", "backend", "size", "frames@fps", "seconds", "steps", "est. GPU time", "est. memory", "cache"):
+        table.add_column(column, justify="right" if column in ("seconds", "steps") else "left", no_wrap=True)
+    total_seconds = 0.0
+    for job in plan.jobs:
+        seconds, memory = estimate(job)
+        if job.model_dir is None:
+            status = "[red]no model[/]"
+        elif store.has("clips", job.keys.clip):
+            status = "[green]cached[/]"
+        elif store.has("latents", job.keys.latents):
+            status = "[yellow]latents[/]"
+        else:
+            status = "render"
+        if "cached" not in status:
+            total_seconds += seconds or 0.0
+        table.add_row(
+            job.shot_id,
+            job.backend + (" (tiny)" if job.tiny else ""),
+            f"{job.width}x{job.height}",
+            f"{job.frames}@{job.fps}",
+            f"{job.seconds:.2f}",
+            str(job.steps),
+            _duration(seconds) if seconds is not None else "-",
+            f"{memory:.0f} GB" if memory is not None else "-",
+            status,
+        )
+    console.print(table)
+    if total_seconds:
+        console.print(
+            f"estimated GPU time for the work not cached: {_duration(total_seconds)} "
+            "(the official single-GPU timings, H100 for A14B and RTX 4090 for TI2V-5B, scaled by size, frames and steps)"
+        )
+    for job in plan.jobs:
+        for note in job.notes:
+            console.print(f"[dim]{job.shot_id}: {note}[/]")
+    with user_errors():  # model-limit problems, after the table that puts them in context
+        plan.check()
+
+
+def run_command(
+    spec: SpecArg,
+    profile: ProfileOpt = "preview",
+    only: Annotated[
+        list[str] | None, typer.Option("--only", help="Render only these shots (comma-separated or repeated).")
+    ] = None,
+    force: Annotated[
+        list[str] | None, typer.Option("--force", help="Re-render these shots (or 'all') even if cached.")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the film, its clips and report.")] = Path("out"),
+    cache: CacheOpt = None,
+    device: DeviceOpt = None,
+    dtype: DtypeOpt = "auto",
+    offload: OffloadOpt = False,
+    t5_cpu: T5CpuOpt = False,
+    vae_tiling: TilingOpt = False,
+    step_cache: StepCacheOpt = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster", envvar="WANFLOW_CLUSTER", help="Render on this Dask cluster (tcp://HOST:PORT; $WANFLOW_CLUSTER)."
+        ),
+    ] = None,
+    workers: Annotated[int, typer.Option("--workers", help="Start a local cluster of N CPU workers for this run.")] = 0,
+    gpus: Annotated[
+        str | None, typer.Option("--gpus", help="Start a local cluster with one worker per GPU: 0,1,...")
+    ] = None,
+) -> None:
+    """Render the storyboard into a film (a Prefect flow; local, or on $PREFECT_API_URL)."""
+    from wanflow.plan import TINY_NOTICE
+    from wanflow.run.prepare import RunRequest, handing_over, prepare_run
+    from wanflow.settings import RenderSettings
+
+    with user_errors():  # every input problem is reported here, before Prefect starts
+        gpu_ids = _gpu_ids(gpus)
+        settings = RenderSettings(device, dtype, offload, t5_cpu, vae_tiling, step_cache)
+        request = RunRequest(spec, profile, tuple(_split(only)), tuple(_split(force)), out, cache, settings)
+        prepared = prepare_run(request, log=_dim)
+        if cluster:
+            from wanflow.run.cluster import check_cluster, connect
+
+            with connect(cluster, str(spec)) as client:
+                check_cluster(client, prepared)
+    from wanflow.run.flow import render_film  # Prefect loads only once the input is known good
+
+    with handing_over(prepared):
+        state = render_film(
+            spec=str(request.spec),
+            profile=profile,
+            only=list(request.only) or None,
+            force=list(request.force) or None,
+            out=str(out),
+            cache=str(cache) if cache else None,
+            settings=settings,
+            cluster=cluster,
+            workers=workers,
+            gpus=list(gpu_ids) or None,
+            return_state=True,
+        )
+    summary = state.result(raise_on_failure=False)
+    if isinstance(summary, BaseException):
+        if isinstance(summary, UserError):
+            print_problems(summary)
+            raise typer.Exit(2)
+        console.print(f"[bold red]run failed[/]: {summary}")
+        raise typer.Exit(1)
+    _print_summary(summary)
+    if prepared.plan.tiny:
+        console.print(f"[yellow]note[/]: {TINY_NOTICE}")
+    if summary.count("failed") or summary.count("skipped"):
+        raise typer.Exit(1)
+
+
+def _print_summary(summary) -> None:
+    table = Table(title=f"{Path(summary.spec).name} ({summary.profile})")
+    for column in ("shot", "backend", "status", "seconds", "worker"):
+        table.add_column(column)
+    colours = {"rendered": "cyan", "cached": "green", "failed": "red", "skipped": "red", "not selected": "dim"}
+    for shot in summary.shots:
+        status = f"[{colours[shot.status]}]{shot.status}[/]"
+        if shot.error:
+            status += f" ({shot.error})"
+        table.add_row(shot.shot_id, shot.backend, status, f"{shot.seconds:.1f}", shot.worker or "")
+    console.print(table)
+    counts = ", ".join(
+        f"{summary.count(s)} {s}" for s in ("rendered", "cached", "failed", "skipped") if summary.count(s)
+    )
+    phases = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in summary.phases.items())
+    console.print(f"shots: {counts or 'none'}; phases: {phases}")
+    loaded = ", ".join(f"{load['model']} ({load['worker']})" for load in summary.loads)
+    console.print(f"models loaded: {loaded or 'none'}")
+    if summary.film:
+        console.print(f"film: [bold]{summary.film}[/]")
+        for name, path in summary.report.items():
+            console.print(f"  {name}: {path}")
+    if summary.note:
+        console.print(f"[yellow]{summary.note}[/]")
+
+
+def _dim(message: str) -> None:
+    console.print(f"[dim]{message}[/]")
+
+
+def _split(values: list[str] | None) -> list[str]:
+    return [part.strip() for value in values or () for part in value.split(",") if part.strip()]
+
+
+def _gpu_ids(text: str | None) -> tuple[int, ...]:
+    if not text:
+        return ()
+    try:
+        return tuple(int(part) for part in _split([text]))
+    except ValueError:
+        raise UserError(
+            Problem("wanflow", None, None, "--gpus", f"expected GPU indices like 0,1 not {text!r}")
+        ) from None
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"

@@ -1,0 +1,79 @@
+"""`wanflow validate`, `wanflow schema`, `wanflow init`: the storyboard format's commands.
+
+Kept light on purpose (no torch, diffusers or prefect), so `validate` is quick enough for a
+pre-commit hook.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from wanflow.cli.common import make_console, print_problems, user_errors
+from wanflow.errors import UserError
+from wanflow.film import Film
+
+stdout = make_console()
+
+
+def validate(
+    specs: Annotated[list[Path], typer.Argument(help="Storyboard files to check.", show_default=False)],
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only problems.")] = False,
+) -> None:
+    """Check storyboards: every problem of every file, one line each (exit code 2 if any)."""
+    from wanflow.spec.load import load_film
+
+    failed = False
+    for path in specs:
+        try:
+            film = load_film(path)
+        except UserError as error:
+            print_problems(error)
+            failed = True
+            continue
+        if not quiet:
+            stdout.print(f"{path}: OK, {summary(film)}", markup=False)
+    if failed:
+        raise typer.Exit(code=2)
+
+
+def summary(film: Film) -> str:
+    """`7 shots in 2 scenes, 19.5 s` (shots without a set duration are counted apart)."""
+    shots = film.shots
+    seconds = sum(shot.duration for shot in shots if shot.duration is not None)
+    text = f"{len(shots)} shot{'s' if len(shots) != 1 else ''} in {len(film.scenes)} scene{'s' if len(film.scenes) != 1 else ''}, {seconds:g} s"
+    untimed = sum(1 for shot in shots if shot.duration is None)
+    if untimed:
+        text += f" + {untimed} shot{'s' if untimed != 1 else ''} timed in frames or by the backend"
+    return text
+
+
+def schema() -> None:
+    """Print the JSON Schema of the storyboard format (editors use it to complete and check)."""
+    from wanflow.spec.load import film_json_schema
+
+    with user_errors():
+        sys.stdout.write(json.dumps(film_json_schema(), ensure_ascii=False, indent=2) + "\n")
+
+
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder for the new storyboard repository.")] = Path("."),
+) -> None:
+    """Scaffold a storyboard repository: example spec, Prefect deployments, pre-commit hook, schema."""
+    from wanflow.cli.scaffold import write_scaffold
+
+    with user_errors():
+        written = write_scaffold(directory)
+    for path in written:
+        stdout.print(f"wrote {path}", markup=False)
+    stdout.print(f"next: wanflow validate {directory / 'specs' / 'film.yaml'}", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(validate)
+    app.command()(schema)
+    app.command()(init)

@@ -1,1 +1,0 @@
-"""CLI command groups, one module per job; `wanflow.cli` registers them all."""

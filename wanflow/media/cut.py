@@ -1,0 +1,248 @@
+"""The cut: rendered clips in, the finished film (+ caption sidecars) out, in ONE ffmpeg run.
+
+Two paths. The fast path joins clips that already match the output (codec, size, fps, pixel
+format, timebase) with the concat demuxer and `-c copy`, when the edit is only cuts and nothing
+else touches the picture. Otherwise one filtergraph does everything (see filtergraph.py) and
+the picture is encoded once. Either way the result is checked against the planned frame count.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from wanflow.atomic import atomic_path
+from wanflow.errors import Problem, UserError
+from wanflow.film import Film
+from wanflow.media.captions import write_sidecars
+from wanflow.media.cards import render_caption_overlay, render_title_card
+from wanflow.media.ffmpeg import (
+    H264_PRESET,
+    VideoInfo,
+    media_duration,
+    probe,
+    run_ffmpeg,
+)
+from wanflow.media.filtergraph import (
+    AudioUse,
+    Command,
+    audio_chains,
+    card_chain,
+    concat_list,
+    finish_chain,
+    join_chains,
+    shot_chain,
+    subtitle_language,
+)
+from wanflow.media.timeline import CutClip, Timeline, plan_timeline
+
+__all__ = ["AssemblyResult", "CutClip", "assemble", "can_stream_copy", "plan_timeline"]
+
+
+@dataclass(frozen=True)
+class AssemblyResult:
+    path: Path
+    frames: int  # decoded from the written file, equal to timeline.frames
+    duration: float
+    fps: int
+    width: int
+    height: int
+    stream_copy: bool  # True when the fast path (concat demuxer, -c copy) was taken
+    subtitles: list[Path]  # .srt and .vtt sidecars (empty without captions)
+    timeline: Timeline
+    warnings: tuple[str, ...]
+    has_audio: bool
+
+
+def can_stream_copy(film: Film, timeline: Timeline, infos: list[VideoInfo]) -> bool:
+    """True when joining the clips as they are gives exactly the planned film."""
+    if film.opening or film.ending or timeline.fade_in_frames or timeline.fade_out_frames:
+        return False
+    if film.output.burn_captions and timeline.cues:
+        return False
+    if any(segment.transition != "cut" for segment in timeline.segments):
+        return False
+    first = infos[0]
+    for segment, info in zip(timeline.segments, infos, strict=True):
+        untouched = (
+            segment.source_first == 0
+            and segment.source_end == info.frames
+            and segment.speed == 1.0
+            and segment.hold_frames == 0
+            and segment.frames == info.frames
+        )
+        same = (
+            info.codec == "h264"
+            and info.pix_fmt == "yuv420p"
+            and info.width == timeline.width
+            and info.height == timeline.height
+            and abs(info.fps - timeline.fps) < 1e-6
+            and info.timebase == first.timebase
+        )
+        if not (untouched and same):
+            return False
+    return True
+
+
+def _audio_uses(film: Film, seconds: float) -> tuple[list[AudioUse], list[str]]:
+    uses: list[AudioUse] = []
+    warnings: list[str] = []
+    problems = []
+    for number, track in enumerate(film.soundtrack):
+        if not track.path.is_file():
+            problems.append(
+                Problem(
+                    file=str(film.path),
+                    line=None,
+                    column=None,
+                    field=f"soundtrack[{number}].path",
+                    message=f"audio file not found: {track.path}",
+                )
+            )
+            continue
+        available = media_duration(track.path) - track.trim_start
+        wanted = available if track.duration is None else min(track.duration, available)
+        plays = min(wanted, seconds - track.start)
+        if plays <= 0:
+            warnings.append(
+                f"soundtrack {track.path.name}: starts after the film ends or has nothing left after trim_start; skipped"
+            )
+            continue
+        uses.append(AudioUse(track=track, seconds=plays))
+    if problems:
+        raise UserError(problems)
+    return uses, warnings
+
+
+def _picture_inputs(
+    film: Film, timeline: Timeline, clips: list[CutClip], infos: list[VideoInfo], command: Command, work: Path
+) -> str:
+    """Add every picture input and the chains that join them; returns the final video label."""
+    labels: list[str] = []
+    clip_by_id = {clip.shot.id: (clip, info) for clip, info in zip(clips, infos, strict=True)}
+    for segment in timeline.segments:
+        if segment.card is not None:
+            png = work / f"{segment.label}.png"
+            render_title_card(segment.card, timeline.width, timeline.height).save(png)
+            index = command.add_input("-loop", "1", "-framerate", str(timeline.fps), "-i", str(png))
+            chain, label = card_chain(segment, index, timeline.fps)
+        else:
+            clip, info = clip_by_id[segment.label]
+            index = command.add_input("-i", str(clip.path))
+            chain, label = shot_chain(
+                segment,
+                index,
+                timeline,
+                fit=film.output.fit,
+                width=timeline.width,
+                height=timeline.height,
+                source_size=(info.width, info.height),
+                interpolate=film.output.interpolate,
+            )
+        command.chains.append(chain)
+        labels.append(label)
+    joins, joined = join_chains(timeline, labels)
+    command.chains += joins
+    captions: list[tuple[int, int, int]] = []
+    if film.output.burn_captions:
+        for number, cue in enumerate(timeline.cues):
+            png = work / f"caption{number}.png"
+            render_caption_overlay(cue.text, timeline.width, timeline.height).save(png)
+            captions.append((command.add_input("-i", str(png)), cue.start_frame, cue.end_frame))
+    finish, final = finish_chain(timeline, joined, captions)
+    command.chains += finish
+    return final
+
+
+def assemble(
+    film: Film,
+    clips: list[CutClip],
+    out_path: Path,
+    *,
+    width: int,
+    height: int,
+    metadata: dict[str, str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> AssemblyResult:
+    """Cut the clips into `out_path` (H.264 yuv420p, +faststart) with sidecar captions beside it."""
+    say = progress or (lambda message: None)
+    say(f"probing {len(clips)} clips")
+    with ThreadPoolExecutor(max_workers=4) as pool:  # ffmpeg processes; the GIL is not involved
+        infos = list(pool.map(probe, [clip.path for clip in clips]))
+    timeline = plan_timeline(film, clips, infos, width=width, height=height)
+    uses, audio_warnings = _audio_uses(film, timeline.duration)
+    stream_copy = can_stream_copy(film, timeline, infos)
+    out_path = out_path.resolve()
+    subtitles = write_sidecars(list(timeline.cues), timeline.fps, out_path)
+
+    with tempfile.TemporaryDirectory(prefix="wanflow-cut-") as work_dir:
+        work = Path(work_dir)
+        command = Command()
+        if stream_copy:
+            listing = work / "clips.txt"
+            listing.write_text(concat_list([clip.path for clip in clips]), encoding="utf-8")
+            command.add_input("-f", "concat", "-safe", "0", "-i", str(listing))
+            video_map, video_codec = "0:v:0", ["-c:v", "copy"]
+        else:
+            video_map = "[" + _picture_inputs(film, timeline, clips, infos, command, work) + "]"
+            video_codec = [
+                "-c:v",
+                "libx264",
+                "-preset",
+                H264_PRESET,
+                "-crf",
+                str(film.output.crf),
+                "-pix_fmt",
+                "yuv420p",
+                "-r",
+                str(timeline.fps),
+            ]
+        audio_label = audio_chains(command, uses, timeline.frames, timeline.fps)
+        subtitle_index = command.add_input("-i", str(subtitles[0])) if subtitles else None
+        args = [*command.inputs]
+        if command.chains:
+            args += ["-filter_complex", ";".join(command.chains)]
+        args += ["-map", video_map, *video_codec]
+        if audio_label:
+            args += ["-map", f"[{audio_label}]", "-c:a", "aac", "-b:a", "192k", "-ar", "48000"]
+        if subtitle_index is not None:
+            args += [
+                "-map",
+                f"{subtitle_index}:s:0",
+                "-c:s",
+                "mov_text",
+                "-metadata:s:s:0",
+                f"language={subtitle_language(film.lang)}",
+            ]
+        args += ["-metadata", f"title={film.title}"]
+        for key, value in (metadata or {}).items():
+            args += ["-metadata", f"{key}={value}"]
+        args += ["-movflags", "+faststart", "-f", "mp4"]
+        path_name = "stream copy (concat demuxer, -c copy)" if stream_copy else "one filtergraph, one encode"
+        say(f"assembling {timeline.frames} frames ({timeline.duration:.2f}s) via {path_name}")
+        with atomic_path(out_path) as temp:
+            run_ffmpeg(
+                [*args, str(temp)],
+                what="assemble the film",
+                file=out_path,
+                on_frame=lambda frame: say(f"encoded {frame}/{timeline.frames} frames"),
+            )
+            written = probe(temp)
+            if written.frames != timeline.frames:
+                raise RuntimeError(f"assembled {written.frames} frames, planned {timeline.frames}: a wanflow bug")
+    return AssemblyResult(
+        path=out_path,
+        frames=written.frames,
+        duration=written.frames / timeline.fps,
+        fps=timeline.fps,
+        width=written.width,
+        height=written.height,
+        stream_copy=stream_copy,
+        subtitles=subtitles,
+        timeline=timeline,
+        warnings=timeline.warnings + tuple(audio_warnings),
+        has_audio=written.has_audio,
+    )

@@ -1,0 +1,27 @@
+"""Stage 3, the plan: every shot routed to a backend with its size, frames, seed and cache keys.
+
+Pure and cheap (no torch, no side effects): it is what `wanflow plan` prints and what
+`wanflow run` executes, so the two always agree on what is cached and what will render.
+"""
+
+from wanflow.plan.jobs import TINY_NOTICE, RenderJob, RenderPlan, derived_seed, make_plan, referenced_keys
+from wanflow.plan.keys import JobKeys, cut_key
+from wanflow.plan.order import generation_order
+from wanflow.plan.profiles import available_profiles, resolve_profile
+from wanflow.plan.select import select_forced, select_shots
+
+__all__ = [
+    "TINY_NOTICE",
+    "JobKeys",
+    "RenderJob",
+    "RenderPlan",
+    "available_profiles",
+    "cut_key",
+    "derived_seed",
+    "generation_order",
+    "make_plan",
+    "referenced_keys",
+    "resolve_profile",
+    "select_forced",
+    "select_shots",
+]

@@ -1,0 +1,265 @@
+"""The render plan: one job per shot, with everything that decides its pixels, and its cache keys.
+
+Planning is pure and cheap (no torch): it is what `wanflow plan` prints and what
+`wanflow run` executes, so the two always agree on what is cached and what will render.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from wanflow.backends.store import model_dir, weights_fingerprint
+from wanflow.backends.validate import check_request, frames_for_duration
+from wanflow.catalog import BACKENDS, BackendSpec
+from wanflow.errors import Problem, UserError
+from wanflow.film import Film, Shot
+from wanflow.grammar.compile import CompiledShot, compile_shot
+from wanflow.plan.keys import JobKeys, job_keys
+from wanflow.plan.profiles import resolve_profile
+from wanflow.settings import RenderSettings
+from wanflow.spec.load import load_film
+
+
+@dataclass(frozen=True)
+class RenderJob:
+    shot: Shot
+    compiled: CompiledShot
+    backend: str
+    model_dir: Path | None  # None when the model is not installed (a plan problem)
+    weights: str  # fingerprint of the model's weights
+    tiny: bool
+    width: int
+    height: int
+    frames: int
+    fps: int
+    steps: int
+    guidance_high: float
+    guidance_low: float
+    shift: float
+    seed: int
+    seed_derived: bool
+    upstream: str | None  # id of the shot whose last frame conditions this one
+    keys: JobKeys
+    notes: tuple[str, ...] = ()
+
+    @property
+    def shot_id(self) -> str:
+        return self.shot.id
+
+    @property
+    def seconds(self) -> float:
+        return self.frames / self.fps
+
+
+@dataclass(frozen=True)
+class RenderPlan:
+    film: Film
+    profile: str
+    jobs: tuple[RenderJob, ...]  # in film order
+    width: int  # size of the finished film
+    height: int
+    problems: tuple[Problem, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def tiny(self) -> bool:
+        return any(job.tiny for job in self.jobs)
+
+    def check(self) -> None:
+        """Raise every problem found while planning: nothing renders until all are fixed."""
+        if self.problems:
+            raise UserError(list(self.problems))
+
+    def job(self, shot_id: str) -> RenderJob:
+        for job in self.jobs:
+            if job.shot_id == shot_id:
+                return job
+        raise KeyError(shot_id)
+
+    def dependants(self, shot_ids: set[str]) -> set[str]:
+        """The given shots plus every shot that continues from them, transitively."""
+        selected = set(shot_ids)
+        for job in self.jobs:  # film order is a topological order: upstream shots come first
+            if job.upstream in selected:
+                selected.add(job.shot_id)
+        return selected
+
+    def upstreams(self, shot_ids: set[str]) -> set[str]:
+        """The given shots plus every shot they continue from, transitively."""
+        selected = set(shot_ids)
+        for job in reversed(self.jobs):
+            if job.shot_id in selected and job.upstream:
+                selected.add(job.upstream)
+        return selected
+
+
+TINY_NOTICE = (
+    "tiny random-weight models: the pictures are noise. This run checks the storyboard's wiring "
+    "(prompts, continuity, timing, transitions, captions, sound); pull real weights for pictures "
+    "(`wanflow models pull ti2v-5b`, then --profile draft)."
+)
+
+
+def derived_seed(film: Film, shot: Shot) -> int:
+    """A seed that stays put while the film's title and the shot's id do."""
+    digest = hashlib.sha256(f"{film.title}\0{shot.id}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def make_plan(film: Film, profile_name: str, settings: RenderSettings = RenderSettings()) -> RenderPlan:
+    """Route every shot to a backend and fix its size, frames, seed and cache keys."""
+    profile = resolve_profile(film, profile_name)
+    problems: list[Problem] = []
+    jobs: list[RenderJob] = []
+    clip_keys: dict[str, str] = {}
+    fingerprints: dict[Path, str] = {}
+    missing_models: set[str] = set()
+    for shot in film.shots:
+        backend_id = shot.backend or (profile.image_backend if shot.image_conditioned else profile.text_backend)
+        spec = BACKENDS[backend_id]
+        where = _where(film, shot)
+        routing = _routing_problems(spec, shot, where)
+        problems += routing
+        folder = _find_model(backend_id, profile.tiny)
+        if folder is None:
+            if backend_id not in missing_models:  # said once, at the first shot that needs it
+                missing_models.add(backend_id)
+                problems.append(where("backend", _missing_model_message(backend_id, profile.tiny)))
+            weights = "missing"
+        else:
+            weights = fingerprints.setdefault(folder, weights_fingerprint(folder))
+        width, height = (profile.width, profile.height) if profile.width and profile.height else spec.default_size
+        frames, notes = _frames(shot, spec, profile.max_frames)
+        if not routing:  # a misrouted shot's image checks would only repeat the routing problem
+            try:
+                notes += check_request(
+                    backend_id,
+                    width=width,
+                    height=height,
+                    frames=frames,
+                    image=shot.image,
+                    image_from_previous_shot=shot.continue_from is not None,
+                    tiny=profile.tiny,
+                    allow_custom_size=profile.width is not None,
+                    file=str(film.path),
+                    line=shot.line,
+                )
+            except UserError as error:
+                problems += [replace(p, field=f"shots.{shot.id}.{p.field}") for p in error.problems]
+        steps = profile.steps or spec.steps
+        seed = shot.seed if shot.seed is not None else derived_seed(film, shot)
+        compiled = compile_shot(film, shot)
+        keys = job_keys(
+            shot=shot,
+            compiled=compiled,
+            spec=spec,
+            weights=weights,
+            size=(width, height),
+            frames=frames,
+            steps=steps,
+            seed=seed,
+            upstream_clip=clip_keys.get(shot.continue_from or ""),
+            settings=settings,
+        )
+        clip_keys[shot.id] = keys.clip
+        jobs.append(
+            RenderJob(
+                shot=shot,
+                compiled=compiled,
+                backend=backend_id,
+                model_dir=folder,
+                weights=weights,
+                tiny=profile.tiny,
+                width=width,
+                height=height,
+                frames=frames,
+                fps=spec.fps,
+                steps=steps,
+                guidance_high=spec.guidance_high,
+                guidance_low=spec.guidance_low,
+                shift=spec.shift,
+                seed=seed,
+                seed_derived=shot.seed is None,
+                upstream=shot.continue_from,
+                keys=keys,
+                notes=tuple(notes),
+            )
+        )
+    if film.output.width and film.output.height:
+        film_size = (film.output.width, film.output.height)
+    else:
+        film_size = (jobs[0].width, jobs[0].height) if jobs else (1280, 720)
+    return RenderPlan(
+        film=film,
+        profile=profile.name,
+        jobs=tuple(jobs),
+        width=film_size[0],
+        height=film_size[1],
+        problems=tuple(problems),
+    )
+
+
+def referenced_keys(spec_path: Path) -> set[str]:
+    """Every cache key the spec uses under any profile whose models are installed (for gc).
+
+    Keys made with non-default render settings (--dtype, --step-cache, --vae-tiling) are not
+    among them: gc with a SPEC keeps what a default run of that spec would use.
+    """
+    from wanflow.plan.profiles import available_profiles
+
+    film = load_film(spec_path)
+    keys: set[str] = set()
+    for name in available_profiles(film):
+        plan = make_plan(film, name)
+        for job in plan.jobs:
+            if job.model_dir is not None:
+                keys.update(job.keys.all().values())
+    return keys
+
+
+def _frames(shot: Shot, spec: BackendSpec, max_frames: int | None) -> tuple[int, list[str]]:
+    """Explicit frames are taken as written (and checked); a duration becomes the nearest 4n+1."""
+    notes: list[str] = []
+    if shot.frames is not None:
+        frames = shot.frames
+    elif shot.duration is not None:
+        frames = frames_for_duration(shot.duration, spec.fps)
+        notes.append(f"{shot.duration:g}s -> {frames} frames at {spec.fps} fps ({frames / spec.fps:.2f}s)")
+    else:
+        frames = spec.frames
+    if max_frames is not None and frames > max_frames:
+        capped = frames_for_duration((max_frames - 1) / spec.fps, spec.fps)
+        notes.append(f"capped at {capped} frames by the profile")
+        frames = capped
+    return frames, notes
+
+
+def _routing_problems(spec: BackendSpec, shot: Shot, where) -> list[Problem]:
+    if shot.image_conditioned and not spec.accepts_image:
+        what = "a start image" if shot.image else f"continuity from {shot.continue_from!r}"
+        return [where("backend", f"{spec.id} cannot take {what}; use i2v-a14b or ti2v-5b")]
+    if spec.needs_image and not shot.image_conditioned:
+        return [where("backend", f"{spec.id} needs a start image (image:) or continue_from:")]
+    return []
+
+
+def _find_model(backend_id: str, tiny: bool) -> Path | None:
+    try:
+        return model_dir(backend_id, tiny=tiny)
+    except UserError:
+        return None
+
+
+def _missing_model_message(backend_id: str, tiny: bool) -> str:
+    if tiny:
+        return f"tiny {backend_id} model missing; run `wanflow models make-tiny`"
+    return f"model {backend_id} is not installed; run `wanflow models pull {backend_id}`"
+
+
+def _where(film: Film, shot: Shot):
+    def problem(field_name: str, message: str) -> Problem:
+        return Problem(str(film.path), shot.line, None, f"shots.{shot.id}.{field_name}", message)
+
+    return problem

@@ -1,0 +1,103 @@
+"""Which worker renders which shot: right GPU class, warm models first, balanced, few model swaps.
+
+Dask routes a task to any worker with the resource it asks for, but it neither groups shots by
+model nor knows which worker already holds a model. So the flow places every shot on a worker
+here (a pure function over the plan and the cluster's description) and submits each task with
+that worker as a preference and a priority: Dask still moves a shot elsewhere when its worker
+dies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from wanflow.catalog import BACKENDS
+from wanflow.errors import Problem
+from wanflow.plan.jobs import RenderJob
+from wanflow.plan.order import generation_order
+
+LOAD_COST = 4.0
+"""A model load, in units of one average shot's work: worth queueing a shot behind a warm worker."""
+
+
+@dataclass(frozen=True)
+class WorkerSlot:
+    """One worker as the placement sees it: where it is, what it can hold, what it holds now."""
+
+    address: str
+    name: str
+    resources: frozenset[str]  # GPU classes it declares, e.g. {"GPU24", "GPU80"}
+    warm: frozenset[str] = frozenset()  # backends whose generator it holds
+
+
+@dataclass(frozen=True)
+class Placement:
+    worker: dict[str, str]  # shot id -> worker address
+    rank: dict[str, int]  # shot id -> submission rank (lower runs first on its worker)
+
+    def shots_on(self, address: str) -> list[str]:
+        return sorted((s for s, a in self.worker.items() if a == address), key=self.rank.__getitem__)
+
+
+def unplaceable(jobs: list[RenderJob], workers: list[WorkerSlot], where: str) -> list[Problem]:
+    """One problem per backend that no worker of the cluster can run (refused before any work)."""
+    problems = []
+    for backend in sorted({job.backend for job in jobs}):
+        needed = BACKENDS[backend].card_resource
+        if not any(needed in worker.resources for worker in workers):
+            shots = ", ".join(job.shot_id for job in jobs if job.backend == backend)
+            offered = sorted({r for w in workers for r in w.resources}) or ["none"]
+            problems.append(
+                Problem(
+                    where,
+                    None,
+                    None,
+                    "--cluster",
+                    f"no worker can run {backend} (shots {shots}): it needs a worker with the {needed} "
+                    f"resource, the cluster offers {', '.join(offered)}; start one with "
+                    f"`dask worker ADDRESS --nthreads 1 --resources {needed}=1`",
+                )
+            )
+    return problems
+
+
+def place(jobs: list[RenderJob], workers: list[WorkerSlot]) -> Placement:
+    """Greedy list scheduling in generation order, each shot to the capable worker that finishes it first.
+
+    A worker's finish time counts its shots' work (frames x pixels x steps) plus a load for
+    every model it does not hold yet, so warm workers attract their model's shots, a worker
+    keeps one model while it has shots of it, and the work still spreads when it is plentiful.
+    A continuing shot waits for its upstream, so it starts no earlier than that shot ends.
+    """
+    order = generation_order(jobs)
+    unit = sum(_work(job) for job in order) / max(1, len(order))
+    busy_until = {w.address: 0.0 for w in workers}
+    holds = {w.address: set(w.warm) for w in workers}
+    last_backend: dict[str, str | None] = {w.address: None for w in workers}
+    ends: dict[str, float] = {}
+    placement: dict[str, str] = {}
+    for job in order:
+        needed = BACKENDS[job.backend].card_resource
+        ready_at = ends.get(job.upstream or "", 0.0)
+
+        def finish(worker: WorkerSlot) -> tuple[float, str]:
+            load = 0.0 if job.backend in holds[worker.address] else LOAD_COST * unit
+            swap = 0.0 if last_backend[worker.address] in (None, job.backend) else LOAD_COST * unit
+            start = max(busy_until[worker.address], ready_at)
+            return start + load + swap + _work(job), worker.address
+
+        capable = [w for w in workers if needed in w.resources]
+        _, address = min(finish(w) for w in capable)
+        end = max(busy_until[address], ready_at) + _work(job)
+        if job.backend not in holds[address]:
+            end += LOAD_COST * unit
+        busy_until[address] = end
+        ends[job.shot_id] = end
+        holds[address] = {job.backend}  # a worker keeps one generator resident
+        last_backend[address] = job.backend
+        placement[job.shot_id] = address
+    return Placement(worker=placement, rank={job.shot_id: index for index, job in enumerate(order)})
+
+
+def _work(job: RenderJob) -> float:
+    return float(job.frames * job.width * job.height * job.steps)

@@ -1,0 +1,20 @@
+"""Render profiles: the built-in tiers (wanflow.catalog) and the spec's own, by name."""
+
+from __future__ import annotations
+
+from wanflow.catalog import BUILTIN_PROFILES
+from wanflow.errors import Problem, UserError
+from wanflow.film import Film, ProfileSpec
+
+
+def available_profiles(film: Film) -> dict[str, ProfileSpec]:
+    """Built-in profiles, overridden or extended by the spec's own."""
+    return {**BUILTIN_PROFILES, **film.profiles}
+
+
+def resolve_profile(film: Film, name: str) -> ProfileSpec:
+    profiles = available_profiles(film)
+    if name not in profiles:
+        known = ", ".join(sorted(profiles))
+        raise UserError(Problem(str(film.path), None, None, "--profile", f"unknown profile {name!r}; known: {known}"))
+    return profiles[name]

@@ -1,0 +1,246 @@
+"""The storyboard report next to the film: contact sheet, storyboard.html, manifest.json, .otio.
+
+The manifest is the provenance of every shot (spec hash, compiled prompt, seed, weights,
+LoRAs, cache keys, timings); `manifest_metadata` gives the same record compactly for the
+MP4's `comment` tag, so a film file still says where it came from when it travels alone.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import jinja2
+from PIL import Image, ImageDraw
+
+import wanflow
+from wanflow.atomic import write_bytes_atomic, write_text_atomic
+from wanflow.film import Film, Shot
+from wanflow.media.cut import AssemblyResult
+from wanflow.media.ffmpeg import probe, read_frames
+from wanflow.media.fonts import load_font
+from wanflow.report.otio import write_otio
+
+THUMB_WIDTH = 192
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+@dataclass(frozen=True)
+class ShotRecord:
+    """What the pipeline knows about one rendered shot."""
+
+    shot: Shot
+    clip: Path
+    prompt: str
+    negative: str
+    mode: str  # "t2v" | "i2v"
+    warnings: tuple[str, ...]  # lint warnings, as text
+    backend: str
+    seed: int
+    steps: int
+    width: int
+    height: int
+    frames: int
+    fps: int
+    weights_fingerprint: str
+    cache_keys: dict[str, str]
+    cached: bool
+    seconds: dict[str, float]  # phase -> wall seconds (encode, generate, decode)
+
+
+@dataclass(frozen=True)
+class ReportPaths:
+    contact_sheet: Path
+    html: Path
+    manifest: Path
+    otio: Path
+
+
+def look_fields(shot: Shot) -> dict[str, str]:
+    """The look fields the shot sets, lists joined, in declaration order."""
+    values = {}
+    for item in fields(shot.look):
+        value = getattr(shot.look, item.name)
+        if value:
+            values[item.name] = "、".join(value) if isinstance(value, tuple) else str(value)
+    return values
+
+
+def shot_provenance(record: ShotRecord) -> dict[str, object]:
+    shot = record.shot
+    return {
+        "id": shot.id,
+        "scene": shot.scene_id,
+        "index": shot.index,
+        "spec_line": shot.line,
+        "clip": str(record.clip),
+        "mode": record.mode,
+        "backend": record.backend,
+        "prompt": record.prompt,
+        "negative": record.negative,
+        "seed": record.seed,
+        "steps": record.steps,
+        "width": record.width,
+        "height": record.height,
+        "frames": record.frames,
+        "fps": record.fps,
+        "weights_fingerprint": record.weights_fingerprint,
+        "loras": [{"path": str(lora.path), "scale": lora.scale, "expert": lora.expert} for lora in shot.loras],
+        "image": str(shot.image) if shot.image else None,
+        "continue_from": shot.continue_from,
+        "cache_keys": dict(record.cache_keys),
+        "cached": record.cached,
+        "seconds": dict(record.seconds),
+        "look": look_fields(shot),
+        "camera": list(shot.camera),
+        "caption": shot.caption,
+        "transition": {"type": shot.transition.type, "duration": shot.transition.duration},
+        "lint_warnings": list(record.warnings),
+    }
+
+
+def build_manifest(film: Film, records: list[ShotRecord], *, profile: str, run_info: dict) -> dict:
+    """Provenance of the whole film; `output` is added once the film is assembled."""
+    return {
+        "wanflow_version": wanflow.__version__,
+        "film": {"title": film.title, "spec": str(film.path), "spec_sha256": film.source_sha256, "lang": film.lang},
+        "profile": profile,
+        "run": run_info,
+        "shots": [shot_provenance(record) for record in records],
+    }
+
+
+def manifest_metadata(film: Film, records: list[ShotRecord], *, profile: str, run_info: dict) -> dict[str, str]:
+    """`assemble(..., metadata=...)`: the manifest as compact JSON in the MP4's comment tag."""
+    manifest = build_manifest(film, records, profile=profile, run_info=run_info)
+    return {"comment": json.dumps(manifest, ensure_ascii=False, separators=(",", ":"), default=str)}
+
+
+def _thumbnails(record: ShotRecord) -> list[Image.Image]:
+    """First, middle and last frame of the clip, THUMB_WIDTH wide."""
+    middle = probe(record.clip).frames // 2
+    images = []
+    for frame in read_frames(record.clip, [0, middle, -1]):
+        image = Image.fromarray(frame)
+        height = max(2, round(image.height * THUMB_WIDTH / image.width))
+        images.append(image.resize((THUMB_WIDTH, height), Image.Resampling.LANCZOS))
+    return images
+
+
+def contact_sheet(
+    records: list[ShotRecord], assembly: AssemblyResult, thumbs: dict[str, list[Image.Image]]
+) -> Image.Image:
+    """One row per shot: its id and duration on the film, then first / middle / last frame."""
+    font = load_font(16)
+    small = load_font(13)
+    label_width, pad = 170, 8
+    row_height = max(max(image.height for image in thumbs[r.shot.id]) for r in records) + 2 * pad
+    sheet = Image.new("RGB", (label_width + 3 * (THUMB_WIDTH + pad) + pad, row_height * len(records)), (24, 24, 24))
+    draw = ImageDraw.Draw(sheet)
+    for row, record in enumerate(records):
+        top = row * row_height
+        segment = assembly.timeline.shot_segment(record.shot.id)
+        draw.text((pad, top + pad), record.shot.id, font=font, fill=(255, 255, 255))
+        draw.text(
+            (pad, top + pad + 24),
+            f"{segment.frames / assembly.fps:.2f}s · {record.backend}",
+            font=small,
+            fill=(190, 190, 190),
+        )
+        for column, image in enumerate(thumbs[record.shot.id]):
+            sheet.paste(image, (label_width + column * (THUMB_WIDTH + pad), top + pad))
+    return sheet
+
+
+def _png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def _data_uri(image: Image.Image) -> str:
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="JPEG", quality=85)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def render_html(
+    film: Film,
+    records: list[ShotRecord],
+    assembly: AssemblyResult,
+    manifest: dict,
+    thumbs: dict[str, list[Image.Image]],
+) -> str:
+    """storyboard.html: self-contained (inline CSS, images as data URIs), user text escaped."""
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    shots = []
+    for record in records:
+        segment = assembly.timeline.shot_segment(record.shot.id)
+        shots.append(
+            {
+                "record": record,
+                "look": look_fields(record.shot),
+                "frames": [_data_uri(image) for image in thumbs[record.shot.id]],
+                "start": segment.start_frame / assembly.fps,
+                "length": segment.frames / assembly.fps,
+            }
+        )
+    return environment.get_template("storyboard.html.j2").render(
+        film=film, shots=shots, assembly=assembly, manifest=manifest, version=wanflow.__version__
+    )
+
+
+def write_report(
+    film: Film, records: list[ShotRecord], assembly: AssemblyResult, out_dir: Path, *, profile: str, run_info: dict
+) -> ReportPaths:
+    """Write the four report files into `out_dir` (atomically, each)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    manifest = build_manifest(film, records, profile=profile, run_info=run_info)
+    manifest["output"] = {
+        "path": str(assembly.path),
+        "frames": assembly.frames,
+        "duration": assembly.duration,
+        "fps": assembly.fps,
+        "width": assembly.width,
+        "height": assembly.height,
+        "stream_copy": assembly.stream_copy,
+        "has_audio": assembly.has_audio,
+        "subtitles": [str(path) for path in assembly.subtitles],
+        "warnings": list(assembly.warnings),
+        "segments": [
+            {
+                "label": s.label,
+                "kind": s.kind,
+                "start_frame": s.start_frame,
+                "frames": s.frames,
+                "transition": s.transition,
+                "transition_frames": s.transition_frames,
+            }
+            for s in assembly.timeline.segments
+        ],
+    }
+    thumbs = {record.shot.id: _thumbnails(record) for record in records}
+    paths = ReportPaths(
+        contact_sheet=out_dir / "contact_sheet.png",
+        html=out_dir / "storyboard.html",
+        manifest=out_dir / "manifest.json",
+        otio=out_dir / f"{assembly.path.stem}.otio",
+    )
+    write_bytes_atomic(paths.contact_sheet, _png_bytes(contact_sheet(records, assembly, thumbs)))
+    write_text_atomic(paths.html, render_html(film, records, assembly, manifest, thumbs))
+    write_text_atomic(paths.manifest, json.dumps(manifest, ensure_ascii=False, indent=2, default=str) + "\n")
+    provenance = {entry["id"]: entry for entry in manifest["shots"]}
+    write_otio(assembly.timeline, paths.otio, film.title, provenance)
+    return paths
+
+
+__all__ = ["ReportPaths", "ShotRecord", "build_manifest", "manifest_metadata", "write_report"]

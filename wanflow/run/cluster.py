@@ -1,0 +1,147 @@
+"""The Dask cluster: local clusters for a run or `wanflow cluster start`, and what its workers offer.
+
+One worker per GPU, each a long-lived process with `--nthreads 1` (one task at a time, so its
+model pool stays warm across shots and flow runs), declaring the GPU classes its card can
+serve as Dask resources. GPU workers hold tens of GB of weights in host memory, so Dask's
+memory manager is switched off for them (no pause at 80 %, no kill at 95 %).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from wanflow.catalog import card_resources
+from wanflow.errors import Problem, UserError
+from wanflow.plan.placement import WorkerSlot
+
+DEFAULT_CARD_GB = 80
+"""What `--gpus` assumes each card holds (WANFLOW_CARD_GB overrides): every backend fits one."""
+
+WORKER_OPTIONS = {"nthreads": 1, "memory_limit": 0}
+"""memory_limit 0 turns Dask's memory manager off: model weights are not a leak to pause or kill for."""
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    name: str
+    env: dict[str, str]  # CUDA_VISIBLE_DEVICES for a GPU worker
+    resources: dict[str, int]
+
+
+def worker_specs(workers: int = 0, gpus: tuple[int, ...] = ()) -> list[WorkerSpec]:
+    """`--gpus 0,1`: one worker per GPU, pinned to it; `--workers N`: N CPU workers (tiny models)."""
+    if gpus:
+        card_gb = int(os.environ.get("WANFLOW_CARD_GB", DEFAULT_CARD_GB))
+        return [
+            WorkerSpec(f"gpu{index}", {"CUDA_VISIBLE_DEVICES": str(index)}, card_resources(card_gb)) for index in gpus
+        ]
+    if workers < 1:
+        raise UserError(Problem("wanflow", None, None, "--workers", f"needs at least 1 worker, not {workers}"))
+    # CPU workers run the tiny models of every backend; CUDA stays hidden from them.
+    return [
+        WorkerSpec(f"cpu{index}", {"CUDA_VISIBLE_DEVICES": ""}, card_resources(DEFAULT_CARD_GB))
+        for index in range(workers)
+    ]
+
+
+def local_cluster(specs: list[WorkerSpec], port: int = 0):
+    """A scheduler and one worker process (under a nanny) per spec, on 127.0.0.1."""
+    from distributed import Nanny, Scheduler, SpecCluster
+
+    workers = {
+        spec.name: {
+            "cls": Nanny,
+            "options": {**WORKER_OPTIONS, "name": spec.name, "env": spec.env, "resources": spec.resources},
+        }
+        for spec in specs
+    }
+    scheduler = {"cls": Scheduler, "options": {"host": "127.0.0.1", "port": port, "dashboard": False}}
+    return SpecCluster(workers=workers, scheduler=scheduler, silence_logs=40)
+
+
+def describe_workers(client) -> list[WorkerSlot]:
+    """Every worker of the cluster with its resources and the generator it holds warm."""
+    info = client.scheduler_info(n_workers=-1)["workers"]
+    warm = client.run(_warm_backends)
+    return [
+        WorkerSlot(
+            address=address,
+            name=str(worker.get("name", address)),
+            resources=frozenset(name for name, amount in (worker.get("resources") or {}).items() if amount >= 1),
+            warm=frozenset(warm.get(address, ())),
+        )
+        for address, worker in sorted(info.items())
+    ]
+
+
+def worker_name() -> str:
+    """The Dask worker this code runs on, or "local" in the flow's own process."""
+    try:
+        from distributed import get_worker
+
+        return str(get_worker().name)
+    except (ImportError, ValueError):
+        return "local"
+
+
+def _warm_backends() -> list[str]:
+    from wanflow.run.pool import warm_backends
+
+    return warm_backends()
+
+
+def connect(address: str, where: str):
+    """A Dask client for `address`, or a clear problem when nothing answers there."""
+    from distributed import Client
+
+    try:
+        return Client(address, timeout="10s")
+    except (OSError, TimeoutError) as error:
+        raise UserError(Problem(where, None, None, "--cluster", f"no Dask scheduler answers at {address}: {error}")) from None
+
+
+def check_cluster(client, prepared) -> list[WorkerSlot]:
+    """Before any work: some worker can run every model, every worker sees the cache.
+
+    A worker on another machine without the shared cache folder would render into a cache the
+    flow never reads; it is refused here, by name, instead. Returns the workers.
+    """
+    import uuid
+
+    from wanflow.plan.placement import unplaceable
+
+    where = str(prepared.plan.film.path)
+    workers = describe_workers(client)
+    if not workers:
+        raise UserError(Problem(where, None, None, "--cluster", f"the cluster at {client.scheduler.address} has no workers"))
+    problems = unplaceable(list(prepared.jobs), workers, where)
+    prepared.cache_dir.mkdir(parents=True, exist_ok=True)
+    probe = prepared.cache_dir / f".probe-{uuid.uuid4().hex}"
+    probe.write_text("wanflow", encoding="utf-8")
+    try:
+        seen = client.run(_sees, str(probe))
+    finally:
+        probe.unlink(missing_ok=True)
+    blind = sorted(str(w.name) for w in workers if not seen.get(w.address))
+    if blind:
+        problems.append(
+            Problem(
+                where,
+                None,
+                None,
+                "--cache",
+                f"worker(s) {', '.join(blind)} cannot see the cache {prepared.cache_dir}: "
+                "every worker must reach the same cache folder (a shared filesystem, same path)",
+            )
+        )
+    if problems:
+        raise UserError(problems)
+    return workers
+
+
+def _sees(path: str) -> bool:
+    try:
+        return open(path, encoding="utf-8").read() == "wanflow"
+    except OSError:
+        return False

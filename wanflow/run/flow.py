@@ -1,0 +1,267 @@
+"""The Prefect flow that renders a storyboard: in-process, on a local Dask cluster, or on a studio's.
+
+One task graph, three engines. The flow's own process prepares once, places the shots, submits
+`encode-prompts` per model and `render-shot` per shot (a continuation waits for its upstream's
+task), then cuts the film and writes the report. In-process, tasks run one at a time in this
+process; on Dask, each runs on a long-lived worker that keeps its models warm, routed by the
+GPU class its model needs, and Dask renders a dead worker's shot on another.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+
+import dask
+from prefect import flow, get_run_logger
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
+from prefect.futures import PrefectFuture, as_completed
+from prefect.states import Failed
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from wanflow.atomic import write_text_atomic
+from wanflow.cache import ArtifactStore
+from wanflow.catalog import BACKENDS
+from wanflow.errors import UserError
+from wanflow.plan import TINY_NOTICE, RenderJob, generation_order
+from wanflow.plan.placement import Placement, place, unplaceable
+from wanflow.run.cluster import check_cluster, connect, local_cluster, worker_specs
+from wanflow.run.outputs import assemble_and_report
+from wanflow.run.phases import needs_generation
+from wanflow.run.pool import run_pool
+from wanflow.run.prepare import PreparedRun, RunRequest, handed_over, prepare_run
+from wanflow.run.summary import RunSummary, ShotOutcome, TaskReport
+from wanflow.run.tasks import encode_task, render_task
+from wanflow.settings import RenderSettings
+
+
+@flow(name="render-film", flow_run_name="{spec}:{profile}", log_prints=False)
+def render_film(
+    spec: str,
+    profile: str = "preview",
+    only: list[str] | None = None,
+    force: list[str] | None = None,
+    out: str = "out",
+    cache: str | None = None,
+    settings: RenderSettings = RenderSettings(),
+    cluster: str | None = None,
+    workers: int = 0,
+    gpus: list[int] | None = None,
+) -> RunSummary:
+    """Render a storyboard into a film: prepare, render every shot that the cache lacks, cut, report.
+
+    `cluster` (or $WANFLOW_CLUSTER) is an existing Dask scheduler's address; `workers` / `gpus`
+    start a local cluster for this run; with none of them the tasks run in this process.
+    """
+    logger = get_run_logger()
+    phases: dict[str, float] = {}
+    with _timed(phases, "plan"):
+        request = RunRequest(
+            Path(spec), profile, tuple(only or ()), tuple(force or ()), Path(out), Path(cache) if cache else None, settings
+        )
+        prepared = handed_over(request) or prepare_run(request, log=logger.info)
+    if prepared.plan.tiny:
+        logger.warning(TINY_NOTICE)
+    summary = RunSummary(str(prepared.plan.film.path), prepared.plan.profile, shots=[])
+    with _timed(phases, "render"), _engine(prepared, cluster or os.environ.get("WANFLOW_CLUSTER"), workers, gpus) as engine:
+        _render(prepared, engine, summary, logger)
+    summary.phases = phases
+    with _timed(phases, "assemble"):
+        assemble_and_report(prepared.plan, ArtifactStore(prepared.cache_dir), summary, prepared.out_dir, logger)
+    _publish_artifacts(prepared, summary)
+    write_text_atomic(prepared.out_dir / "run.json", json.dumps(asdict(summary), indent=2, ensure_ascii=False))
+    failed = [shot.shot_id for shot in summary.shots if shot.status in ("failed", "skipped")]
+    if failed:
+        return Failed(message=f"{len(failed)} shot(s) failed or skipped: {', '.join(failed)}", data=summary)
+    return summary
+
+
+class _Engine:
+    """Where tasks run: the task runner, and the cluster's workers when there is one."""
+
+    def __init__(self, runner, workers=None) -> None:
+        self.runner = runner
+        self.workers = workers or []  # WorkerSlot list; empty in-process
+
+    @property
+    def distributed(self) -> bool:
+        return bool(self.workers)
+
+
+@contextmanager
+def _engine(prepared: PreparedRun, cluster: str | None, workers: int, gpus: list[int] | None) -> Iterator[_Engine]:
+    settings = prepared.request.settings
+    if not cluster and not workers and not gpus:
+        with ThreadPoolTaskRunner(max_workers=1) as runner, run_pool(settings):  # one device, one task at a time
+            yield _Engine(runner)
+        return
+    from prefect_dask import DaskTaskRunner
+
+    if cluster:
+        with _dask_runner(DaskTaskRunner, cluster, prepared) as engine:
+            yield engine
+        return
+    with dask.config.set({"distributed.scheduler.work-stealing": False}):
+        local = local_cluster(worker_specs(workers, tuple(gpus or ())))
+    with local, _dask_runner(DaskTaskRunner, local.scheduler_address, prepared) as engine:
+        yield engine
+
+
+@contextmanager
+def _dask_runner(runner_class, address: str, prepared: PreparedRun) -> Iterator[_Engine]:
+    connect(address, str(prepared.plan.film.path)).close()  # a clear error when nothing answers
+    with runner_class(address=address) as runner:
+        runner.client.wait_for_workers(1, timeout=60)
+        yield _Engine(runner, check_cluster(runner.client, prepared))
+
+
+def _render(prepared: PreparedRun, engine: _Engine, summary: RunSummary, logger) -> None:
+    """Submit the shots that need work, in an order that keeps models warm; gather what they report."""
+    store = ArtifactStore(prepared.cache_dir)
+    outcomes = {job.shot_id: ShotOutcome(job.shot_id, job.backend, "not selected") for job in prepared.plan.jobs}
+    summary.shots = list(outcomes.values())
+    todo: list[RenderJob] = []
+    for job in prepared.jobs:
+        clip = None if job.shot_id in prepared.forced else store.get_file("clips", job.keys.clip)
+        if clip is None:
+            todo.append(job)
+        else:
+            outcomes[job.shot_id].status, outcomes[job.shot_id].clip = "cached", str(clip)
+    logger.info(f"{len(prepared.jobs)} shot(s) selected, {len(todo)} to render, {len(prepared.jobs) - len(todo)} cached")
+    if not todo:
+        return
+    placement = _placement(todo, engine, str(prepared.plan.film.path))
+    summary.workers = sorted({w.name for w in engine.workers}) if engine.distributed else ["local"]
+    to_encode = [job for job in todo if needs_generation(job, store, force=job.shot_id in prepared.forced)]
+    encodes = _submit_encodes(to_encode, prepared, engine, placement)
+    shots: dict[str, PrefectFuture] = {}
+    for job in generation_order(todo):
+        upstream = shots.get(job.upstream or "")
+        wait_for = [f for f in (encodes.get(job.backend), upstream) if f is not None]
+        upstream_key = prepared.plan.job(job.upstream).keys.clip if job.upstream else None
+        with _annotations(job, engine, placement):
+            shots[job.shot_id] = engine.runner.submit(
+                render_task,
+                parameters=dict(
+                    job=job,
+                    cache_dir=prepared.cache_dir,
+                    settings=prepared.request.settings,
+                    upstream_clip_key=upstream_key,
+                    force=job.shot_id in prepared.forced,
+                ),
+                wait_for=wait_for,
+            )
+    _gather(encodes, shots, prepared, outcomes, summary, logger)
+
+
+def _placement(todo: list[RenderJob], engine: _Engine, where: str) -> Placement | None:
+    if not engine.distributed:
+        return None
+    problems = unplaceable(todo, engine.workers, where)
+    if problems:
+        raise UserError(problems)
+    return place(todo, engine.workers)
+
+
+def _submit_encodes(
+    jobs: list[RenderJob], prepared: PreparedRun, engine: _Engine, placement: Placement | None
+) -> dict[str, PrefectFuture]:
+    """One encode task per model, on the worker that renders that model's first shot."""
+    futures = {}
+    for backend in dict.fromkeys(job.backend for job in generation_order(jobs)):
+        group = [job for job in jobs if job.backend == backend]
+        with _annotations(group[0], engine, placement, first=True):
+            futures[backend] = engine.runner.submit(
+                encode_task,
+                parameters=dict(jobs=group, cache_dir=prepared.cache_dir, settings=prepared.request.settings),
+            )
+    return futures
+
+
+@contextmanager
+def _annotations(job: RenderJob, engine: _Engine, placement: Placement | None, first: bool = False) -> Iterator[None]:
+    """On Dask: the GPU class the model needs, the placed worker (others allowed if it dies), the order."""
+    if placement is None:
+        yield
+        return
+    rank = -1 if first else placement.rank[job.shot_id]
+    with dask.annotate(
+        resources={BACKENDS[job.backend].card_resource: 1},
+        workers=[placement.worker[job.shot_id]],
+        allow_other_workers=True,
+        priority=-rank,
+    ):
+        yield
+
+
+def _gather(encodes, shots, prepared: PreparedRun, outcomes, summary: RunSummary, logger) -> None:
+    """Results as they complete; a failed shot fails alone and skips only its continuations."""
+    progress = create_progress_artifact(progress=0.0, description=f"{prepared.plan.film.title}: shots done")
+    by_future = {id(future): shot_id for shot_id, future in shots.items()}
+    reports: list[TaskReport] = []
+    for done, future in enumerate(as_completed([*encodes.values(), *shots.values()]), start=1):
+        update_progress_artifact(progress, progress=100.0 * done / (len(encodes) + len(shots)))
+        shot_id = by_future.get(id(future))
+        try:
+            report: TaskReport = future.result()
+        except Exception as error:  # the shot's own error, as the user should read it
+            if shot_id is None:
+                logger.error(f"encoding prompts failed: {type(error).__name__}: {error}")
+                continue
+            outcome = outcomes[shot_id]
+            upstream = prepared.plan.job(shot_id).upstream
+            if upstream and outcomes[upstream].status in ("failed", "skipped"):
+                outcome.status, outcome.error = "skipped", f"continues from failed shot {upstream!r}"
+            else:
+                outcome.status, outcome.error = "failed", f"{type(error).__name__}: {error}"
+                logger.error(f"shot {shot_id} failed: {outcome.error}")
+            continue
+        reports.append(report)
+        if shot_id is not None:
+            outcome = outcomes[shot_id]
+            outcome.status = "rendered" if report.generated else "cached"
+            outcome.seconds, outcome.clip, outcome.worker = report.seconds, report.clip, report.worker
+    summary.loads = [{"worker": r.worker, "model": model} for r in reports for model in r.loads]
+
+
+def _publish_artifacts(prepared: PreparedRun, summary: RunSummary) -> None:
+    """For people in the Prefect UI: short columns first, so the long prompt does not push them off."""
+    plan = prepared.plan
+    rows = []
+    for job in plan.jobs:
+        outcome = summary.outcome(job.shot_id)
+        rows.append(
+            {
+                "shot": job.shot_id,
+                "status": outcome.status,
+                "backend": job.backend,
+                "seed": job.seed,
+                "seconds": round(outcome.seconds, 1),
+                "worker": outcome.worker or "",
+                "prompt": job.compiled.prompt,
+            }
+        )
+    create_table_artifact(rows, key=None, description=f"Storyboard of {plan.film.title} ({plan.profile})")
+    if summary.film:
+        links = [f"- film: [{summary.film}](file://{summary.film})"]
+        links += [f"- {name}: [{path}](file://{path})" for name, path in summary.report.items()]
+        create_markdown_artifact("\n".join(links), key=None, description=f"{plan.film.title}: the cut and its report")
+
+
+@contextmanager
+def _timed(phases: dict[str, float], name: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        phases[name] = time.perf_counter() - started

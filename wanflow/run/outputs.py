@@ -1,0 +1,96 @@
+"""What a run leaves in `--out`: the clips, the cut, the report, and the stamp that spares a re-cut."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from wanflow.atomic import write_text_atomic
+from wanflow.cache import ArtifactStore
+from wanflow.plan import RenderJob, RenderPlan, cut_key
+from wanflow.run.summary import RunSummary
+
+
+def assemble_and_report(plan: RenderPlan, store: ArtifactStore, summary: RunSummary, out_dir: Path, logger) -> None:
+    """Cut the film once every shot has a clip, copying the clips beside it for editors."""
+    from wanflow.media.cut import CutClip, assemble
+    from wanflow.report.storyboard import manifest_metadata, write_report
+
+    clip_paths = {job.shot_id: store.get_file("clips", job.keys.clip) for job in plan.jobs}
+    missing = [shot_id for shot_id, path in clip_paths.items() if path is None]
+    if missing:
+        summary.note = f"film not assembled: no clip yet for {', '.join(missing)}"
+        logger.warning(summary.note)
+        return
+    clips_dir = out_dir / "clips"
+    clips_dir.mkdir(parents=True, exist_ok=True)
+    cut, records = [], []
+    for job in plan.jobs:
+        local = clips_dir / f"{job.shot_id}.mp4"
+        _link_or_copy(clip_paths[job.shot_id], local)
+        cut.append(CutClip(shot=job.shot, path=local))
+        records.append(_record(job, local, store, summary))
+    film_path = out_dir / f"{Path(plan.film.path).stem}.mp4"
+    stamp_path = out_dir / f".{film_path.stem}.cut.json"
+    key = cut_key(plan.film, [job.keys.clip for job in plan.jobs], (plan.width, plan.height), plan.profile)
+    stamp = _read_stamp(stamp_path)
+    if stamp.get("key") == key and all(Path(p).is_file() for p in [stamp["film"], *stamp["report"].values()]):
+        logger.info(f"{film_path} is up to date (same clips, same spec): not cut again")
+        summary.film, summary.report = stamp["film"], stamp["report"]
+        return
+    logger.info(f"assembling {len(cut)} clips into {film_path}")
+    run_info = {"loads": summary.loads, "workers": summary.workers}
+    metadata = manifest_metadata(plan.film, records, profile=plan.profile, run_info=run_info)
+    assembly = assemble(
+        plan.film, cut, film_path, width=plan.width, height=plan.height, metadata=metadata, progress=logger.info
+    )
+    paths = write_report(plan.film, records, assembly, out_dir, profile=plan.profile, run_info=run_info)
+    summary.film = str(assembly.path)
+    summary.report = {name: str(path) for name, path in vars(paths).items() if path is not None}
+    write_text_atomic(stamp_path, json.dumps({"key": key, "film": summary.film, "report": summary.report}))
+
+
+def _read_stamp(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _record(job: RenderJob, clip: Path, store: ArtifactStore, summary: RunSummary):
+    from wanflow.report.storyboard import ShotRecord
+
+    outcome = summary.outcome(job.shot_id)
+    latents = store.get_meta("latents", job.keys.latents) or {}
+    return ShotRecord(
+        shot=job.shot,
+        clip=clip,
+        prompt=job.compiled.prompt,
+        negative=job.compiled.negative,
+        mode=job.compiled.mode,
+        warnings=tuple(w.message for w in job.compiled.warnings),
+        backend=job.backend,
+        seed=job.seed,
+        steps=job.steps,
+        width=job.width,
+        height=job.height,
+        frames=job.frames,
+        fps=job.fps,
+        weights_fingerprint=job.weights,
+        cache_keys=job.keys.all(),
+        cached=outcome.status != "rendered",
+        seconds={"render": outcome.seconds if outcome.status == "rendered" else float(latents.get("seconds", 0.0))},
+    )
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """Hard-link when the cache shares the filesystem (instant, no space), else copy; atomic."""
+    staging = target.with_name(f".{target.name}.tmp")
+    staging.unlink(missing_ok=True)
+    try:
+        os.link(source, staging)
+    except OSError:
+        shutil.copyfile(source, staging)
+    os.replace(staging, target)

@@ -1,0 +1,155 @@
+"""The models a process holds: each loaded once and kept warm; one generation per physical GPU.
+
+A pool lives as long as its owner: one in-process run (`ModelPool` of the run, released at
+its end), or a long-lived Dask worker (`worker_pool`, kept across shots and flow runs), so a
+model is loaded once per worker, never once per shot.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import filelock
+import platformdirs
+
+from wanflow.plan import RenderJob
+from wanflow.settings import RenderSettings
+
+
+@dataclass
+class ModelPool:
+    """Loads models lazily, once each; at most one generator (the big one) is resident.
+
+    Nothing here imports torch until a model is needed, so a run that finds everything in
+    the cache never pays for it. `loads` is the history, so callers can report what a piece
+    of work loaded (its length before and after).
+    """
+
+    settings: RenderSettings
+    keep_warm: bool = False  # a worker's pool keeps its text encoders between runs; a run's frees them
+    loads: list[str] = field(default_factory=list)  # "text_encoder:t2v-a14b", "generator:..." in load order
+    _text_encoders: dict[Path, object] = field(default_factory=dict)
+    _generator: tuple[str, object] | None = None
+    _decoders: dict[Path, object] = field(default_factory=dict)
+
+    def text_encoder(self, job: RenderJob):
+        from wanflow.backends.generate import TextEncoder
+
+        if job.model_dir not in self._text_encoders:
+            self.loads.append(f"text_encoder:{job.backend}")
+            self._text_encoders[job.model_dir] = TextEncoder.load(job.model_dir, self.settings)
+        return self._text_encoders[job.model_dir]
+
+    def generator(self, job: RenderJob):
+        from wanflow.backends.generate import Generator
+
+        if self._generator is not None and self._generator[0] == job.backend:
+            return self._generator[1]
+        self.release_generator()
+        self.loads.append(f"generator:{job.backend}")
+        generator = Generator.load(job.backend, job.model_dir, self.settings)
+        self._generator = (job.backend, generator)
+        return generator
+
+    def decoder(self, job: RenderJob):
+        from wanflow.backends.generate import Decoder
+
+        if job.model_dir not in self._decoders:
+            self.loads.append(f"decoder:{job.backend}")
+            self._decoders[job.model_dir] = Decoder.load(job.model_dir, self.settings)
+        return self._decoders[job.model_dir]
+
+    def done_encoding(self) -> None:
+        """After the prompts: a run frees its text encoders for the generator; a worker keeps them."""
+        if not self.keep_warm:
+            self._text_encoders.clear()
+            free_memory()
+
+    def warm_generator(self) -> str | None:
+        """The backend whose generator is resident (placement prefers this worker for it)."""
+        return self._generator[0] if self._generator is not None else None
+
+    def release_generator(self) -> None:
+        if self._generator is not None:
+            self._generator = None
+            free_memory()
+
+    def release_all(self) -> None:
+        self._text_encoders.clear()
+        self._decoders.clear()
+        self.release_generator()
+
+
+_worker_pools: dict[RenderSettings, ModelPool] = {}
+_worker_pools_lock = threading.Lock()
+
+
+def worker_pool(settings: RenderSettings) -> ModelPool:
+    """This process's pool for these settings, kept for the life of the process (a Dask worker)."""
+    with _worker_pools_lock:
+        return _worker_pools.setdefault(settings, ModelPool(settings, keep_warm=True))
+
+
+_run_pool: ContextVar[ModelPool | None] = ContextVar("wanflow_run_pool", default=None)
+
+
+@contextmanager
+def run_pool(settings: RenderSettings) -> Iterator[ModelPool]:
+    """An in-process run's own pool: its tasks (threads of this process) use it; freed at the end."""
+    pool = ModelPool(settings)
+    token = _run_pool.set(pool)
+    try:
+        yield pool
+    finally:
+        _run_pool.reset(token)
+        pool.release_all()
+
+
+def current_pool(settings: RenderSettings) -> ModelPool:
+    """The run's pool in-process, else this worker process's long-lived one."""
+    return _run_pool.get() or worker_pool(settings)
+
+
+def warm_backends() -> list[str]:
+    """What this process holds now: asked of every worker before a run is placed."""
+    return sorted({b for pool in _worker_pools.values() if (b := pool.warm_generator()) is not None})
+
+
+def device_lock(device: str) -> filelock.FileLock:
+    """One generation per physical device at a time, across every process on this machine.
+
+    Two workers with CUDA_VISIBLE_DEVICES=0 and =1 both see "cuda:0": the lock is keyed by the
+    physical GPU (its index in the machine's numbering), not by the device string.
+    """
+    name = re.sub(r"[^a-z0-9]+", "-", physical_device(device).lower())
+    locks = Path(platformdirs.user_cache_dir("wanflow")) / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    return filelock.FileLock(locks / f"device-{name}.lock")
+
+
+def physical_device(device: str) -> str:
+    """`cuda:1` under CUDA_VISIBLE_DEVICES=2,3 is physical GPU 3; the CPU and others stay as they are."""
+    if not device.startswith("cuda"):
+        return device
+    index = int(device.partition(":")[2] or 0)
+    visible = [part.strip() for part in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if part.strip()]
+    return f"cuda-{visible[index]}" if index < len(visible) else f"cuda-{index}"
+
+
+def free_memory() -> None:
+    gc.collect()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:  # pragma: no cover - torch is a dependency
+        pass

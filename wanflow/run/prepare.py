@@ -1,0 +1,105 @@
+"""One preparation per run: load and compile the storyboard once, make missing tiny models, plan once.
+
+The CLI prepares before Prefect starts, so bad input is reported in a second with exit code 2;
+it then hands what it prepared to the flow (`handed_over`), which prepares only when it runs
+without the CLI (a deployment, a schedule).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from wanflow.backends.store import find_model
+from wanflow.cache import default_cache_dir
+from wanflow.catalog import BACKENDS
+from wanflow.errors import Problem, UserError
+from wanflow.plan import RenderJob, RenderPlan, make_plan, resolve_profile, select_forced, select_shots
+from wanflow.settings import RenderSettings
+from wanflow.spec import load_film
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What the user asked for: the flow's parameters, as plain values."""
+
+    spec: Path
+    profile: str = "preview"
+    only: tuple[str, ...] = ()
+    force: tuple[str, ...] = ()
+    out: Path = Path("out")
+    cache: Path | None = None
+    settings: RenderSettings = field(default_factory=RenderSettings)
+
+
+@dataclass(frozen=True)
+class PreparedRun:
+    request: RunRequest
+    plan: RenderPlan
+    jobs: tuple[RenderJob, ...]  # the selected shots, in film order
+    forced: frozenset[str]
+    cache_dir: Path
+    out_dir: Path
+
+
+def prepare_run(request: RunRequest, log: Log = print) -> PreparedRun:
+    """Everything that can be checked before a model loads is checked here, all problems at once."""
+    spec = request.spec.resolve()
+    film = load_film(spec)
+    if resolve_profile(film, request.profile).tiny:
+        ensure_tiny_models(log)
+    plan = make_plan(film, request.profile, request.settings)
+    plan.check()
+    selected = select_shots(plan, list(request.only) or None)
+    forced = select_forced(plan, list(request.force) or None, selected)
+    out_dir = request.out.resolve()
+    _check_writable(out_dir, "--out")
+    return PreparedRun(
+        request=request,
+        plan=plan,
+        jobs=tuple(job for job in plan.jobs if job.shot_id in selected),
+        forced=frozenset(forced),
+        cache_dir=(request.cache or default_cache_dir(spec)).resolve(),
+        out_dir=out_dir,
+    )
+
+
+def ensure_tiny_models(log: Log) -> None:
+    """The preview's tiny models are written once per machine, as an explicit step of the run."""
+    if all(find_model(backend_id, tiny=True) for backend_id in BACKENDS):
+        return
+    from wanflow.backends.tiny import make_tiny_models
+
+    log("making the tiny random-weight models (first preview on this machine)")
+    make_tiny_models()
+
+
+_handed: ContextVar[PreparedRun | None] = ContextVar("wanflow_prepared_run", default=None)
+
+
+@contextmanager
+def handing_over(prepared: PreparedRun) -> Iterator[None]:
+    """Within this block, a flow run asked for the same request uses `prepared` as it is."""
+    token = _handed.set(prepared)
+    try:
+        yield
+    finally:
+        _handed.reset(token)
+
+
+def handed_over(request: RunRequest) -> PreparedRun | None:
+    prepared = _handed.get()
+    return prepared if prepared is not None and prepared.request == request else None
+
+
+def _check_writable(folder: Path, option: str) -> None:
+    """Found before any rendering, not after an hour of it."""
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if existing is None or not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(Problem("wanflow", None, None, option, f"{folder} is not a writable folder"))

@@ -1,0 +1,72 @@
+"""The flow's tasks: thin wrappers that run a phase on whatever process holds the models.
+
+They run in the flow's process (in-process runs) or on a Dask worker (a cluster), take plain
+picklable values (jobs, folders, settings) and return a `TaskReport`: never a tensor. The
+models come from the pool of the process they run in, so a worker keeps them warm.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from wanflow.cache import ArtifactStore
+from wanflow.plan import RenderJob
+from wanflow.run.cluster import worker_name
+from wanflow.run.phases import encode_prompts, render_shot
+from wanflow.run.pool import current_pool
+from wanflow.run.summary import TaskReport
+from wanflow.settings import RenderSettings
+
+
+def _is_transient(task, task_run, state) -> bool:
+    """Retry what a second try can fix (I/O hiccups, a GPU out of memory), never bad input."""
+    try:
+        state.result()
+    except (OSError, ConnectionError, TimeoutError):
+        return True
+    except RuntimeError as error:
+        return "out of memory" in str(error).lower()
+    except Exception:
+        return False
+    return False
+
+
+_TASK_DEFAULTS = dict(cache_policy=NO_CACHE, persist_result=False, retries=1, retry_condition_fn=_is_transient)
+
+
+def _shot_run_name() -> str:
+    from prefect.runtime import task_run
+
+    return f"shot-{task_run.parameters['job'].shot_id} on {worker_name()}"
+
+
+def _encode_run_name() -> str:
+    from prefect.runtime import task_run
+
+    return f"encode-{task_run.parameters['jobs'][0].backend} on {worker_name()}"
+
+
+@task(name="encode-prompts", task_run_name=_encode_run_name, **_TASK_DEFAULTS)
+def encode_task(jobs: list[RenderJob], cache_dir: Path, settings: RenderSettings) -> TaskReport:
+    pool = current_pool(settings)
+    before = len(pool.loads)
+    result = encode_prompts(jobs, ArtifactStore(cache_dir), pool, log=get_run_logger().info)
+    get_run_logger().info(f"prompts: {result.encoded} encoded, {result.cached} from the cache")
+    return TaskReport(worker=worker_name(), loads=tuple(pool.loads[before:]))
+
+
+@task(name="render-shot", task_run_name=_shot_run_name, retry_delay_seconds=5, **_TASK_DEFAULTS)
+def render_task(
+    job: RenderJob, cache_dir: Path, settings: RenderSettings, upstream_clip_key: str | None, force: bool
+) -> TaskReport:
+    store, pool, logger = ArtifactStore(cache_dir), current_pool(settings), get_run_logger()
+    logger.info(f"shot {job.shot_id}: {job.backend} {job.width}x{job.height} {job.frames}f, seed {job.seed}")
+    before = len(pool.loads)
+    upstream = store.get_file("clips", upstream_clip_key) if upstream_clip_key else None
+    if upstream_clip_key and upstream is None:
+        raise RuntimeError(f"shot {job.shot_id}: the clip of {job.upstream!r} is not in the cache {cache_dir}")
+    work = render_shot(job, store, pool, upstream_clip=upstream, force=force, log=logger.info)
+    return TaskReport(worker_name(), tuple(pool.loads[before:]), work.generated, work.seconds, str(work.clip))

@@ -1,0 +1,213 @@
+"""The field types of the storyboard format, and the checks each one carries.
+
+Validation needs three things from the file being read, passed as the validation context:
+`vocabulary` (terms are normalised to their canonical zh form), `base_dir` (relative paths
+resolve against the spec's folder) and `characters` (`{name}` references expand).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationInfo,
+    create_model,
+)
+from pydantic_core import PydanticCustomError
+
+from wanflow.catalog import BACKENDS
+from wanflow.grammar.vocabulary import UnknownTerm, Vocabulary
+
+TERM_MARK = "x-wanflow-term"  # marks vocabulary fields in the JSON schema (filled in by spec.py)
+BackendId = Literal[tuple(BACKENDS)]  # type: ignore[valid-type]
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+
+
+def problem(message: str, field: str | None = None) -> PydanticCustomError:
+    """A validation error with our own wording; `field` points it at a key of the model."""
+    context: dict[str, Any] = {"message": message}
+    if field is not None:
+        context["field"] = field
+    return PydanticCustomError("wanflow", "{message}", context)
+
+
+def did_you_mean(value: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(value, choices, n=3, cutoff=0.6)
+    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+
+
+def _context(info: ValidationInfo, key: str) -> Any:
+    if not info.context or key not in info.context:
+        raise RuntimeError(f"spec models need {key!r} in the validation context (use wanflow.spec.load.load_film)")
+    return info.context[key]
+
+
+class SpecModel(BaseModel):
+    """Unknown keys are mistakes (typos), and a number where text goes (`title: 2001`) is text."""
+
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True, frozen=True)
+
+
+# --- vocabulary terms -------------------------------------------------------------------
+
+
+def describe_unknown_term(error: UnknownTerm) -> str:
+    """`unknown shot size 'closeup'; did you mean 特写 (close-up)?` (+ where else it is a term)."""
+    message = f"unknown {error.category.replace('_', ' ')} {error.value!r}"
+    if error.suggestions:
+        message += f"; did you mean {' or '.join(error.suggestions[:3])}?"
+    if error.elsewhere:
+        message += f" ({error.value!r} is a term of {', '.join(error.elsewhere)})"
+    return message
+
+
+def _term_validator(category: str) -> AfterValidator:
+    def canonical(value: str, info: ValidationInfo) -> str:
+        vocabulary: Vocabulary = _context(info, "vocabulary")
+        try:
+            return vocabulary.resolve(category, value).zh
+        except UnknownTerm as error:
+            if category == "emotion":
+                return value.strip()  # any other feeling is kept as plain text
+            raise problem(describe_unknown_term(error)) from None
+
+    return AfterValidator(canonical)
+
+
+def term(category: str, description: str) -> Any:
+    """One vocabulary term: zh, en (any case) or an alias; stored as the canonical zh term."""
+    return Annotated[
+        str,
+        _term_validator(category),
+        Field(description=description, json_schema_extra={TERM_MARK: category}),
+    ]
+
+
+# --- lists that replace or extend what they inherit ----------------------------------------
+
+
+def _one_or_many(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+def _list_or_extend(value: Any) -> str:
+    return "<extend>" if isinstance(value, dict) else "<list>"
+
+
+def patch_list(item: Any, name: str, description: str) -> Any:
+    """A list that REPLACES the inherited one, or `{extend: [...]}` that adds to it."""
+    extend_model = create_model(
+        f"Extend{name}",
+        __base__=SpecModel,
+        extend=(list[item], Field(description="Added after the inherited items.")),
+    )
+    return Annotated[
+        Annotated[list[item], Tag("<list>")] | Annotated[extend_model, Tag("<extend>")],
+        Discriminator(_list_or_extend),
+        BeforeValidator(_one_or_many, json_schema_input_type=Union[str, list[item], extend_model]),
+        Field(description=description),
+    ]
+
+
+def term_list(category: str, description: str) -> Any:
+    return patch_list(
+        term(category, f"A {category.replace('_', ' ')} term."), category.title().replace("_", ""), description
+    )
+
+
+# --- text, files, numbers ---------------------------------------------------------------
+
+_REFERENCE = re.compile(r"\{\{(\w[\w-]*)\}\}|\{(\w[\w-]*)\}")
+NAME_PATTERN = re.compile(r"^\w[\w-]*$")
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def expand_characters(text: str, characters: dict[str, str]) -> str:
+    """`{name}` -> the character's text; `{{name}}` -> a literal `{name}`; other braces stay."""
+
+    def replace(match: re.Match[str]) -> str:
+        escaped, name = match.group(1), match.group(2)
+        if escaped is not None:
+            return "{" + escaped + "}"
+        if name not in characters:
+            known = ", ".join(characters) or "none are defined"
+            hint = did_you_mean(name, list(characters))
+            raise problem(
+                f"unknown character {{{name}}}{hint} (characters: {known}; write {{{{{name}}}}} for literal braces)"
+            )
+        return characters[name]
+
+    return _REFERENCE.sub(replace, text)
+
+
+def _expand(text: str, info: ValidationInfo) -> str:
+    return expand_characters(text, _context(info, "characters"))
+
+
+def _check_id(value: str) -> str:
+    if not ID_PATTERN.match(value):
+        raise problem(
+            f"{value!r} is not a valid id: use letters, digits, '-', '_' and '.', starting with a letter or digit"
+        )
+    return value
+
+
+def _file_validator(suffixes: tuple[str, ...], what: str) -> AfterValidator:
+    def existing(value: str, info: ValidationInfo) -> Path:
+        base_dir: Path = _context(info, "base_dir")
+        path = (base_dir / Path(value).expanduser()).resolve()
+        if not path.exists():
+            raise problem(f"{what} not found: {value} (looked for {path})")
+        if not path.is_file():
+            raise problem(f"{what} is not a file: {value} ({path})")
+        if path.suffix.lower() not in suffixes:
+            raise problem(f"{what} must be a {' / '.join(suffixes)} file, not {path.name!r}")
+        return path
+
+    return AfterValidator(existing)
+
+
+def _size(value: Any) -> Any:
+    if isinstance(value, str):
+        match = re.fullmatch(r"\s*(\d+)\s*[x*×]\s*(\d+)\s*", value)
+        if not match:
+            raise problem(f'size {value!r} is not WIDTHxHEIGHT, e.g. "1280x720"')
+        width, height = int(match.group(1)), int(match.group(2))
+        if width <= 0 or height <= 0 or width % 2 or height % 2:
+            raise problem(f"size {value!r}: width and height must be positive even numbers (H.264 needs them)")
+        return (width, height)
+    raise problem(f'size must be text like "1280x720", not {value!r}')
+
+
+Text = Annotated[str, AfterValidator(_expand)]
+Id = Annotated[str, AfterValidator(_check_id), Field(description="Letters, digits, '-', '_' and '.'.")]
+Size = Annotated[
+    tuple[int, int],
+    BeforeValidator(_size, json_schema_input_type=str),
+    Field(description='"WIDTHxHEIGHT", e.g. "1280x720" (even numbers).'),
+]
+ImageFile = Annotated[Path, _file_validator(IMAGE_SUFFIXES, "image")]
+LoraFile = Annotated[Path, _file_validator((".safetensors",), "LoRA file")]
+AudioFile = Annotated[Path, _file_validator((".wav", ".mp3", ".m4a", ".aac", ".flac", ".ogg", ".opus"), "audio file")]
+Seconds = Annotated[float, Field(ge=0, strict=True, allow_inf_nan=False)]
+PositiveSeconds = Annotated[float, Field(gt=0, strict=True, allow_inf_nan=False)]
+PositiveInt = Annotated[int, Field(gt=0, strict=True)]
+Flag = Annotated[bool, Field(strict=True)]
+
+
+def shorthand(key: str, model: type[BaseModel]) -> BeforeValidator:
+    """A plain string stands for `{key: string}` (e.g. `transition: dissolve`)."""
+    return BeforeValidator(
+        lambda value: {key: value} if isinstance(value, str) else value,
+        json_schema_input_type=Union[str, model],
+    )

@@ -1,0 +1,237 @@
+"""The storyboard format as pydantic models: the edge where YAML is checked, field by field.
+
+The field types and their checks live in `spec_types.py`; `spec.py` validates a file with
+these models and `spec_resolve.py` turns the checked models into `wanflow.film` dataclasses.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import ConfigDict, Field, model_validator
+
+from wanflow.film import TRANSITION_TYPES
+from wanflow.spec.fields import (
+    NAME_PATTERN,
+    AudioFile,
+    BackendId,
+    Flag,
+    Id,
+    ImageFile,
+    LoraFile,
+    PositiveInt,
+    PositiveSeconds,
+    Seconds,
+    Size,
+    SpecModel,
+    Text,
+    did_you_mean,
+    patch_list,
+    problem,
+    shorthand,
+    term,
+    term_list,
+)
+
+SPEC_VERSION = 1
+
+
+LightSource = term("light_source", "光源类型, e.g. 日光 / daylight.")
+Lighting = term_list("lighting", "光线类型, a list, e.g. [边缘光, 柔光].")
+TimeOfDay = term("time_of_day", "时间段, e.g. 黄昏 / dusk.")
+ShotSize = term("shot_size", "景别, e.g. 特写 / close-up.")
+Composition = term("composition", "构图, e.g. 中心构图.")
+Lens = term("lens", "镜头焦段, e.g. 广角 / wide-angle lens.")
+Angle = term("angle", "机位角度, e.g. 低角度拍摄 / low angle shot.")
+ShotType = term("shot_type", "镜头类型, e.g. 定场镜头 / establishing shot.")
+ColorTone = term_list("color_tone", "色调, a list, e.g. [暖色调].")
+Style = term("style", "视觉风格, e.g. 水彩画 / watercolor.")
+Effect = term_list("effect", "特效镜头, a list, e.g. [延时拍摄].")
+Camera = term_list("camera", "Camera moves (基础/高级运镜), or [static].")
+Motion = term("motion", "运动, e.g. 跑步 / running.")
+Emotion = term("emotion", "人物情绪 (愤怒 恐惧 高兴 悲伤 惊讶) or any plain text.")
+
+
+class LookSpec(SpecModel):
+    """Cinematography; every value is a vocabulary term (zh, en or an alias)."""
+
+    light_source: LightSource | None = None
+    lighting: Lighting | None = None
+    time_of_day: TimeOfDay | None = None
+    shot_size: ShotSize | None = None
+    composition: Composition | None = None
+    lens: Lens | None = None
+    angle: Angle | None = None
+    shot_type: ShotType | None = None
+    color_tone: ColorTone | None = None
+    style: Style | None = None
+    effect: Effect | None = None
+
+
+class TransitionSpec(SpecModel):
+    type: str = Field(description=f"One of: {', '.join(TRANSITION_TYPES)}.")
+    duration: PositiveSeconds | None = Field(None, description="Seconds of overlap (default 0.5 for non-cuts).")
+
+    @model_validator(mode="after")
+    def _known(self) -> TransitionSpec:
+        if self.type not in TRANSITION_TYPES:
+            hint = did_you_mean(self.type, list(TRANSITION_TYPES))
+            raise problem(f"unknown transition {self.type!r}{hint} (one of: {', '.join(TRANSITION_TYPES)})", "type")
+        if self.type == "cut" and self.duration:
+            raise problem("a cut has no duration", "duration")
+        return self
+
+
+class LoraSpec(SpecModel):
+    file: LoraFile = Field(description="A .safetensors file, relative to the spec's folder.")
+    scale: float = Field(1.0, strict=True, description="LoRA strength.")
+    expert: Literal["high", "low", "both"] = Field("both", description="A14B expert it loads into.")
+
+
+Transition = Annotated[
+    TransitionSpec,
+    shorthand("type", TransitionSpec),
+    Field(description="To the next shot: a name or {type, duration}."),
+]
+Loras = patch_list(Annotated[LoraSpec, shorthand("file", LoraSpec)], "Lora", "LoRAs: paths or {file, scale, expert}.")
+
+
+class DefaultsSpec(SpecModel):
+    """What film- and scene-level `defaults:` may set; nearer levels override."""
+
+    look: LookSpec | None = Field(None, description="Merged field by field with the inherited look.")
+    camera: Camera | None = None
+    motion: Motion | None = None
+    emotion: Emotion | None = None
+    negative: str | None = Field(None, description='"default" = the official Wan2.2 negative prompt, or your text.')
+    duration: PositiveSeconds | None = Field(None, description="Seconds (or set frames).")
+    frames: PositiveInt | None = Field(None, description="Frames (4n+1), instead of duration.")
+    transition: Transition | None = None
+    backend: BackendId | None = Field(None, description="Force a backend for these shots.")
+    lora: Loras | None = None
+
+    @model_validator(mode="after")
+    def _one_length(self) -> DefaultsSpec:
+        if self.duration is not None and self.frames is not None:
+            raise problem("set duration or frames, not both", "frames")
+        return self
+
+
+class TrimSpec(SpecModel):
+    start: Seconds = Field(0.0, description="Seconds cut from the clip's start.")
+    end: PositiveSeconds | None = Field(None, description="Where the clip ends, seconds from its start.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TrimSpec:
+        if self.end is not None and self.end <= self.start:
+            raise problem(f"end ({self.end:g}) must be after start ({self.start:g})", "end")
+        return self
+
+
+class ShotSpec(DefaultsSpec):
+    id: Id
+    subject: Text = Field("", description="Who or what; {name} expands a character.")
+    action: Text = Field("", description="What happens.")
+    scene: Text = Field("", description="Where it happens.")
+    extra: Text = Field("", description="Free text appended to the prompt.")
+    caption: Text | None = Field(None, description="On-screen / subtitle text.")
+    prompt: str | None = Field(None, description="A raw prompt used verbatim instead of the grammar.")
+    lang: Literal["zh", "en"] | None = Field(None, description="Prompt language of this shot.")
+    seed: int | None = Field(None, ge=0, le=2**32 - 1, strict=True, description="Fixed seed (0 .. 2^32-1).")
+    image: ImageFile | None = Field(None, description="Start frame (image-to-video), relative to the spec.")
+    continue_from: str | None = Field(None, description="Id of an earlier shot whose last frame starts this one.")
+    trim: TrimSpec | None = None
+    hold: Seconds = Field(0.0, description="Seconds the last frame is held.")
+    speed: PositiveSeconds = Field(1.0, description="Playback speed factor.")
+
+    @model_validator(mode="after")
+    def _one_start(self) -> ShotSpec:
+        if self.image is not None and self.continue_from is not None:
+            raise problem("a shot starts from an image or continues another shot, not both", "continue_from")
+        return self
+
+
+class SceneSpec(SpecModel):
+    id: Id
+    title: str | None = None
+    defaults: DefaultsSpec | None = None
+    shots: list[ShotSpec] = Field(min_length=1)
+
+
+class OutputSpec(SpecModel):
+    fps: int = Field(24, gt=0, le=120, strict=True, description="Frame rate of the finished film.")
+    size: Size | None = None
+    fit: Literal["contain", "cover", "blur"] = Field("contain", description="How clips of another shape fit.")
+    crf: int | None = Field(None, ge=0, le=51, strict=True, description="H.264 quality, lower is better (18).")
+    quality: Literal["high", "medium", "low"] | None = Field(None, description="crf 18 / 23 / 28.")
+    fade_in: Seconds = 0.0
+    fade_out: Seconds = 0.0
+    burn_captions: Flag = Field(False, description="Draw captions into the picture (else a subtitle track).")
+    interpolate: Flag = Field(False, description="Motion-interpolate fps changes.")
+
+    @model_validator(mode="after")
+    def _one_quality(self) -> OutputSpec:
+        if self.crf is not None and self.quality is not None:
+            raise problem("set crf or quality, not both", "quality")
+        return self
+
+
+class TitleCardSpec(SpecModel):
+    text: Text
+    subtitle: Text | None = None
+    duration: PositiveSeconds = 3.0
+
+
+TitleCard = Annotated[TitleCardSpec, shorthand("text", TitleCardSpec)]
+
+
+class TitlesSpec(SpecModel):
+    opening: TitleCard | None = None
+    ending: TitleCard | None = None
+
+
+class AudioSpec(SpecModel):
+    file: AudioFile
+    start: Seconds = Field(0.0, description="Where on the film's timeline it starts.")
+    trim: Seconds = Field(0.0, description="Seconds skipped at the start of the file.")
+    duration: PositiveSeconds | None = None
+    volume: Seconds = 1.0
+    fade_in: Seconds = 0.0
+    fade_out: Seconds = 0.0
+
+
+class ProfileSpecModel(SpecModel):
+    """A render profile; one named like a built-in (preview, draft, final) starts from it."""
+
+    backend: BackendId | None = Field(None, description="Sets both text and image.")
+    text: BackendId | None = Field(None, description="Backend for text-only shots.")
+    image: BackendId | None = Field(None, description="Backend for image-conditioned shots.")
+    size: Size | None = None
+    steps: PositiveInt | None = None
+    max_frames: PositiveInt | None = None
+    tiny: Flag | None = None
+
+    @model_validator(mode="after")
+    def _backends(self) -> ProfileSpecModel:
+        if self.backend is not None and (self.text is not None or self.image is not None):
+            raise problem("set backend, or text and image, not both", "backend")
+        return self
+
+
+class FilmSpec(SpecModel):
+    """A wanflow storyboard: one film, its scenes and shots."""
+
+    model_config = ConfigDict(title="wanflow storyboard")
+
+    wanflow: Literal[1] = Field(description="Spec format version.")
+    title: str
+    lang: Literal["zh", "en"] = Field("zh", description="Prompt language.")
+    defaults: DefaultsSpec | None = None
+    characters: dict[Annotated[str, Field(pattern=NAME_PATTERN.pattern)], str] = Field(
+        default_factory=dict, description="name -> description; {name} in text expands to it."
+    )
+    scenes: list[SceneSpec] = Field(min_length=1)
+    output: OutputSpec = Field(default_factory=OutputSpec)
+    titles: TitlesSpec | None = None
+    soundtrack: list[Annotated[AudioSpec, shorthand("file", AudioSpec)]] = Field(default_factory=list)
+    profiles: dict[str, ProfileSpecModel] = Field(default_factory=dict)
