@@ -18,6 +18,7 @@ import pytest
 import torch
 
 import wanflow.cache.store
+from wanflow.backends.tensors import get_tensors, put_tensors  # noqa: I001
 from wanflow.cache import admin  # noqa: I001
 from wanflow.cache.store import (
     CODE_VERSION,
@@ -59,13 +60,13 @@ def test_tensors_round_trip_bit_exact_with_dtypes(tmp_path: Path) -> None:
     }
     key = _key("shot-1")
     assert not store.has("latents", key)
-    assert store.get_tensors("latents", key) is None
+    assert get_tensors(store, "latents", key) is None
 
-    entry_dir = store.put_tensors("latents", key, tensors, {"shot": "s1", "steps": 4})
+    entry_dir = put_tensors(store, "latents", key, tensors, {"shot": "s1", "steps": 4})
 
     assert entry_dir == tmp_path / "cache" / "latents" / key[:2] / key
     assert store.has("latents", key)
-    got, meta = store.get_tensors("latents", key)
+    got, meta = get_tensors(store, "latents", key)
     assert meta == {"shot": "s1", "steps": 4}
     assert set(got) == set(tensors)
     for name, tensor in tensors.items():
@@ -109,7 +110,7 @@ def test_get_meta_is_cheap_and_unchecked(tmp_path: Path) -> None:
     store = ArtifactStore(tmp_path / "cache")
     key = _key("meta")
     assert store.get_meta("latents", key) is None
-    entry_dir = store.put_tensors("latents", key, {"x": torch.ones(4)}, {"shot": "s1"})
+    entry_dir = put_tensors(store, "latents", key, {"x": torch.ones(4)}, {"shot": "s1"})
     (entry_dir / TENSORS_NAME).write_bytes(b"broken")
     assert store.get_meta("latents", key) == {"shot": "s1"}
     assert store.has("latents", key)
@@ -194,11 +195,11 @@ def test_truncated_tensors_are_warned_about_removed_and_read_as_missing(
 ) -> None:
     store = ArtifactStore(tmp_path / "cache")
     key = _key("t")
-    entry_dir = store.put_tensors("latents", key, {"x": torch.randn(64, 64)}, {})
+    entry_dir = put_tensors(store, "latents", key, {"x": torch.randn(64, 64)}, {})
     data_path = entry_dir / TENSORS_NAME
     data_path.write_bytes(data_path.read_bytes()[:-100])
     with caplog.at_level(logging.WARNING, logger="wanflow.cache.store"):
-        assert store.get_tensors("latents", key) is None
+        assert get_tensors(store, "latents", key) is None
     _assert_discarded(store, "latents", key, caplog, "truncated")
 
 
@@ -219,10 +220,10 @@ def test_bit_flipped_clip_is_warned_about_removed_and_read_as_missing(
 def test_missing_meta_reads_as_missing(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     store = ArtifactStore(tmp_path / "cache")
     key = _key("m")
-    entry_dir = store.put_tensors("latents", key, {"x": torch.ones(3)}, {})
+    entry_dir = put_tensors(store, "latents", key, {"x": torch.ones(3)}, {})
     (entry_dir / "meta.json").unlink()
     with caplog.at_level(logging.WARNING, logger="wanflow.cache.store"):
-        assert store.get_tensors("latents", key) is None
+        assert get_tensors(store, "latents", key) is None
     _assert_discarded(store, "latents", key, caplog, "meta.json is missing")
 
 
@@ -231,27 +232,27 @@ def test_unreadable_safetensors_with_matching_checksum_reads_as_missing(
 ) -> None:
     store = ArtifactStore(tmp_path / "cache")
     key = _key("u")
-    entry_dir = store.put_tensors("latents", key, {"x": torch.ones(3)}, {})
+    entry_dir = put_tensors(store, "latents", key, {"x": torch.ones(3)}, {})
     garbage = b"\xff" * 64
     (entry_dir / TENSORS_NAME).write_bytes(garbage)
     record = json.loads((entry_dir / "meta.json").read_text())
     record["files"][TENSORS_NAME] = {"size": len(garbage), "sha256": hashlib.sha256(garbage).hexdigest()}
     (entry_dir / "meta.json").write_text(json.dumps(record))
     with caplog.at_level(logging.WARNING, logger="wanflow.cache.store"):
-        assert store.get_tensors("latents", key) is None
+        assert get_tensors(store, "latents", key) is None
     _assert_discarded(store, "latents", key, caplog, "unreadable safetensors")
 
 
 def test_the_lock_pattern_rebuilds_a_corrupt_entry_in_one_pass(tmp_path: Path) -> None:
     store = ArtifactStore(tmp_path / "cache")
     key = _key("locked")
-    entry_dir = store.put_tensors("latents", key, {"x": torch.ones(8)}, {})
+    entry_dir = put_tensors(store, "latents", key, {"x": torch.ones(8)}, {})
     (entry_dir / TENSORS_NAME).write_bytes(b"\0" * 10)
     other_store = ArtifactStore(tmp_path / "cache")  # same folder, same process: same lock
     with store.lock("latents", key):
-        assert other_store.get_tensors("latents", key) is None
-        store.put_tensors("latents", key, {"x": torch.full((8,), 2.0)}, {"rebuilt": True})
-    tensors, meta = store.get_tensors("latents", key)
+        assert get_tensors(other_store, "latents", key) is None
+        put_tensors(store, "latents", key, {"x": torch.full((8,), 2.0)}, {"rebuilt": True})
+    tensors, meta = get_tensors(store, "latents", key)
     assert meta == {"rebuilt": True} and torch.equal(tensors["x"], torch.full((8,), 2.0))
     assert len(other_store.discarded) == 1
 
@@ -293,9 +294,9 @@ def test_a_put_that_fails_midway_leaves_no_entry_and_no_temp(tmp_path: Path) -> 
     key = _key("fail")
     shared = torch.zeros(4)
     with pytest.raises(RuntimeError, match="share memory"):
-        store.put_tensors("latents", key, {"a": shared, "b": shared}, {})
+        put_tensors(store, "latents", key, {"a": shared, "b": shared}, {})
     assert not store.has("latents", key)
-    assert store.get_tensors("latents", key) is None
+    assert get_tensors(store, "latents", key) is None
     assert list((tmp_path / "cache" / "latents").iterdir()) == []
 
     src = _clip_file(tmp_path)
@@ -309,7 +310,7 @@ import sys, torch
 from pathlib import Path
 from wanflow.cache.store import ArtifactStore
 store = ArtifactStore(Path(sys.argv[1]))
-store.put_tensors("latents", sys.argv[2], {"x": torch.ones(24 * 1024 * 1024)}, {})
+put_tensors(store, "latents", sys.argv[2], {"x": torch.ones(24 * 1024 * 1024)}, {})
 """
 
 
@@ -333,7 +334,7 @@ def test_a_writer_killed_midway_leaves_no_entry_and_gc_clears_its_temp(tmp_path:
 
     store = ArtifactStore(root)
     assert not store.has("latents", key)
-    assert store.get_tensors("latents", key) is None
+    assert get_tensors(store, "latents", key) is None
     assert list(admin.entries(store)) == []
     (temp_dir,) = [p for p in kind_dir.iterdir() if p.name.startswith(TEMP_PREFIX)]
     assert admin.gc(store, older_than=timedelta(0)).leftovers_removed == 0  # fresh: maybe still writing
@@ -459,9 +460,9 @@ def test_gc_clears_trash_and_stale_temp_dirs(tmp_path: Path) -> None:
 def test_entries_and_du(tmp_path: Path) -> None:
     store = ArtifactStore(tmp_path / "cache")
     clip = store.put_file("clips", _key("c", "clips"), _clip_file(tmp_path, size=1000), {"shot": "s1"})
-    store.put_tensors("latents", _key("l"), {"x": torch.zeros(256)}, {"shot": "s1"})
-    store.put_tensors("embeds", _key("e", "embeds"), {"x": torch.zeros(16)}, {})
-    broken = store.put_tensors("embeds", _key("e2", "embeds"), {"x": torch.zeros(16)}, {})
+    put_tensors(store, "latents", _key("l"), {"x": torch.zeros(256)}, {"shot": "s1"})
+    put_tensors(store, "embeds", _key("e", "embeds"), {"x": torch.zeros(16)}, {})
+    broken = put_tensors(store, "embeds", _key("e2", "embeds"), {"x": torch.zeros(16)}, {})
     (broken / "meta.json").write_text("{not json")
 
     listed = list(admin.entries(store))

@@ -46,6 +46,7 @@ def text_sha256(text: str) -> str:
 def json_sha256(value: object) -> str:
     return text_sha256(canonical_json(value))
 
+
 def canonical_json(value: object) -> str:
     """One text per value: sorted keys, no whitespace, UTF-8, floats as their shortest repr."""
     check_plain(value, "payload")

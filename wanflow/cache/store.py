@@ -23,15 +23,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import filelock
 
 from wanflow.hashing import check_plain, json_sha256, sha256_of_file
-
-if TYPE_CHECKING:
-    import torch
-
 
 CODE_VERSION = "1"
 """Bump when generation code changes what a key produces: every key changes with it."""
@@ -40,7 +36,6 @@ logger = logging.getLogger("wanflow.cache.store")
 
 META_NAME = "meta.json"
 LAST_USED_NAME = "last_used"
-TENSORS_NAME = "tensors.safetensors"
 FILE_STEM = "data"
 LOCKS_DIR = ".locks"
 TEMP_PREFIX = ".tmp-"
@@ -131,16 +126,9 @@ class ArtifactStore:
 
     # ---- writing -------------------------------------------------------------------------
 
-    def put_tensors(self, kind: str, key: str, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Path:
-        """Store named tensors (any dtype, moved to CPU) as one safetensors file; returns the entry dir."""
-        from safetensors.torch import save_file
-
-        def write(temp_dir: Path) -> None:
-            save_file(
-                {name: tensor.to("cpu").contiguous() for name, tensor in tensors.items()}, temp_dir / TENSORS_NAME
-            )
-
-        return self._put(kind, key, meta, write)
+    def put_data(self, kind: str, key: str, name: str, write: Callable[[Path], None], meta: dict[str, Any]) -> Path:
+        """Store one file that `write(path)` makes (tensors, say: the store knows no codec); returns its path."""
+        return self._put(kind, key, meta, lambda temp_dir: write(temp_dir / name)) / name
 
     def put_file(self, kind: str, key: str, src: Path, meta: dict[str, Any]) -> Path:
         """Move a finished file in (it keeps its suffix: `data.mp4`); returns the stored path."""
@@ -214,19 +202,21 @@ class ArtifactStore:
 
     # ---- reading -------------------------------------------------------------------------
 
-    def get_tensors(
-        self, kind: str, key: str, device: str = "cpu"
-    ) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
-        """The stored tensors and the caller's meta, or None when missing or corrupt."""
-        from safetensors.torch import load_file
+    def get_data(
+        self, kind: str, key: str, name: str, read: Callable[[Path], _Data]
+    ) -> tuple[_Data, dict[str, Any]] | None:
+        """`read(path)` of the stored file and the caller's meta, or None when missing or corrupt.
 
-        def load(entry_dir: Path, record: dict[str, Any]) -> dict[str, torch.Tensor]:
-            if TENSORS_NAME not in record["files"]:
-                raise CorruptError("holds no tensors")
+        Whatever `read` raises marks the entry corrupt: it is discarded and rebuilt by the caller.
+        """
+
+        def load(entry_dir: Path, record: dict[str, Any]) -> _Data:
+            if name not in record["files"]:
+                raise CorruptError(f"holds no {name}")
             try:
-                return load_file(entry_dir / TENSORS_NAME, device=device)
-            except Exception as error:  # safetensors has its own error types for bad headers
-                raise CorruptError(f"unreadable safetensors: {error}") from error
+                return read(entry_dir / name)
+            except Exception as error:  # the codec's own error types
+                raise CorruptError(f"unreadable {name}: {error}") from error
 
         found = self._read(kind, key, load)
         return None if found is None else (found[0], found[1]["meta"])

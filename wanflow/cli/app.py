@@ -22,22 +22,17 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# Each module exposes `register(app)`; a module that is missing simply adds no commands.
+# Each module exposes `register(app)`.
 _COMMAND_MODULES = (
     "wanflow.cli.spec_cmds",
     "wanflow.cli.grammar_cmds",
     "wanflow.cli.models_cmds",
     "wanflow.cli.run_cmds",
+    "wanflow.cli.cluster_cmds",
     "wanflow.cli.cache_cmds",
 )
 for _name in _COMMAND_MODULES:
-    try:
-        _module = importlib.import_module(_name)
-    except ModuleNotFoundError as error:
-        if error.name != _name:
-            raise
-        continue
-    _module.register(app)
+    importlib.import_module(_name).register(app)
 
 
 def main() -> None:

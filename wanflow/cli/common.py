@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from wanflow.errors import UserError
+from wanflow.errors import Problem, UserError
 
 
 def make_console(*, stderr: bool = False, soft_wrap: bool = True) -> Console:
@@ -34,3 +34,19 @@ def user_errors() -> Iterator[None]:
     except UserError as error:
         print_problems(error)
         raise typer.Exit(code=2) from None
+
+
+def split_ids(values: list[str] | None) -> list[str]:
+    """`--only a,b --only c` -> ["a", "b", "c"]."""
+    return [part.strip() for value in values or () for part in value.split(",") if part.strip()]
+
+
+def gpu_ids(text: str | None) -> tuple[int, ...]:
+    if not text:
+        return ()
+    try:
+        return tuple(int(part) for part in split_ids([text]))
+    except ValueError:
+        raise UserError(
+            Problem("wanflow", None, None, "--gpus", f"expected GPU indices like 0,1 not {text!r}")
+        ) from None

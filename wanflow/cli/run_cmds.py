@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from wanflow.cli.common import make_console, print_problems, user_errors
-from wanflow.errors import Problem, UserError
+from wanflow.cli.common import gpu_ids, make_console, print_problems, split_ids, user_errors
+from wanflow.errors import UserError
 
 console = make_console(soft_wrap=False)
 
@@ -58,7 +58,17 @@ def plan_command(
         plan = make_plan(film, profile, settings)
     store = ArtifactStore(cache or default_cache_dir(spec.resolve()))
     table = Table(title=f"{film.title}: profile {plan.profile}, film {plan.width}x{plan.height}")
-    for column in ("shot", "backend", "size", "frames@fps", "seconds", "steps", "est. GPU time", "est. memory", "cache"):
+    for column in (
+        "shot",
+        "backend",
+        "size",
+        "frames@fps",
+        "seconds",
+        "steps",
+        "est. GPU time",
+        "est. memory",
+        "cache",
+    ):
         table.add_column(column, justify="right" if column in ("seconds", "steps") else "left", no_wrap=True)
     total_seconds = 0.0
     for job in plan.jobs:
@@ -117,7 +127,9 @@ def run_command(
     cluster: Annotated[
         str | None,
         typer.Option(
-            "--cluster", envvar="WANFLOW_CLUSTER", help="Render on this Dask cluster (tcp://HOST:PORT; $WANFLOW_CLUSTER)."
+            "--cluster",
+            envvar="WANFLOW_CLUSTER",
+            help="Render on this Dask cluster (tcp://HOST:PORT; $WANFLOW_CLUSTER).",
         ),
     ] = None,
     workers: Annotated[int, typer.Option("--workers", help="Start a local cluster of N CPU workers for this run.")] = 0,
@@ -131,9 +143,9 @@ def run_command(
     from wanflow.settings import RenderSettings
 
     with user_errors():  # every input problem is reported here, before Prefect starts
-        gpu_ids = _gpu_ids(gpus)
+        gpu_list = gpu_ids(gpus)
         settings = RenderSettings(device, dtype, offload, t5_cpu, vae_tiling, step_cache)
-        request = RunRequest(spec, profile, tuple(_split(only)), tuple(_split(force)), out, cache, settings)
+        request = RunRequest(spec, profile, tuple(split_ids(only)), tuple(split_ids(force)), out, cache, settings)
         prepared = prepare_run(request, log=_dim)
         if cluster:
             from wanflow.run.cluster import check_cluster, connect
@@ -153,7 +165,7 @@ def run_command(
             settings=settings,
             cluster=cluster,
             workers=workers,
-            gpus=list(gpu_ids) or None,
+            gpus=list(gpu_list) or None,
             return_state=True,
         )
     summary = state.result(raise_on_failure=False)
@@ -198,21 +210,6 @@ def _print_summary(summary) -> None:
 
 def _dim(message: str) -> None:
     console.print(f"[dim]{message}[/]")
-
-
-def _split(values: list[str] | None) -> list[str]:
-    return [part.strip() for value in values or () for part in value.split(",") if part.strip()]
-
-
-def _gpu_ids(text: str | None) -> tuple[int, ...]:
-    if not text:
-        return ()
-    try:
-        return tuple(int(part) for part in _split([text]))
-    except ValueError:
-        raise UserError(
-            Problem("wanflow", None, None, "--gpus", f"expected GPU indices like 0,1 not {text!r}")
-        ) from None
 
 
 def _duration(seconds: float) -> str:

@@ -98,7 +98,9 @@ def connect(address: str, where: str):
     try:
         return Client(address, timeout="10s")
     except (OSError, TimeoutError) as error:
-        raise UserError(Problem(where, None, None, "--cluster", f"no Dask scheduler answers at {address}: {error}")) from None
+        raise UserError(
+            Problem(where, None, None, "--cluster", f"no Dask scheduler answers at {address}: {error}")
+        ) from None
 
 
 def check_cluster(client, prepared) -> list[WorkerSlot]:
@@ -114,7 +116,9 @@ def check_cluster(client, prepared) -> list[WorkerSlot]:
     where = str(prepared.plan.film.path)
     workers = describe_workers(client)
     if not workers:
-        raise UserError(Problem(where, None, None, "--cluster", f"the cluster at {client.scheduler.address} has no workers"))
+        raise UserError(
+            Problem(where, None, None, "--cluster", f"the cluster at {client.scheduler.address} has no workers")
+        )
     problems = unplaceable(list(prepared.jobs), workers, where)
     prepared.cache_dir.mkdir(parents=True, exist_ok=True)
     probe = prepared.cache_dir / f".probe-{uuid.uuid4().hex}"

@@ -67,13 +67,22 @@ def render_film(
     phases: dict[str, float] = {}
     with _timed(phases, "plan"):
         request = RunRequest(
-            Path(spec), profile, tuple(only or ()), tuple(force or ()), Path(out), Path(cache) if cache else None, settings
+            Path(spec),
+            profile,
+            tuple(only or ()),
+            tuple(force or ()),
+            Path(out),
+            Path(cache) if cache else None,
+            settings,
         )
         prepared = handed_over(request) or prepare_run(request, log=logger.info)
     if prepared.plan.tiny:
         logger.warning(TINY_NOTICE)
     summary = RunSummary(str(prepared.plan.film.path), prepared.plan.profile, shots=[])
-    with _timed(phases, "render"), _engine(prepared, cluster or os.environ.get("WANFLOW_CLUSTER"), workers, gpus) as engine:
+    with (
+        _timed(phases, "render"),
+        _engine(prepared, cluster or os.environ.get("WANFLOW_CLUSTER"), workers, gpus) as engine,
+    ):
         _render(prepared, engine, summary, logger)
     summary.phases = phases
     with _timed(phases, "assemble"):
@@ -137,7 +146,9 @@ def _render(prepared: PreparedRun, engine: _Engine, summary: RunSummary, logger)
             todo.append(job)
         else:
             outcomes[job.shot_id].status, outcomes[job.shot_id].clip = "cached", str(clip)
-    logger.info(f"{len(prepared.jobs)} shot(s) selected, {len(todo)} to render, {len(prepared.jobs) - len(todo)} cached")
+    logger.info(
+        f"{len(prepared.jobs)} shot(s) selected, {len(todo)} to render, {len(prepared.jobs) - len(todo)} cached"
+    )
     if not todo:
         return
     placement = _placement(todo, engine, str(prepared.plan.film.path))

@@ -26,7 +26,7 @@ def needs_generation(job: RenderJob, store: ArtifactStore, *, force: bool = Fals
     """A shot needs the generator unless its clip or its latents are in the cache (and intact)."""
     if force:
         return True
-    return store.get_file("clips", job.keys.clip) is None and store.get_tensors("latents", job.keys.latents) is None
+    return store.get_file("clips", job.keys.clip) is None and _get_tensors(store, "latents", job.keys.latents) is None
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ def encode_prompts(
         texts[job.keys.negative] = (job, job.compiled.negative)
     encoded = cached = 0
     for texts in wanted.values():
-        missing = {key: value for key, value in texts.items() if store.get_tensors("embeds", key) is None}
+        missing = {key: value for key, value in texts.items() if _get_tensors(store, "embeds", key) is None}
         cached += len(texts) - len(missing)
         if not missing:
             continue
@@ -55,11 +55,11 @@ def encode_prompts(
         encoder = pool.text_encoder(first_job)
         for key, (job, text) in missing.items():
             with store.lock("embeds", key):
-                if store.get_tensors("embeds", key) is not None:  # another run encoded it meanwhile
+                if _get_tensors(store, "embeds", key) is not None:  # another run encoded it meanwhile
                     cached += 1
                     continue
                 embeds = encoder.encode(text)
-                store.put_tensors("embeds", key, {"embeds": embeds}, {"text": text, "backend": job.backend})
+                _put_tensors(store, "embeds", key, {"embeds": embeds}, {"text": text, "backend": job.backend})
                 encoded += 1
     pool.done_encoding()
     return EncodeResult(encoded=encoded, cached=cached)
@@ -99,7 +99,7 @@ def generate_latents(
         with device_lock(str(generator.device)):
             latents = generator.generate(request, progress=_step_logger(job, log))
         meta = {"shot": job.shot_id, "backend": job.backend, "seed": job.seed, "seconds": time.perf_counter() - started}
-        store.put_tensors("latents", job.keys.latents, {"latents": latents}, meta)
+        _put_tensors(store, "latents", job.keys.latents, {"latents": latents}, meta)
     return True
 
 
@@ -111,7 +111,7 @@ def decode_clip(job: RenderJob, store: ArtifactStore, pool: ModelPool, *, force:
         existing = None if force else store.get_file("clips", job.keys.clip)
         if existing is not None:
             return existing, False
-        loaded = store.get_tensors("latents", job.keys.latents)
+        loaded = _get_tensors(store, "latents", job.keys.latents)
         if loaded is None:
             raise RuntimeError(f"latents of shot {job.shot_id!r} vanished from the cache; run again to rebuild them")
         frames = pool.decoder(job).decode(loaded[0]["latents"])
@@ -163,7 +163,7 @@ def last_frame_image(clip: Path, into: Path) -> Path:
 
 
 def _load_embeds(store: ArtifactStore, key: str):
-    loaded = store.get_tensors("embeds", key)
+    loaded = _get_tensors(store, "embeds", key)
     if loaded is None:
         raise RuntimeError("a prompt embedding vanished from the cache; run again to rebuild it")
     return loaded[0]["embeds"]
@@ -184,3 +184,15 @@ def _step_logger(job: RenderJob, log: Log) -> Callable[[int, int], None]:
             log(f"shot {job.shot_id}: step {step}/{total}")
 
     return progress
+
+
+def _get_tensors(store: ArtifactStore, kind: str, key: str):
+    from wanflow.backends.tensors import get_tensors  # torch only when a tensor is really read
+
+    return get_tensors(store, kind, key)
+
+
+def _put_tensors(store: ArtifactStore, kind: str, key: str, tensors: dict, meta: dict) -> None:
+    from wanflow.backends.tensors import put_tensors
+
+    put_tensors(store, kind, key, tensors, meta)

@@ -7,7 +7,6 @@ model is loaded once per worker, never once per shot.
 
 from __future__ import annotations
 
-import gc
 import os
 import re
 import threading
@@ -71,7 +70,7 @@ class ModelPool:
         """After the prompts: a run frees its text encoders for the generator; a worker keeps them."""
         if not self.keep_warm:
             self._text_encoders.clear()
-            free_memory()
+            _free_memory()
 
     def warm_generator(self) -> str | None:
         """The backend whose generator is resident (placement prefers this worker for it)."""
@@ -80,7 +79,7 @@ class ModelPool:
     def release_generator(self) -> None:
         if self._generator is not None:
             self._generator = None
-            free_memory()
+            _free_memory()
 
     def release_all(self) -> None:
         self._text_encoders.clear()
@@ -144,12 +143,7 @@ def physical_device(device: str) -> str:
     return f"cuda-{visible[index]}" if index < len(visible) else f"cuda-{index}"
 
 
-def free_memory() -> None:
-    gc.collect()
-    try:
-        import torch
+def _free_memory() -> None:
+    from wanflow.backends.memory import free_memory  # torch only once a model was loaded
 
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-    except ImportError:  # pragma: no cover - torch is a dependency
-        pass
+    free_memory()

@@ -1,0 +1,56 @@
+"""`wanflow cluster start`: a Dask scheduler and its workers on this machine, kept warm until Ctrl-C."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from typing import Annotated
+
+import typer
+
+from wanflow.cli.common import gpu_ids, make_console, user_errors
+
+console = make_console()
+cluster_app = typer.Typer(
+    help="A Dask cluster for renders: one worker per GPU, models kept warm.", no_args_is_help=True
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(cluster_app, name="cluster")
+
+
+@cluster_app.command("start")
+def start_command(
+    workers: Annotated[int, typer.Option("--workers", help="N CPU workers (the tiny preview models).")] = 0,
+    gpus: Annotated[str | None, typer.Option("--gpus", help="One worker per GPU: 0,1,...")] = None,
+    port: Annotated[int, typer.Option("--port", help="The scheduler's port on 127.0.0.1 (0: any free one).")] = 8786,
+) -> None:
+    """Start a scheduler and its workers here, print the address, and keep them (and their models) warm."""
+    from wanflow.run.cluster import local_cluster, worker_specs
+
+    with user_errors():
+        gpu_list = gpu_ids(gpus)
+        specs = worker_specs(workers if workers or gpu_list else 1, gpu_list)
+    import dask
+
+    with dask.config.set({"distributed.scheduler.work-stealing": False}):
+        cluster = local_cluster(specs, port=port)
+    with cluster:
+        cluster.wait_for_workers(len(specs), timeout=120)
+        for spec in specs:
+            console.print(f"worker {spec.name}: resources {spec.resources}", highlight=False)
+        console.print(cluster.scheduler_address, highlight=False)
+        console.print(f"[dim]render on it: wanflow run SPEC --cluster {cluster.scheduler_address}; Ctrl-C stops it[/]")
+        sys.stdout.flush()
+        signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop is a Ctrl-C: workers end with us
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            console.print("stopping the cluster")
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
