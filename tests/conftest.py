@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from servers import Server, prefect_server_at
 
 
 @pytest.fixture(scope="session")
@@ -31,3 +32,18 @@ def tiny_model_dirs(tiny_models_root: Path) -> dict[str, Path]:
     from wanflow.catalog import BACKENDS
 
     return {backend_id: tiny_models_root / "tiny" / backend_id for backend_id in BACKENDS}
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One real `prefect server start` for the session; PREFECT_API_URL points at it for every process."""
+    with prefect_server_at(tmp_path_factory.mktemp("prefect-home")) as server:
+        previous = os.environ.get("PREFECT_API_URL")
+        os.environ["PREFECT_API_URL"] = server.url  # Dask workers and CLI subprocesses inherit it
+        try:
+            yield server
+        finally:
+            if previous is None:
+                os.environ.pop("PREFECT_API_URL", None)
+            else:
+                os.environ["PREFECT_API_URL"] = previous

@@ -33,11 +33,7 @@ def start_command(
     with user_errors():
         gpu_list = gpu_ids(gpus)
         specs = worker_specs(workers if workers or gpu_list else 1, gpu_list)
-    import dask
-
-    with dask.config.set({"distributed.scheduler.work-stealing": False}):
-        cluster = local_cluster(specs, port=port)
-    with cluster:
+    with local_cluster(specs, port=port) as cluster:
         cluster.wait_for_workers(len(specs), timeout=120)
         for spec in specs:
             console.print(f"worker {spec.name}: resources {spec.resources}", highlight=False)

@@ -152,6 +152,10 @@ def run_command(
 
             with connect(cluster, str(spec)) as client:
                 check_cluster(client, prepared)
+        elif workers or gpu_list:
+            from wanflow.run.cluster import check_worker_specs, worker_specs
+
+            check_worker_specs(worker_specs(workers, gpu_list), prepared)
     from wanflow.run.flow import render_film  # Prefect loads only once the input is known good
 
     with handing_over(prepared):

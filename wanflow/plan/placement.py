@@ -28,12 +28,14 @@ class WorkerSlot:
     name: str
     resources: frozenset[str]  # GPU classes it declares, e.g. {"GPU24", "GPU80"}
     warm: frozenset[str] = frozenset()  # backends whose generator it holds
+    warm_text_encoders: frozenset[str] = frozenset()  # backends whose text encoder it holds
 
 
 @dataclass(frozen=True)
 class Placement:
     worker: dict[str, str]  # shot id -> worker address
     rank: dict[str, int]  # shot id -> submission rank (lower runs first on its worker)
+    encoder: dict[str, str]  # backend -> the worker that encodes its prompts
 
     def shots_on(self, address: str) -> list[str]:
         return sorted((s for s, a in self.worker.items() if a == address), key=self.rank.__getitem__)
@@ -96,7 +98,12 @@ def place(jobs: list[RenderJob], workers: list[WorkerSlot]) -> Placement:
         holds[address] = {job.backend}  # a worker keeps one generator resident
         last_backend[address] = job.backend
         placement[job.shot_id] = address
-    return Placement(worker=placement, rank={job.shot_id: index for index, job in enumerate(order)})
+    encoder = {}
+    for job in order:  # a worker holding the text encoder, else the one rendering the model's first shot
+        if job.backend not in encoder:
+            holding = [w.address for w in workers if job.backend in w.warm_text_encoders]
+            encoder[job.backend] = holding[0] if holding else placement[job.shot_id]
+    return Placement(placement, {job.shot_id: index for index, job in enumerate(order)}, encoder)
 
 
 def _work(job: RenderJob) -> float:

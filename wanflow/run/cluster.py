@@ -45,8 +45,19 @@ def worker_specs(workers: int = 0, gpus: tuple[int, ...] = ()) -> list[WorkerSpe
     ]
 
 
+def check_worker_specs(specs: list[WorkerSpec], prepared) -> None:
+    """A local cluster about to be started can run every model of the run (else exit 2, nothing started)."""
+    from wanflow.plan.placement import unplaceable
+
+    slots = [WorkerSlot(spec.name, spec.name, frozenset(spec.resources)) for spec in specs]
+    problems = unplaceable(list(prepared.jobs), slots, str(prepared.plan.film.path))
+    if problems:
+        raise UserError(problems)
+
+
 def local_cluster(specs: list[WorkerSpec], port: int = 0):
     """A scheduler and one worker process (under a nanny) per spec, on 127.0.0.1."""
+    import dask
     from distributed import Nanny, Scheduler, SpecCluster
 
     workers = {
@@ -57,19 +68,22 @@ def local_cluster(specs: list[WorkerSpec], port: int = 0):
         for spec in specs
     }
     scheduler = {"cls": Scheduler, "options": {"host": "127.0.0.1", "port": port, "dashboard": False}}
-    return SpecCluster(workers=workers, scheduler=scheduler, silence_logs=40)
+    # No work stealing: the placement already balanced the shots and kept each model on its worker.
+    with dask.config.set({"distributed.scheduler.work-stealing": False}):
+        return SpecCluster(workers=workers, scheduler=scheduler, silence_logs=40)
 
 
 def describe_workers(client) -> list[WorkerSlot]:
     """Every worker of the cluster with its resources and the generator it holds warm."""
     info = client.scheduler_info(n_workers=-1)["workers"]
-    warm = client.run(_warm_backends)
+    warm = client.run(_warm_models)
     return [
         WorkerSlot(
             address=address,
             name=str(worker.get("name", address)),
             resources=frozenset(name for name, amount in (worker.get("resources") or {}).items() if amount >= 1),
-            warm=frozenset(warm.get(address, ())),
+            warm=frozenset(warm.get(address, {}).get("generators", ())),
+            warm_text_encoders=frozenset(warm.get(address, {}).get("text_encoders", ())),
         )
         for address, worker in sorted(info.items())
     ]
@@ -85,10 +99,10 @@ def worker_name() -> str:
         return "local"
 
 
-def _warm_backends() -> list[str]:
-    from wanflow.run.pool import warm_backends
+def _warm_models() -> dict[str, list[str]]:
+    from wanflow.run.pool import warm_models
 
-    return warm_backends()
+    return warm_models()
 
 
 def connect(address: str, where: str):

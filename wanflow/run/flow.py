@@ -120,8 +120,7 @@ def _engine(prepared: PreparedRun, cluster: str | None, workers: int, gpus: list
         with _dask_runner(DaskTaskRunner, cluster, prepared) as engine:
             yield engine
         return
-    with dask.config.set({"distributed.scheduler.work-stealing": False}):
-        local = local_cluster(worker_specs(workers, tuple(gpus or ())))
+    local = local_cluster(worker_specs(workers, tuple(gpus or ())))
     with local, _dask_runner(DaskTaskRunner, local.scheduler_address, prepared) as engine:
         yield engine
 
@@ -205,10 +204,11 @@ def _annotations(job: RenderJob, engine: _Engine, placement: Placement | None, f
     if placement is None:
         yield
         return
+    worker = placement.encoder[job.backend] if first else placement.worker[job.shot_id]
     rank = -1 if first else placement.rank[job.shot_id]
     with dask.annotate(
         resources={BACKENDS[job.backend].card_resource: 1},
-        workers=[placement.worker[job.shot_id]],
+        workers=[worker],
         allow_other_workers=True,
         priority=-rank,
     ):
@@ -242,6 +242,7 @@ def _gather(encodes, shots, prepared: PreparedRun, outcomes, summary: RunSummary
             outcome = outcomes[shot_id]
             outcome.status = "rendered" if report.generated else "cached"
             outcome.seconds, outcome.clip, outcome.worker = report.seconds, report.clip, report.worker
+            outcome.started, outcome.ended = report.started, report.ended
     summary.loads = [{"worker": r.worker, "model": model} for r in reports for model in r.loads]
 
 

@@ -36,6 +36,7 @@ class ModelPool:
     keep_warm: bool = False  # a worker's pool keeps its text encoders between runs; a run's frees them
     loads: list[str] = field(default_factory=list)  # "text_encoder:t2v-a14b", "generator:..." in load order
     _text_encoders: dict[Path, object] = field(default_factory=dict)
+    _text_encoder_backends: dict[Path, str] = field(default_factory=dict)
     _generator: tuple[str, object] | None = None
     _decoders: dict[Path, object] = field(default_factory=dict)
 
@@ -45,6 +46,7 @@ class ModelPool:
         if job.model_dir not in self._text_encoders:
             self.loads.append(f"text_encoder:{job.backend}")
             self._text_encoders[job.model_dir] = TextEncoder.load(job.model_dir, self.settings)
+            self._text_encoder_backends[job.model_dir] = job.backend
         return self._text_encoders[job.model_dir]
 
     def generator(self, job: RenderJob):
@@ -70,7 +72,11 @@ class ModelPool:
         """After the prompts: a run frees its text encoders for the generator; a worker keeps them."""
         if not self.keep_warm:
             self._text_encoders.clear()
+            self._text_encoder_backends.clear()
             _free_memory()
+
+    def warm_text_encoders(self) -> list[str]:
+        return sorted(self._text_encoder_backends.values())
 
     def warm_generator(self) -> str | None:
         """The backend whose generator is resident (placement prefers this worker for it)."""
@@ -83,6 +89,7 @@ class ModelPool:
 
     def release_all(self) -> None:
         self._text_encoders.clear()
+        self._text_encoder_backends.clear()
         self._decoders.clear()
         self.release_generator()
 
@@ -117,9 +124,13 @@ def current_pool(settings: RenderSettings) -> ModelPool:
     return _run_pool.get() or worker_pool(settings)
 
 
-def warm_backends() -> list[str]:
-    """What this process holds now: asked of every worker before a run is placed."""
-    return sorted({b for pool in _worker_pools.values() if (b := pool.warm_generator()) is not None})
+def warm_models() -> dict[str, list[str]]:
+    """What this process holds now, by backend: asked of every worker before a run is placed."""
+    pools = list(_worker_pools.values())
+    return {
+        "generators": sorted({b for pool in pools if (b := pool.warm_generator()) is not None}),
+        "text_encoders": sorted({b for pool in pools for b in pool.warm_text_encoders()}),
+    }
 
 
 def device_lock(device: str) -> filelock.FileLock:

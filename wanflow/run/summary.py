@@ -14,6 +14,8 @@ class TaskReport:
     generated: bool = False
     seconds: float = 0.0
     clip: str | None = None
+    started: float | None = None  # wall clock (Unix time) where it ran
+    ended: float | None = None
 
 
 @dataclass
@@ -24,6 +26,8 @@ class ShotOutcome:
     seconds: float = 0.0  # generation and decoding of this run (0 when cached)
     clip: str | None = None
     worker: str | None = None  # who rendered it; None when nothing ran for it
+    started: float | None = None  # Unix time the task started and ended on its worker
+    ended: float | None = None
     error: str | None = None
 
 

@@ -7,6 +7,7 @@ models come from the pool of the process they run in, so a worker keeps them war
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from prefect import get_run_logger, task
@@ -62,6 +63,7 @@ def encode_task(jobs: list[RenderJob], cache_dir: Path, settings: RenderSettings
 def render_task(
     job: RenderJob, cache_dir: Path, settings: RenderSettings, upstream_clip_key: str | None, force: bool
 ) -> TaskReport:
+    started = time.time()
     store, pool, logger = ArtifactStore(cache_dir), current_pool(settings), get_run_logger()
     logger.info(f"shot {job.shot_id}: {job.backend} {job.width}x{job.height} {job.frames}f, seed {job.seed}")
     before = len(pool.loads)
@@ -69,4 +71,5 @@ def render_task(
     if upstream_clip_key and upstream is None:
         raise RuntimeError(f"shot {job.shot_id}: the clip of {job.upstream!r} is not in the cache {cache_dir}")
     work = render_shot(job, store, pool, upstream_clip=upstream, force=force, log=logger.info)
-    return TaskReport(worker_name(), tuple(pool.loads[before:]), work.generated, work.seconds, str(work.clip))
+    loads = tuple(pool.loads[before:])
+    return TaskReport(worker_name(), loads, work.generated, work.seconds, str(work.clip), started, time.time())

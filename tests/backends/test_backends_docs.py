@@ -8,7 +8,7 @@ from pathlib import Path
 import imageio.v3 as iio
 import pytest
 
-DOC = Path(__file__).resolve().parents[1] / "README.md"
+DOC = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def test_docs_snippet_renders_each_backend(

@@ -47,14 +47,6 @@ scenes:
 """
 
 
-@pytest.fixture(scope="module")
-def prefect_server():
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-
-
 @pytest.fixture
 def storyboard(tmp_path: Path, tiny_models_root: Path) -> Path:
     Image.fromarray(np.full((80, 128, 3), 180, dtype=np.uint8)).save(tmp_path / "start.png")
@@ -78,9 +70,11 @@ def test_run_renders_then_resumes_from_cache_then_renders_only_the_edit(prefect_
     first = _run(storyboard)
     assert _statuses(first) == {"wade": "rendered", "still": "rendered", "onward": "rendered"}
     # one load per model per run, whatever the number of shots
-    generators = [load for load in first.loads if load.startswith("generator:")]
-    assert sorted(generators) == ["generator:i2v-a14b", "generator:t2v-a14b"]
-    assert len(set(first.loads)) == len(first.loads)
+    models = [load["model"] for load in first.loads]
+    assert sorted(m for m in models if m.startswith("generator:")) == ["generator:i2v-a14b", "generator:t2v-a14b"]
+    assert len(set(models)) == len(models)
+    assert {load["worker"] for load in first.loads} == {"local"}
+    assert {shot.worker for shot in first.shots} == {"local"}
 
     film = probe(Path(first.film))
     assert (film.width, film.height, round(film.fps)) == (128, 80, 24)
@@ -104,7 +98,7 @@ def test_run_renders_then_resumes_from_cache_then_renders_only_the_edit(prefect_
 def test_draft_profile_renders_every_shot_on_one_ti2v_load(prefect_server, storyboard: Path) -> None:
     summary = _run(storyboard, profile="test5b")
     assert set(_statuses(summary).values()) == {"rendered"}
-    assert [load for load in summary.loads if load.startswith("generator:")] == ["generator:ti2v-5b"]
+    assert [load["model"] for load in summary.loads if load["model"].startswith("generator:")] == ["generator:ti2v-5b"]
     assert probe(Path(summary.film)).frames > 0
 
 
@@ -116,7 +110,7 @@ def test_corrupt_cache_entries_are_rebuilt(prefect_server, storyboard: Path) -> 
     clip.write_bytes(clip.read_bytes()[:100])  # truncated clip: decode again from cached latents
     summary = _run(storyboard, only=["wade"])
     assert _statuses(summary)["wade"] == "cached"
-    assert [load for load in summary.loads if load.startswith("generator:")] == []
+    assert [load["model"] for load in summary.loads if load["model"].startswith("generator:")] == []
     assert probe(store.get_file("clips", plan.job("wade").keys.clip)).frames == plan.job("wade").frames
 
     latents_dir = next((store.root / "latents").rglob(plan.job("wade").keys.latents))

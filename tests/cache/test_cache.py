@@ -28,7 +28,7 @@ from wanflow.cache.store import (
     default_cache_dir,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _key(name: str, kind: str = "latents") -> str:
@@ -308,6 +308,7 @@ def test_a_put_that_fails_midway_leaves_no_entry_and_no_temp(tmp_path: Path) -> 
 _SLOW_WRITER = """
 import sys, torch
 from pathlib import Path
+from wanflow.backends.tensors import put_tensors
 from wanflow.cache.store import ArtifactStore
 store = ArtifactStore(Path(sys.argv[1]))
 put_tensors(store, "latents", sys.argv[2], {"x": torch.ones(24 * 1024 * 1024)}, {})

@@ -7,21 +7,16 @@ the commands a user types: `wanflow init`, `prefect work-pool create`, `prefect 
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
-import sys
 import time
-import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from servers import BIN, Server
 
 from wanflow.media.ffmpeg import probe
 
-BIN = Path(sys.executable).parent  # the virtualenv's console scripts: prefect, wanflow
 POOL = "wanflow-gpu"
 DEPLOYMENT = "render-film/film-final"
 SET_WORKING_DIRECTORY = "prefect.deployments.steps.set_working_directory"
@@ -31,68 +26,10 @@ TEST_PROFILE = "profiles:\n  test: {text: t2v-a14b, image: i2v-a14b, size: 128x8
 
 
 @dataclass(frozen=True)
-class Server:
-    url: str  # .../api
-    env: dict[str, str]  # what a user's shell holds to talk to it
-
-
-@dataclass(frozen=True)
 class Studio:
     server: Server
     repo: Path  # the storyboard repository `wanflow init` wrote
     cache: Path  # the cache path passed as the `cache` parameter (a shared filesystem in a studio)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe_socket:
-        probe_socket.bind(("127.0.0.1", 0))
-        return probe_socket.getsockname()[1]
-
-
-def _wait_healthy(url: str, server: subprocess.Popen, log: Path, limit: float) -> None:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"prefect server exited with {server.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"prefect server not healthy after {limit:.0f} s:\n{log.read_text()[-3000:]}")
-
-
-@pytest.fixture(scope="module")
-def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """`prefect server start` with its own PREFECT_HOME; always stopped at the end."""
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    home = tmp_path_factory.mktemp("prefect-home")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/api"
-    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-    env.pop("PREFECT_API_URL", None)
-    log = home / "server.log"
-    with log.open("wb") as stream:
-        server = subprocess.Popen(
-            [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=stream,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_healthy(url, server, log, limit=90)
-        with temporary_settings(updates={PREFECT_API_URL: url}):  # for this process's API client
-            yield Server(url, {**env, "PREFECT_API_URL": url})
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
 
 
 def _run(args: list[str], server: Server, cwd: Path, timeout: float = 60) -> str:
@@ -160,7 +97,7 @@ def test_deploy_registers_the_scaffolded_deployment_as_written(studio: Studio) -
     assert deployment.pull_steps == [{SET_WORKING_DIRECTORY: {"directory": str(studio.repo)}}]
     # the flow's parameter schema reached the server: the UI's run form offers every option
     schema = deployment.parameter_openapi_schema["properties"]
-    assert set(schema) >= {"spec", "profile", "only", "force", "out", "cache", "device"}
+    assert set(schema) >= {"spec", "profile", "only", "force", "out", "cache", "settings", "cluster", "workers", "gpus"}
     assert deployment.parameter_openapi_schema["required"] == ["spec"]
 
 

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from wanflow.cli.app import app
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
 
 

@@ -18,7 +18,7 @@ from wanflow.grammar.vocabulary import find_grammar_dir
 from wanflow.spec.fields import expand_characters
 from wanflow.spec.load import film_json_schema, load_film
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "specs" / "film.yaml"
 
 # The sketch from the issue, verbatim.
