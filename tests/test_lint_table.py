@@ -64,6 +64,12 @@ def test_contradictions_and_official_rules_are_flagged(tmp_path: Path, case: dic
         assert words in messages
 
 
+def test_every_rule_is_documented() -> None:
+    docs = (Path(__file__).parent.parent / "docs" / "prompt-grammar.md").read_text(encoding="utf-8")
+    for code in EXPLANATIONS:
+        assert f"| `{code}` |" in docs, code
+
+
 def test_the_table_flags_every_rule() -> None:
     flagged = {code for case in TABLE["flagged"] for code in case["warns"]}
     assert flagged == set(EXPLANATIONS)
