@@ -13,8 +13,6 @@ import functools
 import re
 from collections.abc import Iterable
 
-from pypinyin import Style, pinyin
-
 HOMOPHONE = 0.25  # a character swapped for one that reads the same (tones ignored)
 NEAR_HOMOPHONE = 0.5  # ... for one whose reading an input method often confuses with it
 # A value of an open field this close to a term is taken for a typo of it: sound slips only.
@@ -33,6 +31,8 @@ def _readings(char: str) -> frozenset[str]:
     """Every toneless pinyin reading of a character (heteronyms too); other characters read as themselves."""
     if not is_chinese(char):
         return frozenset({char})
+    from pypinyin import Style, pinyin  # 0.15 s to import: paid only when a typo is looked at
+
     return frozenset(pinyin(char, style=Style.NORMAL, heteronym=True)[0])
 
 
@@ -128,6 +128,6 @@ def is_near_miss(typed: str, spelling: str) -> bool:
     """
     if typed == spelling or is_chinese(typed) != is_chinese(spelling):
         return False
-    if is_chinese(typed):
-        return chinese_distance(typed, spelling) <= NEAR_MISS
+    if is_chinese(typed):  # sound slips are swaps, so the lengths match
+        return len(typed) == len(spelling) and chinese_distance(typed, spelling) <= NEAR_MISS
     return len(typed) >= 5 and typed[0] == spelling[0] and latin_distance(typed, spelling) == 1

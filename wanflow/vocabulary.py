@@ -164,10 +164,16 @@ class Vocabulary:
         raise KeyError(f"{category}: {zh}")
 
     def resolve(self, category: str, value: str) -> Term:
-        """What a user wrote (zh, en or an alias; any case, spacing or hyphenation) -> its term."""
-        index = self._index[self.category(category).name]
-        term = index.get(normalise(value))
+        """What a user wrote (zh, en or an alias; any case, spacing or hyphenation) -> its term.
+
+        Plain words in an open field are no mistake, so they get no suggestions (the lint
+        names a term they are a near miss of).
+        """
+        info = self.category(category)
+        term = self._index[info.name].get(normalise(value))
         if term is None:
+            if info.open:
+                raise UnknownTerm(category, value, [], [])
             raise UnknownTerm(category, value, self._suggest(category, value), self._elsewhere(category, value))
         return term
 
