@@ -40,7 +40,7 @@ def compile_one(shot: Shot, lang: str | None = None, grammar_dir: Path | None = 
 
 FOX = dict(subject="一只红狐狸", scene="在雪林中", action="缓缓走过")
 CLEAN = make_shot(
-    look=Look(style="水彩画", time_of_day="黄昏", shot_size="全景", color_tone=("暖色调",)),
+    look=Look(style="3D卡通", time_of_day="黄昏", shot_size="全景", color_tone=("暖色调",)),
     camera=("镜头向右移动",),
     **FOX,
 )
@@ -74,7 +74,7 @@ def test_every_term_reaches_the_prompt_in_both_languages(category: str, zh: str)
 
 def test_official_order_aesthetics_first_style_leading() -> None:
     compiled = compile_one(CLEAN)
-    assert compiled.prompt == "水彩画，黄昏，全景，暖色调，一只红狐狸，在雪林中，缓缓走过，镜头向右移动。"
+    assert compiled.prompt == "3D卡通，黄昏，全景，暖色调，一只红狐狸，在雪林中，缓缓走过，镜头向右移动。"
     assert [phrase.source for phrase in compiled.phrases] == [
         "look.style",
         "look.time_of_day",
@@ -92,7 +92,7 @@ def test_official_order_aesthetics_first_style_leading() -> None:
 def test_english_switches_terms_and_keeps_free_text() -> None:
     shot = dataclasses.replace(CLEAN, subject="a red fox", scene="in a snowy forest", action="walks slowly.")
     assert compile_one(shot, "en").prompt == (
-        "watercolor, dusk, wide shot, warm colors, a red fox, in a snowy forest, walks slowly, camera moves right."
+        "3D cartoon, dusk, wide shot, warm colors, a red fox, in a snowy forest, walks slowly, camera moves right."
     )
     assert compile_one(dataclasses.replace(shot, lang="en")).lang == "en"
     assert "一只红狐狸" in compile_one(CLEAN, "en").prompt  # never translated
@@ -159,7 +159,7 @@ def test_image_to_video_omits_the_look_and_warns_per_field() -> None:
     assert ignored == ["look.time_of_day", "look.shot_size", "look.color_tone", "look.style", "scene"]
     assert all("ignored for image-to-video" in w.message for w in compiled.warnings)
     continuing = compile_one(dataclasses.replace(shot, image=None, continue_from="s0"), "en")
-    assert continuing.mode == "i2v" and "watercolor" not in continuing.prompt
+    assert continuing.mode == "i2v" and "3D cartoon" not in continuing.prompt
 
 
 def test_raw_prompt_bypasses_the_grammar_but_is_linted() -> None:

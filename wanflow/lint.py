@@ -36,8 +36,8 @@ EXPLANATIONS = {
     "already fixes the look and the place, so wanflow does not emit them.",
     IGNORED_BY_RAW_PROMPT: "a raw `prompt:` is used verbatim, so the structured fields next to it do nothing.",
     FILM_LOOK_ON_NON_FILM_STYLE: "the official rewriter adds no film aesthetics to a 2D illustration or another "
-    "style that runs counter to live-action film: light sources, lighting and lenses pull such a picture "
-    "toward live-action footage.",
+    "style that runs counter to live-action film (the dictionary's 电影美学 terms: light, time of day, "
+    "framing, lens, angle, colour): they pull such a picture toward live-action footage.",
     ANGLE_WITH_CAMERA_MOVE: "the official rewriter adds no camera angle when the prompt describes a camera "
     "move: the move already decides where the camera looks from.",
     TOO_MANY_EN_LOOK_TERMS: "the official English rewriter picks at most 4 aesthetic settings for a prompt; "
@@ -124,7 +124,9 @@ def _fields(terms: list[PromptTerm], chosen: list[Term]) -> str:
 
 
 def _labels(terms: list[Term]) -> str:
-    return " and ".join(dict.fromkeys(term.label for term in terms))
+    """`a`, `a and b`, `a, b and c`."""
+    labels = list(dict.fromkeys(term.label for term in terms))
+    return " and ".join([", ".join(labels[:-1]), labels[-1]] if len(labels) > 2 else labels)
 
 
 def _contradictions(vocabulary: Vocabulary, terms: list[PromptTerm]) -> list[LintWarning]:
