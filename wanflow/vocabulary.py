@@ -61,7 +61,8 @@ class Term:
 
     @property
     def spellings(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys((self.zh, self.en, *((self.prompt_en,) if self.prompt_en else ()), *self.aliases)))
+        """Every way to write the term: zh, en, the rewriter's English, the aliases."""
+        return tuple(dict.fromkeys(text for text in (self.zh, self.en, self.prompt_en, *self.aliases) if text))
 
     @property
     def label(self) -> str:
