@@ -210,7 +210,8 @@ def _near_terms(vocabulary: Vocabulary, shot: Shot) -> list[LintWarning]:
             term = vocabulary.near_term(name, str(words))
             if term is not None:
                 message = (
-                    f"{words!r} is not a {category.en} term, so it is emitted as written; did you mean {term.label}?"
+                    f"{words!r} is not one of the {category.en} terms, so it is emitted as written; "
+                    f"did you mean {term.label}?"
                 )
                 warnings.append(LintWarning(NEAR_TERM, category.field_path, message))
     return warnings
