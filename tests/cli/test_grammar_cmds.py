@@ -56,7 +56,9 @@ def test_compile_prints_the_exact_prompts_and_warnings(spec: Path) -> None:
     assert "色调艳丽，过曝" in result.stdout  # the official negative prompt
     assert "W004-ignored-for-i2v s2 look.lighting" in result.stderr
     assert "W001-contradiction s2 camera" in result.stderr
+    assert "W006-film-look-on-non-film-style s1 look.style, look.lighting" in result.stderr
     assert "W00" not in result.stdout
+    assert "why " not in result.stderr  # explanations only with --explain
 
 
 def test_compile_json_is_stable_and_complete(spec: Path) -> None:
@@ -79,6 +81,9 @@ def test_compile_one_shot_with_explanation(spec: Path) -> None:
     assert "s2" not in result.stdout
     assert any("边缘光" in line and "look.lighting" in line for line in result.stdout.splitlines())
     assert any("一只红狐狸" in line and "subject" in line for line in result.stdout.splitlines())
+    assert "why W006-film-look-on-non-film-style: the official rewriter adds no film aesthetics" in " ".join(
+        result.stderr.split()
+    )
 
 
 def test_compile_unknown_shot_is_a_user_error(spec: Path) -> None:

@@ -40,7 +40,7 @@ def compile_one(shot: Shot, lang: str | None = None, grammar_dir: Path | None = 
 
 FOX = dict(subject="一只红狐狸", scene="在雪林中", action="缓缓走过")
 CLEAN = make_shot(
-    look=Look(style="水彩画", lighting=("柔光",), time_of_day="黄昏", shot_size="全景"),
+    look=Look(style="3D卡通", time_of_day="黄昏", shot_size="全景", color_tone=("暖色调",)),
     camera=("镜头向右移动",),
     **FOX,
 )
@@ -68,18 +68,18 @@ def test_every_term_reaches_the_prompt_in_both_languages(category: str, zh: str)
     assert Phrase(zh, source) in chinese.phrases
     english = compile_one(shot, "en")
     assert english.lang == "en"
-    assert term.en in english.prompt.removesuffix(".").split(", ")
-    assert Phrase(term.en, source) in english.phrases
+    assert term.text("en") in english.prompt.removesuffix(".").split(", ")
+    assert Phrase(term.text("en"), source) in english.phrases
 
 
 def test_official_order_aesthetics_first_style_leading() -> None:
     compiled = compile_one(CLEAN)
-    assert compiled.prompt == "水彩画，柔光，黄昏，全景，一只红狐狸，在雪林中，缓缓走过，镜头向右移动。"
+    assert compiled.prompt == "3D卡通，黄昏，全景，暖色调，一只红狐狸，在雪林中，缓缓走过，镜头向右移动。"
     assert [phrase.source for phrase in compiled.phrases] == [
         "look.style",
-        "look.lighting",
         "look.time_of_day",
         "look.shot_size",
+        "look.color_tone",
         "subject",
         "scene",
         "action",
@@ -92,7 +92,7 @@ def test_official_order_aesthetics_first_style_leading() -> None:
 def test_english_switches_terms_and_keeps_free_text() -> None:
     shot = dataclasses.replace(CLEAN, subject="a red fox", scene="in a snowy forest", action="walks slowly.")
     assert compile_one(shot, "en").prompt == (
-        "watercolor, soft lighting, dusk, wide shot, a red fox, in a snowy forest, walks slowly, camera moves right."
+        "3D cartoon, dusk, wide shot, warm colors, a red fox, in a snowy forest, walks slowly, camera moves right."
     )
     assert compile_one(dataclasses.replace(shot, lang="en")).lang == "en"
     assert "一只红狐狸" in compile_one(CLEAN, "en").prompt  # never translated
@@ -156,10 +156,10 @@ def test_image_to_video_omits_the_look_and_warns_per_field() -> None:
     assert compiled.mode == "i2v"
     assert compiled.prompt == "一只红狐狸，缓缓走过，跑步，镜头向右移动。"
     ignored = [w.field for w in compiled.warnings if w.code == "W004-ignored-for-i2v"]
-    assert ignored == ["look.lighting", "look.time_of_day", "look.shot_size", "look.style", "scene"]
+    assert ignored == ["look.time_of_day", "look.shot_size", "look.color_tone", "look.style", "scene"]
     assert all("ignored for image-to-video" in w.message for w in compiled.warnings)
     continuing = compile_one(dataclasses.replace(shot, image=None, continue_from="s0"), "en")
-    assert continuing.mode == "i2v" and "watercolor" not in continuing.prompt
+    assert continuing.mode == "i2v" and "3D cartoon" not in continuing.prompt
 
 
 def test_raw_prompt_bypasses_the_grammar_but_is_linted() -> None:
@@ -169,7 +169,7 @@ def test_raw_prompt_bypasses_the_grammar_but_is_linted() -> None:
     assert compiled.phrases == (Phrase(raw.strip(), "prompt"),)
     (warning,) = compiled.warnings
     assert warning.code == "W005-ignored-by-raw-prompt"
-    assert "look.lighting" in warning.message and "camera" in warning.message
+    assert "look.color_tone" in warning.message and "camera" in warning.message
     short = compile_one(make_shot(prompt="狐狸"))
     assert [w.code for w in short.warnings] == ["W003-prompt-length"]
 
@@ -212,11 +212,32 @@ def test_compatible_terms_are_not_contradictions() -> None:
 
 def test_too_many_aesthetic_keywords() -> None:
     look = Look(
-        light_source="日光", lighting=("柔光", "侧光"), time_of_day="白天", shot_size="中景", color_tone=("暖色调",)
+        light_source="日光",
+        lighting=("柔光", "侧光", "边缘光"),
+        time_of_day="白天",
+        shot_size="中景",
+        composition="中心构图",
+        lens="中焦距",
+        angle="高角度拍摄",
+        shot_type="干净的单人镜头",
+        color_tone=("暖色调",),
     )
-    assert compile_one(make_shot(look=look, **FOX)).warnings == ()  # 6 terms: the limit
-    (warning,) = compile_one(make_shot(look=dataclasses.replace(look, composition="中心构图"), **FOX)).warnings
-    assert warning.code == "W002-too-many-look-terms" and "7 aesthetic keywords" in warning.message
+    assert compile_one(make_shot(look=look, **FOX)).warnings == ()  # 11 terms: as many as an official example
+    more = dataclasses.replace(look, color_tone=("暖色调", "低饱和度"))
+    (warning,) = compile_one(make_shot(look=more, **FOX)).warnings
+    assert warning.code == "W002-too-many-look-terms" and "12 aesthetic keywords" in warning.message
+    assert warning.field.startswith("look.light_source, look.lighting")
+
+
+def test_english_prompts_keep_to_the_english_rewriters_four_settings() -> None:
+    look = Look(lighting=("边缘光",), shot_size="中近景", light_source="日光", composition="左侧重构图")
+    english = dataclasses.replace(CLEAN, look=look, subject="a young girl", scene="in a field of tall grass")
+    assert compile_one(english, "en").warnings == ()  # the official English example: 4 settings
+    (warning,) = compile_one(
+        dataclasses.replace(english, look=dataclasses.replace(look, time_of_day="白天")), "en"
+    ).warnings
+    assert warning.code == "W008-too-many-en-look-terms" and "at most 4" in warning.message
+    assert compile_one(dataclasses.replace(english, look=dataclasses.replace(look, time_of_day="白天"))).warnings == ()
 
 
 def test_prompt_length_far_outside_the_recommendation() -> None:

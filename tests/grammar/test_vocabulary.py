@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from wanflow.errors import UserError
 from wanflow.grammar.vocabulary import (
@@ -15,6 +16,7 @@ from wanflow.grammar.vocabulary import (
     Vocabulary,
     find_grammar_dir,
     load_vocabulary,
+    normalise,
     packaged_grammar_dir,
 )
 
@@ -65,7 +67,7 @@ def test_the_file_holds_the_whole_official_dictionary(vocabulary: Vocabulary) ->
         term.zh for name in vocabulary.categories for term in vocabulary.terms(name) if term.source == "rewriter"
     }
     assert rewriter == {"极端全景", "混合色调"}
-    assert vocabulary.term("camera", "固定镜头").source == "wanflow"
+    assert vocabulary.term("camera", "固定镜头").source == "guide"  # the official image-to-video formula
 
 
 def test_categories_say_where_they_live_and_how_many_terms_they_take(vocabulary: Vocabulary) -> None:
@@ -86,13 +88,12 @@ def test_wide_angle_is_a_shot_size_and_a_lens(vocabulary: Vocabulary) -> None:
 
 
 @pytest.mark.parametrize("name", list(OFFICIAL))
-def test_every_term_resolves_by_zh_and_en(vocabulary: Vocabulary, name: str) -> None:
+def test_every_term_resolves_by_every_spelling(vocabulary: Vocabulary, name: str) -> None:
     for term in vocabulary.terms(name):
-        assert vocabulary.resolve(name, term.zh) is term
-        assert vocabulary.resolve(name, term.en) is term
         assert vocabulary.resolve(name, term.en.upper()) is term
-        for alias in term.aliases:
-            assert vocabulary.resolve(name, alias) is term
+        assert vocabulary.resolve(name, term.text("en").title()) is term
+        for spelling in term.spellings:
+            assert vocabulary.resolve(name, spelling) is term
 
 
 @pytest.mark.parametrize(
@@ -268,3 +269,72 @@ def test_find_grammar_dir_walks_up_to_the_git_root(tmp_path: Path) -> None:
     (repo / "specs" / "prompt_grammar").mkdir()
     assert find_grammar_dir(spec) == (repo / "specs" / "prompt_grammar").resolve()
     assert find_grammar_dir(repo / "specs") == (repo / "specs" / "prompt_grammar").resolve()
+
+
+# Every spelling the official material uses, by source (tests/data/official_spellings.yaml).
+OFFICIAL_SOURCES = yaml.safe_load((Path(__file__).parent / "data" / "official_spellings.yaml").read_text("utf-8"))
+OFFICIAL_SPELLINGS = [
+    (source, field, spelling, zh, bool(entry.get("emitted")))
+    for source, entry in OFFICIAL_SOURCES.items()
+    for field, spellings in entry.items()
+    if isinstance(spellings, dict)
+    for spelling, zh in spellings.items()
+]
+
+
+@pytest.mark.parametrize(
+    ("source", "field", "spelling", "zh", "emitted"),
+    OFFICIAL_SPELLINGS,
+    ids=[f"{source}-{field}-{spelling}" for source, field, spelling, *_ in OFFICIAL_SPELLINGS],
+)
+def test_every_official_spelling_resolves(
+    vocabulary: Vocabulary, source: str, field: str, spelling: str, zh: str, emitted: bool
+) -> None:
+    assert OFFICIAL_SOURCES[source]["source"]
+    assert vocabulary.resolve(field, spelling).zh == zh
+    if emitted:  # the English rewriter's forms are what English prompts write
+        assert normalise(vocabulary.term(field, zh).text("en")) == normalise(spelling)
+
+
+def test_the_official_spellings_cover_the_dictionary_and_the_issue(vocabulary: Vocabulary) -> None:
+    written = {(field, spelling) for _, field, spelling, *_ in OFFICIAL_SPELLINGS}
+    for name in vocabulary.categories:
+        for term in vocabulary.terms(name):
+            assert (name, term.zh) in written, term
+    for field, spelling in [
+        ("angle", "过肩角度"),
+        ("angle", "俯视角度"),
+        ("camera", "镜头左移"),
+        ("time_of_day", "Dawn time"),
+        ("time_of_day", "Sunrise time"),
+        ("shot_size", "Close-up shot"),
+        ("shot_size", "Medium close-up shot"),
+        ("shot_size", "Extreme close-up shot"),
+        ("lens", "long lens shot"),
+        ("angle", "high-angle shot"),
+        ("angle", "over-the-shoulder angle"),
+        ("camera", "fixed camera"),
+    ]:
+        assert (field, spelling) in written
+
+
+def test_the_fixed_camera_is_the_image_to_video_formulas_own(vocabulary: Vocabulary) -> None:
+    fixed = vocabulary.term("camera", "固定镜头")
+    assert (fixed.source, fixed.text("en"), fixed.label) == ("guide", "fixed camera", "固定镜头 (fixed camera)")
+    assert vocabulary.resolve("camera", "static camera") is fixed
+
+
+def test_english_prompt_forms_keep_the_dictionary_names_in_messages(vocabulary: Vocabulary) -> None:
+    close_up = vocabulary.term("shot_size", "近景")
+    assert (close_up.text("en"), close_up.label) == ("close-up shot", "近景 (close-up)")
+    assert vocabulary.term("lens", "长焦").text("en") == "long lens shot"
+    assert vocabulary.term("shot_size", "全景").text("en") == "wide shot"  # no rewriter form: the dictionary's
+
+
+def test_a_lint_setting_naming_no_term_is_a_user_error(tmp_path: Path) -> None:
+    text = _packaged_text().replace("still_camera: [固定镜头]", "still_camera: [固定镜]")
+    grammar = _write_grammar(tmp_path, text)
+    with pytest.raises(UserError) as caught:
+        load_vocabulary(grammar)
+    (problem,) = caught.value.problems
+    assert "'固定镜' is not a camera term" in problem.message and problem.line == _line_of(text, "[固定镜]")

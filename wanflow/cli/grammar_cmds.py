@@ -18,7 +18,9 @@ from wanflow.cli.common import make_console, stderr, user_errors
 from wanflow.errors import Problem, UserError
 from wanflow.film import Lang
 from wanflow.grammar.compile import CompiledShot, compile_film
+from wanflow.grammar.lint import EXPLANATIONS
 from wanflow.grammar.vocabulary import (
+    Term,
     UnknownCategory,
     Vocabulary,
     find_grammar_dir,
@@ -37,7 +39,9 @@ def compile_command(
     spec: Annotated[Path, typer.Argument(help="The storyboard YAML file.")],
     shot: Annotated[str | None, typer.Option("--shot", help="Only this shot (its id).")] = None,
     lang: Annotated[Lang | None, typer.Option("--lang", help="Prompt language, overriding the storyboard's.")] = None,
-    explain: Annotated[bool, typer.Option("--explain", help="Show which field produced each phrase.")] = False,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Show which field produced each phrase, and why each warning.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a stable JSON list, fit for diffing.")] = False,
 ) -> None:
     """Print exactly the prompts the model will see, per shot, with lint warnings."""
@@ -79,6 +83,8 @@ def _print_shot(console: Console, item: CompiledShot, explain: bool) -> None:
             f"[yellow]warning[/] {escape(warning.code)} {escape(item.shot_id)} "
             f"{escape(warning.field)}: {escape(warning.message)}"
         )
+        if explain and warning.code in EXPLANATIONS:
+            stderr.print(f"  [dim]why {escape(warning.code)}:[/] {escape(EXPLANATIONS[warning.code])}")
 
 
 def vocab_command(
@@ -100,10 +106,15 @@ def vocab_command(
         columns = ("zh", "en") if lang is None else (lang,)
         table = Table(*columns, "aliases", "source", title=f"{info.name}: {info.zh} / {info.en}")
         for term in terms:
-            texts = [term.zh if column == "zh" else term.en for column in columns]
+            texts = [term.zh if column == "zh" else _english(term) for column in columns]
             table.add_row(*texts, ", ".join(term.aliases), term.source)
         table.caption = f"{info.note}\n{vocabulary.path}" if info.note else str(vocabulary.path)
         console.print(table)
+
+
+def _english(term: Term) -> str:
+    """The dictionary's English, and the official rewriter's form that en prompts write if it differs."""
+    return f"{term.en} (prompts: {term.prompt_en})" if term.prompt_en else term.en
 
 
 def _categories_table(vocabulary: Vocabulary, lang: Lang | None) -> Table:

@@ -17,7 +17,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from wanflow.errors import Problem, UserError
 from wanflow.film import Film, Lang, Shot
-from wanflow.grammar.lint import LintWarning, lint_shot
+from wanflow.grammar.lint import LintWarning, PromptTerm, lint_shot
 from wanflow.grammar.vocabulary import Term, Vocabulary, load_vocabulary, packaged_grammar_dir
 
 __all__ = ["CompiledShot", "LintWarning", "Phrase", "compile_film", "compile_shot", "template_dirs"]
@@ -84,8 +84,18 @@ class _Compiler:
             context, candidates, emitted = self._context(shot, mode, lang)
             prompt = self._render(f"{mode}.{lang}.j2", context, shot)
             phrases = _explain(prompt, candidates)
-        warnings = lint_shot(self.vocabulary, shot, mode=mode, lang=lang, prompt=prompt, emitted_terms=emitted)
+        terms = self._prompt_terms(emitted, phrases)
+        warnings = lint_shot(self.vocabulary, shot, mode=mode, lang=lang, prompt=prompt, terms=terms)
         return CompiledShot(shot.id, mode, lang, prompt, shot.negative, phrases, warnings)
+
+    def _prompt_terms(self, emitted: list[Term], phrases: tuple[Phrase, ...]) -> list[PromptTerm]:
+        """Every term in the prompt: those the fields emitted, and those written as free text."""
+        field_paths = {self.vocabulary.category(name).field_path for name in self.vocabulary.categories}
+        terms = [PromptTerm(term, self.vocabulary.category(term.category).field_path) for term in emitted]
+        for phrase in phrases:
+            if phrase.source not in field_paths:
+                terms += [PromptTerm(term, phrase.source) for term in self.vocabulary.terms_in(phrase.text)]
+        return terms
 
     def _context(self, shot: Shot, mode: str, lang: Lang) -> tuple[dict[str, object], list[Phrase], list[Term]]:
         """Template variables, the phrases they may emit (in field order), and the terms used."""
@@ -103,7 +113,7 @@ class _Compiler:
             texts = []
             for value in values:
                 term = self._term(shot, category.field_path, name, value)
-                if term is None:  # plain-text emotion, kept verbatim
+                if term is None:  # plain words in an open field, kept verbatim
                     texts.append(_clean(value))
                 else:
                     texts.append(term.text(lang))
@@ -125,7 +135,7 @@ class _Compiler:
         try:
             return self.vocabulary.term(category, value)
         except KeyError:
-            if category == "emotion":
+            if self.vocabulary.category(category).open:
                 return None
             message = (
                 f"{value!r} is not a canonical {category} term of {self.vocabulary.path}; "

@@ -1,7 +1,9 @@
 """Prompt lint: advice about a compiled shot that the model would otherwise silently absorb.
 
 Warnings never stop a run; they say where a prompt will probably not do what was asked.
-The thresholds and the contradictory pairs come from the vocabulary file.
+The rules check the terms the prompt holds, whoever wrote them: a structured field, or a
+phrase of free text or of a raw prompt. The thresholds, the contradictory groups and the
+terms the official rules name come from the vocabulary file.
 """
 
 from __future__ import annotations
@@ -16,6 +18,34 @@ TOO_MANY_LOOK_TERMS = "W002-too-many-look-terms"
 PROMPT_LENGTH = "W003-prompt-length"
 IGNORED_FOR_I2V = "W004-ignored-for-i2v"
 IGNORED_BY_RAW_PROMPT = "W005-ignored-by-raw-prompt"
+FILM_LOOK_ON_NON_FILM_STYLE = "W006-film-look-on-non-film-style"
+ANGLE_WITH_CAMERA_MOVE = "W007-angle-with-camera-move"
+TOO_MANY_EN_LOOK_TERMS = "W008-too-many-en-look-terms"
+NEAR_TERM = "W009-near-term"
+
+# Why each rule exists, for `wanflow compile --explain` (docs/prompt-grammar.md says the same).
+EXPLANATIONS = {
+    CONTRADICTION: "two terms of the prompt cannot both be true of one shot (the physics of light, one time "
+    "of day, one framing, one lens...); the model gets an average of the two, or picks one. Terms that "
+    "agree, such as an overhead and a high angle or daylight and fluorescent light, are not contradictions.",
+    TOO_MANY_LOOK_TERMS: "more aesthetic keywords than any official example stacks (11, in the Chinese "
+    "rewriter's own example); beyond that they dilute each other.",
+    PROMPT_LENGTH: "the official rewriters keep text-to-video prompts to 60-200 characters (zh) or words (en) "
+    "and image-to-video prompts under 100; the text encoder cuts off past 512 tokens.",
+    IGNORED_FOR_I2V: "the official image-to-video formula is motion + camera movement: the start image "
+    "already fixes the look and the place, so wanflow does not emit them.",
+    IGNORED_BY_RAW_PROMPT: "a raw `prompt:` is used verbatim, so the structured fields next to it do nothing.",
+    FILM_LOOK_ON_NON_FILM_STYLE: "the official rewriter adds no film aesthetics to a 2D illustration or another "
+    "style that runs counter to live-action film (the dictionary's 电影美学 terms: light, time of day, "
+    "framing, lens, angle, colour): they pull such a picture toward live-action footage.",
+    ANGLE_WITH_CAMERA_MOVE: "the official rewriter adds no camera angle when the prompt describes a camera "
+    "move: the move already decides where the camera looks from.",
+    TOO_MANY_EN_LOOK_TERMS: "the official English rewriter picks at most 4 aesthetic settings for a prompt; "
+    "Chinese prompts may stack more, as the official Chinese examples do.",
+    NEAR_TERM: "an open field's value that is not a term is emitted as written, so a typo of a term "
+    "(恐俱 for 恐惧) reaches the model instead of the keyword it was trained on.",
+}
+AESTHETIC_FAMILY = "cinematic"  # the vocabulary family whose terms count as aesthetic keywords
 
 
 @dataclass(frozen=True)
@@ -23,6 +53,14 @@ class LintWarning:
     code: str
     field: str  # field path, e.g. "look.lighting"
     message: str
+
+
+@dataclass(frozen=True)
+class PromptTerm:
+    """A vocabulary term in the prompt, and the field that wrote it (`prompt` for a raw prompt)."""
+
+    term: Term
+    field: str
 
 
 def set_fields(vocabulary: Vocabulary, shot: Shot) -> list[str]:
@@ -43,11 +81,12 @@ def lint_shot(
     mode: Mode,
     lang: Lang,
     prompt: str,
-    emitted_terms: list[Term],
+    terms: list[PromptTerm],
 ) -> tuple[LintWarning, ...]:
-    """All warnings for one compiled shot; `emitted_terms` are the vocabulary terms in its prompt."""
+    """All warnings for one compiled shot; `terms` are the vocabulary terms in its prompt."""
     warnings: list[LintWarning] = []
-    if shot.prompt is not None:
+    raw = shot.prompt is not None
+    if raw:
         ignored = set_fields(vocabulary, shot)
         if ignored:
             warnings.append(
@@ -69,34 +108,112 @@ def lint_shot(
                         "describe motion and camera moves instead",
                     )
                 )
-    warnings += _contradictions(vocabulary, emitted_terms)
-    look_terms = [term for term in emitted_terms if vocabulary.category(term.category).look]
-    if len(look_terms) > vocabulary.lint.max_look_terms:
-        warnings.append(
-            LintWarning(
-                TOO_MANY_LOOK_TERMS,
-                "look",
-                f"{len(look_terms)} aesthetic keywords (more than {vocabulary.lint.max_look_terms}) dilute each "
-                "other; the official prompt rewriter uses at most 4: keep the ones that matter",
-            )
-        )
+    warnings += _contradictions(vocabulary, terms)
+    warnings += _non_film_style(vocabulary, terms)
+    warnings += _angle_with_move(vocabulary, terms)
+    warnings += _look_term_count(vocabulary, terms, lang, raw)
     warnings += _length(vocabulary, mode, lang, prompt)
+    if not raw:
+        warnings += _near_terms(vocabulary, shot)
     return tuple(warnings)
 
 
-def _contradictions(vocabulary: Vocabulary, emitted_terms: list[Term]) -> list[LintWarning]:
+def _fields(terms: list[PromptTerm], chosen: list[Term]) -> str:
+    """The fields that wrote the chosen terms, in the order of `chosen`."""
+    return ", ".join(dict.fromkeys(found.field for term in chosen for found in terms if found.term == term))
+
+
+def _labels(terms: list[Term]) -> str:
+    """`a`, `a and b`, `a, b and c`."""
+    labels = list(dict.fromkeys(term.label for term in terms))
+    return " and ".join([", ".join(labels[:-1]), labels[-1]] if len(labels) > 2 else labels)
+
+
+def _contradictions(vocabulary: Vocabulary, terms: list[PromptTerm]) -> list[LintWarning]:
     warnings: list[LintWarning] = []
-    emitted = set(emitted_terms)
+    emitted = {found.term for found in terms}
     for group in vocabulary.conflicts:
         hit = [[term for term in side if term in emitted] for side in group.sides]
         hit = [side for side in hit if side]
         if len(hit) < 2:
             continue
-        terms = [term for side in hit for term in side]
-        fields = dict.fromkeys(vocabulary.category(term.category).field_path for term in terms)
-        against = " contradicts ".join(" and ".join(term.label for term in side) for side in hit)
+        against = " contradicts ".join(_labels(side) for side in hit)
         message = f"{against}: {group.why} [{group.id}]"
-        warnings.append(LintWarning(CONTRADICTION, ", ".join(fields), message))
+        warnings.append(LintWarning(CONTRADICTION, _fields(terms, [term for side in hit for term in side]), message))
+    return warnings
+
+
+def _non_film_style(vocabulary: Vocabulary, terms: list[PromptTerm]) -> list[LintWarning]:
+    """The official rewriter's rule: a 2D or otherwise non-film style gets no film aesthetics."""
+    styles = [found.term for found in terms if found.term in vocabulary.lint.non_film_styles]
+    film_look = [found.term for found in terms if found.term.category in vocabulary.lint.film_look_fields]
+    if not styles or not film_look:
+        return []
+    message = (
+        f"{_labels(styles)} runs counter to live-action film, so it gets no film aesthetics "
+        f"(the official rewriter's rule): leave out {_labels(film_look)}"
+    )
+    return [LintWarning(FILM_LOOK_ON_NON_FILM_STYLE, _fields(terms, [*styles, *film_look]), message)]
+
+
+def _angle_with_move(vocabulary: Vocabulary, terms: list[PromptTerm]) -> list[LintWarning]:
+    """The official rewriter's rule: no camera angle when the prompt describes a camera move."""
+    angles = [found.term for found in terms if found.term.category == "angle"]
+    moves = [
+        found.term
+        for found in terms
+        if found.term.category == "camera" and found.term not in vocabulary.lint.still_camera
+    ]
+    if not angles or not moves:
+        return []
+    message = (
+        f"{_labels(angles)} next to the camera move {_labels(moves)}: the official rewriter adds no camera "
+        "angle when the prompt describes a camera move; keep one of them"
+    )
+    return [LintWarning(ANGLE_WITH_CAMERA_MOVE, _fields(terms, [*angles, *moves]), message)]
+
+
+def _look_term_count(vocabulary: Vocabulary, terms: list[PromptTerm], lang: Lang, raw: bool) -> list[LintWarning]:
+    """Aesthetic keywords past the English rewriter's budget (grammar-built English prompts) or past
+    the most the official examples stack. A raw prompt is written by hand, like those examples,
+    so only the latter applies to it."""
+    aesthetic = list(
+        dict.fromkeys(
+            found.term for found in terms if vocabulary.category(found.term.category).family == AESTHETIC_FAMILY
+        )
+    )
+    limits = vocabulary.lint
+    if lang == "en" and not raw and len(aesthetic) > limits.max_en_look_terms:
+        message = (
+            f"{len(aesthetic)} aesthetic keywords in an English prompt: the official English rewriter picks "
+            f"at most {limits.max_en_look_terms}; keep the ones that matter"
+        )
+        return [LintWarning(TOO_MANY_EN_LOOK_TERMS, _fields(terms, aesthetic), message)]
+    if len(aesthetic) > limits.max_look_terms:
+        message = (
+            f"{len(aesthetic)} aesthetic keywords (more than {limits.max_look_terms}, the most any official "
+            "example stacks) dilute each other: keep the ones that matter"
+        )
+        return [LintWarning(TOO_MANY_LOOK_TERMS, _fields(terms, aesthetic), message)]
+    return []
+
+
+def _near_terms(vocabulary: Vocabulary, shot: Shot) -> list[LintWarning]:
+    """Plain words in an open field that are probably a typo of one of its terms."""
+    warnings: list[LintWarning] = []
+    for name in vocabulary.categories:
+        category = vocabulary.category(name)
+        if not category.open:
+            continue
+        value = _value(vocabulary, shot, name)
+        for words in value if isinstance(value, tuple) else [value] if value else []:
+            term = vocabulary.near_term(name, str(words))
+            if term is not None:
+                message = (
+                    f"{words!r} is not one of the {category.en} terms, so it is emitted as written; "
+                    f"did you mean {term.label}?"
+                )
+                warnings.append(LintWarning(NEAR_TERM, category.field_path, message))
     return warnings
 
 

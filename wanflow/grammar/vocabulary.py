@@ -21,16 +21,19 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from wanflow.errors import Problem, UserError
 from wanflow.film import Lang, Look, Shot
+from wanflow.grammar.suggest import closest_chinese, is_chinese, is_near_miss, reads_as
 from wanflow.yamlfile import YamlDocument, read_yaml
 
 Mode = Literal["t2v", "i2v"]
-TermSource = Literal["dictionary", "rewriter", "wanflow"]
+TermSource = Literal["dictionary", "rewriter", "guide", "wanflow"]
 
 VOCABULARY_FILE = "vocabulary.yaml"
 # The storyboard fields that take vocabulary terms: every Look field, plus these Shot fields.
 SHOT_TERM_FIELDS = ("camera", "motion", "emotion")
 _SEPARATORS = re.compile(r"[\s\-_\u2010\u2011\u2013\u2014]+")
 _SPACE_BY_CJK = re.compile(r"(?<=[^\x00-\x7f]) | (?=[^\x00-\x7f])")
+# What separates the phrases of a prompt: a term written as text is a whole phrase.
+_PHRASE_BREAKS = re.compile(r"[，,。.、;；:：!！?？\n]+")
 
 
 def normalise(text: str) -> str:
@@ -47,12 +50,19 @@ def normalise(text: str) -> str:
 class Term:
     category: str  # field name
     zh: str  # canonical form (what Film stores)
-    en: str
+    en: str  # the dictionary's English: how messages name the term
     aliases: tuple[str, ...] = ()
     source: TermSource = "dictionary"
+    prompt_en: str = ""  # the official English rewriter's spelling, if it differs from `en`
 
     def text(self, lang: Lang) -> str:
-        return self.zh if lang == "zh" else self.en
+        """What a prompt in `lang` writes: English prompts use the official rewriter's spelling."""
+        return self.zh if lang == "zh" else self.prompt_en or self.en
+
+    @property
+    def spellings(self) -> tuple[str, ...]:
+        """Every way to write the term: zh, en, the rewriter's English, the aliases."""
+        return tuple(dict.fromkeys(text for text in (self.zh, self.en, self.prompt_en, *self.aliases) if text))
 
     @property
     def label(self) -> str:
@@ -69,6 +79,7 @@ class Category:
     multiple: bool  # takes a list of terms
     note: str
     terms: tuple[Term, ...]
+    open: bool = False  # also takes plain words, emitted as written
 
     @property
     def field_path(self) -> str:
@@ -86,7 +97,11 @@ class ConflictGroup:
 
 @dataclass(frozen=True)
 class LintLimits:
-    max_look_terms: int
+    max_look_terms: int  # the most aesthetic keywords any official example stacks
+    max_en_look_terms: int  # the official English rewriter's budget
+    non_film_styles: frozenset[Term]  # styles that get no film aesthetics
+    film_look_fields: tuple[str, ...]  # ... the fields those film aesthetics are
+    still_camera: frozenset[Term]  # camera terms that are not moves
     # (mode, lang) -> (least, most): characters for zh, words for en
     prompt_length: dict[tuple[Mode, Lang], tuple[int, int]]
 
@@ -129,9 +144,7 @@ class Vocabulary:
         self.lint = lint
         self._categories = {category.name: category for category in categories}
         self._index: dict[str, dict[str, Term]] = {
-            category.name: {
-                normalise(spelling): term for term in category.terms for spelling in (term.zh, term.en, *term.aliases)
-            }
+            category.name: {normalise(spelling): term for term in category.terms for spelling in term.spellings}
             for category in categories
         }
 
@@ -152,16 +165,53 @@ class Vocabulary:
         raise KeyError(f"{category}: {zh}")
 
     def resolve(self, category: str, value: str) -> Term:
-        """What a user wrote (zh, en or an alias; any case, spacing or hyphenation) -> its term."""
-        index = self._index[self.category(category).name]
-        term = index.get(normalise(value))
+        """What a user wrote (zh, en or an alias; any case, spacing or hyphenation) -> its term.
+
+        Plain words in an open field are no mistake, so they get no suggestions (the lint
+        names a term they are a near miss of).
+        """
+        info = self.category(category)
+        term = self._index[info.name].get(normalise(value))
         if term is None:
+            if info.open:
+                raise UnknownTerm(category, value, [], [])
             raise UnknownTerm(category, value, self._suggest(category, value), self._elsewhere(category, value))
         return term
+
+    def near_term(self, category: str, value: str) -> Term | None:
+        """The term a plain-words value of an open field is probably a typo of (恐俱 -> 恐惧), if any."""
+        key = normalise(value)
+        index = self._index[self.category(category).name]
+        if key in index:
+            return None
+        return next((term for spelling, term in index.items() if is_near_miss(key, spelling)), None)
+
+    def terms_in(self, text: str) -> list[Term]:
+        """The terms written as whole phrases of free text (between commas and full stops), in order.
+
+        A spelling two categories share (广角: a shot size and a lens) reads as the first of
+        the two that no other phrase of the text already is, or as both if the text has both
+        (so a contradiction with either is seen).
+        """
+        readings = [
+            [self._index[name][key] for name in self.categories if key in self._index[name]]
+            for key in map(normalise, _PHRASE_BREAKS.split(text))
+        ]
+        taken = {terms[0].category for terms in readings if len(terms) == 1}
+        found: list[Term] = []
+        for terms in readings:
+            free = [term for term in terms if term.category not in taken]
+            found += free[:1] or terms
+        return found
 
     def _suggest(self, category: str, value: str) -> list[str]:
         index = self._index[category]
         key = normalise(value)
+        if is_chinese(key):
+            return list(dict.fromkeys(index[spelling].label for spelling in closest_chinese(key, index)))[:5]
+        spoken = [spelling for spelling in index if reads_as(key, spelling)]  # pinyin typed in letters
+        if spoken:
+            return list(dict.fromkeys(index[spelling].label for spelling in spoken))
         run_together = [spelling for spelling in index if spelling.replace(" ", "") == key.replace(" ", "")]
         if run_together:  # `closeup` for `close up`: exactly one meant term
             return list(dict.fromkeys(index[spelling].label for spelling in run_together))
@@ -229,6 +279,7 @@ class _Strict(BaseModel):
 class _TermEntry(_Strict):
     zh: str = Field(min_length=1)
     en: str = Field(min_length=1)
+    prompt_en: str = ""
     aliases: list[str] = []
     source: TermSource = "dictionary"
 
@@ -239,6 +290,7 @@ class _CategoryEntry(_Strict):
     family: str
     look: bool
     multiple: bool = Field(alias="list")
+    open: bool = False
     note: str = ""
     terms: list[_TermEntry] = Field(min_length=1)
 
@@ -270,6 +322,10 @@ class _LengthEntry(_Strict):
 
 class _LintEntry(_Strict):
     max_look_terms: int = Field(ge=1)
+    max_en_look_terms: int = Field(ge=1)
+    non_film_styles: list[str] = []
+    film_look_fields: list[str] = []
+    still_camera: list[str] = []
     prompt_length: dict[Mode, _LengthEntry]
 
 
@@ -311,16 +367,28 @@ def _build_vocabulary(document: YamlDocument, entry: _VocabularyFile) -> Vocabul
             problems.append(document.problem((*where, "family"), f"unknown family {category.family!r}"))
         seen: dict[str, str] = {}
         for index, term in enumerate(category.terms):
-            for spelling in (term.zh, term.en, *term.aliases):
+            for spelling in (term.zh, term.en, term.prompt_en, *term.aliases):
+                if not spelling:
+                    continue
                 key = normalise(spelling)
                 if key in seen and seen[key] != term.zh:
                     message = f"{spelling!r} already means {seen[key]!r} in this category"
                     problems.append(document.problem((*where, "terms", index), message))
                 seen[key] = term.zh
-        terms = tuple(Term(name, t.zh, t.en, tuple(t.aliases), t.source) for t in category.terms)
+        terms = tuple(Term(name, t.zh, t.en, tuple(t.aliases), t.source, t.prompt_en) for t in category.terms)
         note = " ".join(category.note.split())
         categories.append(
-            Category(name, category.zh, category.en, category.family, category.look, category.multiple, note, terms)
+            Category(
+                name,
+                category.zh,
+                category.en,
+                category.family,
+                category.look,
+                category.multiple,
+                note,
+                terms,
+                category.open,
+            )
         )
     by_name = {category.name: {term.zh: term for term in category.terms} for category in categories}
     conflicts: list[ConflictGroup] = []
@@ -342,6 +410,13 @@ def _build_vocabulary(document: YamlDocument, entry: _VocabularyFile) -> Vocabul
                         side_terms.append(term)
             sides.append(tuple(side_terms))
         conflicts.append(ConflictGroup(conflict.id, " ".join(conflict.why.split()), tuple(sides)))
+    lint_terms = {
+        key: _lint_terms(document, by_name, key, field, getattr(entry.lint, key), problems)
+        for key, field in (("non_film_styles", "style"), ("still_camera", "camera"))
+    }
+    for index, field in enumerate(entry.lint.film_look_fields):
+        if field not in by_name:
+            problems.append(document.problem(("lint", "film_look_fields", index), f"no field is called {field!r}"))
     if problems:
         raise UserError(problems)
     lengths = {
@@ -357,5 +432,31 @@ def _build_vocabulary(document: YamlDocument, entry: _VocabularyFile) -> Vocabul
         families={key: (family.zh, family.en) for key, family in entry.families.items()},
         categories=tuple(categories),
         conflicts=tuple(conflicts),
-        lint=LintLimits(entry.lint.max_look_terms, lengths),
+        lint=LintLimits(
+            max_look_terms=entry.lint.max_look_terms,
+            max_en_look_terms=entry.lint.max_en_look_terms,
+            non_film_styles=lint_terms["non_film_styles"],
+            film_look_fields=tuple(entry.lint.film_look_fields),
+            still_camera=lint_terms["still_camera"],
+            prompt_length=lengths,
+        ),
     )
+
+
+def _lint_terms(
+    document: YamlDocument,
+    by_name: dict[str, dict[str, Term]],
+    key: str,
+    field: str,
+    zhs: list[str],
+    problems: list[Problem],
+) -> frozenset[Term]:
+    """The terms of `field` a lint setting names; a name that is no such term is a problem."""
+    terms: set[Term] = set()
+    for index, zh in enumerate(zhs):
+        term = by_name.get(field, {}).get(zh)
+        if term is None:
+            problems.append(document.problem(("lint", key, index), f"{zh!r} is not a {field} term of the vocabulary"))
+        else:
+            terms.add(term)
+    return frozenset(terms)

@@ -77,8 +77,8 @@ def _term_validator(category: str) -> AfterValidator:
         try:
             return vocabulary.resolve(category, value).zh
         except UnknownTerm as error:
-            if category == "emotion":
-                return value.strip()  # any other feeling is kept as plain text
+            if vocabulary.category(category).open:
+                return value.strip()  # plain words (another feeling, another motion) are kept as written
             raise problem(describe_unknown_term(error)) from None
 
     return AfterValidator(canonical)

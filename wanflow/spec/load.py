@@ -87,7 +87,7 @@ def film_json_schema() -> dict[str, Any]:
             if TERM_MARK in node:
                 category = node[TERM_MARK]
                 terms = vocabulary.terms(category)
-                words = list(dict.fromkeys(w for t in terms for w in (t.zh, t.en, *t.aliases)))
+                words = list(dict.fromkeys(w for t in terms for w in t.spellings))
                 return {
                     "description": node.get("description", ""),
                     "anyOf": [{"enum": words}, {"type": "string"}],

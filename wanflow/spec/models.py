@@ -48,7 +48,7 @@ ColorTone = term_list("color_tone", "色调, a list, e.g. [暖色调].")
 Style = term("style", "视觉风格, e.g. 水彩画 / watercolor.")
 Effect = term_list("effect", "特效镜头, a list, e.g. [延时拍摄].")
 Camera = term_list("camera", "Camera moves (基础/高级运镜), or [static].")
-Motion = term("motion", "运动, e.g. 跑步 / running.")
+Motion = term("motion", "运动, e.g. 跑步 / running, or any plain text.")
 Emotion = term("emotion", "人物情绪 (愤怒 恐惧 高兴 悲伤 惊讶) or any plain text.")
 
 
