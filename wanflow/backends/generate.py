@@ -22,13 +22,12 @@ from diffusers import (
     AutoencoderKLWan,
     FirstBlockCacheConfig,
     TaylorSeerCacheConfig,
-    UniPCMultistepScheduler,
     WanImageToVideoPipeline,
     WanPipeline,
     WanTransformer3DModel,
 )
-from transformers import AutoTokenizer, UMT5EncoderModel
 
+from wanflow.backends.layout import declared_module_class
 from wanflow.backends.lora import LoraSwitcher
 from wanflow.backends.quiet import quiet_progress_bars
 from wanflow.backends.registry import STEP_CACHES, BackendSpec, backend_spec
@@ -96,10 +95,11 @@ class TextEncoder:
         _check_folder(model_dir, "tokenizer", "text_encoder")
         device = torch.device("cpu") if options.text_encoder_cpu else options.torch_device()
         _warn_if_impractical(model_dir, device)
-        tokenizer = AutoTokenizer.from_pretrained(model_dir / "tokenizer")
+        tokenizer = declared_module_class(model_dir, "tokenizer").from_pretrained(model_dir / "tokenizer")
         dtype = options.torch_dtype(options.torch_device())
+        text_encoder_class = declared_module_class(model_dir, "text_encoder")
         with quiet_progress_bars(is_tiny(model_dir)):
-            text_encoder = UMT5EncoderModel.from_pretrained(model_dir / "text_encoder", dtype=dtype)
+            text_encoder = text_encoder_class.from_pretrained(model_dir / "text_encoder", dtype=dtype)
         text_encoder = text_encoder.to(device).eval()
         pipe = WanPipeline(tokenizer=tokenizer, text_encoder=text_encoder, vae=None, scheduler=None)
         return cls(pipe, device)
@@ -195,7 +195,7 @@ class Generator:
         _warn_if_impractical(model_dir, device)
         pipeline_class = WanImageToVideoPipeline if spec.pipeline == "WanImageToVideoPipeline" else WanPipeline
         # The VAE stays in float32 (bf16 VAEs band and drift); T2V-A14B does not need it at all.
-        vae = AutoencoderKLWan.from_pretrained(model_dir / "vae", dtype=torch.float32) if spec.accepts_image else None
+        vae = _load_vae(model_dir) if spec.accepts_image else None
         parts: dict[str, Any] = dict(text_encoder=None, tokenizer=None, vae=vae)
         if pipeline_class is WanImageToVideoPipeline:
             parts.update(image_encoder=None, image_processor=None)
@@ -232,6 +232,12 @@ class Generator:
             )
             transformer.enable_cache(config)
 
+    def _scheduler_with_shift(self, shift: float) -> Any:
+        """The folder's own scheduler class with the request's shift (UniPC names it flow_shift)."""
+        scheduler_class = type(self.pipe.scheduler)
+        key = "flow_shift" if "flow_shift" in self._base_scheduler_config else "shift"
+        return scheduler_class.from_config(self._base_scheduler_config, **{key: shift})
+
     def _pipe_for(self, request: GenerationRequest) -> WanPipeline | WanImageToVideoPipeline:
         if request.image is None:
             if self.spec.needs_image:
@@ -250,7 +256,7 @@ class Generator:
         """Normalised latents (1, z, (frames-1)//4+1, H/stride, W/stride), float32, on the CPU."""
         pipe = self._pipe_for(request)
         self.loras.apply(request.loras)
-        pipe.scheduler = UniPCMultistepScheduler.from_config(self._base_scheduler_config, flow_shift=request.shift)
+        pipe.scheduler = self._scheduler_with_shift(request.shift)
 
         def on_step(_pipe: object, step: int, _timestep: object, _tensors: dict[str, Any]) -> dict[str, Any]:
             if progress is not None:
@@ -279,6 +285,11 @@ class Generator:
         return latents.to("cpu", torch.float32)
 
 
+def _load_vae(model_dir: Path) -> AutoencoderKLWan:
+    """The VAE stays in float32 (bf16 VAEs band and drift)."""
+    return declared_module_class(model_dir, "vae").from_pretrained(model_dir / "vae", dtype=torch.float32)
+
+
 class Decoder:
     """The VAE in float32: normalised latents in, uint8 frames out."""
 
@@ -293,7 +304,7 @@ class Decoder:
     def load(cls, model_dir: Path, options: MemoryOptions = MemoryOptions()) -> Decoder:
         _check_folder(model_dir, "vae")
         device = options.torch_device()
-        vae = AutoencoderKLWan.from_pretrained(model_dir / "vae", dtype=torch.float32).to(device).eval()
+        vae = _load_vae(model_dir).to(device).eval()
         if options.vae_tiling:
             vae.enable_tiling()
         return cls(vae, device)
