@@ -239,3 +239,56 @@ def test_models_verify_names_the_differences_and_exits_2(fixture_dirs: dict[str,
     assert result.exit_code == 2
     assert "text_encoder class is T5EncoderModel, expected UMT5EncoderModel" in result.output
     assert "boundary_ratio is 0.875, expected 0.9" in result.output
+
+
+SPEC = """\
+wanflow: 1
+title: Layout test
+lang: en
+scenes:
+  - id: one
+    shots:
+      - id: wade
+        subject: an astronaut
+        action: wades through a river
+        duration: 1
+"""
+
+
+def test_plan_and_run_refuse_a_nonstandard_folder_unless_allowed(
+    fixture_dirs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wanflow.backends.realsize import GIB, real_size
+    from wanflow.plan import estimate, make_plan
+    from wanflow.settings import RenderSettings
+    from wanflow.spec import load_film
+
+    root = tmp_path / "models"
+    shutil.copytree(fixture_dirs["t2v-a14b"], root / "t2v-a14b")  # no tiny marker: planned as real weights
+    monkeypatch.setenv("WANFLOW_MODELS", str(root))
+    spec = tmp_path / "film.yaml"
+    spec.write_text(SPEC, encoding="utf-8")
+
+    plan = make_plan(load_film(spec), "final")
+    [problem] = plan.problems
+    assert "not the official Wan2.2 layout: text_encoder class is T5EncoderModel" in problem.message
+    assert "--allow-nonstandard" in problem.message
+
+    runner = CliRunner()
+    for command in (["plan", str(spec)], ["run", str(spec), "--out", str(tmp_path / "out")]):
+        refused = runner.invoke(app, [*command, "--profile", "final"])
+        assert refused.exit_code == 2 and "T5EncoderModel" in refused.output, refused.output
+    assert not (tmp_path / "out").exists()  # refused before anything loaded or was written
+
+    settings = RenderSettings(offload=True, allow_nonstandard=True)
+    [job] = make_plan(load_film(spec), "final", settings).jobs
+    assert job.model_layout is not None and job.model_layout["text_encoder.class"] == "T5EncoderModel"
+    seconds, memory = estimate(job, settings)
+    assert seconds is not None
+    assert (
+        memory
+        == real_size("t2v-a14b", dtype="auto", offload=True).peak_gpu_bytes(job.width, job.height, job.frames) / GIB
+    )
+    shown = runner.invoke(app, ["plan", str(spec), "--profile", "final", "--offload", "--allow-nonstandard"])
+    assert shown.exit_code == 0, shown.output
+    assert f"{memory:.0f} GiB" in shown.output

@@ -131,12 +131,13 @@ def render_film(
     text_encoder_cpu: bool = False,
     vae_tiling: bool = False,
     step_cache: str | None = None,
+    allow_nonstandard: bool = False,
 ):
     """Render a storyboard: encode prompts, generate latents per backend, decode, assemble."""
     logger = get_run_logger()
     phases: dict[str, float] = {}
     with _timed(phases, "plan"):
-        settings = RenderSettings(device, dtype, offload, text_encoder_cpu, vae_tiling, step_cache)
+        settings = RenderSettings(device, dtype, offload, text_encoder_cpu, vae_tiling, step_cache, allow_nonstandard)
         spec_path = Path(spec).resolve()
         plan = prepare_plan(load_film(spec_path), profile, settings, log=logger.info)
         plan.check()
@@ -321,6 +322,7 @@ def _record(job: RenderJob, clip: Path, store: ArtifactStore, summary: RunSummar
         cache_keys=job.keys.all(),
         cached=outcome.status != "rendered",
         seconds={"generate": float(latents.get("seconds", 0.0))},
+        model_layout=job.model_layout,
     )
 
 

@@ -29,6 +29,10 @@ StepCacheOpt = Annotated[
     str | None,
     typer.Option("--step-cache", help="first-block | taylorseer: faster denoising, slightly different pictures."),
 ]
+NonstandardOpt = Annotated[
+    bool,
+    typer.Option("--allow-nonstandard", help="Render model folders whose layout differs from the official Wan2.2 one."),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -41,8 +45,11 @@ def plan_command(
     profile: ProfileOpt = "preview",
     cache: CacheOpt = None,
     dtype: DtypeOpt = "auto",
+    offload: OffloadOpt = False,
+    t5_cpu: T5CpuOpt = False,
     vae_tiling: TilingOpt = False,
     step_cache: StepCacheOpt = None,
+    allow_nonstandard: NonstandardOpt = False,
 ) -> None:
     """Print the render plan: backend, size, frames, estimated GPU time and memory, cached or not."""
     from wanflow.cache import ArtifactStore, default_cache_dir
@@ -51,7 +58,14 @@ def plan_command(
     from wanflow.spec import load_film
 
     with user_errors():
-        settings = RenderSettings(dtype=dtype, vae_tiling=vae_tiling, step_cache=step_cache)
+        settings = RenderSettings(
+            dtype=dtype,
+            offload=offload,
+            text_encoder_cpu=t5_cpu,
+            vae_tiling=vae_tiling,
+            step_cache=step_cache,
+            allow_nonstandard=allow_nonstandard,
+        )
         film = load_film(spec)
         plan = prepare_plan(film, profile, settings, log=_dim)
     store = ArtifactStore(cache or default_cache_dir(spec.resolve()))
@@ -70,7 +84,7 @@ def plan_command(
         table.add_column(column, justify="right" if column in ("seconds", "steps") else "left")
     total_seconds = 0.0
     for job in plan.jobs:
-        seconds, memory = estimate(job)
+        seconds, memory = estimate(job, settings)
         if job.model_dir is None:
             status = "[red]no model[/]"
         elif store.has("clips", job.keys.clip):
@@ -89,14 +103,15 @@ def plan_command(
             f"{job.seconds:.2f}",
             str(job.steps),
             _duration(seconds) if seconds is not None else "-",
-            f"{memory:.0f} GB" if memory is not None else "-",
+            f"{memory:.0f} GiB" if memory is not None else "-",
             status,
         )
     console.print(table)
     if total_seconds:
         console.print(
             f"estimated GPU time for the work not cached: {_duration(total_seconds)} "
-            "(the official single-GPU timings, H100 for A14B and RTX 4090 for TI2V-5B, scaled by size, frames and steps)"
+            "(the official single-GPU timings, H100 for A14B and RTX 4090 for TI2V-5B, scaled by size, frames and steps); "
+            "memory: the real-size weights on the GPU with these switches plus activations"
         )
     for job in plan.jobs:
         for note in job.notes:
@@ -122,6 +137,7 @@ def run_command(
     t5_cpu: T5CpuOpt = False,
     vae_tiling: TilingOpt = False,
     step_cache: StepCacheOpt = None,
+    allow_nonstandard: NonstandardOpt = False,
 ) -> None:
     """Render the storyboard into a film (a Prefect flow; local, or on $PREFECT_API_URL)."""
     from wanflow.plan import TINY_NOTICE, prepare_plan, select_forced, select_shots
@@ -131,7 +147,7 @@ def run_command(
     only_ids = _split(only)
     force_ids = _split(force)
     with user_errors():  # every input problem is reported here, before Prefect starts
-        settings = RenderSettings(device, dtype, offload, t5_cpu, vae_tiling, step_cache)
+        settings = RenderSettings(device, dtype, offload, t5_cpu, vae_tiling, step_cache, allow_nonstandard)
         film = load_film(spec)
         plan = prepare_plan(film, profile, settings, log=_dim)
         plan.check()
@@ -153,6 +169,7 @@ def run_command(
         text_encoder_cpu=t5_cpu,
         vae_tiling=vae_tiling,
         step_cache=step_cache,
+        allow_nonstandard=allow_nonstandard,
         return_state=True,
     )
     summary = state.result(raise_on_failure=False)
