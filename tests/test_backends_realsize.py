@@ -31,7 +31,10 @@ OFFICIAL_PEAKS = [
 PEAK_TOLERANCE = {"t2v-a14b": (-0.02, 0.02), "i2v-a14b": (-0.02, 0.02), "ti2v-5b": (-0.30, 0.0)}
 
 SWITCHES = [
-    (dtype, offload, t5_cpu) for dtype in ("bf16", "fp16", "fp32") for offload in (False, True) for t5_cpu in (False, True)
+    (dtype, offload, t5_cpu)
+    for dtype in ("bf16", "fp16", "fp32")
+    for offload in (False, True)
+    for t5_cpu in (False, True)
 ]
 
 
@@ -64,7 +67,9 @@ def test_every_parameter_has_the_dtype_loading_gives_it() -> None:
 
 
 @pytest.mark.parametrize("backend_id", list(BACKENDS))
-@pytest.mark.parametrize("dtype, torch_dtype", [("bf16", torch.bfloat16), ("fp16", torch.float16), ("fp32", torch.float32)])
+@pytest.mark.parametrize(
+    "dtype, torch_dtype", [("bf16", torch.bfloat16), ("fp16", torch.float16), ("fp32", torch.float32)]
+)
 def test_meta_dtypes_are_those_of_real_loading(
     backend_id: str, dtype: str, torch_dtype: torch.dtype, tiny_model_dirs: dict[str, Path]
 ) -> None:
