@@ -201,16 +201,29 @@ class Generator:
             parts.update(image_encoder=None, image_processor=None)
         with quiet_progress_bars(is_tiny(model_dir)):
             pipe = pipeline_class.from_pretrained(model_dir, dtype=dtype, **parts)
-        if vae is None:  # the pipeline reads its strides off the VAE; give them explicitly
+        return cls.from_pipeline(backend_id, model_dir, pipe, options)
+
+    @classmethod
+    def from_pipeline(
+        cls,
+        backend_id: str,
+        model_dir: Path,
+        pipe: WanPipeline | WanImageToVideoPipeline,
+        options: MemoryOptions = MemoryOptions(),
+    ) -> Generator:
+        """A generator over a built pipeline: its modules placed and its step cache on, as `load`
+        leaves them (the GPU benchmark hands it real-size pipelines with random weights)."""
+        device = options.torch_device()
+        if pipe.vae is None:  # the pipeline reads its strides off the VAE; give them explicitly
             vae_config = json.loads((model_dir / "vae" / "config.json").read_text(encoding="utf-8"))
             pipe.vae_scale_factor_temporal = vae_config.get("scale_factor_temporal", 4)
             pipe.vae_scale_factor_spatial = vae_config.get("scale_factor_spatial", 8)
         if not options.offload or device.type != "cuda":
-            for module in (pipe.transformer, getattr(pipe, "transformer_2", None), vae):
+            for module in (pipe.transformer, getattr(pipe, "transformer_2", None), pipe.vae):
                 if module is not None:
                     module.to(device)  # (pipe.to would recast dtypes and warn about it)
         pipe.set_progress_bar_config(disable=True)  # progress goes to the caller's callback
-        generator = cls(spec, model_dir, pipe, options)
+        generator = cls(backend_spec(backend_id), model_dir, pipe, options)
         generator._enable_step_cache(options.step_cache)
         return generator
 

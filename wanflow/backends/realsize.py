@@ -32,6 +32,7 @@ from pathlib import Path
 
 import torch
 from accelerate import init_empty_weights
+from accelerate.utils import set_module_tensor_to_device
 from diffusers import ModelMixin
 
 from wanflow.backends.layout import declared_module_class, official_folder, read_config
@@ -108,6 +109,26 @@ def component_size(folder: Path, component: str, dtype: torch.dtype) -> Componen
 
 @functools.cache
 def meta_component(folder: Path, component: str) -> torch.nn.Module:
+    """The declared class built from its config with parameters on the meta device (cached: read only)."""
+    return build_on_meta(folder, component)
+
+
+def random_component(folder: Path, component: str, dtype: torch.dtype, device: torch.device) -> torch.nn.Module:
+    """A real-size component with random weights on `device`, each parameter in its loaded dtype.
+
+    For timing and peak memory (benchmarks/bench_backends.py): no download, no weights file.
+    """
+    module = build_on_meta(folder, component)
+    for name, parameter_dtype in loaded_dtypes(module, dtype).items():
+        shape = module.get_parameter(name).shape
+        value = torch.randn(shape, dtype=parameter_dtype, device=device) * 0.02
+        set_module_tensor_to_device(module, name, device, value=value, dtype=parameter_dtype)
+    if hasattr(module, "tie_weights"):
+        module.tie_weights()
+    return module.to(device).eval()  # the buffers (RoPE tables) were built for real
+
+
+def build_on_meta(folder: Path, component: str) -> torch.nn.Module:
     """The declared class built from its config with parameters on the meta device (buffers stay real)."""
     model_class = declared_module_class(folder, component)
     with init_empty_weights():
