@@ -42,7 +42,6 @@ ACTIVATION_BYTES_PER_TOKEN_CHANNEL = 92  # at a 2-byte compute dtype; twice that
 GIB = 1 << 30
 
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
-_PHASES = ("encode", "generate", "decode")
 
 
 @dataclass(frozen=True)
@@ -135,8 +134,10 @@ def build_on_meta(folder: Path, component: str) -> torch.nn.Module:
         if issubclass(model_class, ModelMixin):
             return model_class.from_config(model_class.load_config(folder / component)).eval()
         model = model_class(model_class.config_class.from_pretrained(folder / component))
-    model.tie_weights()  # as from_pretrained does (UMT5's encoder embedding is its shared one); outside
-    return model.eval()  # init_empty_weights, which would register the tied weight as a new one
+    # Tied as from_pretrained ties them (UMT5's encoder embedding is its shared one), outside
+    # init_empty_weights, which would register the tied weight as a second parameter.
+    model.tie_weights()
+    return model.eval()
 
 
 def loaded_dtypes(module: torch.nn.Module, dtype: torch.dtype) -> dict[str, torch.dtype]:
