@@ -23,6 +23,7 @@ class RenderSettings:
     text_encoder_cpu: bool = False  # keep UMT5-XXL on the CPU (official --t5_cpu)
     vae_tiling: bool = False  # decode in tiles: less VAE memory at 720p
     step_cache: str | None = None  # first-block | taylorseer: faster, slightly different pictures
+    allow_nonstandard: bool = False  # render model folders whose layout is not the official Wan2.2 one
 
     def __post_init__(self) -> None:
         problems = []

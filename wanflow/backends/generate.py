@@ -22,13 +22,12 @@ from diffusers import (
     AutoencoderKLWan,
     FirstBlockCacheConfig,
     TaylorSeerCacheConfig,
-    UniPCMultistepScheduler,
     WanImageToVideoPipeline,
     WanPipeline,
     WanTransformer3DModel,
 )
-from transformers import AutoTokenizer, UMT5EncoderModel
 
+from wanflow.backends.layout import declared_module_class
 from wanflow.backends.lora import LoraSwitcher
 from wanflow.backends.quiet import quiet_progress_bars
 from wanflow.backends.store import is_tiny
@@ -89,10 +88,11 @@ class TextEncoder:
         _check_folder(model_dir, "tokenizer", "text_encoder")
         device = torch.device("cpu") if settings.text_encoder_cpu else torch_device(settings)
         _warn_if_impractical(model_dir, device)
-        tokenizer = AutoTokenizer.from_pretrained(model_dir / "tokenizer")
+        tokenizer = declared_module_class(model_dir, "tokenizer").from_pretrained(model_dir / "tokenizer")
         dtype = torch_dtype(settings, torch_device(settings))
+        text_encoder_class = declared_module_class(model_dir, "text_encoder")
         with quiet_progress_bars(is_tiny(model_dir)):
-            text_encoder = UMT5EncoderModel.from_pretrained(model_dir / "text_encoder", dtype=dtype)
+            text_encoder = text_encoder_class.from_pretrained(model_dir / "text_encoder", dtype=dtype)
         text_encoder = text_encoder.to(device).eval()
         pipe = WanPipeline(tokenizer=tokenizer, text_encoder=text_encoder, vae=None, scheduler=None)
         return cls(pipe, device)
@@ -188,22 +188,35 @@ class Generator:
         _warn_if_impractical(model_dir, device)
         pipeline_class = WanImageToVideoPipeline if spec.pipeline == "WanImageToVideoPipeline" else WanPipeline
         # The VAE stays in float32 (bf16 VAEs band and drift); T2V-A14B does not need it at all.
-        vae = AutoencoderKLWan.from_pretrained(model_dir / "vae", dtype=torch.float32) if spec.accepts_image else None
+        vae = _load_vae(model_dir) if spec.accepts_image else None
         parts: dict[str, Any] = dict(text_encoder=None, tokenizer=None, vae=vae)
         if pipeline_class is WanImageToVideoPipeline:
             parts.update(image_encoder=None, image_processor=None)
         with quiet_progress_bars(is_tiny(model_dir)):
             pipe = pipeline_class.from_pretrained(model_dir, dtype=dtype, **parts)
-        if vae is None:  # the pipeline reads its strides off the VAE; give them explicitly
+        return cls.from_pipeline(backend_id, model_dir, pipe, settings)
+
+    @classmethod
+    def from_pipeline(
+        cls,
+        backend_id: str,
+        model_dir: Path,
+        pipe: WanPipeline | WanImageToVideoPipeline,
+        settings: RenderSettings = RenderSettings(),
+    ) -> Generator:
+        """A generator over a built pipeline: its modules placed and its step cache on, as `load`
+        leaves them (the GPU benchmark hands it real-size pipelines with random weights)."""
+        device = torch_device(settings)
+        if pipe.vae is None:  # the pipeline reads its strides off the VAE; give them explicitly
             vae_config = json.loads((model_dir / "vae" / "config.json").read_text(encoding="utf-8"))
             pipe.vae_scale_factor_temporal = vae_config.get("scale_factor_temporal", 4)
             pipe.vae_scale_factor_spatial = vae_config.get("scale_factor_spatial", 8)
         if not settings.offload or device.type != "cuda":
-            for module in (pipe.transformer, getattr(pipe, "transformer_2", None), vae):
+            for module in (pipe.transformer, getattr(pipe, "transformer_2", None), pipe.vae):
                 if module is not None:
                     module.to(device)  # (pipe.to would recast dtypes and warn about it)
         pipe.set_progress_bar_config(disable=True)  # progress goes to the caller's callback
-        generator = cls(spec, model_dir, pipe, settings)
+        generator = cls(backend_spec(backend_id), model_dir, pipe, settings)
         generator._enable_step_cache(settings.step_cache)
         return generator
 
@@ -225,6 +238,12 @@ class Generator:
             )
             transformer.enable_cache(config)
 
+    def _scheduler_with_shift(self, shift: float) -> Any:
+        """The folder's own scheduler class with the request's shift (UniPC names it flow_shift)."""
+        scheduler_class = type(self.pipe.scheduler)
+        key = "flow_shift" if "flow_shift" in self._base_scheduler_config else "shift"
+        return scheduler_class.from_config(self._base_scheduler_config, **{key: shift})
+
     def _pipe_for(self, request: GenerationRequest) -> WanPipeline | WanImageToVideoPipeline:
         if request.image is None:
             if self.spec.needs_image:
@@ -243,7 +262,7 @@ class Generator:
         """Normalised latents (1, z, (frames-1)//4+1, H/stride, W/stride), float32, on the CPU."""
         pipe = self._pipe_for(request)
         self.loras.apply(request.loras)
-        pipe.scheduler = UniPCMultistepScheduler.from_config(self._base_scheduler_config, flow_shift=request.shift)
+        pipe.scheduler = self._scheduler_with_shift(request.shift)
 
         def on_step(_pipe: object, step: int, _timestep: object, _tensors: dict[str, Any]) -> dict[str, Any]:
             if progress is not None:
@@ -272,6 +291,11 @@ class Generator:
         return latents.to("cpu", torch.float32)
 
 
+def _load_vae(model_dir: Path) -> AutoencoderKLWan:
+    """The VAE stays in float32 (bf16 VAEs band and drift)."""
+    return declared_module_class(model_dir, "vae").from_pretrained(model_dir / "vae", dtype=torch.float32)
+
+
 class Decoder:
     """The VAE in float32: normalised latents in, uint8 frames out."""
 
@@ -286,7 +310,7 @@ class Decoder:
     def load(cls, model_dir: Path, settings: RenderSettings = RenderSettings()) -> Decoder:
         _check_folder(model_dir, "vae")
         device = torch_device(settings)
-        vae = AutoencoderKLWan.from_pretrained(model_dir / "vae", dtype=torch.float32).to(device).eval()
+        vae = _load_vae(model_dir).to(device).eval()
         if settings.vae_tiling:
             vae.enable_tiling()
         return cls(vae, device)

@@ -30,6 +30,10 @@ StepCacheOpt = Annotated[
     str | None,
     typer.Option("--step-cache", help="first-block | taylorseer: faster denoising, slightly different pictures."),
 ]
+NonstandardOpt = Annotated[
+    bool,
+    typer.Option("--allow-nonstandard", help="Render model folders whose layout differs from the official Wan2.2 one."),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -42,8 +46,11 @@ def plan_command(
     profile: ProfileOpt = "preview",
     cache: CacheOpt = None,
     dtype: DtypeOpt = "auto",
+    offload: OffloadOpt = False,
+    t5_cpu: T5CpuOpt = False,
     vae_tiling: TilingOpt = False,
     step_cache: StepCacheOpt = None,
+    allow_nonstandard: NonstandardOpt = False,
 ) -> None:
     """Print the render plan: backend, size, frames, estimated GPU time and memory, cached or not."""
     from wanflow.cache import ArtifactStore, default_cache_dir
@@ -53,7 +60,14 @@ def plan_command(
     from wanflow.spec import load_film
 
     with user_errors():
-        settings = RenderSettings(dtype=dtype, vae_tiling=vae_tiling, step_cache=step_cache)
+        settings = RenderSettings(
+            dtype=dtype,
+            offload=offload,
+            text_encoder_cpu=t5_cpu,
+            vae_tiling=vae_tiling,
+            step_cache=step_cache,
+            allow_nonstandard=allow_nonstandard,
+        )
         film = load_film(spec)
         plan = make_plan(film, profile, settings)
     store = ArtifactStore(cache or default_cache_dir(spec.resolve()))
@@ -72,7 +86,7 @@ def plan_command(
         table.add_column(column, justify="right" if column in ("seconds", "steps") else "left", no_wrap=True)
     total_seconds = 0.0
     for job in plan.jobs:
-        seconds, memory = estimate(job)
+        seconds, memory = estimate(job, settings)
         if job.model_dir is None:
             status = "[red]no model[/]"
         elif store.has("clips", job.keys.clip):
@@ -91,14 +105,15 @@ def plan_command(
             f"{job.seconds:.2f}",
             str(job.steps),
             _duration(seconds) if seconds is not None else "-",
-            f"{memory:.0f} GB" if memory is not None else "-",
+            f"{memory:.0f} GiB" if memory is not None else "-",
             status,
         )
     console.print(table)
     if total_seconds:
         console.print(
             f"estimated GPU time for the work not cached: {_duration(total_seconds)} "
-            "(the official single-GPU timings, H100 for A14B and RTX 4090 for TI2V-5B, scaled by size, frames and steps)"
+            "(the official single-GPU timings, H100 for A14B and RTX 4090 for TI2V-5B, scaled by size, frames and steps); "
+            "memory: the real-size weights on the GPU with these switches plus activations"
         )
     for job in plan.jobs:
         for note in job.notes:
@@ -124,6 +139,7 @@ def run_command(
     t5_cpu: T5CpuOpt = False,
     vae_tiling: TilingOpt = False,
     step_cache: StepCacheOpt = None,
+    allow_nonstandard: NonstandardOpt = False,
     cluster: Annotated[
         str | None,
         typer.Option(
@@ -144,7 +160,7 @@ def run_command(
 
     with user_errors():  # every input problem is reported here, before Prefect starts
         gpu_list = gpu_ids(gpus)
-        settings = RenderSettings(device, dtype, offload, t5_cpu, vae_tiling, step_cache)
+        settings = RenderSettings(device, dtype, offload, t5_cpu, vae_tiling, step_cache, allow_nonstandard)
         request = RunRequest(spec, profile, tuple(split_ids(only)), tuple(split_ids(force)), out, cache, settings)
         prepared = prepare_run(request, log=_dim)
         if cluster:

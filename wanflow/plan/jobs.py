@@ -10,6 +10,7 @@ import hashlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from wanflow.backends.layout import check_layout, describe_layout
 from wanflow.backends.store import model_dir, weights_fingerprint
 from wanflow.backends.validate import check_request, frames_for_duration
 from wanflow.catalog import BACKENDS, BackendSpec
@@ -43,6 +44,7 @@ class RenderJob:
     upstream: str | None  # id of the shot whose last frame conditions this one
     keys: JobKeys
     notes: tuple[str, ...] = ()
+    model_layout: dict[str, object] | None = None  # the folder's own layout, when it is not the official one
 
     @property
     def shot_id(self) -> str:
@@ -115,6 +117,7 @@ def make_plan(film: Film, profile_name: str, settings: RenderSettings = RenderSe
     jobs: list[RenderJob] = []
     clip_keys: dict[str, str] = {}
     fingerprints: dict[Path, str] = {}
+    layouts: dict[Path, dict[str, object] | None] = {}
     missing_models: set[str] = set()
     for shot in film.shots:
         backend_id = shot.backend or (profile.image_backend if shot.image_conditioned else profile.text_backend)
@@ -130,6 +133,11 @@ def make_plan(film: Film, profile_name: str, settings: RenderSettings = RenderSe
             weights = "missing"
         else:
             weights = fingerprints.setdefault(folder, weights_fingerprint(folder))
+        model_layout = None
+        if folder is not None and not profile.tiny:
+            if folder not in layouts:
+                layouts[folder] = _nonstandard_layout(backend_id, folder, settings, where, problems)
+            model_layout = layouts[folder]
         width, height = (profile.width, profile.height) if profile.width and profile.height else spec.default_size
         frames, notes = _frames(shot, spec, profile.max_frames)
         if not routing:  # a misrouted shot's image checks would only repeat the routing problem
@@ -185,6 +193,7 @@ def make_plan(film: Film, profile_name: str, settings: RenderSettings = RenderSe
                 upstream=shot.continue_from,
                 keys=keys,
                 notes=tuple(notes),
+                model_layout=model_layout,
             )
         )
     if film.output.width and film.output.height:
@@ -243,6 +252,26 @@ def _routing_problems(spec: BackendSpec, shot: Shot, where) -> list[Problem]:
     if spec.needs_image and not shot.image_conditioned:
         return [where("backend", f"{spec.id} needs a start image (image:) or continue_from:")]
     return []
+
+
+def _nonstandard_layout(
+    backend_id: str, folder: Path, settings: RenderSettings, where, problems: list[Problem]
+) -> dict[str, object] | None:
+    """None for an official folder; a problem for another one, or its own layout when it is allowed."""
+    differences = check_layout(backend_id, folder)
+    if not differences:
+        return None
+    if not settings.allow_nonstandard:
+        listed = "; ".join(str(difference) for difference in differences)
+        problems.append(
+            where(
+                "backend",
+                f"model {backend_id} in {folder} is not the official Wan2.2 layout: {listed}. "
+                f"Check it with `wanflow models verify {backend_id}`, or render it as it is with --allow-nonstandard",
+            )
+        )
+        return None
+    return describe_layout(folder)
 
 
 def _find_model(backend_id: str, tiny: bool) -> Path | None:

@@ -49,6 +49,7 @@ class ShotRecord:
     cache_keys: dict[str, str]
     cached: bool
     seconds: dict[str, float]  # phase -> wall seconds (encode, generate, decode)
+    model_layout: dict[str, object] | None = None  # a non-official folder's own layout (--allow-nonstandard)
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ def shot_provenance(record: ShotRecord) -> dict[str, object]:
         "caption": shot.caption,
         "transition": {"type": shot.transition.type, "duration": shot.transition.duration},
         "lint_warnings": list(record.warnings),
+        **({"model_layout": record.model_layout} if record.model_layout is not None else {}),
     }
 
 

@@ -82,6 +82,7 @@ def _record(job: RenderJob, clip: Path, store: ArtifactStore, summary: RunSummar
         cache_keys=job.keys.all(),
         cached=outcome.status != "rendered",
         seconds={"render": outcome.seconds if outcome.status == "rendered" else float(latents.get("seconds", 0.0))},
+        model_layout=job.model_layout,
     )
 
 

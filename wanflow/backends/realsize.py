@@ -1,0 +1,186 @@
+"""Real-size Wan2.2 models without a GPU: the official configs built on the meta device.
+
+Every component of `official/<backend-id>/` (model_index.json + configs, no weights) is built
+from its config with the class model_index.json declares, as the real loading does, but with
+its parameters on the meta device: a 14B expert costs a fraction of a second and no memory.
+So parameter counts come from the models themselves. The dtype of every parameter follows the
+rule the real loaders apply (tests hold it against loading the tiny models for real):
+diffusers keeps a model's `_keep_in_fp32_modules` in float32 at any dtype, transformers its
+`_keep_in_fp32_modules` in fp16 and `_keep_in_fp32_modules_strict` in fp16 and bf16, and
+wanflow loads every VAE in float32.
+
+Memory per device follows wanflow's phases (generate.py): the text encoder alone (`encode`,
+on the CPU with --t5-cpu), then the transformer(s) plus, for image models, the VAE
+(`generate`; with --offload only the largest of them is on the GPU at a time), then the VAE
+(`decode`). The peak adds an activation term to the generate phase:
+ACTIVATION_BYTES_PER_TOKEN_CHANNEL bytes per transformer token per channel of the model width,
+fitted to the official H100 rows of T2V-A14B (41.3 / 59.8 GiB at 480p / 720p, offload, bf16)
+over the weights wanflow keeps on the GPU there. The official code needs more for activations
+than diffusers is likely to (float64 RoPE, per-token float32 modulation), so the term is on
+the safe side for wanflow; `benchmarks/bench_backends.py --real-size` measures the real peak.
+VAE decoding is counted by its weights only: at 720p its activations can exceed the peak
+without --vae-tiling.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from accelerate import init_empty_weights
+from accelerate.utils import set_module_tensor_to_device
+from diffusers import ModelMixin
+
+from wanflow.backends.layout import declared_module_class, official_folder, read_config
+from wanflow.catalog import backend_spec
+
+ACTIVATION_BYTES_PER_TOKEN_CHANNEL = 92  # at a 2-byte compute dtype; twice that in float32
+GIB = 1 << 30
+
+_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
+
+
+@dataclass(frozen=True)
+class ComponentSize:
+    """One component as loaded: every parameter's name, element count and dtype."""
+
+    component: str
+    class_name: str
+    parameters: tuple[tuple[str, int, torch.dtype], ...]
+
+    @property
+    def count(self) -> int:
+        return sum(numel for _name, numel, _dtype in self.parameters)
+
+    @property
+    def bytes(self) -> int:
+        return sum(numel * dtype.itemsize for _name, numel, dtype in self.parameters)
+
+    def dtype_counts(self) -> dict[torch.dtype, int]:
+        """Parameters (elements) per dtype."""
+        counts: Counter[torch.dtype] = Counter()
+        for _name, numel, dtype in self.parameters:
+            counts[dtype] += numel
+        return dict(counts)
+
+
+@dataclass(frozen=True)
+class RealSize:
+    """A backend's real-size model under one set of memory switches."""
+
+    backend_id: str
+    dtype: str  # bf16 | fp16 | fp32 ("auto" means bf16: the estimate is for a CUDA GPU)
+    offload: bool
+    text_encoder_cpu: bool
+    components: dict[str, ComponentSize]
+    phases: dict[str, dict[str, int]]  # phase -> {"cuda": bytes, "cpu": bytes} of weights resident in it
+    model_dim: int  # transformer width (heads x head dim), which activations scale with
+    tokens_per_latent: tuple[int, int, int]  # pixels per transformer token: (frames, height, width)
+
+    def tokens(self, width: int, height: int, frames: int) -> int:
+        """Transformer sequence length of one clip."""
+        per_frame, per_row, per_column = self.tokens_per_latent
+        return ((frames - 1) // per_frame + 1) * (height // per_row) * (width // per_column)
+
+    def activation_bytes(self, width: int, height: int, frames: int) -> int:
+        scale = _DTYPES[self.dtype].itemsize / 2
+        return math.ceil(
+            ACTIVATION_BYTES_PER_TOKEN_CHANNEL * scale * self.tokens(width, height, frames) * self.model_dim
+        )
+
+    def peak_gpu_bytes(self, width: int, height: int, frames: int) -> int:
+        """The most GPU memory any phase holds: weights, plus activations while generating."""
+        generate = self.phases["generate"]["cuda"] + self.activation_bytes(width, height, frames)
+        return max(self.phases["encode"]["cuda"], generate, self.phases["decode"]["cuda"])
+
+
+def component_size(folder: Path, component: str, dtype: torch.dtype) -> ComponentSize:
+    """A component built from the folder's config on the meta device, with the dtypes loading in `dtype` gives."""
+    module = meta_component(folder, component)
+    dtypes = loaded_dtypes(module, dtype)
+    parameters = tuple((name, parameter.numel(), dtypes[name]) for name, parameter in module.named_parameters())
+    return ComponentSize(component, type(module).__name__, parameters)
+
+
+@functools.cache
+def meta_component(folder: Path, component: str) -> torch.nn.Module:
+    """The declared class built from its config with parameters on the meta device (cached: read only)."""
+    return build_on_meta(folder, component)
+
+
+def random_component(folder: Path, component: str, dtype: torch.dtype, device: torch.device) -> torch.nn.Module:
+    """A real-size component with random weights on `device`, each parameter in its loaded dtype.
+
+    For timing and peak memory (benchmarks/bench_backends.py): no download, no weights file.
+    """
+    module = build_on_meta(folder, component)
+    for name, parameter_dtype in loaded_dtypes(module, dtype).items():
+        shape = module.get_parameter(name).shape
+        value = torch.randn(shape, dtype=parameter_dtype, device=device) * 0.02
+        set_module_tensor_to_device(module, name, device, value=value, dtype=parameter_dtype)
+    if hasattr(module, "tie_weights"):
+        module.tie_weights()
+    return module.to(device).eval()  # the buffers (RoPE tables) were built for real
+
+
+def build_on_meta(folder: Path, component: str) -> torch.nn.Module:
+    """The declared class built from its config with parameters on the meta device (buffers stay real)."""
+    model_class = declared_module_class(folder, component)
+    with init_empty_weights():
+        if issubclass(model_class, ModelMixin):
+            return model_class.from_config(model_class.load_config(folder / component)).eval()
+        model = model_class(model_class.config_class.from_pretrained(folder / component))
+    # Tied as from_pretrained ties them (UMT5's encoder embedding is its shared one), outside
+    # init_empty_weights, which would register the tied weight as a second parameter.
+    model.tie_weights()
+    return model.eval()
+
+
+def loaded_dtypes(module: torch.nn.Module, dtype: torch.dtype) -> dict[str, torch.dtype]:
+    """The dtype `from_pretrained(dtype=dtype)` gives each parameter, by the loaders' keep-in-float32 rules."""
+    if isinstance(module, ModelMixin):
+        keep = set(module._keep_in_fp32_modules or [])  # diffusers: at any dtype
+    else:
+        keep = set(module._get_dtype_plan(dtype))  # transformers: its own plan for this dtype
+    return {
+        name: torch.float32 if keep.intersection(name.split(".")) else dtype for name, _ in module.named_parameters()
+    }
+
+
+@functools.cache
+def real_size(
+    backend_id: str, *, dtype: str = "bf16", offload: bool = False, text_encoder_cpu: bool = False
+) -> RealSize:
+    """The official real-size model of a backend under these switches (cached per process)."""
+    spec = backend_spec(backend_id)
+    dtype = "bf16" if dtype == "auto" else dtype
+    folder = official_folder(backend_id)
+    experts = ("transformer", "transformer_2")[: spec.experts]
+    components = {name: component_size(folder, name, _DTYPES[dtype]) for name in ("text_encoder", *experts)}
+    components["vae"] = component_size(folder, "vae", torch.float32)
+    generating = [components[name] for name in experts] + ([components["vae"]] if spec.accepts_image else [])
+    on_gpu = max(c.bytes for c in generating) if offload else sum(c.bytes for c in generating)
+    text_encoder = components["text_encoder"].bytes
+    phases = {
+        "encode": {"cuda": 0, "cpu": text_encoder} if text_encoder_cpu else {"cuda": text_encoder, "cpu": 0},
+        "generate": {"cuda": on_gpu, "cpu": sum(c.bytes for c in generating) - on_gpu},
+        "decode": {"cuda": components["vae"].bytes, "cpu": 0},
+    }
+    transformer = read_config(folder, "transformer")
+    vae = read_config(folder, "vae")
+    _, patch_h, patch_w = transformer["patch_size"]
+    spatial = vae["scale_factor_spatial"]
+    return RealSize(
+        backend_id=spec.id,
+        dtype=dtype,
+        offload=offload,
+        text_encoder_cpu=text_encoder_cpu,
+        components=components,
+        phases=phases,
+        model_dim=transformer["num_attention_heads"] * transformer["attention_head_dim"],
+        tokens_per_latent=(vae["scale_factor_temporal"], spatial * patch_h, spatial * patch_w),
+    )
