@@ -1,4 +1,4 @@
-"""The storyboard report next to the film: contact sheet, storyboard.html, manifest.json, .otio.
+"""The storyboard report next to the film: contact sheet, storyboard.html, manifest.json, timelines.
 
 The manifest is the provenance of every shot (spec hash, compiled prompt, seed, weights,
 LoRAs, cache keys, timings); `manifest_metadata` gives the same record compactly for the
@@ -21,7 +21,8 @@ from wanflow.assemble import AssemblyResult
 from wanflow.film import Film, Shot
 from wanflow.fonts import load_font
 from wanflow.media import probe, read_frames, write_bytes_atomic, write_text_atomic
-from wanflow.timeline_export import write_otio
+from wanflow.timeline_adapters import write_timelines
+from wanflow.timeline_export import build_otio, render_timeline_media
 
 THUMB_WIDTH = 192
 TEMPLATES = Path(__file__).parent / "templates"
@@ -55,7 +56,9 @@ class ReportPaths:
     contact_sheet: Path
     html: Path
     manifest: Path
-    otio: Path
+    otio: Path | None = None  # the timelines the film's `output.timelines` asks for
+    fcp_xml: Path | None = None
+    edl: Path | None = None
 
 
 def look_fields(shot: Shot) -> dict[str, str]:
@@ -201,7 +204,7 @@ def render_html(
 def write_report(
     film: Film, records: list[ShotRecord], assembly: AssemblyResult, out_dir: Path, *, profile: str, run_info: dict
 ) -> ReportPaths:
-    """Write the four report files into `out_dir` (atomically, each)."""
+    """Write the report files and the film's timelines into `out_dir` (atomically, each)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = build_manifest(film, records, profile=profile, run_info=run_info)
     manifest["output"] = {
@@ -228,17 +231,19 @@ def write_report(
         ],
     }
     thumbs = {record.shot.id: _thumbnails(record) for record in records}
+    media = render_timeline_media(film, assembly.timeline, assembly.path.parent)
+    provenance = {entry["id"]: entry for entry in manifest["shots"]}
+    timeline = build_otio(assembly.timeline, film.title, media, provenance)
+    timelines = write_timelines(film, assembly.timeline, timeline, media, assembly.path)
     paths = ReportPaths(
         contact_sheet=out_dir / "contact_sheet.png",
         html=out_dir / "storyboard.html",
         manifest=out_dir / "manifest.json",
-        otio=out_dir / f"{assembly.path.stem}.otio",
+        **timelines,
     )
     write_bytes_atomic(paths.contact_sheet, _png_bytes(contact_sheet(records, assembly, thumbs)))
     write_text_atomic(paths.html, render_html(film, records, assembly, manifest, thumbs))
     write_text_atomic(paths.manifest, json.dumps(manifest, ensure_ascii=False, indent=2, default=str) + "\n")
-    provenance = {entry["id"]: entry for entry in manifest["shots"]}
-    write_otio(assembly.timeline, paths.otio, film.title, provenance)
     return paths
 
 
