@@ -29,6 +29,7 @@ _COMMAND_MODULES = (
     "wanflow.commands.models_cmds",
     "wanflow.commands.run_cmds",
     "wanflow.commands.cache_cmds",
+    "wanflow.commands.export_cmds",
 )
 for _name in _COMMAND_MODULES:
     try:
