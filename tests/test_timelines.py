@@ -106,7 +106,8 @@ def cut(tmp_path_factory: pytest.TempPathFactory):
             weights_fingerprint="f" * 16,
             cache_keys={},
             cached=False,
-            seconds={"generate": 1.0},
+            seconds=1.0,
+            tiny=False,
         )
         for s, c in zip(shots, clips)
     ]

@@ -47,8 +47,11 @@ class ShotRecord:
     fps: int
     weights_fingerprint: str
     cache_keys: dict[str, str]
-    cached: bool
-    seconds: dict[str, float]  # phase -> wall seconds (encode, generate, decode)
+    cached: bool  # no generation this run: the clip or its latents came from the cache
+    # The run's wall seconds for this shot, the number run.json and the console show: its start
+    # frame, the model load when it is the first shot on its model, and the denoising; 0 if cached.
+    seconds: float
+    tiny: bool  # rendered by the tiny random-weight models: the pictures are noise
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,8 @@ def shot_provenance(record: ShotRecord) -> dict[str, object]:
         "continue_from": shot.continue_from,
         "cache_keys": dict(record.cache_keys),
         "cached": record.cached,
-        "seconds": dict(record.seconds),
+        "seconds": record.seconds,
+        "tiny": record.tiny,
         "look": look_fields(shot),
         "camera": list(shot.camera),
         "caption": shot.caption,
@@ -169,6 +173,22 @@ def _data_uri(image: Image.Image) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def _image_thumbnail(path: Path) -> Image.Image:
+    with Image.open(path) as image:
+        height = max(2, round(image.height * THUMB_WIDTH / image.width))
+        return image.convert("RGB").resize((THUMB_WIDTH, height), Image.Resampling.LANCZOS)
+
+
+def _start_frame(record: ShotRecord, thumbs: dict[str, list[Image.Image]]) -> dict[str, str] | None:
+    """What the shot starts from: its own image, or the last frame of the shot it continues."""
+    shot = record.shot
+    if shot.image is not None:
+        return {"what": f"start image {shot.image.name}", "uri": _data_uri(_image_thumbnail(shot.image))}
+    if shot.continue_from is not None and shot.continue_from in thumbs:
+        return {"what": f"last frame of {shot.continue_from}", "uri": _data_uri(thumbs[shot.continue_from][-1])}
+    return None
+
+
 def render_html(
     film: Film,
     records: list[ShotRecord],
@@ -184,20 +204,40 @@ def render_html(
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    shots = []
+    continued_by: dict[str, list[str]] = {}
     for record in records:
-        segment = assembly.timeline.shot_segment(record.shot.id)
-        shots.append(
-            {
-                "record": record,
-                "look": look_fields(record.shot),
-                "frames": [_data_uri(image) for image in thumbs[record.shot.id]],
-                "start": segment.start_frame / assembly.fps,
-                "length": segment.frames / assembly.fps,
-            }
-        )
+        if record.shot.continue_from is not None:
+            continued_by.setdefault(record.shot.continue_from, []).append(record.shot.id)
+    by_id = {record.shot.id: record for record in records}
+    scenes = []
+    for scene in film.scenes:
+        shots = []
+        for shot in scene.shots:
+            if shot.id not in by_id:
+                continue
+            record = by_id[shot.id]
+            segment = assembly.timeline.shot_segment(shot.id)
+            shots.append(
+                {
+                    "record": record,
+                    "look": look_fields(shot),
+                    "frames": [_data_uri(image) for image in thumbs[shot.id]],
+                    "start_frame": _start_frame(record, thumbs),
+                    "continued_by": continued_by.get(shot.id, []),
+                    "start": segment.start_frame / assembly.fps,
+                    "length": segment.frames / assembly.fps,
+                }
+            )
+        if shots:
+            scenes.append({"scene": scene, "shots": shots})
     return environment.get_template("storyboard.html.j2").render(
-        film=film, shots=shots, assembly=assembly, manifest=manifest, version=wanflow.__version__
+        film=film,
+        scenes=scenes,
+        shot_count=len(records),
+        tiny=any(record.tiny for record in records),
+        assembly=assembly,
+        manifest=manifest,
+        version=wanflow.__version__,
     )
 
 
