@@ -10,17 +10,9 @@ from diffusers import UniPCMultistepScheduler
 from typer.testing import CliRunner
 
 from wanflow.cli import app
-from wanflow.comfyui_export import (
-    SUBGRAPH_INPUT,
-    SUBGRAPH_OUTPUT,
-    TEMPLATES,
-    ShotSettings,
-    boundary_step,
-    fold_constants,
-    load_template,
-    shot_workflow,
-    to_api,
-)
+from wanflow.comfyui_export import TEMPLATES, ShotSettings, boundary_step, load_template, shot_workflow, template_path
+from wanflow.comfyui_graph import SUBGRAPH_INPUT, SUBGRAPH_OUTPUT, fold_constants, to_api
+from wanflow.errors import UserError
 from wanflow.film import Lora
 
 REPO = Path(__file__).resolve().parent.parent
@@ -77,8 +69,8 @@ def ui_links(graph: dict) -> list[tuple[str, int, str, str]]:
 
 @pytest.mark.parametrize("backend", list(TEMPLATES))
 def test_api_format_keeps_every_node_and_link_of_the_template(backend: str) -> None:
-    graph = load_template(backend)
-    api = to_api(graph)
+    graph = json.loads(template_path(backend).read_text(encoding="utf-8"))  # read apart from the converter
+    api = to_api(load_template(backend))
     for origin, slot, target, input_name in ui_links(graph):
         assert api[target]["inputs"][input_name] == [origin, slot], (target, input_name)
     subgraphs = graph.get("definitions", {}).get("subgraphs", [])
@@ -215,3 +207,12 @@ def test_bad_input_is_one_message_exit_2_and_nothing_written(tmp_path: Path, arg
     assert result.exit_code == 2
     assert result.stderr.count("error:") == 1 and message in result.stderr and "Traceback" not in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_template_of_another_shape_is_a_user_error_naming_file_and_field(tmp_path: Path, monkeypatch) -> None:
+    broken = tmp_path / "video_wan2_2_14B_t2v.json"
+    broken.write_text('{"nodes": [{"id": "x", "type": "UNETLoader"}], "links": []}', encoding="utf-8")
+    monkeypatch.setattr("wanflow.comfyui_export.template_path", lambda backend: broken)
+    with pytest.raises(UserError) as caught:
+        load_template("t2v-a14b")
+    assert [(p.file, p.field) for p in caught.value.problems] == [(str(broken), "nodes.0.id")]
