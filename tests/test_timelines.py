@@ -180,6 +180,8 @@ def test_fcp_xml_and_edl_point_at_media_conformed_to_the_films_fps(cut) -> None:
     fcp = otio.adapters.read_from_file(str(paths.fcp_xml))
     assert [t.kind for t in fcp.tracks] == [otio.schema.TrackKind.Video, otio.schema.TrackKind.Audio]
     assert len(fcp.tracks.markers) == len(result.timeline.cues)
+    xml = paths.fcp_xml.read_text(encoding="utf-8")  # picture transitions start on the edit; fades from/to silence
+    assert xml.count("<alignment>start</alignment>") == 3 and xml.count("<alignment>start-black</alignment>") == 1
     edl = paths.edl.read_text(encoding="utf-8")
     assert "D 012" in edl and "conform/s1.mp4" in edl
 

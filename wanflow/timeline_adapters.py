@@ -104,7 +104,10 @@ def conformed_timeline(
         path = media.cards[segment.label] if segment.card is not None else conformed[segment.label]
         picture.append(_segment_clip(segment, path, fps))
         if segment.transition != "cut":
-            picture.append(transition_item(segment, 0, segment.transition_frames, fps))
+            transition = transition_item(segment, 0, segment.transition_frames, fps)
+            # FCP 7 says "start on edit" as alignment `start`; the adapter would guess `start-black`
+            transition.metadata["fcp_xml"] = {"alignment": "start"}
+            picture.append(transition)
     result.tracks.append(picture)
     if not picture_only:
         for track in timeline.tracks:

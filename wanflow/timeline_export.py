@@ -11,7 +11,7 @@ Three kinds of content, each lasting exactly the film's frames at its fps:
 - the captions: markers on the timeline's stack, spanning their cues.
 
 `build_otio` is pure; `render_timeline_media` makes the files it points at (cards) and reads
-the soundtrack's lengths, with ffmpeg.
+the soundtrack's lengths, with ffmpeg; `timeline_adapters.write_timelines` writes the files.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import opentimelineio as otio
 
 from wanflow.cards import render_title_card
 from wanflow.film import AudioTrack, Film
-from wanflow.media import H264_PRESET, atomic_path, media_duration, probe, run_ffmpeg, write_text_atomic
+from wanflow.media import H264_PRESET, atomic_path, media_duration, probe, run_ffmpeg
 from wanflow.timeline import Segment, Timeline
 
 CARDS_DIR = "cards"  # beside the film: the title cards as video files
@@ -110,7 +110,7 @@ def _rate(value: float) -> Fraction:
     return Fraction(value).limit_denominator(1001)
 
 
-def moving_frames(segment: Segment, fps: int) -> int:
+def _moving_frames(segment: Segment, fps: int) -> int:
     """Whole film frames the shot's media covers (after trims, at its speed); the rest is held."""
     if segment.shot is None:
         return segment.frames
@@ -128,7 +128,7 @@ def _cut_offsets(before: Segment, fps: int) -> tuple[int, int]:
     """
     overlap = before.transition_frames
     out_offset = overlap // 2
-    held = before.frames - moving_frames(before, fps)
+    held = before.frames - _moving_frames(before, fps)
     if held > 0:
         out_offset = min(out_offset, held - 1)
     return overlap - out_offset, out_offset
@@ -136,7 +136,7 @@ def _cut_offsets(before: Segment, fps: int) -> tuple[int, int]:
 
 def _pieces(segment: Segment, head: int, tail: int, fps: int) -> list[Piece]:
     """The segment's stretches between the previous transition's cut and the next one's."""
-    moving = moving_frames(segment, fps)
+    moving = _moving_frames(segment, fps)
     bounds = [(0, moving, False), (moving, segment.frames, True)]
     end = segment.frames - tail
     return [
@@ -292,8 +292,3 @@ def build_otio(
         result.tracks.append(_soundtrack_track(span, number, timeline.frames, timeline.fps))
     result.tracks.markers.extend(_caption_markers(timeline))
     return result
-
-
-def write_otio(timeline: otio.schema.Timeline, path: Path) -> Path:
-    write_text_atomic(path, otio.adapters.write_to_string(timeline, "otio_json"))
-    return path
