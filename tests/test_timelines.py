@@ -142,6 +142,14 @@ def test_no_clip_asks_for_more_media_than_its_file_holds(cut) -> None:
     assert overruns(edl, edl_file) == []
 
 
+@pytest.mark.parametrize("adapter", ["fcp_xml", "cmx_3600"])
+def test_the_otio_itself_converts_with_otios_adapters(cut, adapter: str) -> None:
+    """What `otioconvert -i film.otio -o film.xml` does (time effects aside: see timeline_adapters)."""
+    result, paths = cut
+    text = otio.adapters.write_to_string(otio.adapters.read_from_file(str(paths.otio)), adapter)
+    assert otio.adapters.read_from_string(text, adapter).duration() == otio.opentime.RationalTime(result.frames, FPS)
+
+
 def test_otio_has_sound_captions_time_effects_and_no_generators(cut) -> None:
     result, paths = cut
     timeline = otio.adapters.read_from_file(str(paths.otio))

@@ -153,10 +153,10 @@ def _media_reference(segment: Segment, media: TimelineMedia, fps: int) -> otio.s
     else:
         assert segment.source is not None
         path = segment.source
-        rate = segment.source_fps
-        available = otio.opentime.TimeRange(
-            otio.opentime.RationalTime(0, rate), otio.opentime.RationalTime(segment.source_frames, rate)
-        )
+        # At the film's rate (41 frames at 16 fps are 61.5 film frames): the file's exact length,
+        # in a rate every adapter can write as timecode (16 fps has no SMPTE timecode).
+        length = Fraction(segment.source_frames) / _rate(segment.source_fps) * fps
+        available = _range(0, float(length), fps)
     return otio.schema.ExternalReference(target_url=path.resolve().as_uri(), available_range=available)
 
 
