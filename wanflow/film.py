@@ -36,6 +36,10 @@ TRANSITION_TYPES: tuple[str, ...] = (
 )
 DEFAULT_TRANSITION_SECONDS = 0.5
 
+# Timeline files written beside the film: OpenTimelineIO's own JSON, and through OTIO's
+# adapters FCP 7 XML (Premiere, Resolve) and CMX 3600 EDL (Avid, anything else).
+TIMELINE_FORMATS: tuple[str, ...] = ("otio", "fcp_xml", "edl")
+
 
 @dataclass(frozen=True)
 class Look:
@@ -125,6 +129,7 @@ class Output:
     fade_out: float = 0.0  # seconds to black at the end of the film
     burn_captions: bool = False
     interpolate: bool = False  # motion-interpolate fps conversion instead of repeating frames
+    timelines: tuple[str, ...] = ("otio",)  # TIMELINE_FORMATS written beside the film
 
 
 @dataclass(frozen=True)

@@ -28,26 +28,32 @@ def clip(path: Path, frames: int, fps: int, shade: int) -> Path:
     return path
 
 
-def make_shot(index: int, **fields: object) -> Shot:
-    return Shot(id=f"shot-{index}", scene_id="intro", index=index, line=20 + index, lang="zh", **fields)
+def make_shot(index: int, scene_id: str = "intro", **fields: object) -> Shot:
+    return Shot(id=f"shot-{index}", scene_id=scene_id, index=index, line=20 + index, lang="zh", **fields)
 
 
 @pytest.fixture(scope="module")
 def reported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Film, list[ShotRecord], AssemblyResult, ReportPaths]:
     root = tmp_path_factory.mktemp("report")
+    start = root / "start.png"
+    Image.new("RGB", (64, 36), (200, 30, 30)).save(start)
     shots = [
         make_shot(
-            0, look=Look(lighting=("柔光",), shot_size="特写"), transition=Transition("dissolve", 0.25), caption="开场"
+            0,
+            look=Look(lighting=("柔光",), shot_size="特写"),
+            transition=Transition("dissolve", 0.25),
+            caption="开场",
+            image=start,
         ),
         make_shot(1, speed=2.0),
-        make_shot(2),
+        make_shot(2, scene_id="city", continue_from="shot-1"),
     ]
     film = Film(
         path=root / "film.yaml",
         source_sha256="ab" * 32,
         title="<Demo> 短片",
         lang="zh",
-        scenes=(Scene("intro", None, tuple(shots)),),
+        scenes=(Scene("intro", "开场 <一>", tuple(shots[:2])), Scene("city", None, (shots[2],))),
         opening=TitleCard("短片", duration=0.5),
     )
     clips = [clip(root / f"c{n}.mp4", 16 + 4 * n, 16, 60 + 40 * n) for n in range(3)]
@@ -69,7 +75,8 @@ def reported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Film, list[ShotR
             weights_fingerprint="f" * 16,
             cache_keys={"clips": f"key{s.index}"},
             cached=s.index == 1,
-            seconds={"generate": 1.5, "decode": 0.25},
+            seconds=1.75 + s.index,
+            tiny=True,
         )
         for s, c in zip(shots, clips)
     ]
@@ -133,7 +140,30 @@ def test_storyboard_html_is_self_contained_and_escaped(reported) -> None:
     html = paths.html.read_text(encoding="utf-8")
     assert "<script>" not in html and "&lt;script&gt;" in html and "&lt;Demo&gt;" in html
     assert "http://" not in html and "https://" not in html
-    assert html.count("data:image/jpeg;base64,") == 3 * len(records)
+    assert html.count("data:image/jpeg;base64,") == 3 * len(records) + 2  # + two start frames
+
+
+def test_storyboard_html_tells_the_whole_story(reported) -> None:
+    _, records, _, paths = reported
+    html = paths.html.read_text(encoding="utf-8")
+    assert "These pictures are noise." in html  # the records come from the tiny models
+    assert '<section class="scene" id="scene-intro">' in html and "<h2>开场 &lt;一&gt;</h2>" in html
+    assert '<section class="scene" id="scene-city">' in html and "<h2>city</h2>" in html
+    assert html.index('id="shot-shot-1"') < html.index('id="scene-city"') < html.index('id="shot-shot-2"')
+    assert 'from <a href="#shot-shot-1">shot-1</a>' in html and '<a href="#shot-shot-2">shot-2</a>' in html
+    assert "starts from the start image start.png" in html and "starts from the last frame of shot-1" in html
+
+
+def test_storyboard_and_manifest_times_are_the_runs_numbers(reported) -> None:
+    _, records, _, paths = reported
+    html = paths.html.read_text(encoding="utf-8")
+    manifest = json.loads(paths.manifest.read_text(encoding="utf-8"))
+    for record, entry in zip(records, manifest["shots"]):
+        assert entry["seconds"] == record.seconds
+        if record.cached:
+            assert "cached: nothing rendered this run" in html
+        else:  # formatted as the console's run table formats run.json's seconds
+            assert f"rendered in {record.seconds:.1f} s" in html and f"{record.seconds:.1f} s this run" in html
 
 
 def test_storyboard_html_shows_every_shot_in_a_real_browser(reported, tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ _COMMAND_MODULES = (
     "wanflow.cli.run_cmds",
     "wanflow.cli.cluster_cmds",
     "wanflow.cli.cache_cmds",
+    "wanflow.cli.export_cmds",
 )
 for _name in _COMMAND_MODULES:
     importlib.import_module(_name).register(app)

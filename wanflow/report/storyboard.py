@@ -1,4 +1,4 @@
-"""The storyboard report next to the film: contact sheet, storyboard.html, manifest.json, .otio.
+"""The storyboard report next to the film: contact sheet, storyboard.html, manifest.json, timelines.
 
 The manifest is the provenance of every shot (spec hash, compiled prompt, seed, weights,
 LoRAs, cache keys, timings); `manifest_metadata` gives the same record compactly for the
@@ -22,7 +22,8 @@ from wanflow.film import Film, Shot
 from wanflow.media.cut import AssemblyResult
 from wanflow.media.ffmpeg import probe, read_frames
 from wanflow.media.fonts import load_font
-from wanflow.report.otio import write_otio
+from wanflow.report.otio import build_otio, render_timeline_media
+from wanflow.report.timelines import write_timelines
 
 THUMB_WIDTH = 192
 TEMPLATES = Path(__file__).parent / "templates"
@@ -47,8 +48,11 @@ class ShotRecord:
     fps: int
     weights_fingerprint: str
     cache_keys: dict[str, str]
-    cached: bool
-    seconds: dict[str, float]  # phase -> wall seconds (encode, generate, decode)
+    cached: bool  # no generation this run: the clip or its latents came from the cache
+    # The run's wall seconds for this shot, the number run.json and the console show: its start
+    # frame, the model load when it is the first shot on its model, and the denoising; 0 if cached.
+    seconds: float
+    tiny: bool  # rendered by the tiny random-weight models: the pictures are noise
     model_layout: dict[str, object] | None = None  # a non-official folder's own layout (--allow-nonstandard)
 
 
@@ -57,7 +61,9 @@ class ReportPaths:
     contact_sheet: Path
     html: Path
     manifest: Path
-    otio: Path
+    otio: Path | None = None  # the timelines the film's `output.timelines` asks for
+    fcp_xml: Path | None = None
+    edl: Path | None = None
 
 
 def look_fields(shot: Shot) -> dict[str, str]:
@@ -94,7 +100,8 @@ def shot_provenance(record: ShotRecord) -> dict[str, object]:
         "continue_from": shot.continue_from,
         "cache_keys": dict(record.cache_keys),
         "cached": record.cached,
-        "seconds": dict(record.seconds),
+        "seconds": record.seconds,
+        "tiny": record.tiny,
         "look": look_fields(shot),
         "camera": list(shot.camera),
         "caption": shot.caption,
@@ -169,6 +176,22 @@ def _data_uri(image: Image.Image) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def _image_thumbnail(path: Path) -> Image.Image:
+    with Image.open(path) as image:
+        height = max(2, round(image.height * THUMB_WIDTH / image.width))
+        return image.convert("RGB").resize((THUMB_WIDTH, height), Image.Resampling.LANCZOS)
+
+
+def _start_frame(record: ShotRecord, thumbs: dict[str, list[Image.Image]]) -> dict[str, str] | None:
+    """What the shot starts from: its own image, or the last frame of the shot it continues."""
+    shot = record.shot
+    if shot.image is not None:
+        return {"what": f"start image {shot.image.name}", "uri": _data_uri(_image_thumbnail(shot.image))}
+    if shot.continue_from is not None and shot.continue_from in thumbs:
+        return {"what": f"last frame of {shot.continue_from}", "uri": _data_uri(thumbs[shot.continue_from][-1])}
+    return None
+
+
 def render_html(
     film: Film,
     records: list[ShotRecord],
@@ -184,27 +207,47 @@ def render_html(
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    shots = []
+    continued_by: dict[str, list[str]] = {}
     for record in records:
-        segment = assembly.timeline.shot_segment(record.shot.id)
-        shots.append(
-            {
-                "record": record,
-                "look": look_fields(record.shot),
-                "frames": [_data_uri(image) for image in thumbs[record.shot.id]],
-                "start": segment.start_frame / assembly.fps,
-                "length": segment.frames / assembly.fps,
-            }
-        )
+        if record.shot.continue_from is not None:
+            continued_by.setdefault(record.shot.continue_from, []).append(record.shot.id)
+    by_id = {record.shot.id: record for record in records}
+    scenes = []
+    for scene in film.scenes:
+        shots = []
+        for shot in scene.shots:
+            if shot.id not in by_id:
+                continue
+            record = by_id[shot.id]
+            segment = assembly.timeline.shot_segment(shot.id)
+            shots.append(
+                {
+                    "record": record,
+                    "look": look_fields(shot),
+                    "frames": [_data_uri(image) for image in thumbs[shot.id]],
+                    "start_frame": _start_frame(record, thumbs),
+                    "continued_by": continued_by.get(shot.id, []),
+                    "start": segment.start_frame / assembly.fps,
+                    "length": segment.frames / assembly.fps,
+                }
+            )
+        if shots:
+            scenes.append({"scene": scene, "shots": shots})
     return environment.get_template("storyboard.html.j2").render(
-        film=film, shots=shots, assembly=assembly, manifest=manifest, version=wanflow.__version__
+        film=film,
+        scenes=scenes,
+        shot_count=len(records),
+        tiny=any(record.tiny for record in records),
+        assembly=assembly,
+        manifest=manifest,
+        version=wanflow.__version__,
     )
 
 
 def write_report(
     film: Film, records: list[ShotRecord], assembly: AssemblyResult, out_dir: Path, *, profile: str, run_info: dict
 ) -> ReportPaths:
-    """Write the four report files into `out_dir` (atomically, each)."""
+    """Write the report files and the film's timelines into `out_dir` (atomically, each)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = build_manifest(film, records, profile=profile, run_info=run_info)
     manifest["output"] = {
@@ -231,17 +274,19 @@ def write_report(
         ],
     }
     thumbs = {record.shot.id: _thumbnails(record) for record in records}
+    media = render_timeline_media(film, assembly.timeline, assembly.path.parent)
+    provenance = {entry["id"]: entry for entry in manifest["shots"]}
+    timeline = build_otio(assembly.timeline, film.title, media, provenance)
+    timelines = write_timelines(film, assembly.timeline, timeline, media, assembly.path)
     paths = ReportPaths(
         contact_sheet=out_dir / "contact_sheet.png",
         html=out_dir / "storyboard.html",
         manifest=out_dir / "manifest.json",
-        otio=out_dir / f"{assembly.path.stem}.otio",
+        **timelines,
     )
     write_bytes_atomic(paths.contact_sheet, _png_bytes(contact_sheet(records, assembly, thumbs)))
     write_text_atomic(paths.html, render_html(film, records, assembly, manifest, thumbs))
     write_text_atomic(paths.manifest, json.dumps(manifest, ensure_ascii=False, indent=2, default=str) + "\n")
-    provenance = {entry["id"]: entry for entry in manifest["shots"]}
-    write_otio(assembly.timeline, paths.otio, film.title, provenance)
     return paths
 
 

@@ -31,7 +31,7 @@ def assemble_and_report(plan: RenderPlan, store: ArtifactStore, summary: RunSumm
         local = clips_dir / f"{job.shot_id}.mp4"
         _link_or_copy(clip_paths[job.shot_id], local)
         cut.append(CutClip(shot=job.shot, path=local))
-        records.append(_record(job, local, store, summary))
+        records.append(_record(job, local, summary))
     film_path = out_dir / f"{Path(plan.film.path).stem}.mp4"
     stamp_path = out_dir / f".{film_path.stem}.cut.json"
     key = cut_key(plan.film, [job.keys.clip for job in plan.jobs], (plan.width, plan.height), plan.profile)
@@ -59,11 +59,10 @@ def _read_stamp(path: Path) -> dict:
         return {}
 
 
-def _record(job: RenderJob, clip: Path, store: ArtifactStore, summary: RunSummary):
+def _record(job: RenderJob, clip: Path, summary: RunSummary):
     from wanflow.report.storyboard import ShotRecord
 
     outcome = summary.outcome(job.shot_id)
-    latents = store.get_meta("latents", job.keys.latents) or {}
     return ShotRecord(
         shot=job.shot,
         clip=clip,
@@ -81,7 +80,8 @@ def _record(job: RenderJob, clip: Path, store: ArtifactStore, summary: RunSummar
         weights_fingerprint=job.weights,
         cache_keys=job.keys.all(),
         cached=outcome.status != "rendered",
-        seconds={"render": outcome.seconds if outcome.status == "rendered" else float(latents.get("seconds", 0.0))},
+        seconds=outcome.seconds,  # the number run.json and the console show
+        tiny=job.tiny,
         model_layout=job.model_layout,
     )
 

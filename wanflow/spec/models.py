@@ -168,6 +168,9 @@ class OutputSpec(SpecModel):
     fade_out: Seconds = 0.0
     burn_captions: Flag = Field(False, description="Draw captions into the picture (else a subtitle track).")
     interpolate: Flag = Field(False, description="Motion-interpolate fps changes.")
+    timelines: list[Literal["otio", "fcp_xml", "edl"]] = Field(
+        ["otio"], min_length=1, description="Timelines for editors: otio, fcp_xml (FCP 7 XML), edl (CMX 3600)."
+    )
 
     @model_validator(mode="after")
     def _one_quality(self) -> OutputSpec:

@@ -241,6 +241,7 @@ def _resolve_output(spec: FilmSpec) -> Output:
         fade_out=out.fade_out,
         burn_captions=out.burn_captions,
         interpolate=out.interpolate,
+        timelines=tuple(dict.fromkeys(out.timelines)),
     )
 
 
