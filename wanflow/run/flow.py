@@ -9,12 +9,10 @@ GPU class its model needs, and Dask renders a dead worker's shot on another.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
 
 import dask
@@ -29,14 +27,13 @@ from prefect.futures import PrefectFuture, as_completed
 from prefect.states import Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from wanflow.atomic import write_text_atomic
 from wanflow.cache import ArtifactStore
 from wanflow.catalog import BACKENDS
 from wanflow.errors import UserError
 from wanflow.plan import TINY_NOTICE, RenderJob, generation_order
 from wanflow.plan.placement import Placement, place, unplaceable
 from wanflow.run.cluster import check_cluster, connect, local_cluster, worker_specs
-from wanflow.run.outputs import assemble_and_report
+from wanflow.run.outputs import assemble_and_report, write_run_json
 from wanflow.run.phases import needs_generation
 from wanflow.run.pool import run_pool
 from wanflow.run.prepare import PreparedRun, RunRequest, handed_over, prepare_run
@@ -88,7 +85,7 @@ def render_film(
     with _timed(phases, "assemble"):
         assemble_and_report(prepared.plan, ArtifactStore(prepared.cache_dir), summary, prepared.out_dir, logger)
     _publish_artifacts(prepared, summary)
-    write_text_atomic(prepared.out_dir / "run.json", json.dumps(asdict(summary), indent=2, ensure_ascii=False))
+    write_run_json(prepared.out_dir, summary)
     failed = [shot.shot_id for shot in summary.shots if shot.status in ("failed", "skipped")]
     if failed:
         return Failed(message=f"{len(failed)} shot(s) failed or skipped: {', '.join(failed)}", data=summary)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 
 from wanflow.atomic import write_text_atomic
 from wanflow.cache import ArtifactStore
 from wanflow.plan import RenderJob, RenderPlan, cut_key
-from wanflow.run.summary import RunSummary
+from wanflow.run.prepare import PreparedRun
+from wanflow.run.summary import RunSummary, ShotOutcome
 
 
 def assemble_and_report(plan: RenderPlan, store: ArtifactStore, summary: RunSummary, out_dir: Path, logger) -> None:
@@ -33,10 +35,8 @@ def assemble_and_report(plan: RenderPlan, store: ArtifactStore, summary: RunSumm
         cut.append(CutClip(shot=job.shot, path=local))
         records.append(_record(job, local, summary))
     film_path = out_dir / f"{Path(plan.film.path).stem}.mp4"
-    stamp_path = out_dir / f".{film_path.stem}.cut.json"
-    key = cut_key(plan.film, [job.keys.clip for job in plan.jobs], (plan.width, plan.height), plan.profile)
-    stamp = _read_stamp(stamp_path)
-    if stamp.get("key") == key and all(Path(p).is_file() for p in [stamp["film"], *stamp["report"].values()]):
+    stamp = current_cut(plan, out_dir)
+    if stamp is not None:
         logger.info(f"{film_path} is up to date (same clips, same spec): not cut again")
         summary.film, summary.report = stamp["film"], stamp["report"]
         return
@@ -49,7 +49,56 @@ def assemble_and_report(plan: RenderPlan, store: ArtifactStore, summary: RunSumm
     paths = write_report(plan.film, records, assembly, out_dir, profile=plan.profile, run_info=run_info)
     summary.film = str(assembly.path)
     summary.report = {name: str(path) for name, path in vars(paths).items() if path is not None}
-    write_text_atomic(stamp_path, json.dumps({"key": key, "film": summary.film, "report": summary.report}))
+    stamp = {"key": _cut_key(plan), "film": summary.film, "report": summary.report}
+    write_text_atomic(_stamp_path(plan, out_dir), json.dumps(stamp))
+
+
+def current_cut(plan: RenderPlan, out_dir: Path) -> dict | None:
+    """The stamp of the film in `out_dir` if it was cut from exactly these clips and this spec
+    and its files are all there; None when it must be cut (again)."""
+    stamp = _read_stamp(_stamp_path(plan, out_dir))
+    if stamp.get("key") != _cut_key(plan):
+        return None
+    if not all(Path(p).is_file() for p in [stamp["film"], *stamp["report"].values()]):
+        return None
+    return stamp
+
+
+def unchanged_run(prepared: PreparedRun) -> RunSummary | None:
+    """The summary of a run with nothing to do (every clip cached, the cut current), or None.
+
+    Such a run needs no model, no Prefect and no ffmpeg: the CLI answers it from the cache and
+    the stamp in about a second instead of starting Prefect's server for nothing.
+    """
+    if prepared.forced:
+        return None
+    store = ArtifactStore(prepared.cache_dir)
+    if any(not store.has("clips", job.keys.clip) for job in prepared.plan.jobs):
+        return None
+    stamp = current_cut(prepared.plan, prepared.out_dir)
+    if stamp is None:
+        return None
+    selected = {job.shot_id for job in prepared.jobs}
+    shots = [
+        ShotOutcome(job.shot_id, job.backend, "cached" if job.shot_id in selected else "not selected")
+        for job in prepared.plan.jobs
+    ]
+    summary = RunSummary(str(prepared.plan.film.path), prepared.plan.profile, shots, film=stamp["film"])
+    summary.report = stamp["report"]
+    summary.note = "nothing changed: every clip was in the cache and the film is up to date"
+    return summary
+
+
+def write_run_json(out_dir: Path, summary: RunSummary) -> None:
+    write_text_atomic(out_dir / "run.json", json.dumps(asdict(summary), indent=2, ensure_ascii=False))
+
+
+def _cut_key(plan: RenderPlan) -> str:
+    return cut_key(plan.film, [job.keys.clip for job in plan.jobs], (plan.width, plan.height), plan.profile)
+
+
+def _stamp_path(plan: RenderPlan, out_dir: Path) -> Path:
+    return out_dir / f".{Path(plan.film.path).stem}.cut.json"
 
 
 def _read_stamp(path: Path) -> dict:
