@@ -16,12 +16,10 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-from harness import timed, update_readme
+from harness import timed, update_readme, wanflow
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,7 +37,7 @@ def main() -> None:
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
     )
     try:
-        _wanflow(["models", "make-tiny"], env, ROOT)
+        wanflow(["models", "make-tiny"], env, ROOT)
         full, rerun, phases = [], [], []
         for index in range(repeats):
             cache, out = work / f"cache{index}", work / f"out{index}"
@@ -56,17 +54,7 @@ def main() -> None:
 
 
 def _run(env: dict[str, str], cache: Path, out: Path) -> None:
-    _wanflow(["run", "specs/film.yaml", "--profile", "preview", "--cache", str(cache), "--out", str(out)], env, ROOT)
-
-
-def _wanflow(args: list[str], env: dict[str, str], cwd: Path) -> None:
-    subprocess.run(
-        [sys.executable, "-c", "from wanflow.cli.app import main; main()", *args],
-        env=env,
-        cwd=cwd,
-        check=True,
-        capture_output=True,
-    )
+    wanflow(["run", "specs/film.yaml", "--profile", "preview", "--cache", str(cache), "--out", str(out)], env, ROOT)
 
 
 def _report(full: list[float], rerun: list[float], phases: list[dict[str, float]]) -> str:

@@ -26,7 +26,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from harness import start_prefect_server, timed, update_readme
+from harness import bench_env, start_prefect_server, timed, update_readme, wanflow
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,25 +72,19 @@ def main() -> None:
     args = parser.parse_args()
     shots = 3 if args.quick else 8
     work = Path(tempfile.mkdtemp(prefix="wanflow-bench-run-"))
-    env = {
-        **os.environ,
-        "PREFECT_HOME": str(work / "prefect"),
-        "WANFLOW_MODELS": str(work / "models"),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PYTHONUNBUFFERED": "1",
-    }
+    env = bench_env(work)
     server = None
     try:
-        _wanflow(["models", "make-tiny"], env, work)
+        wanflow(["models", "make-tiny"], env, work)
         server, env["PREFECT_API_URL"] = start_prefect_server(env, work)
         spec = _write_spec(work, shots)
         results = {}
-        results["full_run"] = timed(lambda: _wanflow(["run", str(spec), "--out", str(work / "out")], env, work))
+        results["full_run"] = timed(lambda: wanflow(["run", str(spec), "--out", str(work / "out")], env, work))
         results["bare_loop"] = timed(lambda: _bare_loop(spec, env, work))
-        results["rerun"] = timed(lambda: _wanflow(["run", str(spec), "--out", str(work / "out")], env, work))
+        results["rerun"] = timed(lambda: wanflow(["run", str(spec), "--out", str(work / "out")], env, work))
         results["prefect_floor"] = timed(lambda: _python(TRIVIAL_FLOW, env, work))
         _edit_one_shot(spec)
-        results["edit_rerun"] = timed(lambda: _wanflow(["run", str(spec), "--out", str(work / "out")], env, work))
+        results["edit_rerun"] = timed(lambda: wanflow(["run", str(spec), "--out", str(work / "out")], env, work))
         report = _report(results, shots)
         print(report)
         if not args.quick:
@@ -156,16 +150,6 @@ def _bare_loop(spec: Path, env: dict[str, str], work: Path) -> None:
         for job in plan.jobs
     ]
     _python(BARE_LOOP, env, work, json.dumps(jobs))
-
-
-def _wanflow(args: list[str], env: dict[str, str], cwd: Path) -> None:
-    subprocess.run(
-        [sys.executable, "-c", "from wanflow.cli.app import main; main()", *args],
-        env=env,
-        cwd=cwd,
-        check=True,
-        capture_output=True,
-    )
 
 
 def _python(code: str, env: dict[str, str], cwd: Path, *args: str) -> None:

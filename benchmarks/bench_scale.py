@@ -30,7 +30,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from harness import free_port, start_prefect_server, timed, update_readme
+from harness import bench_env, free_port, start_prefect_server, timed, update_readme, wanflow
 
 STAND_IN = """
 def install(seconds):
@@ -54,16 +54,10 @@ def main() -> None:
     args = parser.parse_args()
     shots, step_seconds = (4, 0.2) if args.quick else (12, args.step_seconds)
     work = Path(tempfile.mkdtemp(prefix="wanflow-bench-scale-"))
-    env = {
-        **os.environ,
-        "PREFECT_HOME": str(work / "prefect"),
-        "WANFLOW_MODELS": str(work / "models"),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PYTHONUNBUFFERED": "1",
-    }
+    env = bench_env(work)
     server = None
     try:
-        _wanflow(["models", "make-tiny"], env, work)
+        wanflow(["models", "make-tiny"], env, work)
         server, env["PREFECT_API_URL"] = start_prefect_server(env, work)
         spec = _write_spec(work, shots)
         results: dict[str, dict[str, float]] = {}
@@ -142,7 +136,7 @@ def _run(spec: Path, env: dict[str, str], work: Path, name: str, cluster: str | 
     args = ["run", str(spec), "--profile", "bench", "--out", str(out), "--cache", str(work / "cache" / name)]
     if cluster:
         args += ["--cluster", cluster]
-    wall = timed(lambda: _wanflow(args, env, work))
+    wall = timed(lambda: wanflow(args, env, work))
     run = json.loads((out / "run.json").read_text(encoding="utf-8"))
     rendered = sum(1 for shot in run["shots"] if shot["status"] == "rendered")
     return {"wall": wall, "render": run["phases"]["render"], "rendered": rendered, "loads": len(run["loads"])}
@@ -175,16 +169,6 @@ def _write_spec(work: Path, shots: int) -> Path:
 def _edit_one_shot(spec: Path) -> None:
     text = spec.read_text(encoding="utf-8")
     spec.write_text(text.replace("subject: astronaut number 0", "subject: diver number 0", 1), encoding="utf-8")
-
-
-def _wanflow(args: list[str], env: dict[str, str], cwd: Path) -> None:
-    subprocess.run(
-        [sys.executable, "-c", "from wanflow.cli.app import main; main()", *args],
-        env=env,
-        cwd=cwd,
-        check=True,
-        capture_output=True,
-    )
 
 
 def _report(results: dict[str, dict[str, float]], shots: int, step_seconds: float) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import subprocess
@@ -12,6 +13,28 @@ from collections.abc import Callable
 from pathlib import Path
 
 README = Path(__file__).resolve().parent / "README.md"
+
+
+def bench_env(work: Path) -> dict[str, str]:
+    """This environment, with Prefect's home and the models root inside the benchmark's folder."""
+    return {
+        **os.environ,
+        "PREFECT_HOME": str(work / "prefect"),
+        "WANFLOW_MODELS": str(work / "models"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def wanflow(args: list[str], env: dict[str, str], cwd: Path) -> None:
+    """The `wanflow` command in a fresh process, as a user runs it."""
+    subprocess.run(
+        [sys.executable, "-c", "from wanflow.cli.app import main; main()", *args],
+        env=env,
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+    )
 
 
 def free_port() -> int:
