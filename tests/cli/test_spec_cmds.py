@@ -29,6 +29,14 @@ def test_validate_prints_one_ok_line_per_file(tmp_path: Path) -> None:
     assert (quiet.exit_code, quiet.stdout) == (0, "")
 
 
+def test_the_committed_schema_is_the_one_wanflow_prints() -> None:
+    """Editors read wanflow.schema.json: a stale one flags terms that wanflow accepts."""
+    result = runner.invoke(app, ["schema"])
+    assert result.exit_code == 0, result.output
+    committed = (REPO / "wanflow.schema.json").read_text(encoding="utf-8")
+    assert committed == result.stdout, "regenerate it: wanflow schema > wanflow.schema.json"
+
+
 def test_validate_reports_every_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("wanflow: 1\ntitle: t\nscenes: []\n", encoding="utf-8")
