@@ -49,6 +49,33 @@ def test_validate_reports_every_file(tmp_path: Path) -> None:
     ]
 
 
+def test_validate_and_run_reject_an_undecodable_start_image_alike(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.png").write_text("a text file named like a picture", encoding="utf-8")
+    whole = tmp_path / "whole.png"
+    from PIL import Image
+
+    Image.new("RGB", (64, 36), "teal").save(whole)
+    (tmp_path / "cut.png").write_bytes(whole.read_bytes()[:-30])  # truncated: the header still reads
+    (tmp_path / "film.yaml").write_text(
+        "wanflow: 1\ntitle: t\nscenes:\n  - id: s\n    shots:\n"
+        "      - id: a\n        image: notes.png\n"
+        "      - id: b\n        image: cut.png\n"
+        "      - id: c\n        image: whole.png\n",
+        encoding="utf-8",
+    )
+    validated = runner.invoke(app, ["validate", "film.yaml"])
+    assert validated.exit_code == 2
+    lines = validated.stderr.splitlines()
+    assert [line.split(" cannot be decoded: ")[0] for line in lines] == [
+        "error: film.yaml:7:16: scenes[0].shots[0].image: image notes.png",
+        "error: film.yaml:9:16: scenes[0].shots[1].image: image cut.png",
+    ]
+    ran = runner.invoke(app, ["run", "film.yaml", "--out", str(tmp_path / "out")])
+    assert ran.exit_code == 2 and ran.stderr.splitlines() == lines  # the very same lines
+    assert not (tmp_path / "out").exists() and "Traceback" not in ran.output
+
+
 def test_validate_stays_light_for_pre_commit() -> None:
     """The whole CLI, run as a hook would: no torch, diffusers or prefect gets imported."""
     code = (

@@ -50,8 +50,8 @@ class PreparedRun:
 
 def prepare_run(request: RunRequest, log: Log = print) -> PreparedRun:
     """Everything that can be checked before a model loads is checked here, all problems at once."""
-    spec = request.spec.resolve()
-    film = load_film(spec)
+    film = load_film(request.spec)  # problems name the spec as the user wrote it, as `validate` does
+    spec = film.path
     if resolve_profile(film, request.profile).tiny:
         ensure_tiny_models(log)
     plan = make_plan(film, request.profile, request.settings)
