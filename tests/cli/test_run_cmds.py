@@ -1,8 +1,12 @@
-"""`wanflow run` as a user types it: one preparation, and nothing started when nothing changed."""
+"""`wanflow run` and `wanflow plan` as a user types them: one preparation, nothing started when
+nothing changed, nothing cut short when piped."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +14,9 @@ from typer.testing import CliRunner
 
 import wanflow.run.prepare
 from wanflow.cli.app import app
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "specs" / "film.yaml"
 
 SPEC = """\
 wanflow: 1
@@ -74,3 +81,22 @@ def test_a_plan_no_worker_can_run_is_refused_before_prefect_starts(storyboard: P
     assert result.exit_code == 2
     assert "no worker can run t2v-a14b" in result.output and "Traceback" not in result.output
     assert not out.exists()
+
+
+def test_the_plan_table_is_whole_when_piped(tiny_models_root: Path) -> None:
+    env = {name: value for name, value in os.environ.items() if name not in ("COLUMNS", "LINES")}
+    result = subprocess.run(
+        [sys.executable, "-c", "from wanflow.cli.app import main; main()", "plan", str(EXAMPLE)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if line.startswith("│")}
+    assert list(rows) == ["sea", "wade", "wave", "carriage", "city", "window", "reflection"]  # one line each
+    assert "…" not in result.stdout
+    cells = [cell.strip() for cell in rows["carriage"].split("│")[1:-1]]
+    assert cells[:4] == ["carriage", "i2v-a14b (tiny)", "240x144", "49@16"]  # framed from its 832x480 image
+    assert cells[-1] == "render" or cells[-1] == "cached"
+    assert "carriage: start image subway.png is 832x480: renders at 240x144" in result.stdout

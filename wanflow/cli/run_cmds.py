@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from wanflow.cli.common import gpu_ids, make_console, print_problems, split_ids, user_errors
+from wanflow.cli.common import gpu_ids, make_console, print_problems, print_table, split_ids, user_errors
 from wanflow.errors import UserError
 
 console = make_console(soft_wrap=False)
@@ -83,7 +83,7 @@ def plan_command(
         "est. memory",
         "cache",
     ):
-        table.add_column(column, justify="right" if column in ("seconds", "steps") else "left", no_wrap=True)
+        table.add_column(column, justify="right" if column in ("seconds", "steps") else "left")
     total_seconds = 0.0
     for job in plan.jobs:
         seconds, memory = estimate(job, settings)
@@ -108,16 +108,17 @@ def plan_command(
             f"{memory:.0f} GiB" if memory is not None else "-",
             status,
         )
-    console.print(table)
+    print_table(console, table)
     if total_seconds:
         console.print(
             f"estimated GPU time for the work not cached: {_duration(total_seconds)} "
             "(the official single-GPU timings, H100 for A14B and RTX 4090 for TI2V-5B, scaled by size, frames and steps); "
-            "memory: the real-size weights on the GPU with these switches plus activations"
+            "memory: the real-size weights on the GPU with these switches plus activations",
+            soft_wrap=True,  # one line: the terminal wraps it, a pipe keeps it whole
         )
     for job in plan.jobs:
         for note in job.notes:
-            console.print(f"[dim]{job.shot_id}: {note}[/]")
+            console.print(f"[dim]{job.shot_id}: {note}[/]", soft_wrap=True)
     with user_errors():  # model-limit problems, after the table that puts them in context
         plan.check()
 
@@ -219,7 +220,7 @@ def _print_summary(summary) -> None:
         if shot.error:
             status += f" ({shot.error})"
         table.add_row(shot.shot_id, shot.backend, status, f"{shot.seconds:.1f}", shot.worker or "")
-    console.print(table)
+    print_table(console, table)
     counts = ", ".join(
         f"{summary.count(s)} {s}" for s in ("rendered", "cached", "failed", "skipped") if summary.count(s)
     )
