@@ -19,7 +19,7 @@ ProfileOpt = Annotated[
 ]
 CacheOpt = Annotated[
     Path | None,
-    typer.Option("--cache", help="Cache folder (default: $WANFLOW_CACHE, else .wanflow/cache beside the spec)."),
+    typer.Option("--cache", help="Cache folder (default: $WANFLOW_CACHE, else .wanflow/cache at the repository root)."),
 ]
 DeviceOpt = Annotated[str | None, typer.Option("--device", help="torch device (default: cuda when present, else cpu).")]
 DtypeOpt = Annotated[str, typer.Option("--dtype", help="auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp16 | fp32.")]
