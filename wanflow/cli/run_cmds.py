@@ -230,8 +230,10 @@ def _print_summary(summary) -> None:
     console.print(f"models loaded: {loaded or 'none'}")
     if summary.film:
         console.print(f"film: [bold]{summary.film}[/]")
-        for name, path in summary.report.items():
-            console.print(f"  {name}: {path}")
+    elif summary.report:
+        console.print("no film cut; the shots that have clips are reported in:")
+    for name, path in summary.report.items():
+        console.print(f"  {name}: {path}")
     if summary.note:
         console.print(f"[yellow]{summary.note}[/]")
 

@@ -140,9 +140,9 @@ def _thumbnails(record: ShotRecord) -> list[Image.Image]:
 
 
 def contact_sheet(
-    records: list[ShotRecord], assembly: AssemblyResult, thumbs: dict[str, list[Image.Image]]
+    records: list[ShotRecord], assembly: AssemblyResult | None, thumbs: dict[str, list[Image.Image]]
 ) -> Image.Image:
-    """One row per shot: its id and duration on the film, then first / middle / last frame."""
+    """One row per shot: its id and duration on the film (its clip's, uncut), then first / middle / last frame."""
     font = load_font(16)
     small = load_font(13)
     label_width, pad = 170, 8
@@ -151,11 +151,14 @@ def contact_sheet(
     draw = ImageDraw.Draw(sheet)
     for row, record in enumerate(records):
         top = row * row_height
-        segment = assembly.timeline.shot_segment(record.shot.id)
+        if assembly is not None:
+            seconds = assembly.timeline.shot_segment(record.shot.id).frames / assembly.fps
+        else:
+            seconds = record.frames / record.fps
         draw.text((pad, top + pad), record.shot.id, font=font, fill=(255, 255, 255))
         draw.text(
             (pad, top + pad + 24),
-            f"{segment.frames / assembly.fps:.2f}s · {record.backend}",
+            f"{seconds:.2f}s · {record.backend}",
             font=small,
             fill=(190, 190, 190),
         )
@@ -195,7 +198,7 @@ def _start_frame(record: ShotRecord, thumbs: dict[str, list[Image.Image]]) -> di
 def render_html(
     film: Film,
     records: list[ShotRecord],
-    assembly: AssemblyResult,
+    assembly: AssemblyResult | None,
     manifest: dict,
     thumbs: dict[str, list[Image.Image]],
 ) -> str:
@@ -219,7 +222,7 @@ def render_html(
             if shot.id not in by_id:
                 continue
             record = by_id[shot.id]
-            segment = assembly.timeline.shot_segment(shot.id)
+            segment = assembly.timeline.shot_segment(shot.id) if assembly is not None else None
             shots.append(
                 {
                     "record": record,
@@ -227,8 +230,8 @@ def render_html(
                     "frames": [_data_uri(image) for image in thumbs[shot.id]],
                     "start_frame": _start_frame(record, thumbs),
                     "continued_by": continued_by.get(shot.id, []),
-                    "start": segment.start_frame / assembly.fps,
-                    "length": segment.frames / assembly.fps,
+                    "start": segment.start_frame / assembly.fps if segment and assembly else None,
+                    "length": segment.frames / assembly.fps if segment and assembly else None,
                 }
             )
         if shots:
@@ -245,11 +248,33 @@ def render_html(
 
 
 def write_report(
-    film: Film, records: list[ShotRecord], assembly: AssemblyResult, out_dir: Path, *, profile: str, run_info: dict
+    film: Film,
+    records: list[ShotRecord],
+    assembly: AssemblyResult | None,
+    out_dir: Path,
+    *,
+    profile: str,
+    run_info: dict,
+    not_cut: str | None = None,
 ) -> ReportPaths:
-    """Write the report files and the film's timelines into `out_dir` (atomically, each)."""
+    """Write the report files and the film's timelines into `out_dir` (atomically, each).
+
+    Without an `assembly` (the film could not be cut: `not_cut` says why), the report shows the
+    shots that have clips, and there is no timeline.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = build_manifest(film, records, profile=profile, run_info=run_info)
+    thumbs = {record.shot.id: _thumbnails(record) for record in records}
+    if assembly is None:
+        manifest["output"] = None
+        manifest["not_cut"] = not_cut
+        paths = ReportPaths(
+            contact_sheet=out_dir / "contact_sheet.png",
+            html=out_dir / "storyboard.html",
+            manifest=out_dir / "manifest.json",
+        )
+        _write_report_files(paths, film, records, None, manifest, thumbs)
+        return paths
     manifest["output"] = {
         "path": str(assembly.path),
         "frames": assembly.frames,
@@ -273,7 +298,6 @@ def write_report(
             for s in assembly.timeline.segments
         ],
     }
-    thumbs = {record.shot.id: _thumbnails(record) for record in records}
     media = render_timeline_media(film, assembly.timeline, assembly.path.parent)
     provenance = {entry["id"]: entry for entry in manifest["shots"]}
     timeline = build_otio(assembly.timeline, film.title, media, provenance)
@@ -284,10 +308,21 @@ def write_report(
         manifest=out_dir / "manifest.json",
         **timelines,
     )
+    _write_report_files(paths, film, records, assembly, manifest, thumbs)
+    return paths
+
+
+def _write_report_files(
+    paths: ReportPaths,
+    film: Film,
+    records: list[ShotRecord],
+    assembly: AssemblyResult | None,
+    manifest: dict,
+    thumbs: dict[str, list[Image.Image]],
+) -> None:
     write_bytes_atomic(paths.contact_sheet, _png_bytes(contact_sheet(records, assembly, thumbs)))
     write_text_atomic(paths.html, render_html(film, records, assembly, manifest, thumbs))
     write_text_atomic(paths.manifest, json.dumps(manifest, ensure_ascii=False, indent=2, default=str) + "\n")
-    return paths
 
 
 __all__ = ["ReportPaths", "ShotRecord", "build_manifest", "manifest_metadata", "write_report"]
