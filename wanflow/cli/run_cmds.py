@@ -121,6 +121,11 @@ def plan_command(
             console.print(f"[dim]{job.shot_id}: {note}[/]", soft_wrap=True)
     with user_errors():  # model-limit problems, after the table that puts them in context
         plan.check()
+        from wanflow.media.fonts import font_problems
+
+        fonts = font_problems(film)
+        if fonts:
+            raise UserError(fonts)
 
 
 def run_command(

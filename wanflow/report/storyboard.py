@@ -21,7 +21,7 @@ from wanflow.atomic import write_bytes_atomic, write_text_atomic
 from wanflow.film import Film, Shot
 from wanflow.media.cut import AssemblyResult
 from wanflow.media.ffmpeg import probe, read_frames
-from wanflow.media.fonts import load_font
+from wanflow.media.fonts import load_label_font
 from wanflow.report.otio import build_otio, render_timeline_media
 from wanflow.report.timelines import write_timelines
 
@@ -143,8 +143,8 @@ def contact_sheet(
     records: list[ShotRecord], assembly: AssemblyResult | None, thumbs: dict[str, list[Image.Image]]
 ) -> Image.Image:
     """One row per shot: its id and duration on the film (its clip's, uncut), then first / middle / last frame."""
-    font = load_font(16)
-    small = load_font(13)
+    font = load_label_font(16)
+    small = load_label_font(13)
     label_width, pad = 170, 8
     row_height = max(max(image.height for image in thumbs[r.shot.id]) for r in records) + 2 * pad
     sheet = Image.new("RGB", (label_width + 3 * (THUMB_WIDTH + pad) + pad, row_height * len(records)), (24, 24, 24))

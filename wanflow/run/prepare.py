@@ -18,6 +18,7 @@ from wanflow.backends.store import find_model
 from wanflow.cache import default_cache_dir
 from wanflow.catalog import BACKENDS
 from wanflow.errors import Problem, UserError
+from wanflow.media.fonts import font_problems
 from wanflow.plan import RenderJob, RenderPlan, make_plan, resolve_profile, select_forced, select_shots
 from wanflow.settings import RenderSettings
 from wanflow.spec import load_film
@@ -56,6 +57,9 @@ def prepare_run(request: RunRequest, log: Log = print) -> PreparedRun:
         ensure_tiny_models(log)
     plan = make_plan(film, request.profile, request.settings)
     plan.check()
+    fonts = font_problems(film)  # the cut's needs, checked before the first shot renders
+    if fonts:
+        raise UserError(fonts)
     selected = select_shots(plan, list(request.only) or None)
     forced = select_forced(plan, list(request.force) or None, selected)
     out_dir = request.out.resolve()
