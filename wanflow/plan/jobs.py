@@ -274,7 +274,7 @@ def _framing(
         problems.append(
             where(
                 "fit",
-                f"the {what} ({picture[0]}x{picture[1]}) is too narrow to frame within "
+                f"the {what} ({picture[0]}x{picture[1]}) is too elongated to frame within "
                 f"{profile_size[0]}x{profile_size[1]} at {spec.id}'s stride of {spec.size_multiple}; "
                 "crop it, or set fit: cover",
             )
