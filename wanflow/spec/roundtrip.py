@@ -3,9 +3,10 @@
 A storyboard lives in git and people read its diffs, so a command that edits one must change
 only the line it means to. ruamel.yaml keeps comments, key order, quotes and flow mappings,
 but re-emits the whole document in its own style (`~` becomes empty, line endings become
-`\\n`). So the edit is made by ruamel.yaml on the parsed document, the lines it changes are
-found by comparing its output before and after the edit, and only those lines are spliced into
-the file's own text: every other line keeps its bytes.
+`\\n`, a flow list written over two lines becomes one). So the edit is made by ruamel.yaml on
+the parsed document, the line it renders is found by comparing its output before and after the
+edit, and only that line is spliced into the file's own text, where ruamel.yaml found the key:
+every other line keeps its bytes.
 """
 
 from __future__ import annotations
@@ -35,8 +36,10 @@ class Edit:
 def set_key(text: str, find: Callable[[Any], CommentedMap], key: str, value: object, after: str) -> Edit:
     """Set `key: value` in the mapping `find(document)` returns; a new key goes right after `after`.
 
-    Raises EditRefused when the file's layout cannot be kept (ruamel.yaml would lay out the
-    file's lines differently), and YAMLError for text that is not YAML.
+    The line comes from ruamel.yaml (the file's own indentation, the key's comment kept) and goes
+    where ruamel.yaml found the key in the file (a new key: on the line after `after`), so the
+    rest of the file keeps its bytes whatever ruamel.yaml would make of it. Raises EditRefused
+    when that cannot be done in one line, and YAMLError for text that is not YAML.
     """
     yaml = _yaml()
     document = yaml.load(text)
@@ -44,27 +47,37 @@ def set_key(text: str, find: Callable[[Any], CommentedMap], key: str, value: obj
     if key in mapping and mapping[key] == value and type(mapping[key]) is type(value):
         return Edit(text, mapping.lc.key(key)[0] + 1, inserted=False)  # already so: nothing to write
     yaml.indent(**_indentation(document))
+    flow, inserted = bool(mapping.fa.flow_style()), key not in mapping
+    if flow:  # a flow mapping is rewritten whole: it must sit on one line
+        start, end = mapping.lc.line, mapping.lc.line + 1
+    elif inserted:
+        anchor = after if after in mapping.lc.data else next(iter(mapping.lc.data))
+        start = end = mapping.lc.key(anchor)[0] + 1
+    else:
+        start = mapping.lc.key(key)[0]
+        end = start + 1
     before = _dump(yaml, document)
-    inserted = key not in mapping
     if inserted:
-        mapping.insert(list(mapping).index(after) + 1, key, value)
+        mapping.insert(list(mapping).index(after) + 1 if after in mapping else 0, key, value)
     else:
         mapping[key] = value
-    after_lines = _dump(yaml, document)
+    matcher = difflib.SequenceMatcher(None, before, _dump(yaml, document), autojunk=False)
+    changes = [change for change in matcher.get_opcodes() if change[0] != "equal"]
+    expected = end - start
+    if len(changes) != 1 or changes[0][2] - changes[0][1] != expected or changes[0][4] - changes[0][3] != 1:
+        raise EditRefused(f"ruamel.yaml would change more than the line of {key}")
+    _, old, _, new, _ = changes[0]
     original = text.splitlines(keepends=True)
-    if len(before) != len(original):
-        raise EditRefused("ruamel.yaml would lay out the file's lines differently")
-    matcher = difflib.SequenceMatcher(None, before, after_lines, autojunk=False)
-    changes = [op for op in matcher.get_opcodes() if op[0] != "equal"]
-    if len(changes) != 1 or changes[0][4] - changes[0][3] != 1:
-        raise EditRefused(f"setting {key} would change {len(changes)} places of the file, not one line")
-    _, start, end, new_start, _ = changes[0]
-    newline = _newline(original[start] if start < len(original) else original[-1] if original else "\n")
-    replacement = after_lines[new_start].rstrip("\n") + newline
-    _check_indentation(replacement, mapping, key)
+    rendered = matcher.b[new]
+    if flow and (start >= len(original) or before[old].split() != original[start].split()):
+        raise EditRefused("the shot is a flow mapping written over several lines")
+    if not flow:
+        _check_indentation(rendered, mapping, key)
+    newline = _newline(original[min(start, len(original) - 1)] if original else "\n")
     if start == len(original) and original and not original[-1].endswith(("\n", "\r")):
-        original[-1] += newline  # a key added after a last line without its newline
-    return Edit("".join([*original[:start], replacement, *original[end:]]), new_start + 1, inserted)
+        original[-1] += newline  # a key added after a last line that has no line break
+    replacement = rendered.rstrip("\n") + newline
+    return Edit("".join([*original[:start], replacement, *original[end:]]), start + 1, inserted)
 
 
 def _yaml() -> YAML:
