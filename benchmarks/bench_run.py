@@ -20,18 +20,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+from harness import bench_env, start_prefect_server, timed, update_readme, wanflow
+
 ROOT = Path(__file__).resolve().parent.parent
-README = ROOT / "benchmarks" / "README.md"
-MARK_START, MARK_END = "<!-- bench_run:start -->", "<!-- bench_run:end -->"
 
 TRIVIAL_FLOW = """
 from prefect import flow
@@ -75,30 +72,23 @@ def main() -> None:
     args = parser.parse_args()
     shots = 3 if args.quick else 8
     work = Path(tempfile.mkdtemp(prefix="wanflow-bench-run-"))
-    env = {
-        **os.environ,
-        "PREFECT_HOME": str(work / "prefect"),
-        "WANFLOW_MODELS": str(work / "models"),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PYTHONUNBUFFERED": "1",
-    }
+    env = bench_env(work)
     server = None
     try:
-        _wanflow(["models", "make-tiny"], env, work)
-        port = _free_port()
-        server, env["PREFECT_API_URL"] = _start_server(port, env, work)
+        wanflow(["models", "make-tiny"], env, work)
+        server, env["PREFECT_API_URL"] = start_prefect_server(env, work)
         spec = _write_spec(work, shots)
         results = {}
-        results["full_run"] = _timed(lambda: _wanflow(["run", str(spec), "--out", str(work / "out")], env, work))
-        results["bare_loop"] = _timed(lambda: _bare_loop(spec, env, work))
-        results["rerun"] = _timed(lambda: _wanflow(["run", str(spec), "--out", str(work / "out")], env, work))
-        results["prefect_floor"] = _timed(lambda: _python(TRIVIAL_FLOW, env, work))
+        results["full_run"] = timed(lambda: wanflow(["run", str(spec), "--out", str(work / "out")], env, work))
+        results["bare_loop"] = timed(lambda: _bare_loop(spec, env, work))
+        results["rerun"] = timed(lambda: wanflow(["run", str(spec), "--out", str(work / "out")], env, work))
+        results["prefect_floor"] = timed(lambda: _python(TRIVIAL_FLOW, env, work))
         _edit_one_shot(spec)
-        results["edit_rerun"] = _timed(lambda: _wanflow(["run", str(spec), "--out", str(work / "out")], env, work))
+        results["edit_rerun"] = timed(lambda: wanflow(["run", str(spec), "--out", str(work / "out")], env, work))
         report = _report(results, shots)
         print(report)
         if not args.quick:
-            _update_readme(report)
+            update_readme("bench_run", report)
     finally:
         if server is not None:
             server.terminate()
@@ -162,53 +152,8 @@ def _bare_loop(spec: Path, env: dict[str, str], work: Path) -> None:
     _python(BARE_LOOP, env, work, json.dumps(jobs))
 
 
-def _wanflow(args: list[str], env: dict[str, str], cwd: Path) -> None:
-    subprocess.run(
-        [sys.executable, "-c", "from wanflow.cli.app import main; main()", *args],
-        env=env,
-        cwd=cwd,
-        check=True,
-        capture_output=True,
-    )
-
-
 def _python(code: str, env: dict[str, str], cwd: Path, *args: str) -> None:
     subprocess.run([sys.executable, "-c", code, *args], env=env, cwd=cwd, check=True, capture_output=True)
-
-
-def _timed(action) -> float:
-    started = time.perf_counter()
-    action()
-    return time.perf_counter() - started
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _start_server(port: int, env: dict[str, str], cwd: Path):
-    server = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        cwd=cwd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/api"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            import urllib.request
-
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                if response.status == 200:
-                    return server, url
-        except OSError:
-            time.sleep(0.5)
-    server.terminate()
-    raise RuntimeError("prefect server did not start within 120 s")
 
 
 def _report(results: dict[str, float], shots: int) -> str:
@@ -236,16 +181,6 @@ def _report(results: dict[str, float], shots: int) -> str:
         "soundtrack) and writes the report. A no-change re-run loads no model and does not cut again.",
     ]
     return "\n".join(lines)
-
-
-def _update_readme(report: str) -> None:
-    section = f"{MARK_START}\n{report}\n{MARK_END}"
-    text = README.read_text(encoding="utf-8") if README.exists() else "# Benchmarks\n"
-    if MARK_START in text:
-        text = re.sub(re.escape(MARK_START) + ".*?" + re.escape(MARK_END), section, text, flags=re.S)
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    README.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -18,12 +18,11 @@ import pytest
 import torch
 
 import wanflow.cache.store
-from wanflow.backends.tensors import get_tensors, put_tensors  # noqa: I001
-from wanflow.cache import admin  # noqa: I001
+from wanflow.backends.tensors import TENSORS_NAME, get_tensors, put_tensors
+from wanflow.cache import admin
 from wanflow.cache.store import (
     CODE_VERSION,
     TEMP_PREFIX,
-    TENSORS_NAME,
     ArtifactStore,
     default_cache_dir,
 )
@@ -240,7 +239,7 @@ def test_unreadable_safetensors_with_matching_checksum_reads_as_missing(
     (entry_dir / "meta.json").write_text(json.dumps(record))
     with caplog.at_level(logging.WARNING, logger="wanflow.cache.store"):
         assert get_tensors(store, "latents", key) is None
-    _assert_discarded(store, "latents", key, caplog, "unreadable safetensors")
+    _assert_discarded(store, "latents", key, caplog, "unreadable tensors.safetensors")
 
 
 def test_the_lock_pattern_rebuilds_a_corrupt_entry_in_one_pass(tmp_path: Path) -> None:

@@ -73,7 +73,14 @@ def test_init_scaffolds_a_repository_that_validates(tmp_path: Path) -> None:
     target = tmp_path / "my-films"
     result = runner.invoke(app, ["init", str(target)])
     assert result.exit_code == 0, result.output
-    names = ["specs/film.yaml", "flows/prefect.yaml", ".gitignore", ".pre-commit-config.yaml", "wanflow.schema.json"]
+    names = [
+        "specs/film.yaml",
+        "flows/prefect.yaml",
+        "flows/automations.yaml",
+        ".gitignore",
+        ".pre-commit-config.yaml",
+        "wanflow.schema.json",
+    ]
     assert [line.removeprefix("wrote ") for line in result.stdout.splitlines()[:-1]] == [str(target / n) for n in names]
     assert sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file()) == sorted(names)
 

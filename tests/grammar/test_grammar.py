@@ -11,7 +11,7 @@ import pytest
 from wanflow.errors import UserError
 from wanflow.film import Film, Look, Scene, Shot
 from wanflow.grammar.compile import Phrase, compile_film, compile_shot
-from wanflow.grammar.vocabulary import load_vocabulary, packaged_grammar_dir
+from wanflow.grammar.files import load_vocabulary, packaged_grammar_dir
 
 NEGATIVE = "色调艳丽，过曝，静态"
 VOCABULARY = load_vocabulary(packaged_grammar_dir())

@@ -11,8 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from wanflow.cli.app import app
+from wanflow.grammar.files import load_vocabulary, packaged_grammar_dir
 from wanflow.grammar.suggest import chinese_distance, is_near_miss, latin_distance, reads_as
-from wanflow.grammar.vocabulary import UnknownTerm, Vocabulary, load_vocabulary, packaged_grammar_dir
+from wanflow.grammar.vocabulary import UnknownTerm, Vocabulary
 
 VOCABULARY: Vocabulary = load_vocabulary(packaged_grammar_dir())
 

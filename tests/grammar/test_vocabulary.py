@@ -10,15 +10,8 @@ import pytest
 import yaml
 
 from wanflow.errors import UserError
-from wanflow.grammar.vocabulary import (
-    UnknownCategory,
-    UnknownTerm,
-    Vocabulary,
-    find_grammar_dir,
-    load_vocabulary,
-    normalise,
-    packaged_grammar_dir,
-)
+from wanflow.grammar.files import find_grammar_dir, load_vocabulary, packaged_grammar_dir
+from wanflow.grammar.vocabulary import UnknownCategory, UnknownTerm, Vocabulary, normalise
 
 # The official Wan2.2 prompt dictionary, written out independently of vocabulary.yaml.
 OFFICIAL = {

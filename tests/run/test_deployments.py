@@ -99,6 +99,24 @@ def test_deploy_registers_the_scaffolded_deployment_as_written(studio: Studio) -
     schema = deployment.parameter_openapi_schema["properties"]
     assert set(schema) >= {"spec", "profile", "only", "force", "out", "cache", "settings", "cluster", "workers", "gpus"}
     assert deployment.parameter_openapi_schema["required"] == ["spec"]
+    assert deployment.job_variables == {"env": {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30"}}
+
+
+def test_the_scaffolded_zombie_automation_is_accepted_by_the_server(studio: Studio) -> None:
+    """A run whose machine dies is marked Crashed by this automation instead of staying Running."""
+    from prefect.client.orchestration import get_client
+
+    _run(
+        [str(BIN / "prefect"), "automation", "create", "--from-file", "flows/automations.yaml"],
+        studio.server,
+        studio.repo,
+    )
+    with get_client(sync_client=True) as client:
+        (automation,) = client.read_automations_by_name("wanflow-crash-zombie-flow-runs")
+    assert automation.enabled
+    assert automation.trigger.posture == "Proactive" and automation.trigger.within.total_seconds() == 90
+    assert [action.type for action in automation.actions] == ["change-flow-run-state"]
+    assert automation.actions[0].state.value == "CRASHED"
 
 
 def test_a_worker_elsewhere_renders_a_triggered_run_in_the_repository(studio: Studio, tmp_path: Path) -> None:

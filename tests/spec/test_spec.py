@@ -14,7 +14,7 @@ from PIL import Image
 from wanflow.catalog import DEFAULT_NEGATIVE_PROMPT
 from wanflow.errors import UserError
 from wanflow.film import DEFAULT_TRANSITION_SECONDS, Look, Transition
-from wanflow.grammar.vocabulary import find_grammar_dir
+from wanflow.grammar.files import find_grammar_dir
 from wanflow.spec.fields import expand_characters
 from wanflow.spec.load import film_json_schema, load_film
 

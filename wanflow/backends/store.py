@@ -20,6 +20,9 @@ from wanflow.catalog import BACKENDS, backend_spec
 from wanflow.errors import UserError
 
 TINY_MARKER = "wanflow_tiny.json"  # written by tiny.py; kept here so store needs no torch
+TINY_FORMAT = 2
+"""Bumped when the tiny models change (2: VAEs without residual blocks, 10x faster decoding):
+folders of an older format read as not installed, and the next preview writes them anew."""
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt")
 _MIB = 1 << 20
 
@@ -40,6 +43,13 @@ def hf_cache_snapshot(repo_id: str) -> Path | None:
 
 def is_tiny(folder: Path) -> bool:
     return (folder / TINY_MARKER).is_file()
+
+
+def tiny_format(folder: Path) -> int | None:
+    try:
+        return int(json.loads((folder / TINY_MARKER).read_text(encoding="utf-8"))["format"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def missing_parts(folder: Path) -> list[str]:
@@ -93,7 +103,7 @@ def find_model(backend_id: str, *, tiny: bool = False, root: Path | None = None)
     spec = backend_spec(backend_id)
     root = root or models_root()
     local = root / "tiny" / backend_id if tiny else root / backend_id
-    if local.is_dir():
+    if local.is_dir() and (not tiny or tiny_format(local) == TINY_FORMAT):
         return local, "models root"
     if not tiny:
         snapshot = hf_cache_snapshot(spec.repo_id)

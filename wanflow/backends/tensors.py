@@ -16,7 +16,7 @@ TENSORS_NAME = "tensors.safetensors"
 def put_tensors(
     store: ArtifactStore, kind: str, key: str, tensors: dict[str, torch.Tensor], meta: dict[str, Any]
 ) -> Path:
-    """Named tensors (any dtype, moved to the CPU) as one file of a new entry."""
+    """Named tensors (any dtype, moved to the CPU) as one file of a new entry; returns the entry dir."""
 
     def write(path: Path) -> None:
         save_file({name: tensor.to("cpu").contiguous() for name, tensor in tensors.items()}, path)

@@ -127,8 +127,8 @@ class ArtifactStore:
     # ---- writing -------------------------------------------------------------------------
 
     def put_data(self, kind: str, key: str, name: str, write: Callable[[Path], None], meta: dict[str, Any]) -> Path:
-        """Store one file that `write(path)` makes (tensors, say: the store knows no codec); returns its path."""
-        return self._put(kind, key, meta, lambda temp_dir: write(temp_dir / name)) / name
+        """Store one file that `write(path)` makes (tensors, say: the store knows no codec); returns the entry dir."""
+        return self._put(kind, key, meta, lambda temp_dir: write(temp_dir / name))
 
     def put_file(self, kind: str, key: str, src: Path, meta: dict[str, Any]) -> Path:
         """Move a finished file in (it keeps its suffix: `data.mp4`); returns the stored path."""

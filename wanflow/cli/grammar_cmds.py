@@ -18,14 +18,9 @@ from wanflow.cli.common import make_console, stderr, user_errors
 from wanflow.errors import Problem, UserError
 from wanflow.film import Lang
 from wanflow.grammar.compile import CompiledShot, compile_film
+from wanflow.grammar.files import find_grammar_dir, load_vocabulary
 from wanflow.grammar.lint import EXPLANATIONS
-from wanflow.grammar.vocabulary import (
-    Term,
-    UnknownCategory,
-    Vocabulary,
-    find_grammar_dir,
-    load_vocabulary,
-)
+from wanflow.grammar.vocabulary import Term, UnknownCategory, Vocabulary
 
 MODE_NAMES = {"t2v": "text-to-video", "i2v": "image-to-video"}
 

@@ -192,6 +192,13 @@ def run_command(
             from wanflow.run.cluster import check_worker_specs, worker_specs
 
             check_worker_specs(worker_specs(workers, gpu_list), prepared)
+    from wanflow.run.outputs import unchanged_run, write_run_json
+
+    summary = unchanged_run(prepared)
+    if summary is not None:  # nothing to render or cut: no Prefect, no model, no ffmpeg
+        write_run_json(prepared.out_dir, summary)
+        _print_summary(summary)
+        return
     from wanflow.run.flow import render_film  # Prefect loads only once the input is known good
 
     with handing_over(prepared):

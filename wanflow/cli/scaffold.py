@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from wanflow.atomic import write_text_atomic
 from wanflow.errors import Problem, UserError
 from wanflow.spec.load import film_json_schema
 
@@ -85,6 +84,8 @@ def prefect_yaml(project: str, specs: list[str], profile: str = "final") -> str:
         "#   prefect --no-prompt deploy --all --prefect-file flows/prefect.yaml",
         f"#   prefect worker start --pool {WORK_POOL} --limit 1     # on each GPU machine",
         "# Schedules need a running `prefect server start` (or Prefect Cloud).",
+        "# Once per server, so a run whose machine dies is marked Crashed instead of Running forever:",
+        "#   prefect automation create --from-file flows/automations.yaml",
         f"name: {project}",
         f"prefect-version: {_prefect_version()}",
         "",
@@ -105,8 +106,12 @@ def prefect_yaml(project: str, specs: list[str], profile: str = "final") -> str:
             "    parameters:",
             f"      spec: {spec}",
             f"      profile: {profile}",
+            "      # cluster: tcp://render-host:8786   # render on a Dask cluster (docs/deployments.md)",
             "    work_pool:",
             f"      name: {WORK_POOL}",
+            "      job_variables:",
+            "        env:  # heartbeats let flows/automations.yaml mark a run whose machine died as Crashed",
+            '          PREFECT_FLOWS_HEARTBEAT_FREQUENCY: "30"',
             "    schedules:",
             '      - cron: "0 2 * * *"  # every night at 02:00; set active: true to use it',
             "        timezone: UTC",
@@ -115,11 +120,43 @@ def prefect_yaml(project: str, specs: list[str], profile: str = "final") -> str:
     return "\n".join(lines) + "\n"
 
 
+ZOMBIE_AUTOMATION = """\
+# Prefect's documented zombie-run automation (docs: "How to detect and respond to zombie flows").
+# A deployment's flow run sends a heartbeat every 30 s (PREFECT_FLOWS_HEARTBEAT_FREQUENCY in
+# flows/prefect.yaml); when the machine running it dies, the heartbeats stop and, 90 s later,
+# this marks the run Crashed instead of leaving it Running forever. Create it once per server:
+#   prefect automation create --from-file flows/automations.yaml
+automations:
+  - name: wanflow-crash-zombie-flow-runs
+    description: Mark flow runs Crashed when their heartbeats stop (the machine running them died).
+    trigger:
+      type: event
+      posture: Proactive
+      after: [prefect.flow-run.heartbeat]
+      expect:
+        - prefect.flow-run.heartbeat
+        - prefect.flow-run.Completed
+        - prefect.flow-run.Failed
+        - prefect.flow-run.Cancelled
+        - prefect.flow-run.Crashed
+      match:
+        prefect.resource.id: [prefect.flow-run.*]
+      for_each: [prefect.resource.id]
+      threshold: 1
+      within: 90
+    actions:
+      - type: change-flow-run-state
+        state: CRASHED
+        message: No heartbeat for 90 s; the machine running this flow run is gone. Run it again to resume.
+"""
+
+
 def scaffold_files(project: str) -> dict[str, str]:
     """Relative path -> text of every file `wanflow init` writes."""
     return {
         "specs/film.yaml": EXAMPLE_FILM,
         "flows/prefect.yaml": prefect_yaml(project, ["specs/film.yaml"]),
+        "flows/automations.yaml": ZOMBIE_AUTOMATION,
         ".gitignore": GITIGNORE,
         ".pre-commit-config.yaml": PRE_COMMIT,
         SCHEMA_FILE: json.dumps(film_json_schema(), ensure_ascii=False, indent=2) + "\n",
@@ -142,20 +179,6 @@ def write_scaffold(target: Path) -> list[Path]:
         write_text_atomic(path, text)
         written.append(path)
     return written
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write through a temporary file in the same folder, so a file is never half-written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.chmod(temporary, 0o644)  # mkstemp makes it private; these are ordinary project files
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _prefect_version() -> str:

@@ -17,8 +17,9 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from wanflow.errors import Problem, UserError
 from wanflow.film import Film, Lang, Shot
+from wanflow.grammar.files import load_vocabulary, packaged_grammar_dir
 from wanflow.grammar.lint import LintWarning, PromptTerm, lint_shot
-from wanflow.grammar.vocabulary import Term, Vocabulary, load_vocabulary, packaged_grammar_dir
+from wanflow.grammar.vocabulary import Term, Vocabulary
 
 __all__ = ["CompiledShot", "LintWarning", "Phrase", "compile_film", "compile_shot", "template_dirs"]
 

@@ -2,19 +2,18 @@
 
 One task graph, three engines. The flow's own process prepares once, places the shots, submits
 `encode-prompts` per model and `render-shot` per take of each shot (a continuation waits for the
-task of its upstream's chosen take), then cuts the film and writes the report. In-process, tasks run one at a time in this
-process; on Dask, each runs on a long-lived worker that keeps its models warm, routed by the
-GPU class its model needs, and Dask renders a dead worker's shot on another.
+task of its upstream's chosen take), then cuts the film and writes the report. In-process,
+tasks run one at a time in this process; on Dask, each runs on a long-lived worker that keeps
+its models warm, routed by the GPU class its model needs, and Dask renders a dead worker's shot
+on another.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
 
 import dask
@@ -29,18 +28,17 @@ from prefect.futures import PrefectFuture, as_completed
 from prefect.states import Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from wanflow.atomic import write_text_atomic
 from wanflow.cache import ArtifactStore
 from wanflow.catalog import BACKENDS
 from wanflow.errors import UserError
 from wanflow.plan import TINY_NOTICE, RenderJob, generation_order
 from wanflow.plan.placement import Placement, place, unplaceable
 from wanflow.run.cluster import check_cluster, connect, local_cluster, worker_specs
-from wanflow.run.outputs import assemble_and_report
+from wanflow.run.outputs import assemble_and_report, write_run_json
 from wanflow.run.phases import needs_generation
 from wanflow.run.pool import run_pool
 from wanflow.run.prepare import PreparedRun, RunRequest, handed_over, prepare_run
-from wanflow.run.summary import RunSummary, ShotOutcome, TakeOutcome, TaskReport
+from wanflow.run.summary import RunSummary, TaskReport, planned_outcomes
 from wanflow.run.tasks import encode_task, render_task
 from wanflow.settings import RenderSettings
 
@@ -91,7 +89,7 @@ def render_film(
     with _timed(phases, "assemble"):
         assemble_and_report(prepared.plan, ArtifactStore(prepared.cache_dir), summary, prepared.out_dir, logger)
     _publish_artifacts(prepared, summary)
-    write_text_atomic(prepared.out_dir / "run.json", json.dumps(asdict(summary), indent=2, ensure_ascii=False))
+    write_run_json(prepared.out_dir, summary)
     failed = [shot.shot_id for shot in summary.shots if shot.status in ("failed", "skipped")]
     if failed:
         return Failed(message=f"{len(failed)} shot(s) failed or skipped: {', '.join(failed)}", data=summary)
@@ -140,10 +138,8 @@ def _render(prepared: PreparedRun, engine: _Engine, summary: RunSummary, logger)
     """Submit the takes that need work, in an order that keeps models warm; gather what they report."""
     store = ArtifactStore(prepared.cache_dir)
     plan = prepared.plan
-    outcomes = {job.shot_id: ShotOutcome(job.shot_id, job.backend, "not selected", take=job.take) for job in plan.jobs}
-    takes = {job.name: TakeOutcome(job.take, job.seed, "not selected", chosen=job.chosen) for job in plan.takes}
-    for job in plan.takes:
-        outcomes[job.shot_id].takes.append(takes[job.name])
+    outcomes = planned_outcomes(plan)
+    takes = {job.name: outcomes[job.shot_id].take_outcome(job.take) for job in plan.takes}
     summary.shots = list(outcomes.values())
     todo: list[RenderJob] = []
     for job in prepared.takes:

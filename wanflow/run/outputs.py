@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 
 from wanflow.atomic import write_text_atomic
 from wanflow.cache import ArtifactStore
 from wanflow.plan import RenderJob, RenderPlan, cut_key, take_name
-from wanflow.run.summary import RunSummary
+from wanflow.run.prepare import PreparedRun
+from wanflow.run.summary import RunSummary, planned_outcomes
 
 
 def assemble_and_report(plan: RenderPlan, store: ArtifactStore, summary: RunSummary, out_dir: Path, logger) -> None:
@@ -34,11 +36,8 @@ def assemble_and_report(plan: RenderPlan, store: ArtifactStore, summary: RunSumm
         cut.append(CutClip(shot=job.shot, path=local))
         records.append(_record(job, local, summary, takes))
     film_path = out_dir / f"{Path(plan.film.path).stem}.mp4"
-    stamp_path = out_dir / f".{film_path.stem}.cut.json"
-    clip_keys = [job.keys.clip for job in plan.jobs]
-    key = cut_key(plan.film, clip_keys, (plan.width, plan.height), plan.profile, _compared(plan, takes))
-    stamp = _read_stamp(stamp_path)
-    if stamp.get("key") == key and all(Path(p).is_file() for p in [stamp["film"], *stamp["report"].values()]):
+    stamp = current_cut(plan, store, out_dir)
+    if stamp is not None:
         logger.info(f"{film_path} is up to date (same clips, same spec): not cut again")
         summary.film, summary.report = stamp["film"], stamp["report"]
         return
@@ -51,7 +50,51 @@ def assemble_and_report(plan: RenderPlan, store: ArtifactStore, summary: RunSumm
     paths = write_report(plan.film, records, assembly, out_dir, profile=plan.profile, run_info=run_info)
     summary.film = str(assembly.path)
     summary.report = {name: str(path) for name, path in vars(paths).items() if path is not None}
-    write_text_atomic(stamp_path, json.dumps({"key": key, "film": summary.film, "report": summary.report}))
+    stamp = {"key": _cut_key(plan, store), "film": summary.film, "report": summary.report}
+    write_text_atomic(_stamp_path(plan, out_dir), json.dumps(stamp))
+
+
+def current_cut(plan: RenderPlan, store: ArtifactStore, out_dir: Path) -> dict | None:
+    """The stamp of the film in `out_dir` if it was cut from exactly these clips and this spec
+    (and its report shows these takes) and its files are all there; None when it must be cut (again)."""
+    stamp = _read_stamp(_stamp_path(plan, out_dir))
+    if stamp.get("key") != _cut_key(plan, store):
+        return None
+    if not all(Path(p).is_file() for p in [stamp["film"], *stamp["report"].values()]):
+        return None
+    return stamp
+
+
+def unchanged_run(prepared: PreparedRun) -> RunSummary | None:
+    """The summary of a run with nothing to do (every clip cached, the cut current), or None.
+
+    Such a run needs no model, no Prefect and no ffmpeg: the CLI answers it from the cache and
+    the stamp in about a second instead of starting Prefect's server for nothing.
+    """
+    if prepared.forced:
+        return None
+    plan, store = prepared.plan, ArtifactStore(prepared.cache_dir)
+    if any(not store.has("clips", job.keys.clip) for job in (*plan.jobs, *prepared.takes)):
+        return None
+    stamp = current_cut(plan, store, prepared.out_dir)
+    in_cache = [job for job in plan.takes if store.has("clips", job.keys.clip)]
+    if stamp is None or not all(take_path(prepared.out_dir, job).is_file() for job in in_cache):
+        return None
+    outcomes = planned_outcomes(plan)
+    for job in prepared.takes:
+        outcomes[job.shot_id].take_outcome(job.take).status = "cached"
+    for job in in_cache:
+        outcomes[job.shot_id].take_outcome(job.take).clip = str(take_path(prepared.out_dir, job))
+    for outcome in outcomes.values():
+        outcome.settle()
+    summary = RunSummary(str(plan.film.path), plan.profile, list(outcomes.values()), film=stamp["film"])
+    summary.report = stamp["report"]
+    summary.note = "nothing changed: every clip was in the cache and the film is up to date"
+    return summary
+
+
+def write_run_json(out_dir: Path, summary: RunSummary) -> None:
+    write_text_atomic(out_dir / "run.json", json.dumps(asdict(summary), indent=2, ensure_ascii=False))
 
 
 def write_takes(plan: RenderPlan, store: ArtifactStore, summary: RunSummary, out_dir: Path) -> dict[str, Path]:
@@ -65,22 +108,34 @@ def write_takes(plan: RenderPlan, store: ArtifactStore, summary: RunSummary, out
         source = store.get_file("clips", job.keys.clip)
         if source is None:
             continue
-        target = out_dir / "takes" / job.shot_id / f"take-{job.take}.mp4"
+        target = take_path(out_dir, job)
         target.parent.mkdir(parents=True, exist_ok=True)
         _link_or_copy(source, target)
         written[job.name] = target
-        take = next(t for t in summary.outcome(job.shot_id).takes if t.take == job.take)
-        take.clip = str(target)
+        summary.outcome(job.shot_id).take_outcome(job.take).clip = str(target)
     return written
 
 
-def _compared(plan: RenderPlan, takes: dict[str, Path]) -> dict[str, list[str]]:
-    """Shot id -> the clip keys of its takes the report compares (shots with more than one written)."""
+def take_path(out_dir: Path, job: RenderJob) -> Path:
+    return out_dir / "takes" / job.shot_id / f"take-{job.take}.mp4"
+
+
+def _cut_key(plan: RenderPlan, store: ArtifactStore) -> str:
+    clips = [job.keys.clip for job in plan.jobs]
+    return cut_key(plan.film, clips, (plan.width, plan.height), plan.profile, _compared(plan, store))
+
+
+def _compared(plan: RenderPlan, store: ArtifactStore) -> dict[str, list[str]]:
+    """Shot id -> the clip keys of its takes the report compares: those in the cache, where a shot has several."""
     compared: dict[str, list[str]] = {}
     for job in plan.takes:
-        if job.name in takes:
+        if store.has("clips", job.keys.clip):
             compared.setdefault(job.shot_id, []).append(job.keys.clip)
     return {shot_id: keys for shot_id, keys in compared.items() if len(keys) > 1}
+
+
+def _stamp_path(plan: RenderPlan, out_dir: Path) -> Path:
+    return out_dir / f".{Path(plan.film.path).stem}.cut.json"
 
 
 def _read_stamp(path: Path) -> dict:
@@ -98,13 +153,13 @@ def _record(job: RenderJob, clip: Path, summary: RunSummary, takes: dict[str, Pa
         TakeRecord(
             take=take.take,
             seed=take.seed,
-            clip=takes[take_name(job.shot_id, take.take)],
+            clip=takes[name],
             chosen=take.chosen,
             cached=take.status != "rendered",
             seconds=take.seconds,
         )
         for take in outcome.takes
-        if take_name(job.shot_id, take.take) in takes
+        if (name := take_name(job.shot_id, take.take)) in takes
     )
     return ShotRecord(
         shot=job.shot,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from wanflow.plan import RenderPlan
+
 
 @dataclass(frozen=True)
 class TaskReport:
@@ -52,6 +54,9 @@ class ShotOutcome:
     take: int = 1  # the take the film uses
     takes: list[TakeOutcome] = field(default_factory=list)
 
+    def take_outcome(self, take: int) -> TakeOutcome:
+        return next(outcome for outcome in self.takes if outcome.take == take)
+
     def settle(self) -> None:
         """The shot's own fields from its takes', once they are known."""
         if not self.takes:
@@ -68,6 +73,14 @@ class ShotOutcome:
         if errors:
             prefix = len(self.takes) > 1
             self.error = "; ".join(f"take {t.take}: {t.error}" if prefix else str(t.error) for t in errors)
+
+
+def planned_outcomes(plan: RenderPlan) -> dict[str, ShotOutcome]:
+    """Every shot of the plan with every take, "not selected" until the run says otherwise."""
+    outcomes = {job.shot_id: ShotOutcome(job.shot_id, job.backend, "not selected", take=job.take) for job in plan.jobs}
+    for job in plan.takes:
+        outcomes[job.shot_id].takes.append(TakeOutcome(job.take, job.seed, "not selected", chosen=job.chosen))
+    return outcomes
 
 
 @dataclass

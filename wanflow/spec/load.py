@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from wanflow.errors import Problem, UserError
 from wanflow.film import Film
-from wanflow.grammar.vocabulary import find_grammar_dir, load_vocabulary, packaged_grammar_dir
+from wanflow.grammar.files import find_grammar_dir, load_vocabulary, packaged_grammar_dir
 from wanflow.spec.fields import NAME_PATTERN, TERM_MARK, did_you_mean
 from wanflow.spec.models import SPEC_VERSION, FilmSpec
 from wanflow.spec.problems import describe, validation_problems

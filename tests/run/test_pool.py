@@ -1,0 +1,49 @@
+"""A worker's model pool and its device lock."""
+
+from __future__ import annotations
+
+import pytest
+
+from wanflow.run.pool import ModelPool, device_lock, physical_device
+from wanflow.settings import RenderSettings
+
+
+@pytest.mark.parametrize(
+    "visible, device, physical",
+    [
+        ("", "cuda", "cuda-0"),
+        ("", "cuda:1", "cuda-1"),
+        ("1", "cuda", "cuda-1"),
+        ("2,3", "cuda:1", "cuda-3"),
+        ("GPU-5e1c", "cuda:0", "cuda-GPU-5e1c"),
+        ("0", "cpu", "cpu"),
+    ],
+)
+def test_the_device_lock_is_keyed_by_the_physical_gpu(
+    visible: str, device: str, physical: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+    assert physical_device(device) == physical
+
+
+def test_two_workers_on_two_gpus_of_one_machine_do_not_share_a_lock(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    first = device_lock("cuda:0").lock_file
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
+    second = device_lock("cuda:0").lock_file
+    assert first != second
+
+
+def test_a_runs_pool_frees_its_text_encoders_and_a_workers_pool_keeps_them(tiny_model_dirs) -> None:
+    from factories import film, shot
+
+    from wanflow.plan import make_plan
+
+    plan = make_plan(film([shot(1, subject="a", action="b", duration=0.5)]), "preview")
+    job = plan.jobs[0]
+    for keep_warm, expected in ((False, []), (True, [job.backend])):
+        pool = ModelPool(RenderSettings(), keep_warm=keep_warm)
+        pool.text_encoder(job)
+        pool.done_encoding()
+        assert pool.warm_text_encoders() == expected
+        pool.release_all()

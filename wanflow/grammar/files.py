@@ -1,0 +1,266 @@
+"""The grammar's files: where a storyboard's prompt_grammar/ is, and reading its vocabulary.yaml.
+
+The file is validated at the edge (pydantic) and built into the plain `Vocabulary` that
+matching uses; it is read once per file version, so edits are picked up.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import functools
+import importlib.resources
+from pathlib import Path
+from typing import Literal
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field
+
+from wanflow.errors import Problem, UserError
+from wanflow.film import Look, Shot
+from wanflow.grammar.vocabulary import (
+    SHOT_TERM_FIELDS,
+    VOCABULARY_FILE,
+    Category,
+    ConflictGroup,
+    LintLimits,
+    Mode,
+    Term,
+    TermSource,
+    Vocabulary,
+    normalise,
+)
+from wanflow.yamlfile import YamlDocument, read_yaml
+
+
+def packaged_grammar_dir() -> Path:
+    """The grammar shipped with wanflow (the repository's prompt_grammar/ folder)."""
+    return Path(str(importlib.resources.files("wanflow.prompt_grammar")))
+
+
+def find_grammar_dir(spec_path: Path) -> Path:
+    """The storyboard's own prompt_grammar/: next to the spec (or in `spec_path` if it is a
+    folder) or in a parent up to the git root; else the packaged grammar."""
+    start = (spec_path if spec_path.is_dir() else spec_path.parent).resolve()
+    for folder in (start, *start.parents):
+        if (folder / "prompt_grammar").is_dir():
+            return folder / "prompt_grammar"
+        if (folder / ".git").exists():
+            break
+    return packaged_grammar_dir()
+
+
+def vocabulary_path(grammar_dir: Path) -> Path:
+    """The grammar's vocabulary.yaml, or the packaged one if the folder has none."""
+    own = grammar_dir / VOCABULARY_FILE
+    return own if own.is_file() else packaged_grammar_dir() / VOCABULARY_FILE
+
+
+def load_vocabulary(grammar_dir: Path) -> Vocabulary:
+    """The grammar's vocabulary, read once per file version (edits are picked up)."""
+    path = vocabulary_path(grammar_dir).resolve()
+    stat = path.stat()
+    return _load_vocabulary_file(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=16)
+def _load_vocabulary_file(path: Path, mtime_ns: int, size: int) -> Vocabulary:
+    document = read_yaml(path)
+    try:
+        entry = _VocabularyFile.model_validate(document.data)
+    except pydantic.ValidationError as error:
+        raise UserError([document.problem(detail["loc"], detail["msg"]) for detail in error.errors()]) from None
+    return _build_vocabulary(document, entry)
+
+
+# ---- the file format, validated at the edge -------------------------------------------------
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class _TermEntry(_Strict):
+    zh: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+    prompt_en: str = ""
+    aliases: list[str] = []
+    source: TermSource = "dictionary"
+
+
+class _CategoryEntry(_Strict):
+    zh: str
+    en: str
+    family: str
+    look: bool
+    multiple: bool = Field(alias="list")
+    open: bool = False
+    note: str = ""
+    terms: list[_TermEntry] = Field(min_length=1)
+
+
+class _FamilyEntry(_Strict):
+    zh: str
+    en: str
+
+
+class _ConflictEntry(_Strict):
+    id: str
+    why: str
+    sides: list[dict[str, list[str]]] = []
+    one_of: dict[str, list[str]] = {}
+
+    @pydantic.model_validator(mode="after")
+    def _one_form(self) -> _ConflictEntry:
+        if bool(self.sides) == bool(self.one_of):
+            raise ValueError("give either `sides` (two or more) or `one_of`")
+        if self.sides and len(self.sides) < 2:
+            raise ValueError("`sides` needs at least two sides")
+        return self
+
+
+class _LengthEntry(_Strict):
+    zh: tuple[int, int]
+    en: tuple[int, int]
+
+
+class _LintEntry(_Strict):
+    max_look_terms: int = Field(ge=1)
+    max_en_look_terms: int = Field(ge=1)
+    non_film_styles: list[str] = []
+    film_look_fields: list[str] = []
+    still_camera: list[str] = []
+    prompt_length: dict[Mode, _LengthEntry]
+
+
+class _VocabularyFile(_Strict):
+    version: Literal[1]
+    families: dict[str, _FamilyEntry]
+    categories: dict[str, _CategoryEntry]
+    conflicts: list[_ConflictEntry] = []
+    lint: _LintEntry
+
+
+def _expected_fields() -> dict[str, tuple[bool, bool]]:
+    """field name -> (look, list), read off the resolved storyboard types."""
+    look = {f.name: (True, str(f.type).startswith("tuple")) for f in dataclasses.fields(Look)}
+    shot = {f.name: (False, str(f.type).startswith("tuple")) for f in dataclasses.fields(Shot)}
+    return look | {name: shot[name] for name in SHOT_TERM_FIELDS}
+
+
+def _build_vocabulary(document: YamlDocument, entry: _VocabularyFile) -> Vocabulary:
+    problems: list[Problem] = []
+    expected = _expected_fields()
+    for name in expected:
+        if name not in entry.categories:
+            problems.append(document.problem(("categories",), f"category {name!r} is missing"))
+    categories: list[Category] = []
+    for name, category in entry.categories.items():
+        where = ("categories", name)
+        if name not in expected:
+            hint = difflib.get_close_matches(name, list(expected), n=1)
+            known = f"did you mean {hint[0]!r}?" if hint else f"the fields are {', '.join(expected)}"
+            problems.append(document.problem(where, f"no storyboard field is called {name!r}; {known}"))
+            continue
+        if (category.look, category.multiple) != expected[name]:
+            look, multiple = expected[name]
+            problems.append(
+                document.problem(where, f"must say look: {str(look).lower()} and list: {str(multiple).lower()}")
+            )
+        if category.family not in entry.families:
+            problems.append(document.problem((*where, "family"), f"unknown family {category.family!r}"))
+        seen: dict[str, str] = {}
+        for index, term in enumerate(category.terms):
+            for spelling in (term.zh, term.en, term.prompt_en, *term.aliases):
+                if not spelling:
+                    continue
+                key = normalise(spelling)
+                if key in seen and seen[key] != term.zh:
+                    message = f"{spelling!r} already means {seen[key]!r} in this category"
+                    problems.append(document.problem((*where, "terms", index), message))
+                seen[key] = term.zh
+        terms = tuple(Term(name, t.zh, t.en, tuple(t.aliases), t.source, t.prompt_en) for t in category.terms)
+        note = " ".join(category.note.split())
+        categories.append(
+            Category(
+                name,
+                category.zh,
+                category.en,
+                category.family,
+                category.look,
+                category.multiple,
+                note,
+                terms,
+                category.open,
+            )
+        )
+    by_name = {category.name: {term.zh: term for term in category.terms} for category in categories}
+    conflicts: list[ConflictGroup] = []
+    for index, conflict in enumerate(entry.conflicts):
+        if conflict.sides:
+            raw = [(("sides", number), side) for number, side in enumerate(conflict.sides)]
+        else:
+            raw = [(("one_of",), {field: [zh]}) for field, zhs in conflict.one_of.items() for zh in zhs]
+        sides: list[tuple[Term, ...]] = []
+        for where, side in raw:
+            side_terms: list[Term] = []
+            for field, zhs in side.items():
+                for zh in zhs:
+                    term = by_name.get(field, {}).get(zh)
+                    if term is None:
+                        message = f"{field}: {zh!r} is not a term of the vocabulary"
+                        problems.append(document.problem(("conflicts", index, *where, field), message))
+                    else:
+                        side_terms.append(term)
+            sides.append(tuple(side_terms))
+        conflicts.append(ConflictGroup(conflict.id, " ".join(conflict.why.split()), tuple(sides)))
+    lint_terms = {
+        key: _lint_terms(document, by_name, key, field, getattr(entry.lint, key), problems)
+        for key, field in (("non_film_styles", "style"), ("still_camera", "camera"))
+    }
+    for index, field in enumerate(entry.lint.film_look_fields):
+        if field not in by_name:
+            problems.append(document.problem(("lint", "film_look_fields", index), f"no field is called {field!r}"))
+    if problems:
+        raise UserError(problems)
+    lengths = {
+        (mode, lang): getattr(bounds, lang)
+        for mode, bounds in entry.lint.prompt_length.items()
+        for lang in ("zh", "en")
+    }
+    for mode in ("t2v", "i2v"):
+        if (mode, "zh") not in lengths:
+            raise UserError(document.problem(("lint", "prompt_length"), f"bounds for {mode!r} are missing"))
+    return Vocabulary(
+        path=Path(document.file),
+        families={key: (family.zh, family.en) for key, family in entry.families.items()},
+        categories=tuple(categories),
+        conflicts=tuple(conflicts),
+        lint=LintLimits(
+            max_look_terms=entry.lint.max_look_terms,
+            max_en_look_terms=entry.lint.max_en_look_terms,
+            non_film_styles=lint_terms["non_film_styles"],
+            film_look_fields=tuple(entry.lint.film_look_fields),
+            still_camera=lint_terms["still_camera"],
+            prompt_length=lengths,
+        ),
+    )
+
+
+def _lint_terms(
+    document: YamlDocument,
+    by_name: dict[str, dict[str, Term]],
+    key: str,
+    field: str,
+    zhs: list[str],
+    problems: list[Problem],
+) -> frozenset[Term]:
+    """The terms of `field` a lint setting names; a name that is no such term is a problem."""
+    terms: set[Term] = set()
+    for index, zh in enumerate(zhs):
+        term = by_name.get(field, {}).get(zh)
+        if term is None:
+            problems.append(document.problem(("lint", key, index), f"{zh!r} is not a {field} term of the vocabulary"))
+        else:
+            terms.add(term)
+    return frozenset(terms)
