@@ -7,6 +7,7 @@ see docs/models.md. Sizes are (width, height).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from wanflow.errors import UserError
 from wanflow.film import ProfileSpec
@@ -18,6 +19,8 @@ DEFAULT_NEGATIVE_PROMPT = (
     "手指融合，静止不动的画面，杂乱的背景，三条腿，背景人很多，倒着走"
 )
 
+
+ImageSizing = Literal["best_output_size", "max_area"]
 
 # Opt-in step caches that work on both Wan2.2 experts (MagCache's step accounting does not).
 STEP_CACHES = ("first-block", "taylorseer")
@@ -47,6 +50,12 @@ class BackendSpec:
     official_seconds: dict[str, float]  # one generation, 1 GPU, official README ("720p"/"480p")
     official_peak_gb: dict[str, float]
     official_gpu: str  # the GPU the official timings were taken on
+    # How the official code frames a start image (see plan/framing.py): "best_output_size"
+    # (wan/textimage2video.py: the stride-multiple size nearest the image's aspect, the image
+    # scaled to cover it and centre-cropped) or "max_area" (wan/image2video.py and diffusers'
+    # Wan I2V example: each side of the image's aspect rounded down to the stride, the image
+    # resized to it).
+    image_sizing: ImageSizing
 
     @property
     def card_resource(self) -> str:
@@ -95,6 +104,7 @@ BACKENDS: dict[str, BackendSpec] = {
             official_seconds={"720p": 534.7},
             official_peak_gb={"720p": 22.9},
             official_gpu="RTX 4090",
+            image_sizing="best_output_size",
         ),
         BackendSpec(
             id="t2v-a14b",
@@ -119,6 +129,7 @@ BACKENDS: dict[str, BackendSpec] = {
             official_seconds={"480p": 326.9, "720p": 1041.5},
             official_peak_gb={"480p": 41.3, "720p": 59.8},
             official_gpu="H100",
+            image_sizing="max_area",
         ),
         BackendSpec(
             id="i2v-a14b",
@@ -143,6 +154,7 @@ BACKENDS: dict[str, BackendSpec] = {
             official_seconds={"480p": 327.8, "720p": 1055.9},
             official_peak_gb={"480p": 41.0, "720p": 59.7},
             official_gpu="H100",
+            image_sizing="max_area",
         ),
     )
 }

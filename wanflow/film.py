@@ -13,7 +13,11 @@ from typing import Literal
 
 Lang = Literal["zh", "en"]
 Expert = Literal["high", "low", "both"]
-FitMode = Literal["contain", "cover", "blur"]
+FitMode = Literal["contain", "cover", "blur"]  # a clip of another shape in the finished film
+# A start image in the frame the model renders: `official` renders at the image's own aspect
+# within the profile's area, as the official Wan2.2 code does; `cover` crops it to the profile's
+# size, `contain` fits it whole inside that size (bars where it does not fill it).
+ImageFit = Literal["official", "cover", "contain"]
 
 # ffmpeg xfade transition names we expose, plus "cut" (no overlap) and "dissolve" (= xfade "fade").
 TRANSITION_TYPES: tuple[str, ...] = (
@@ -101,6 +105,7 @@ class Shot:
     take: int = 1  # the take the film uses, 1..takes
     image: Path | None = None  # absolute path of the start frame
     continue_from: str | None = None  # id of the shot whose last frame starts this one
+    fit: ImageFit = "official"  # how the start image (or the upstream's last frame) fills the frame
     transition: Transition = field(default_factory=Transition)
     caption: str | None = None
     backend: str | None = None  # forces a backend id whatever the profile says

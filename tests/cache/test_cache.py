@@ -489,6 +489,20 @@ def test_default_cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert default_cache_dir(tmp_path / "specs" / "film.yaml") == tmp_path / "shared"
 
 
+def test_inside_a_repository_the_default_cache_is_at_its_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run (given specs/film.yaml) and `cache ls` (given nothing) agree from any folder."""
+    monkeypatch.delenv("WANFLOW_CACHE", raising=False)
+    repo = tmp_path / "films"
+    (repo / "specs" / "act1").mkdir(parents=True)
+    (repo / ".git").write_text("gitdir: elsewhere\n")  # a worktree's .git is a file
+    expected = repo / ".wanflow" / "cache"
+    assert default_cache_dir(repo / "specs" / "act1" / "film.yaml") == expected
+    for folder in (repo, repo / "specs", repo / "specs" / "act1"):
+        monkeypatch.chdir(folder)
+        assert default_cache_dir(None) == expected
+        assert default_cache_dir(Path("film.yaml")) == expected  # a relative spec resolves first
+
+
 def test_light_commands_do_not_import_torch() -> None:
     code = "import sys, wanflow.cache.store, wanflow.cache.admin; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)

@@ -55,10 +55,29 @@ def test_ls_lists_entries_and_filters_by_kind(store: ArtifactStore) -> None:
 
 
 def test_ls_of_an_empty_cache_and_a_bad_kind(tmp_path: Path) -> None:
-    empty = runner.invoke(app, ["cache", "ls", "--cache", str(tmp_path / "none")])
+    empty = runner.invoke(app, ["cache", "ls", "--cache", str(tmp_path)])
     assert empty.exit_code == 0 and "no entries" in empty.stdout
     bad = runner.invoke(app, ["cache", "ls", "--kind", "../x", "--cache", str(tmp_path)])
     assert bad.exit_code == 2 and "--kind" in bad.stderr and "Traceback" not in bad.output
+
+
+@pytest.mark.parametrize("command", ["ls", "du", "verify"])
+def test_a_cache_that_is_not_there_is_an_error_not_an_empty_one(tmp_path: Path, command: str) -> None:
+    result = runner.invoke(app, ["cache", command, "--cache", str(tmp_path / "nonexistent")])
+    assert result.exit_code == 2, result.output
+    assert f"--cache: no cache at {tmp_path / 'nonexistent'}" in result.stderr
+    assert "entries checked" not in result.output and "Traceback" not in result.output
+    from_env = runner.invoke(app, ["cache", command], env={"WANFLOW_CACHE": str(tmp_path / "typo")})
+    assert from_env.exit_code == 2 and "WANFLOW_CACHE: no cache at" in from_env.stderr
+
+
+@pytest.mark.parametrize("command", ["ls", "verify"])
+def test_an_unknown_kind_is_an_error_not_zero_entries(store: ArtifactStore, command: str) -> None:
+    result = runner.invoke(app, _cache(store, command, "--kind", "clip"))
+    assert result.exit_code == 2, result.output
+    assert "--kind: unknown kind 'clip'; did you mean 'clips'? (kinds: embeds, latents, clips)" in result.stderr
+    assert "entries checked" not in result.output
+    assert runner.invoke(app, _cache(store, command, "--kind", "latents")).exit_code == 0  # known, none held
 
 
 def test_du_sums_per_kind_and_total(store: ArtifactStore) -> None:
@@ -165,3 +184,37 @@ def test_gc_keeps_what_the_storyboard_references(
     assert result.exit_code == 0, result.output
     assert "removed 1 entries" in result.stdout
     assert [entry.key for entry in admin.entries(store)] == [referenced[0]]
+
+
+def test_from_anywhere_in_the_repository_the_cache_commands_find_what_the_run_wrote(
+    tmp_path: Path, tiny_models_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's layout: specs/ inside a git repository, commands run from its root."""
+    from wanflow.run.prepare import RunRequest, prepare_run
+
+    monkeypatch.delenv("WANFLOW_CACHE", raising=False)
+    repo = tmp_path / "films"
+    (repo / ".git").mkdir(parents=True)
+    (repo / "specs").mkdir()
+    (repo / "specs" / "film.yaml").write_text(SPEC)
+    monkeypatch.chdir(repo)
+    prepared = prepare_run(RunRequest(Path("specs/film.yaml"), "test"), log=lambda _: None)
+    assert prepared.cache_dir == repo / ".wanflow" / "cache"  # where `wanflow run specs/film.yaml` writes
+    clip = tmp_path / "wade.mp4"
+    clip.write_bytes(os.urandom(100))
+    key = prepared.plan.job("wade").keys.clip
+    ArtifactStore(prepared.cache_dir).put_file("clips", key, clip, {"shot": "wade"})
+
+    for folder in (repo, repo / "specs"):
+        monkeypatch.chdir(folder)
+        listed = runner.invoke(app, ["cache", "ls"])
+        assert listed.exit_code == 0 and key[:12] in listed.stdout, listed.output
+        assert runner.invoke(app, ["cache", "du"]).stdout.count(str(prepared.cache_dir)) == 1
+        verified = runner.invoke(app, ["cache", "verify"])
+        assert verified.exit_code == 0 and "1 entries checked, all intact" in verified.stdout
+    planned = runner.invoke(app, ["plan", str(repo / "specs" / "film.yaml"), "--profile", "test"])
+    assert planned.exit_code == 0 and "cached" in planned.stdout  # plan looks where run writes too
+
+    monkeypatch.chdir(tmp_path)  # outside the repository: no cache here, and the error says where runs write
+    missing = runner.invoke(app, ["cache", "ls"])
+    assert missing.exit_code == 2 and "repository root" in missing.stderr

@@ -22,6 +22,12 @@ def test_make_tiny_then_verify_then_list_on_a_fresh_root(tmp_path: Path) -> None
     verified = runner.invoke(app, ["models", "verify", "--tiny"], env=env)
     assert verified.exit_code == 0, verified.output
     assert verified.output.count("ok tiny model") == 3
+    # right after make-tiny, a plain `verify` checks what is installed: the tiny models
+    plain = runner.invoke(app, ["models", "verify"], env=env)
+    assert plain.exit_code == 0, plain.output
+    assert plain.output.count("ok tiny model") == 3 and "no models installed" not in plain.output
+    one = runner.invoke(app, ["models", "verify", "i2v-a14b"], env=env)
+    assert one.exit_code == 0 and one.output.count("ok tiny model i2v-a14b") == 1
     listed = runner.invoke(app, ["models", "list"], env=env)
     assert listed.exit_code == 0
     assert "tiny: i2v-a14b, t2v-a14b, ti2v-5b" in listed.output and "usable backends: none" in listed.output
@@ -36,6 +42,9 @@ def test_verify_and_make_tiny_with_out(tmp_path: Path) -> None:
     env = {"WANFLOW_MODELS": str(tmp_path / "empty")}
     missing = runner.invoke(app, ["models", "verify", "ti2v-5b"], env=env)
     assert missing.exit_code == 2 and "wanflow models pull ti2v-5b" in missing.output
+    nothing = runner.invoke(app, ["models", "verify"], env=env)
+    assert nothing.exit_code == 2
+    assert "`wanflow models pull NAME` (real) or `wanflow models make-tiny` (tiny)" in nothing.output
     unknown = runner.invoke(app, ["models", "verify", "wan9"], env=env)
     assert unknown.exit_code == 2 and "known models: ti2v-5b, t2v-a14b, i2v-a14b" in unknown.output
     out = runner.invoke(app, ["models", "make-tiny", "--out", str(tmp_path / "elsewhere")], env=env)

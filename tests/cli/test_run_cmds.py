@@ -1,11 +1,14 @@
 """`wanflow run` and `wanflow plan` as a user types them: one preparation, nothing started when
-nothing changed, every take on its own row."""
+nothing changed, nothing cut short when piped, every take on its own row."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,9 @@ from wanflow.plan import take_seed
 
 REPO = Path(__file__).resolve().parents[2]
 runner = CliRunner()
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "specs" / "film.yaml"
 
 SPEC = """\
 wanflow: 1
@@ -81,6 +87,25 @@ def test_a_plan_no_worker_can_run_is_refused_before_prefect_starts(storyboard: P
     assert result.exit_code == 2
     assert "no worker can run t2v-a14b" in result.output and "Traceback" not in result.output
     assert not out.exists()
+
+
+def test_the_plan_table_is_whole_when_piped(tiny_models_root: Path) -> None:
+    env = {name: value for name, value in os.environ.items() if name not in ("COLUMNS", "LINES")}
+    result = subprocess.run(
+        [sys.executable, "-c", "from wanflow.cli.app import main; main()", "plan", str(EXAMPLE)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if line.startswith("│")}
+    assert list(rows) == ["sea", "wade", "wave", "carriage", "city", "window", "reflection"]  # one line each
+    assert "…" not in result.stdout
+    cells = [cell.strip() for cell in rows["carriage"].split("│")[1:-1]]
+    assert [cells[0], *cells[3:6]] == ["carriage", "i2v-a14b (tiny)", "240x144", "49@16"]  # framed from 832x480
+    assert cells[-1] == "render" or cells[-1] == "cached"
+    assert "carriage: start image subway.png is 832x480: renders at 240x144" in result.stdout
 
 
 def test_a_run_with_nothing_to_do_lists_every_take(prefect_server, storyboard: Path) -> None:

@@ -29,6 +29,14 @@ def test_validate_prints_one_ok_line_per_file(tmp_path: Path) -> None:
     assert (quiet.exit_code, quiet.stdout) == (0, "")
 
 
+def test_the_committed_schema_is_the_one_wanflow_prints() -> None:
+    """Editors read wanflow.schema.json: a stale one flags terms that wanflow accepts."""
+    result = runner.invoke(app, ["schema"])
+    assert result.exit_code == 0, result.output
+    committed = (REPO / "wanflow.schema.json").read_text(encoding="utf-8")
+    assert committed == result.stdout, "regenerate it: wanflow schema > wanflow.schema.json"
+
+
 def test_validate_reports_every_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("wanflow: 1\ntitle: t\nscenes: []\n", encoding="utf-8")
@@ -39,6 +47,33 @@ def test_validate_reports_every_file(tmp_path: Path) -> None:
         f"error: {bad}:3:9: scenes: needs at least 1 item(s)",
         f"error: {tmp_path / 'missing.yaml'}: no such file",
     ]
+
+
+def test_validate_and_run_reject_an_undecodable_start_image_alike(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.png").write_text("a text file named like a picture", encoding="utf-8")
+    whole = tmp_path / "whole.png"
+    from PIL import Image
+
+    Image.new("RGB", (64, 36), "teal").save(whole)
+    (tmp_path / "cut.png").write_bytes(whole.read_bytes()[:-30])  # truncated: the header still reads
+    (tmp_path / "film.yaml").write_text(
+        "wanflow: 1\ntitle: t\nscenes:\n  - id: s\n    shots:\n"
+        "      - id: a\n        image: notes.png\n"
+        "      - id: b\n        image: cut.png\n"
+        "      - id: c\n        image: whole.png\n",
+        encoding="utf-8",
+    )
+    validated = runner.invoke(app, ["validate", "film.yaml"])
+    assert validated.exit_code == 2
+    lines = validated.stderr.splitlines()
+    assert [line.split(" cannot be decoded: ")[0] for line in lines] == [
+        "error: film.yaml:7:16: scenes[0].shots[0].image: image notes.png",
+        "error: film.yaml:9:16: scenes[0].shots[1].image: image cut.png",
+    ]
+    ran = runner.invoke(app, ["run", "film.yaml", "--out", str(tmp_path / "out")])
+    assert ran.exit_code == 2 and ran.stderr.splitlines() == lines  # the very same lines
+    assert not (tmp_path / "out").exists() and "Traceback" not in ran.output
 
 
 def test_validate_stays_light_for_pre_commit() -> None:

@@ -166,7 +166,7 @@ def test_a_worker_elsewhere_renders_a_triggered_run_in_the_repository(studio: St
     assert info.frames > 0 and (info.width, info.height) == (128, 80)
     assert sorted(p.name for p in (studio.repo / "out" / "clips").iterdir()) == ["beam.mp4", "coast.mp4", "keeper.mp4"]
     assert len(list((studio.cache / "clips").glob("*/*/"))) == 3  # the cache parameter was honoured
-    assert not (studio.repo / "specs" / ".wanflow").exists()
+    assert not (studio.repo / "specs" / ".wanflow").exists() and not (studio.repo / ".wanflow").exists()
 
     by_type = {artifact.type: artifact for artifact in artifacts}
     assert set(by_type) == {"table", "progress", "markdown"}

@@ -127,8 +127,23 @@ def test_only_and_force_select_shots_and_their_continuity(prefect_server, storyb
     # onward continues from wade, so wade renders too; still is not selected
     assert _statuses(summary) == {"wade": "rendered", "still": "not selected", "onward": "rendered"}
     assert summary.film is None and "still" in summary.note
+    # no film, but the clips rendered and a report of them, to look at
+    out = storyboard.parent / "out"
+    assert sorted(path.name for path in (out / "clips").iterdir()) == ["onward.mp4", "wade.mp4"]
+    assert probe(out / "clips" / "onward.mp4").frames > 0
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert [shot["id"] for shot in manifest["shots"]] == ["wade", "onward"]
+    assert manifest["output"] is None and "no clip yet for still" in manifest["not_cut"]
+    html = (out / "storyboard.html").read_text(encoding="utf-8")
+    assert "The film was not cut" in html and 'id="shot-onward"' in html and 'id="shot-still"' not in html
+    assert Image.open(out / "contact_sheet.png").height > 0
+    assert set(summary.report) == {"contact_sheet", "html", "manifest"}
     summary = _run(storyboard, only=["onward"], force=["wade"])
     assert _statuses(summary) == {"wade": "rendered", "still": "not selected", "onward": "rendered"}
+    # the whole film again: cut, and its report replaces the partial one
+    summary = _run(storyboard)
+    assert summary.film is not None and "not cut" not in (out / "storyboard.html").read_text(encoding="utf-8")
+    assert json.loads((out / "manifest.json").read_text(encoding="utf-8"))["output"]["frames"] > 0
 
 
 def test_a_failed_shot_loses_nothing_else(prefect_server, storyboard: Path) -> None:

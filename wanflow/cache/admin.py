@@ -76,6 +76,11 @@ def entries(store: ArtifactStore, kind: str | None = None) -> Iterator[Entry]:
                         yield entry
 
 
+def kinds(store: ArtifactStore) -> list[str]:
+    """The kinds this cache holds a folder for (cheap: no entry is read)."""
+    return [path.name for path in _kind_dirs(store.root, None)]
+
+
 def du(store: ArtifactStore) -> list[KindUsage]:
     totals: dict[str, list[int]] = {}
     for entry in entries(store):

@@ -44,20 +44,26 @@ SCRATCH_DIR = ".scratch"
 RECORD_FORMAT = 1
 
 KIND_PATTERN = re.compile(r"[a-z0-9_-]+")
+KINDS = ("embeds", "latents", "clips")  # what a render writes: prompt embeddings, latents, decoded clips
 KEY_PATTERN = re.compile(r"[0-9a-f]{64}")
 _Data = TypeVar("_Data")
 
 
 def default_cache_dir(spec_path: Path | None) -> Path:
-    """`$WANFLOW_CACHE`, else `.wanflow/cache` beside the storyboard, else in the current directory.
+    """`$WANFLOW_CACHE`, else `.wanflow/cache` at the root of the storyboard's repository.
 
-    A `--cache DIR` option, where a command has one, wins over both: `option or default_cache_dir(spec)`.
+    The root is the nearest folder holding `.git`, from the spec's folder upwards (from the
+    current directory for a command without a SPEC); outside a repository, the spec's folder
+    (the current directory). So `wanflow run specs/film.yaml` and `wanflow cache ls`, both from
+    anywhere in the repository, use one cache. A `--cache DIR` option, where a command has one,
+    wins over both: `option or default_cache_dir(spec)`.
     """
     from_env = os.environ.get("WANFLOW_CACHE")
     if from_env:
         return Path(from_env).expanduser()
-    base = spec_path.parent if spec_path is not None else Path.cwd()
-    return base / ".wanflow" / "cache"
+    start = spec_path.resolve().parent if spec_path is not None else Path.cwd().resolve()
+    root = next((folder for folder in (start, *start.parents) if (folder / ".git").exists()), start)
+    return root / ".wanflow" / "cache"
 
 
 def check_kind(kind: str) -> None:

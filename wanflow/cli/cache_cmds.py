@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -14,7 +16,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from wanflow.cache import admin  # noqa: I001
-from wanflow.cache.store import KIND_PATTERN, ArtifactStore, default_cache_dir
+from wanflow.cache.store import KIND_PATTERN, KINDS, ArtifactStore, default_cache_dir
 from wanflow.cli.common import make_console, stderr, user_errors
 from wanflow.errors import Problem, UserError
 
@@ -29,10 +31,10 @@ CacheOpt = Annotated[
     Path | None,
     typer.Option(
         "--cache",
-        help="Cache folder (default: $WANFLOW_CACHE, else .wanflow/cache beside the first SPEC or in the current directory).",
+        help="Cache folder (default: $WANFLOW_CACHE, else .wanflow/cache at the repository root, where runs write it).",
     ),
 ]
-KindOpt = Annotated[str | None, typer.Option("--kind", help="Only this kind: embeds, latents, clips, ...")]
+KindOpt = Annotated[str | None, typer.Option("--kind", help="Only this kind: embeds, latents or clips.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -44,7 +46,7 @@ def ls_command(kind: KindOpt = None, cache: CacheOpt = None) -> None:
     """List entries: kind, key, size, age, last use and what they were made for."""
     with user_errors():
         store = _open(cache, None)
-        _check_kind_option(kind)
+        _check_kind_option(kind, store)
         listed = list(admin.entries(store, kind))
     if not listed:
         console.print(f"no entries in {escape(str(store.root))}")
@@ -148,7 +150,7 @@ def verify_command(
     """Check every entry's files against the sizes and sha256 sums in its meta.json (exit 1 if corrupt)."""
     with user_errors():
         store = _open(cache, None)
-        _check_kind_option(kind)
+        _check_kind_option(kind, store)
         checked = 0
         with Progress(console=stderr, transient=True) as progress:
             task = progress.add_task("verifying", total=None)
@@ -171,9 +173,19 @@ def verify_command(
 
 
 def _open(cache: Path | None, spec: Path | None) -> ArtifactStore:
-    root = cache if cache is not None else default_cache_dir(spec.resolve() if spec is not None else None)
-    if root.exists() and not root.is_dir():
-        raise UserError(_option_problem("--cache", f"{root} is a file, not a cache folder"))
+    """The cache a run of `spec` (or of the storyboards here) uses; one that is not there is an error."""
+    root = cache if cache is not None else default_cache_dir(spec)
+    named_by = "--cache" if cache is not None else "WANFLOW_CACHE" if os.environ.get("WANFLOW_CACHE") else "cache"
+    if not root.exists():
+        where = {
+            "--cache": "the folder --cache names does not exist",
+            "WANFLOW_CACHE": "the folder $WANFLOW_CACHE names does not exist",
+            "cache": "no run has written one yet; runs write .wanflow/cache at the repository root "
+            "(the nearest folder with .git, else beside the spec); --cache DIR names another",
+        }[named_by]
+        raise UserError(_option_problem(named_by, f"no cache at {root}: {where}"))
+    if not root.is_dir():
+        raise UserError(_option_problem(named_by, f"{root} is a file, not a cache folder"))
     return ArtifactStore(root)
 
 
@@ -186,9 +198,15 @@ def _referenced_keys(specs: list[Path]) -> set[str]:
     return keep
 
 
-def _check_kind_option(kind: str | None) -> None:
-    if kind is not None and not KIND_PATTERN.fullmatch(kind):
-        raise UserError(_option_problem("--kind", f"{kind!r} is not a kind (lowercase letters, digits, _ and -)"))
+def _check_kind_option(kind: str | None, store: ArtifactStore) -> None:
+    """A kind wanflow writes, or one this cache holds; anything else is a typo, not "0 entries"."""
+    if kind is None:
+        return
+    known = list(dict.fromkeys([*KINDS, *admin.kinds(store)]))
+    if not KIND_PATTERN.fullmatch(kind) or kind not in known:
+        hint = difflib.get_close_matches(kind, known, n=1)
+        suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
+        raise UserError(_option_problem("--kind", f"unknown kind {kind!r}{suggestion} (kinds: {', '.join(known)})"))
 
 
 def _option_problem(option: str, message: str) -> Problem:

@@ -8,6 +8,8 @@ from contextlib import contextmanager
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.measure import Measurement
+from rich.table import Table
 
 from wanflow.errors import Problem, UserError
 
@@ -18,6 +20,19 @@ def make_console(*, stderr: bool = False, soft_wrap: bool = True) -> Console:
 
 
 stderr = make_console(stderr=True)
+PIPED_MAX_WIDTH = 1000  # a piped table is printed at its own width, up to this
+
+
+def print_table(console: Console, table: Table) -> None:
+    """A table with nothing cut short: piped (no terminal, where Rich assumes 80 columns) it takes
+    its own width, one row per line; in a terminal narrower than the table, cells fold."""
+    for column in table.columns:
+        column.no_wrap, column.overflow = False, "fold"
+    if console.is_terminal:
+        console.print(table)
+        return
+    width = Measurement.get(console, console.options.update_width(PIPED_MAX_WIDTH), table).maximum
+    Console(file=console.file, width=width, highlight=False, emoji=False, soft_wrap=console.soft_wrap).print(table)
 
 
 def print_problems(error: UserError) -> None:

@@ -78,25 +78,27 @@ def pull_command(name: Annotated[str, typer.Argument(help="ti2v-5b, t2v-a14b or 
 @models_app.command("verify")
 def verify_command(
     name: Annotated[str | None, typer.Argument(help="one model; all installed ones when left out")] = None,
-    tiny: Annotated[bool, typer.Option("--tiny", help="check the tiny models")] = False,
+    tiny: Annotated[bool, typer.Option("--tiny", help="check only the tiny models")] = False,
 ) -> None:
-    """Check that every component is present and that the components fit together."""
+    """Check that every component is present and that the components fit together.
+
+    Without --tiny, every installed model is checked, real and tiny alike (right after
+    `models make-tiny`, that is the tiny ones).
+    """
     with user_errors():
         from wanflow.backends.verify import verify_model
 
         names = [backend_spec(name).id] if name else list(BACKENDS)
-        kind = "tiny model" if tiny else "model"
+        kinds = (True,) if tiny else (False, True)
         problems: list[Problem] = []
         checked = 0
-        for backend_id in names:
-            found = find_model(backend_id, tiny=tiny)
+        for backend_id, is_tiny in ((backend_id, is_tiny) for is_tiny in kinds for backend_id in names):
+            found = find_model(backend_id, tiny=is_tiny)
             if found is None:
-                if name:
-                    fix = "wanflow models make-tiny" if tiny else f"wanflow models pull {backend_id}"
-                    raise UserError(f"{kind} {backend_id} is not installed; run `{fix}`")
                 continue
             folder, _ = found
             checked += 1
+            kind = "tiny model" if is_tiny else "model"
             found_problems = verify_model(backend_id, folder)
             for message in found_problems:
                 problems.append(Problem(file=str(folder), line=None, column=None, field=backend_id, message=message))
@@ -105,11 +107,20 @@ def verify_command(
                     f"[green]ok[/] {kind} {backend_id} ({folder}) fingerprint {weights_fingerprint(folder)[:16]}"
                 )
         if checked == 0:
-            raise UserError(
-                f"no {kind}s installed in {models_root()}; run `wanflow models {'make-tiny' if tiny else 'pull NAME'}`"
-            )
+            raise UserError(_nothing_installed(name, tiny))
         if problems:
             raise UserError(problems)
+
+
+def _nothing_installed(name: str | None, tiny: bool) -> str:
+    """What to run, when there is nothing to verify."""
+    if name and tiny:
+        return f"tiny model {name} is not installed; run `wanflow models make-tiny`"
+    if name:
+        return f"model {name} is not installed (real or tiny); run `wanflow models pull {name}`, or `wanflow models make-tiny` for the tiny one"
+    if tiny:
+        return f"no tiny models in {models_root()}; run `wanflow models make-tiny`"
+    return f"no models installed in {models_root()}; run `wanflow models pull NAME` (real) or `wanflow models make-tiny` (tiny)"
 
 
 @models_app.command("make-tiny")

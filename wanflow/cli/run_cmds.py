@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from wanflow.cli.common import gpu_ids, make_console, print_problems, split_ids, user_errors
+from wanflow.cli.common import gpu_ids, make_console, print_problems, print_table, split_ids, user_errors
 from wanflow.errors import UserError
 
 console = make_console(soft_wrap=False)
@@ -19,7 +19,7 @@ ProfileOpt = Annotated[
 ]
 CacheOpt = Annotated[
     Path | None,
-    typer.Option("--cache", help="Cache folder (default: $WANFLOW_CACHE, else .wanflow/cache beside the spec)."),
+    typer.Option("--cache", help="Cache folder (default: $WANFLOW_CACHE, else .wanflow/cache at the repository root)."),
 ]
 DeviceOpt = Annotated[str | None, typer.Option("--device", help="torch device (default: cuda when present, else cpu).")]
 DtypeOpt = Annotated[str, typer.Option("--dtype", help="auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp16 | fp32.")]
@@ -92,7 +92,7 @@ def plan_command(
         "est. memory",
         "cache",
     ):
-        table.add_column(column, justify="right" if column in ("seconds", "steps") else "left", no_wrap=True)
+        table.add_column(column, justify="right" if column in ("seconds", "steps") else "left")
     total_seconds, to_render = 0.0, 0
     for job in plan.takes:
         seconds, memory = estimate(job, settings)
@@ -121,7 +121,7 @@ def plan_command(
             f"{memory:.0f} GiB" if memory is not None else "-",
             status,
         )
-    console.print(table)
+    print_table(console, table)
     console.print(
         f"{len(plan.jobs)} shots, {len(plan.takes)} takes ({to_render} to render); "
         "(film) marks the take the film uses where a shot has several"
@@ -130,13 +130,19 @@ def plan_command(
         console.print(
             f"estimated GPU time for the work not cached: {_duration(total_seconds)} "
             "(the official single-GPU timings, H100 for A14B and RTX 4090 for TI2V-5B, scaled by size, frames and steps); "
-            "memory: the real-size weights on the GPU with these switches plus activations"
+            "memory: the real-size weights on the GPU with these switches plus activations",
+            soft_wrap=True,  # one line: the terminal wraps it, a pipe keeps it whole
         )
     for job in plan.jobs:
         for note in job.notes:
-            console.print(f"[dim]{job.shot_id}: {note}[/]")
+            console.print(f"[dim]{job.shot_id}: {note}[/]", soft_wrap=True)
     with user_errors():  # model-limit problems, after the table that puts them in context
         plan.check()
+        from wanflow.media.fonts import font_problems
+
+        fonts = font_problems(film)
+        if fonts:
+            raise UserError(fonts)
 
 
 def run_command(
@@ -244,7 +250,7 @@ def _print_summary(summary) -> None:
         if several:
             row.append(", ".join(f"{t.take}{'*' if t.chosen else ''} {t.status}" for t in shot.takes))
         table.add_row(*row)
-    console.print(table)
+    print_table(console, table)
     statuses = ("rendered", "cached", "failed", "skipped")
     counts = ", ".join(f"{summary.count(s)} {s}" for s in statuses if summary.count(s))
     if several:
@@ -256,8 +262,10 @@ def _print_summary(summary) -> None:
     console.print(f"models loaded: {loaded or 'none'}")
     if summary.film:
         console.print(f"film: [bold]{summary.film}[/]")
-        for name, path in summary.report.items():
-            console.print(f"  {name}: {path}")
+    elif summary.report:
+        console.print("no film cut; the shots that have clips are reported in:")
+    for name, path in summary.report.items():
+        console.print(f"  {name}: {path}")
     if summary.note:
         console.print(f"[yellow]{summary.note}[/]")
 

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from PIL import ImageFont
 
-from wanflow.errors import UserError
+from wanflow.errors import Problem, UserError
+from wanflow.film import Film
 
 INSTALL_HINT = (
     "no font with Chinese glyphs found: run scripts/install-system-deps.sh "
@@ -102,3 +103,28 @@ def find_cjk_font() -> FontFile:
 def load_font(size: int) -> ImageFont.FreeTypeFont:
     font = find_cjk_font()
     return ImageFont.truetype(str(font.path), size=size, index=font.index)
+
+
+def load_label_font(size: int) -> ImageFont.FreeTypeFont:
+    """For labels made of ids and numbers (the contact sheet): the Chinese font when there is
+    one, else Pillow's own, so a film without on-screen text needs no Chinese font."""
+    try:
+        return load_font(size)
+    except UserError:
+        return ImageFont.load_default(size)
+
+
+def font_problems(film: Film) -> list[Problem]:
+    """A film that draws text on screen (title cards, burned-in captions) needs a Chinese font:
+    asked before any shot renders, not found missing at the cut an hour later."""
+    needs = [name for name, card in (("titles.opening", film.opening), ("titles.ending", film.ending)) if card]
+    if film.output.burn_captions and any(shot.caption for shot in film.shots):
+        needs.append("output.burn_captions")
+    if not needs:
+        return []
+    try:
+        find_cjk_font()
+    except UserError as error:
+        hint = "; ".join(problem.message for problem in error.problems)
+        return [Problem(str(film.path), None, None, needs[0], f"{', '.join(needs)} draw text on screen: {hint}")]
+    return []

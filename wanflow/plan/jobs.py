@@ -17,6 +17,7 @@ from wanflow.catalog import BACKENDS, BackendSpec
 from wanflow.errors import Problem, UserError
 from wanflow.film import Film, Shot
 from wanflow.grammar.compile import CompiledShot, compile_shot
+from wanflow.plan.framing import framed_size, image_size
 from wanflow.plan.keys import JobKeys, job_keys
 from wanflow.plan.profiles import resolve_profile
 from wanflow.plan.takes import check_takes_option, take_name, take_numbers, take_seed
@@ -144,6 +145,7 @@ def make_plan(
     fingerprints: dict[Path, str] = {}
     layouts: dict[Path, dict[str, object] | None] = {}
     missing_models: set[str] = set()
+    sizes: dict[str, tuple[int, int]] = {}  # each shot's render size, for the shots continuing it
     for shot in film.shots:
         backend_id = shot.backend or (profile.image_backend if shot.image_conditioned else profile.text_backend)
         spec = BACKENDS[backend_id]
@@ -163,14 +165,15 @@ def make_plan(
             if folder not in layouts:
                 layouts[folder] = _nonstandard_layout(backend_id, folder, settings, where, problems)
             model_layout = layouts[folder]
-        width, height = (profile.width, profile.height) if profile.width and profile.height else spec.default_size
+        profile_size = (profile.width, profile.height) if profile.width and profile.height else spec.default_size
         frames, notes = _frames(shot, spec, profile.max_frames)
+        width, height = profile_size
         if not routing:  # a misrouted shot's image checks would only repeat the routing problem
             try:
                 notes += check_request(
                     backend_id,
-                    width=width,
-                    height=height,
+                    width=profile_size[0],  # the official sizes are areas for a framed start image
+                    height=profile_size[1],
                     frames=frames,
                     image=shot.image,
                     image_from_previous_shot=shot.continue_from is not None,
@@ -181,6 +184,9 @@ def make_plan(
                 )
             except UserError as error:
                 problems += [replace(p, field=f"shots.{shot.id}.{p.field}") for p in error.problems]
+            else:
+                width, height = _framing(shot, spec, profile_size, sizes, where, problems, notes)
+        sizes[shot.id] = (width, height)
         steps = profile.steps or spec.steps
         seed = shot.seed if shot.seed is not None else derived_seed(film, shot)
         compiled = compile_shot(film, shot)
@@ -230,8 +236,10 @@ def make_plan(
                 clip_keys[shot.id] = keys.clip
     if film.output.width and film.output.height:
         film_size = (film.output.width, film.output.height)
-    else:
-        film_size = (jobs[0].width, jobs[0].height) if jobs else (1280, 720)
+    elif profile.width and profile.height:
+        film_size = (profile.width, profile.height)
+    else:  # the first shot's model's own size, whatever the framing of its start image
+        film_size = BACKENDS[jobs[0].backend].default_size if jobs else (1280, 720)
     return RenderPlan(
         film=film,
         profile=profile.name,
@@ -277,6 +285,41 @@ def _frames(shot: Shot, spec: BackendSpec, max_frames: int | None) -> tuple[int,
         notes.append(f"capped at {capped} frames by the profile")
         frames = capped
     return frames, notes
+
+
+def _framing(
+    shot: Shot,
+    spec: BackendSpec,
+    profile_size: tuple[int, int],
+    sizes: dict[str, tuple[int, int]],
+    where,
+    problems: list[Problem],
+    notes: list[str],
+) -> tuple[int, int]:
+    """The shot's render size under its `fit:`; a note when it is not the profile's size."""
+    if shot.image is not None:
+        picture, what = image_size(shot.image), f"start image {shot.image.name}"
+    elif shot.continue_from is not None:
+        picture, what = sizes.get(shot.continue_from), f"last frame of {shot.continue_from}"
+    else:
+        return profile_size
+    size = framed_size(spec, shot.fit, profile_size, picture, continuation=shot.image is None)
+    if size is None:
+        problems.append(
+            where(
+                "fit",
+                f"the {what} ({picture[0]}x{picture[1]}) is too elongated to frame within "
+                f"{profile_size[0]}x{profile_size[1]} at {spec.id}'s stride of {spec.size_multiple}; "
+                "crop it, or set fit: cover",
+            )
+        )
+        return profile_size
+    if size != profile_size:
+        notes.append(
+            f"{what} is {picture[0]}x{picture[1]}: renders at {size[0]}x{size[1]}, its aspect within "
+            f"{profile_size[0]}x{profile_size[1]}'s area as the official code frames it (fit: cover keeps the profile's size)"
+        )
+    return size
 
 
 def _routing_problems(spec: BackendSpec, shot: Shot, where) -> list[Problem]:

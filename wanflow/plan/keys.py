@@ -48,9 +48,9 @@ def job_keys(
     prompt = ArtifactStore.key("embeds", {**encoder, "text": compiled.prompt})
     negative = ArtifactStore.key("embeds", {**encoder, "text": compiled.negative})
     if shot.image is not None:
-        condition: dict[str, object] = {"image_sha256": file_sha256(shot.image)}
+        condition: dict[str, object] = {"image_sha256": file_sha256(shot.image), "fit": shot.fit}
     elif upstream_clip is not None:
-        condition = {"upstream_clip": upstream_clip}
+        condition = {"upstream_clip": upstream_clip, "fit": shot.fit}
     else:
         condition = {}
     latents = ArtifactStore.key(

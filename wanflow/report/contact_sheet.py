@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 
 from wanflow.media.cut import AssemblyResult
 from wanflow.media.ffmpeg import probe, read_frames
-from wanflow.media.fonts import load_font
+from wanflow.media.fonts import load_label_font
 from wanflow.report.records import ShotRecord
 
 THUMB_WIDTH = 192
@@ -41,12 +41,13 @@ def take_thumbnails(record: ShotRecord) -> list[Image.Image]:
 
 def contact_sheet(
     records: list[ShotRecord],
-    assembly: AssemblyResult,
+    assembly: AssemblyResult | None,
     thumbs: dict[str, list[Image.Image]],
     take_thumbs: dict[str, list[Image.Image]],
 ) -> Image.Image:
-    """One row per shot (id, duration on the film, three frames); shots with takes get a row of them."""
-    font, small = load_font(16), load_font(13)
+    """One row per shot (id, duration on the film or its clip's uncut, three frames); a shot with
+    several takes gets a row of them under it."""
+    font, small = load_label_font(16), load_label_font(13)
     rows: list[tuple[str, ShotRecord]] = []
     for record in records:
         rows.append(("shot", record))
@@ -61,9 +62,12 @@ def contact_sheet(
     for row, (kind, record) in enumerate(rows):
         top = row * row_height
         if kind == "shot":
-            segment = assembly.timeline.shot_segment(record.shot.id)
+            if assembly is not None:
+                seconds = assembly.timeline.shot_segment(record.shot.id).frames / assembly.fps
+            else:
+                seconds = record.frames / record.fps
             draw.text((_PAD, top + _PAD), record.shot.id, font=font, fill=(255, 255, 255))
-            details = f"{segment.frames / assembly.fps:.2f}s · {record.backend}"
+            details = f"{seconds:.2f}s · {record.backend}"
             draw.text((_PAD, top + _PAD + 24), details, font=small, fill=(190, 190, 190))
             for column, image in enumerate(thumbs[record.shot.id]):
                 sheet.paste(image, (_LABEL_WIDTH + column * (THUMB_WIDTH + _PAD), top + _PAD))

@@ -144,7 +144,7 @@ def _take_items(record: ShotRecord, base: Path) -> list[dict[str, object]]:
 def render_html(
     film: Film,
     records: list[ShotRecord],
-    assembly: AssemblyResult,
+    assembly: AssemblyResult | None,
     manifest: dict,
     thumbs: dict[str, list[Image.Image]],
     base: Path,
@@ -172,7 +172,7 @@ def render_html(
             if shot.id not in by_id:
                 continue
             record = by_id[shot.id]
-            segment = assembly.timeline.shot_segment(shot.id)
+            segment = assembly.timeline.shot_segment(shot.id) if assembly is not None else None
             shots.append(
                 {
                     "record": record,
@@ -181,8 +181,8 @@ def render_html(
                     "start_frame": _start_frame(record, thumbs),
                     "continued_by": continued_by.get(shot.id, []),
                     "takes": _take_items(record, base),
-                    "start": segment.start_frame / assembly.fps,
-                    "length": segment.frames / assembly.fps,
+                    "start": segment.start_frame / assembly.fps if segment and assembly else None,
+                    "length": segment.frames / assembly.fps if segment and assembly else None,
                 }
             )
         if shots:
@@ -199,11 +199,34 @@ def render_html(
 
 
 def write_report(
-    film: Film, records: list[ShotRecord], assembly: AssemblyResult, out_dir: Path, *, profile: str, run_info: dict
+    film: Film,
+    records: list[ShotRecord],
+    assembly: AssemblyResult | None,
+    out_dir: Path,
+    *,
+    profile: str,
+    run_info: dict,
+    not_cut: str | None = None,
 ) -> ReportPaths:
-    """Write the report files and the film's timelines into `out_dir` (atomically, each)."""
+    """Write the report files and the film's timelines into `out_dir` (atomically, each).
+
+    Without an `assembly` (the film could not be cut: `not_cut` says why), the report shows the
+    shots that have clips, and there is no timeline.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = build_manifest(film, records, profile=profile, run_info=run_info)
+    thumbs = {record.shot.id: clip_thumbnails(record.clip) for record in records}
+    take_thumbs = {record.shot.id: take_thumbnails(record) for record in records if record.compared}
+    if assembly is None:
+        manifest["output"] = None
+        manifest["not_cut"] = not_cut
+        paths = ReportPaths(
+            contact_sheet=out_dir / "contact_sheet.png",
+            html=out_dir / "storyboard.html",
+            manifest=out_dir / "manifest.json",
+        )
+        _write_report_files(paths, film, records, None, manifest, (thumbs, take_thumbs))
+        return paths
     manifest["output"] = {
         "path": str(assembly.path),
         "frames": assembly.frames,
@@ -227,8 +250,6 @@ def write_report(
             for s in assembly.timeline.segments
         ],
     }
-    thumbs = {record.shot.id: clip_thumbnails(record.clip) for record in records}
-    take_thumbs = {record.shot.id: take_thumbnails(record) for record in records if record.compared}
     media = render_timeline_media(film, assembly.timeline, assembly.path.parent)
     provenance = {entry["id"]: entry for entry in manifest["shots"]}
     timeline = build_otio(assembly.timeline, film.title, media, provenance)
@@ -239,10 +260,22 @@ def write_report(
         manifest=out_dir / "manifest.json",
         **timelines,
     )
-    write_bytes_atomic(paths.contact_sheet, _png_bytes(contact_sheet(records, assembly, thumbs, take_thumbs)))
-    write_text_atomic(paths.html, render_html(film, records, assembly, manifest, thumbs, out_dir))
-    write_text_atomic(paths.manifest, json.dumps(manifest, ensure_ascii=False, indent=2, default=str) + "\n")
+    _write_report_files(paths, film, records, assembly, manifest, (thumbs, take_thumbs))
     return paths
+
+
+def _write_report_files(
+    paths: ReportPaths,
+    film: Film,
+    records: list[ShotRecord],
+    assembly: AssemblyResult | None,
+    manifest: dict,
+    thumbnails: tuple[dict[str, list[Image.Image]], dict[str, list[Image.Image]]],
+) -> None:
+    thumbs, take_thumbs = thumbnails  # a shot's three frames; the middle frame of each take
+    write_bytes_atomic(paths.contact_sheet, _png_bytes(contact_sheet(records, assembly, thumbs, take_thumbs)))
+    write_text_atomic(paths.html, render_html(film, records, assembly, manifest, thumbs, paths.html.parent))
+    write_text_atomic(paths.manifest, json.dumps(manifest, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
 __all__ = ["ReportPaths", "ShotRecord", "TakeRecord", "build_manifest", "manifest_metadata", "write_report"]

@@ -275,8 +275,8 @@ def _publish_artifacts(prepared: PreparedRun, summary: RunSummary) -> None:
             }
         )
     create_table_artifact(rows, key=None, description=f"Storyboard of {plan.film.title} ({plan.profile})")
-    if summary.film:
-        links = [f"- film: [{summary.film}](file://{summary.film})"]
+    if summary.film or summary.report:
+        links = [f"- film: [{summary.film}](file://{summary.film})" if summary.film else f"- {summary.note}"]
         links += [f"- {name}: [{path}](file://{path})" for name, path in summary.report.items()]
         create_markdown_artifact("\n".join(links), key=None, description=f"{plan.film.title}: the cut and its report")
 

@@ -16,25 +16,37 @@ from wanflow.run.summary import RunSummary, planned_outcomes
 
 
 def assemble_and_report(plan: RenderPlan, store: ArtifactStore, summary: RunSummary, out_dir: Path, logger) -> None:
-    """Write the takes, then cut the film once every shot has a clip, copying the clips beside it for editors."""
+    """Write every take there is, copy every clip there is beside the film for editors; cut the film
+    once every shot has one, else report the shots that have clips (a run `--only` some shots
+    still leaves something to see)."""
     from wanflow.media.cut import CutClip, assemble
     from wanflow.report.storyboard import manifest_metadata, write_report
 
     takes = write_takes(plan, store, summary, out_dir)
     clip_paths = {job.shot_id: store.get_file("clips", job.keys.clip) for job in plan.jobs}
     missing = [shot_id for shot_id, path in clip_paths.items() if path is None]
-    if missing:
-        summary.note = f"film not assembled: no clip yet for {', '.join(missing)}"
-        logger.warning(summary.note)
-        return
     clips_dir = out_dir / "clips"
     clips_dir.mkdir(parents=True, exist_ok=True)
     cut, records = [], []
     for job in plan.jobs:
+        source = clip_paths[job.shot_id]
+        if source is None:
+            continue
         local = clips_dir / f"{job.shot_id}.mp4"
-        _link_or_copy(clip_paths[job.shot_id], local)
+        _link_or_copy(source, local)
         cut.append(CutClip(shot=job.shot, path=local))
         records.append(_record(job, local, summary, takes))
+    run_info = {"loads": summary.loads, "workers": summary.workers}
+    if missing:  # `--only`, or a failed shot: what there is, to look at, without a cut
+        summary.note = f"film not assembled: no clip yet for {', '.join(missing)}"
+        logger.warning(summary.note)
+        if records:
+            _stamp_path(plan, out_dir).unlink(missing_ok=True)  # this report replaces the cut's
+            paths = write_report(
+                plan.film, records, None, out_dir, profile=plan.profile, run_info=run_info, not_cut=summary.note
+            )
+            summary.report = {name: str(path) for name, path in vars(paths).items() if path is not None}
+        return
     film_path = out_dir / f"{Path(plan.film.path).stem}.mp4"
     stamp = current_cut(plan, store, out_dir)
     if stamp is not None:
@@ -42,7 +54,6 @@ def assemble_and_report(plan: RenderPlan, store: ArtifactStore, summary: RunSumm
         summary.film, summary.report = stamp["film"], stamp["report"]
         return
     logger.info(f"assembling {len(cut)} clips into {film_path}")
-    run_info = {"loads": summary.loads, "workers": summary.workers}
     metadata = manifest_metadata(plan.film, records, profile=plan.profile, run_info=run_info)
     assembly = assemble(
         plan.film, cut, film_path, width=plan.width, height=plan.height, metadata=metadata, progress=logger.info

@@ -93,6 +93,7 @@ def generate_latents(
             shift=job.shift,
             image=_open_image(condition_image) if condition_image else None,
             loras=job.shot.loras,
+            fit=job.shot.fit,
         )
         generator = pool.generator(job)
         started = time.perf_counter()

@@ -18,6 +18,7 @@ from wanflow.backends.store import find_model
 from wanflow.cache import default_cache_dir
 from wanflow.catalog import BACKENDS
 from wanflow.errors import Problem, UserError
+from wanflow.media.fonts import font_problems
 from wanflow.plan import RenderJob, RenderPlan, make_plan, resolve_profile, select_forced, select_shots
 from wanflow.settings import RenderSettings
 from wanflow.spec import load_film
@@ -52,12 +53,15 @@ class PreparedRun:
 
 def prepare_run(request: RunRequest, log: Log = print) -> PreparedRun:
     """Everything that can be checked before a model loads is checked here, all problems at once."""
-    spec = request.spec.resolve()
-    film = load_film(spec)
+    film = load_film(request.spec)  # problems name the spec as the user wrote it, as `validate` does
+    spec = film.path
     if resolve_profile(film, request.profile).tiny:
         ensure_tiny_models(log)
     plan = make_plan(film, request.profile, request.settings, request.takes)
     plan.check()
+    fonts = font_problems(film)  # the cut's needs, checked before the first shot renders
+    if fonts:
+        raise UserError(fonts)
     selected = select_shots(plan, list(request.only) or None)
     forced = select_forced(plan, list(request.force) or None, selected)
     out_dir = request.out.resolve()

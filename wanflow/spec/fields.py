@@ -196,7 +196,21 @@ Size = Annotated[
     BeforeValidator(_size, json_schema_input_type=str),
     Field(description='"WIDTHxHEIGHT", e.g. "1280x720" (even numbers).'),
 ]
-ImageFile = Annotated[Path, _file_validator(IMAGE_SUFFIXES, "image")]
+
+
+def _decodable_image(path: Path) -> Path:
+    """`validate` decodes a start image as `run` will, so a broken one fails here, not at run time."""
+    from PIL import Image  # only when a spec has an image: validate stays light
+
+    try:
+        with Image.open(path) as image:
+            image.load()
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        raise problem(f"image {path.name} cannot be decoded: {error}") from None
+    return path
+
+
+ImageFile = Annotated[Path, _file_validator(IMAGE_SUFFIXES, "image"), AfterValidator(_decodable_image)]
 LoraFile = Annotated[Path, _file_validator((".safetensors",), "LoRA file")]
 AudioFile = Annotated[Path, _file_validator((".wav", ".mp3", ".m4a", ".aac", ".flac", ".ogg", ".opus"), "audio file")]
 Seconds = Annotated[float, Field(ge=0, strict=True, allow_inf_nan=False)]

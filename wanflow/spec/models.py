@@ -109,6 +109,12 @@ class DefaultsSpec(SpecModel):
     transition: Transition | None = None
     backend: BackendId | None = Field(None, description="Force a backend for these shots.")
     lora: Loras | None = None
+    fit: Literal["official", "cover", "contain"] | None = Field(
+        None,
+        description="How a start image fills the frame: official (its aspect within the profile's area, "
+        "as the official Wan2.2 code does; the default), cover (crop to the profile's size), "
+        "contain (whole, with bars).",
+    )
     takes: int | None = Field(
         None, ge=1, le=MAX_TAKES, strict=True, description=f"Takes rendered, each with its own seed (1 .. {MAX_TAKES})."
     )

@@ -187,6 +187,7 @@ def _resolve_shot(
         take=shot.take or 1,
         image=shot.image,
         continue_from=shot.continue_from,
+        fit=_nearest(levels, "fit") or "official",
         transition=resolved_transition,
         caption=shot.caption,
         backend=_nearest(levels, "backend"),
