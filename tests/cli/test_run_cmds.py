@@ -19,10 +19,8 @@ from wanflow.cli.app import app
 from wanflow.plan import take_seed
 
 REPO = Path(__file__).resolve().parents[2]
-runner = CliRunner()
-
-REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "specs" / "film.yaml"
+runner = CliRunner()
 
 SPEC = """\
 wanflow: 1
