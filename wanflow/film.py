@@ -40,6 +40,10 @@ TRANSITION_TYPES: tuple[str, ...] = (
 )
 DEFAULT_TRANSITION_SECONDS = 0.5
 
+# Takes of one shot a storyboard (`takes:`) or a run (`--takes`) may ask for: a lottery of seeds
+# to choose from, not a batch job (each take is a full render).
+MAX_TAKES = 16
+
 # Timeline files written beside the film: OpenTimelineIO's own JSON, and through OTIO's
 # adapters FCP 7 XML (Premiere, Resolve) and CMX 3600 EDL (Avid, anything else).
 TIMELINE_FORMATS: tuple[str, ...] = ("otio", "fcp_xml", "edl")
@@ -97,6 +101,8 @@ class Shot:
     duration: float | None = None  # seconds; None with frames None = the backend's default
     frames: int | None = None
     seed: int | None = None
+    takes: int = 1  # takes rendered, each with its own seed (take 1 renders with `seed`)
+    take: int = 1  # the take the film uses, 1..takes
     image: Path | None = None  # absolute path of the start frame
     continue_from: str | None = None  # id of the shot whose last frame starts this one
     fit: ImageFit = "official"  # how the start image (or the upstream's last frame) fills the frame

@@ -1,10 +1,12 @@
 """`wanflow run` and `wanflow plan` as a user types them: one preparation, nothing started when
-nothing changed, nothing cut short when piped."""
+nothing changed, nothing cut short when piped, every take on its own row."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,9 +16,11 @@ from typer.testing import CliRunner
 
 import wanflow.run.prepare
 from wanflow.cli.app import app
+from wanflow.plan import take_seed
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "specs" / "film.yaml"
+runner = CliRunner()
 
 SPEC = """\
 wanflow: 1
@@ -97,6 +101,64 @@ def test_the_plan_table_is_whole_when_piped(tiny_models_root: Path) -> None:
     assert list(rows) == ["sea", "wade", "wave", "carriage", "city", "window", "reflection"]  # one line each
     assert "…" not in result.stdout
     cells = [cell.strip() for cell in rows["carriage"].split("│")[1:-1]]
-    assert cells[:4] == ["carriage", "i2v-a14b (tiny)", "240x144", "49@16"]  # framed from its 832x480 image
+    assert [cells[0], *cells[3:6]] == ["carriage", "i2v-a14b (tiny)", "240x144", "49@16"]  # framed from 832x480
     assert cells[-1] == "render" or cells[-1] == "cached"
     assert "carriage: start image subway.png is 832x480: renders at 240x144" in result.stdout
+
+
+def test_a_run_with_nothing_to_do_lists_every_take(prefect_server, storyboard: Path) -> None:
+    storyboard.write_text(SPEC.replace("duration: 0.5, continue_from", "duration: 0.5, takes: 2, continue_from"))
+    out = storyboard.parent / "out"
+    first = CliRunner().invoke(app, ["run", str(storyboard), "-p", "test", "-o", str(out)])
+    assert first.exit_code == 0, first.output
+    again = CliRunner().invoke(app, ["run", str(storyboard), "-p", "test", "-o", str(out)])
+    assert again.exit_code == 0 and "nothing changed" in again.output and "Flow run" not in again.output
+    onward = next(
+        s for s in json.loads((out / "run.json").read_text(encoding="utf-8"))["shots"] if s["shot_id"] == "onward"
+    )
+    assert [(t["take"], t["status"], t["chosen"], t["clip"]) for t in onward["takes"]] == [
+        (1, "cached", True, str(out / "takes" / "onward" / "take-1.mp4")),
+        (2, "cached", False, str(out / "takes" / "onward" / "take-2.mp4")),
+    ]
+
+
+@pytest.fixture
+def spec(tmp_path: Path, tiny_models_root: Path) -> Path:
+    shutil.copytree(REPO / "specs" / "assets", tmp_path / "assets")
+    text = (REPO / "specs" / "film.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "film.yaml"
+    path.write_text(text.replace("      - id: city\n", "      - id: city\n        takes: 2\n"), encoding="utf-8")
+    return path
+
+
+def _rows(output: str) -> dict[str, list[list[str]]]:
+    """shot id -> its table rows (cells stripped)."""
+    rows: dict[str, list[list[str]]] = {}
+    for line in output.splitlines():
+        cells = [cell.strip() for cell in re.split(r"[│┃]", line)[1:-1]]
+        if len(cells) > 3 and cells[0] not in ("", "shot"):
+            rows.setdefault(cells[0], []).append(cells)
+    return rows
+
+
+def test_plan_shows_every_take_with_its_seed(spec: Path) -> None:
+    result = runner.invoke(app, ["plan", str(spec), "--cache", str(spec.parent / "cache")], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    rows = _rows(result.stdout)
+    assert [row[1:3] for row in rows["sea"]] == [["1", "42"]]
+    assert [row[1:3] for row in rows["city"]] == [
+        ["1 (film)", rows["city"][0][2]],
+        ["2", str(take_seed(int(rows["city"][0][2]), 2))],
+    ]
+    assert "7 shots, 8 takes (8 to render)" in result.stdout
+
+
+def test_plan_takes_option_counts_every_take(spec: Path) -> None:
+    result = runner.invoke(
+        app, ["plan", str(spec), "--takes", "3", "--cache", str(spec.parent / "cache")], env={"COLUMNS": "250"}
+    )
+    assert result.exit_code == 0, result.output
+    assert [len(rows) for rows in _rows(result.stdout).values()] == [3] * 7
+    assert "7 shots, 21 takes (21 to render)" in result.stdout
+    bad = runner.invoke(app, ["plan", str(spec), "--takes", "17"])
+    assert bad.exit_code == 2 and "--takes: must be 1 .. 16, not 17" in bad.stderr

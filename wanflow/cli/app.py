@@ -25,6 +25,7 @@ app = typer.Typer(
 # Each module exposes `register(app)`.
 _COMMAND_MODULES = (
     "wanflow.cli.spec_cmds",
+    "wanflow.cli.pick_cmds",
     "wanflow.cli.grammar_cmds",
     "wanflow.cli.models_cmds",
     "wanflow.cli.run_cmds",

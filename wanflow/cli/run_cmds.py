@@ -30,6 +30,12 @@ StepCacheOpt = Annotated[
     str | None,
     typer.Option("--step-cache", help="first-block | taylorseer: faster denoising, slightly different pictures."),
 ]
+TakesOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--takes", help="Takes of every shot for this run, each with its own seed (default: the spec's takes:)."
+    ),
+]
 NonstandardOpt = Annotated[
     bool,
     typer.Option("--allow-nonstandard", help="Render model folders whose layout differs from the official Wan2.2 one."),
@@ -51,8 +57,9 @@ def plan_command(
     vae_tiling: TilingOpt = False,
     step_cache: StepCacheOpt = None,
     allow_nonstandard: NonstandardOpt = False,
+    takes: TakesOpt = None,
 ) -> None:
-    """Print the render plan: backend, size, frames, estimated GPU time and memory, cached or not."""
+    """Print the render plan: each take's backend, size, frames, seed, estimated GPU time and memory, cached or not."""
     from wanflow.cache import ArtifactStore, default_cache_dir
     from wanflow.plan import make_plan
     from wanflow.plan.estimate import estimate
@@ -69,11 +76,13 @@ def plan_command(
             allow_nonstandard=allow_nonstandard,
         )
         film = load_film(spec)
-        plan = make_plan(film, profile, settings)
+        plan = make_plan(film, profile, settings, takes)
     store = ArtifactStore(cache or default_cache_dir(spec.resolve()))
     table = Table(title=f"{film.title}: profile {plan.profile}, film {plan.width}x{plan.height}")
     for column in (
         "shot",
+        "take",
+        "seed",
         "backend",
         "size",
         "frames@fps",
@@ -84,8 +93,8 @@ def plan_command(
         "cache",
     ):
         table.add_column(column, justify="right" if column in ("seconds", "steps") else "left")
-    total_seconds = 0.0
-    for job in plan.jobs:
+    total_seconds, to_render = 0.0, 0
+    for job in plan.takes:
         seconds, memory = estimate(job, settings)
         if job.model_dir is None:
             status = "[red]no model[/]"
@@ -97,8 +106,12 @@ def plan_command(
             status = "render"
         if "cached" not in status:
             total_seconds += seconds or 0.0
+            to_render += 1
+        several = len(plan.takes_of(job.shot_id)) > 1
         table.add_row(
             job.shot_id,
+            f"{job.take}" + (" (film)" if several and job.chosen else ""),
+            str(job.seed),
             job.backend + (" (tiny)" if job.tiny else ""),
             f"{job.width}x{job.height}",
             f"{job.frames}@{job.fps}",
@@ -109,6 +122,10 @@ def plan_command(
             status,
         )
     print_table(console, table)
+    console.print(
+        f"{len(plan.jobs)} shots, {len(plan.takes)} takes ({to_render} to render); "
+        "(film) marks the take the film uses where a shot has several"
+    )
     if total_seconds:
         console.print(
             f"estimated GPU time for the work not cached: {_duration(total_seconds)} "
@@ -158,6 +175,7 @@ def run_command(
     gpus: Annotated[
         str | None, typer.Option("--gpus", help="Start a local cluster with one worker per GPU: 0,1,...")
     ] = None,
+    takes: TakesOpt = None,
 ) -> None:
     """Render the storyboard into a film (a Prefect flow; local, or on $PREFECT_API_URL)."""
     from wanflow.plan import TINY_NOTICE
@@ -167,7 +185,9 @@ def run_command(
     with user_errors():  # every input problem is reported here, before Prefect starts
         gpu_list = gpu_ids(gpus)
         settings = RenderSettings(device, dtype, offload, t5_cpu, vae_tiling, step_cache, allow_nonstandard)
-        request = RunRequest(spec, profile, tuple(split_ids(only)), tuple(split_ids(force)), out, cache, settings)
+        request = RunRequest(
+            spec, profile, tuple(split_ids(only)), tuple(split_ids(force)), out, cache, settings, takes
+        )
         prepared = prepare_run(request, log=_dim)
         if cluster:
             from wanflow.run.cluster import check_cluster, connect
@@ -199,6 +219,7 @@ def run_command(
             cluster=cluster,
             workers=workers,
             gpus=list(gpu_list) or None,
+            takes=takes,
             return_state=True,
         )
     summary = state.result(raise_on_failure=False)
@@ -217,18 +238,24 @@ def run_command(
 
 def _print_summary(summary) -> None:
     table = Table(title=f"{Path(summary.spec).name} ({summary.profile})")
-    for column in ("shot", "backend", "status", "seconds", "worker"):
+    several = any(len(shot.takes) > 1 for shot in summary.shots)
+    for column in ("shot", "backend", "status", "seconds", "worker", *(("takes",) if several else ())):
         table.add_column(column)
     colours = {"rendered": "cyan", "cached": "green", "failed": "red", "skipped": "red", "not selected": "dim"}
     for shot in summary.shots:
         status = f"[{colours[shot.status]}]{shot.status}[/]"
         if shot.error:
             status += f" ({shot.error})"
-        table.add_row(shot.shot_id, shot.backend, status, f"{shot.seconds:.1f}", shot.worker or "")
+        row = [shot.shot_id, shot.backend, status, f"{shot.seconds:.1f}", shot.worker or ""]
+        if several:
+            row.append(", ".join(f"{t.take}{'*' if t.chosen else ''} {t.status}" for t in shot.takes))
+        table.add_row(*row)
     print_table(console, table)
-    counts = ", ".join(
-        f"{summary.count(s)} {s}" for s in ("rendered", "cached", "failed", "skipped") if summary.count(s)
-    )
+    statuses = ("rendered", "cached", "failed", "skipped")
+    counts = ", ".join(f"{summary.count(s)} {s}" for s in statuses if summary.count(s))
+    if several:
+        takes = ", ".join(f"{summary.count_takes(s)} {s}" for s in statuses if summary.count_takes(s))
+        counts += f"; takes: {takes or 'none'} (* the take the film uses)"
     phases = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in summary.phases.items())
     console.print(f"shots: {counts or 'none'}; phases: {phases}")
     loaded = ", ".join(f"{load['model']} ({load['worker']})" for load in summary.loads)

@@ -9,6 +9,7 @@ from wanflow.plan.keys import JobKeys, cut_key
 from wanflow.plan.order import generation_order
 from wanflow.plan.profiles import available_profiles, resolve_profile
 from wanflow.plan.select import select_forced, select_shots
+from wanflow.plan.takes import take_name, take_seed
 
 __all__ = [
     "TINY_NOTICE",
@@ -24,4 +25,6 @@ __all__ = [
     "resolve_profile",
     "select_forced",
     "select_shots",
+    "take_name",
+    "take_seed",
 ]

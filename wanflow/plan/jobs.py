@@ -1,4 +1,4 @@
-"""The render plan: one job per shot, with everything that decides its pixels, and its cache keys.
+"""The render plan: one job per take of each shot, with everything that decides its pixels, and its cache keys.
 
 Planning is pure and cheap (no torch): it is what `wanflow plan` prints and what
 `wanflow run` executes, so the two always agree on what is cached and what will render.
@@ -20,6 +20,7 @@ from wanflow.grammar.compile import CompiledShot, compile_shot
 from wanflow.plan.framing import framed_size, image_size
 from wanflow.plan.keys import JobKeys, job_keys
 from wanflow.plan.profiles import resolve_profile
+from wanflow.plan.takes import check_takes_option, take_name, take_numbers, take_seed
 from wanflow.settings import RenderSettings
 from wanflow.spec.load import load_film
 
@@ -46,10 +47,22 @@ class RenderJob:
     keys: JobKeys
     notes: tuple[str, ...] = ()
     model_layout: dict[str, object] | None = None  # the folder's own layout, when it is not the official one
+    take: int = 1  # which take of the shot this job renders (its seed is that take's)
+    upstream_job: str | None = None  # name of the job it continues from: its upstream's chosen take
 
     @property
     def shot_id(self) -> str:
         return self.shot.id
+
+    @property
+    def name(self) -> str:
+        """`city`, or `city#2` for a second take: unique in the plan, names its task."""
+        return take_name(self.shot.id, self.take)
+
+    @property
+    def chosen(self) -> bool:
+        """The film uses this take."""
+        return self.take == self.shot.take
 
     @property
     def seconds(self) -> float:
@@ -60,11 +73,15 @@ class RenderJob:
 class RenderPlan:
     film: Film
     profile: str
-    jobs: tuple[RenderJob, ...]  # in film order
+    jobs: tuple[RenderJob, ...]  # the take the film uses of each shot, in film order
     width: int  # size of the finished film
     height: int
     problems: tuple[Problem, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    takes: tuple[RenderJob, ...] = ()  # every take of every shot, in film order then take order
+
+    def takes_of(self, shot_id: str) -> tuple[RenderJob, ...]:
+        return tuple(job for job in self.takes if job.shot_id == shot_id)
 
     @property
     def tiny(self) -> bool:
@@ -76,6 +93,7 @@ class RenderPlan:
             raise UserError(list(self.problems))
 
     def job(self, shot_id: str) -> RenderJob:
+        """The shot's job that the film uses (its chosen take)."""
         for job in self.jobs:
             if job.shot_id == shot_id:
                 return job
@@ -111,11 +129,18 @@ def derived_seed(film: Film, shot: Shot) -> int:
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
-def make_plan(film: Film, profile_name: str, settings: RenderSettings = RenderSettings()) -> RenderPlan:
-    """Route every shot to a backend and fix its size, frames, seed and cache keys."""
+def make_plan(
+    film: Film, profile_name: str, settings: RenderSettings = RenderSettings(), takes: int | None = None
+) -> RenderPlan:
+    """Route every shot to a backend and fix its size, frames, takes, seeds and cache keys.
+
+    `takes` renders that many takes of every shot for one run instead of the storyboard's `takes:`.
+    """
     profile = resolve_profile(film, profile_name)
+    check_takes_option(takes)
     problems: list[Problem] = []
     jobs: list[RenderJob] = []
+    all_takes: list[RenderJob] = []
     clip_keys: dict[str, str] = {}
     fingerprints: dict[Path, str] = {}
     layouts: dict[Path, dict[str, object] | None] = {}
@@ -165,21 +190,23 @@ def make_plan(film: Film, profile_name: str, settings: RenderSettings = RenderSe
         steps = profile.steps or spec.steps
         seed = shot.seed if shot.seed is not None else derived_seed(film, shot)
         compiled = compile_shot(film, shot)
-        keys = job_keys(
-            shot=shot,
-            compiled=compiled,
-            spec=spec,
-            weights=weights,
-            size=(width, height),
-            frames=frames,
-            steps=steps,
-            seed=seed,
-            upstream_clip=clip_keys.get(shot.continue_from or ""),
-            settings=settings,
-        )
-        clip_keys[shot.id] = keys.clip
-        jobs.append(
-            RenderJob(
+        upstream_clip = clip_keys.get(shot.continue_from or "")
+        upstream_job = take_name(shot.continue_from, film.shot(shot.continue_from).take) if shot.continue_from else None
+        for take in take_numbers(shot, takes):
+            this_seed = take_seed(seed, take)
+            keys = job_keys(
+                shot=shot,
+                compiled=compiled,
+                spec=spec,
+                weights=weights,
+                size=(width, height),
+                frames=frames,
+                steps=steps,
+                seed=this_seed,
+                upstream_clip=upstream_clip,
+                settings=settings,
+            )
+            job = RenderJob(
                 shot=shot,
                 compiled=compiled,
                 backend=backend_id,
@@ -194,14 +221,19 @@ def make_plan(film: Film, profile_name: str, settings: RenderSettings = RenderSe
                 guidance_high=spec.guidance_high,
                 guidance_low=spec.guidance_low,
                 shift=spec.shift,
-                seed=seed,
-                seed_derived=shot.seed is None,
+                seed=this_seed,
+                seed_derived=shot.seed is None or take != 1,
                 upstream=shot.continue_from,
                 keys=keys,
                 notes=tuple(notes),
                 model_layout=model_layout,
+                take=take,
+                upstream_job=upstream_job,
             )
-        )
+            all_takes.append(job)
+            if job.chosen:
+                jobs.append(job)
+                clip_keys[shot.id] = keys.clip
     if film.output.width and film.output.height:
         film_size = (film.output.width, film.output.height)
     elif profile.width and profile.height:
@@ -215,6 +247,7 @@ def make_plan(film: Film, profile_name: str, settings: RenderSettings = RenderSe
         width=film_size[0],
         height=film_size[1],
         problems=tuple(problems),
+        takes=tuple(all_takes),
     )
 
 
@@ -222,7 +255,8 @@ def referenced_keys(spec_path: Path) -> set[str]:
     """Every cache key the spec uses under any profile whose models are installed (for gc).
 
     Keys made with non-default render settings (--dtype, --step-cache, --vae-tiling) are not
-    among them: gc with a SPEC keeps what a default run of that spec would use.
+    among them, nor takes beyond the storyboard's `takes:` (a run's --takes): gc with a SPEC
+    keeps what a default run of that spec would use.
     """
     from wanflow.plan.profiles import available_profiles
 
@@ -230,7 +264,7 @@ def referenced_keys(spec_path: Path) -> set[str]:
     keys: set[str] = set()
     for name in available_profiles(film):
         plan = make_plan(film, name)
-        for job in plan.jobs:
+        for job in plan.takes:
             if job.model_dir is not None:
                 keys.update(job.keys.all().values())
     return keys

@@ -81,16 +81,23 @@ def job_keys(
     return JobKeys(prompt=prompt, negative=negative, latents=latents, clip=clip)
 
 
-def cut_key(film: Film, clip_keys: list[str], size: tuple[int, int], profile: str) -> str:
-    """Everything the finished film is made of: the clips, the spec (edit, titles, captions), the sound."""
-    return ArtifactStore.key(
-        "cut",
-        {
-            "clips": clip_keys,
-            "spec_sha256": film.source_sha256,
-            "soundtrack": [file_sha256(track.path) for track in film.soundtrack],
-            "size": list(size),
-            "profile": profile,
-            "wanflow": __version__,
-        },
-    )
+def cut_key(
+    film: Film,
+    clip_keys: list[str],
+    size: tuple[int, int],
+    profile: str,
+    compared_takes: dict[str, list[str]] | None = None,
+) -> str:
+    """Everything the finished film and its report are made of: the clips, the spec (edit, titles,
+    captions), the sound, and the clips of the takes the report compares (shot id -> clip keys)."""
+    payload: dict[str, object] = {
+        "clips": clip_keys,
+        "spec_sha256": film.source_sha256,
+        "soundtrack": [file_sha256(track.path) for track in film.soundtrack],
+        "size": list(size),
+        "profile": profile,
+        "wanflow": __version__,
+    }
+    if compared_takes:  # absent for a film of single takes: its key is the one it always had
+        payload["takes"] = compared_takes
+    return ArtifactStore.key("cut", payload)

@@ -1,4 +1,4 @@
-"""The order shots are generated in on one device: continuity first, then fewest model swaps."""
+"""The order shots (each take a job of its own) are generated in on one device: continuity first, then fewest model swaps."""
 
 from __future__ import annotations
 
@@ -13,12 +13,14 @@ def generation_order(jobs: list[RenderJob]) -> list[RenderJob]:
     another shot, so the usual plans load each backend exactly once.
     """
     pending = list(jobs)
-    selected = {job.shot_id for job in jobs}
+    selected = {job.name for job in jobs}
     done: set[str] = set()
     order: list[RenderJob] = []
     current: str | None = None
     while pending:
-        ready = [j for j in pending if j.upstream is None or j.upstream not in selected or j.upstream in done]
+        ready = [
+            j for j in pending if j.upstream_job is None or j.upstream_job not in selected or j.upstream_job in done
+        ]
         if not any(j.backend == current for j in ready):
             counts: dict[str, int] = {}
             for j in ready:
@@ -26,7 +28,7 @@ def generation_order(jobs: list[RenderJob]) -> list[RenderJob]:
             current = max(counts, key=lambda b: (counts[b], -_first_index(ready, b)))
         job = next(j for j in ready if j.backend == current)
         order.append(job)
-        done.add(job.shot_id)
+        done.add(job.name)
         pending.remove(job)
     return order
 

@@ -33,8 +33,8 @@ class WorkerSlot:
 
 @dataclass(frozen=True)
 class Placement:
-    worker: dict[str, str]  # shot id -> worker address
-    rank: dict[str, int]  # shot id -> submission rank (lower runs first on its worker)
+    worker: dict[str, str]  # job name (a shot's id, `id#2` for its second take) -> worker address
+    rank: dict[str, int]  # job name -> submission rank (lower runs first on its worker)
     encoder: dict[str, str]  # backend -> the worker that encodes its prompts
 
     def shots_on(self, address: str) -> list[str]:
@@ -47,7 +47,7 @@ def unplaceable(jobs: list[RenderJob], workers: list[WorkerSlot], where: str) ->
     for backend in sorted({job.backend for job in jobs}):
         needed = BACKENDS[backend].card_resource
         if not any(needed in worker.resources for worker in workers):
-            shots = ", ".join(job.shot_id for job in jobs if job.backend == backend)
+            shots = ", ".join(dict.fromkeys(job.shot_id for job in jobs if job.backend == backend))
             offered = sorted({r for w in workers for r in w.resources}) or ["none"]
             problems.append(
                 Problem(
@@ -69,7 +69,8 @@ def place(jobs: list[RenderJob], workers: list[WorkerSlot]) -> Placement:
     A worker's finish time counts its shots' work (frames x pixels x steps) plus a load for
     every model it does not hold yet, so warm workers attract their model's shots, a worker
     keeps one model while it has shots of it, and the work still spreads when it is plentiful.
-    A continuing shot waits for its upstream, so it starts no earlier than that shot ends.
+    A continuing shot waits for its upstream, so it starts no earlier than that shot ends. Each
+    take of a shot is a job of its own, placed like any shot.
     """
     order = generation_order(jobs)
     unit = sum(_work(job) for job in order) / max(1, len(order))
@@ -80,7 +81,7 @@ def place(jobs: list[RenderJob], workers: list[WorkerSlot]) -> Placement:
     placement: dict[str, str] = {}
     for job in order:
         needed = BACKENDS[job.backend].card_resource
-        ready_at = ends.get(job.upstream or "", 0.0)
+        ready_at = ends.get(job.upstream_job or "", 0.0)
 
         def finish(worker: WorkerSlot) -> tuple[float, str]:
             load = 0.0 if job.backend in holds[worker.address] else LOAD_COST * unit
@@ -94,16 +95,16 @@ def place(jobs: list[RenderJob], workers: list[WorkerSlot]) -> Placement:
         if job.backend not in holds[address]:
             end += LOAD_COST * unit
         busy_until[address] = end
-        ends[job.shot_id] = end
+        ends[job.name] = end
         holds[address] = {job.backend}  # a worker keeps one generator resident
         last_backend[address] = job.backend
-        placement[job.shot_id] = address
+        placement[job.name] = address
     encoder = {}
     for job in order:  # a worker holding the text encoder, else the one rendering the model's first shot
         if job.backend not in encoder:
             holding = [w.address for w in workers if job.backend in w.warm_text_encoders]
-            encoder[job.backend] = holding[0] if holding else placement[job.shot_id]
-    return Placement(placement, {job.shot_id: index for index, job in enumerate(order)}, encoder)
+            encoder[job.backend] = holding[0] if holding else placement[job.name]
+    return Placement(placement, {job.name: index for index, job in enumerate(order)}, encoder)
 
 
 def _work(job: RenderJob) -> float:

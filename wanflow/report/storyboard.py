@@ -10,50 +10,24 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 from dataclasses import dataclass, fields
 from pathlib import Path
+from urllib.parse import quote
 
 import jinja2
-from PIL import Image, ImageDraw
+from PIL import Image
 
 import wanflow
 from wanflow.atomic import write_bytes_atomic, write_text_atomic
 from wanflow.film import Film, Shot
 from wanflow.media.cut import AssemblyResult
-from wanflow.media.ffmpeg import probe, read_frames
-from wanflow.media.fonts import load_label_font
+from wanflow.report.contact_sheet import clip_thumbnails, contact_sheet, take_thumbnails, thumbnail
 from wanflow.report.otio import build_otio, render_timeline_media
+from wanflow.report.records import ShotRecord, TakeRecord
 from wanflow.report.timelines import write_timelines
 
-THUMB_WIDTH = 192
 TEMPLATES = Path(__file__).parent / "templates"
-
-
-@dataclass(frozen=True)
-class ShotRecord:
-    """What the pipeline knows about one rendered shot."""
-
-    shot: Shot
-    clip: Path
-    prompt: str
-    negative: str
-    mode: str  # "t2v" | "i2v"
-    warnings: tuple[str, ...]  # lint warnings, as text
-    backend: str
-    seed: int
-    steps: int
-    width: int
-    height: int
-    frames: int
-    fps: int
-    weights_fingerprint: str
-    cache_keys: dict[str, str]
-    cached: bool  # no generation this run: the clip or its latents came from the cache
-    # The run's wall seconds for this shot, the number run.json and the console show: its start
-    # frame, the model load when it is the first shot on its model, and the denoising; 0 if cached.
-    seconds: float
-    tiny: bool  # rendered by the tiny random-weight models: the pictures are noise
-    model_layout: dict[str, object] | None = None  # a non-official folder's own layout (--allow-nonstandard)
 
 
 @dataclass(frozen=True)
@@ -99,6 +73,11 @@ def shot_provenance(record: ShotRecord) -> dict[str, object]:
         "image": str(shot.image) if shot.image else None,
         "continue_from": shot.continue_from,
         "cache_keys": dict(record.cache_keys),
+        "take": shot.take,
+        "takes": [
+            {"take": take.take, "seed": take.seed, "clip": str(take.clip), "chosen": take.chosen}
+            for take in record.takes
+        ],
         "cached": record.cached,
         "seconds": record.seconds,
         "tiny": record.tiny,
@@ -128,45 +107,6 @@ def manifest_metadata(film: Film, records: list[ShotRecord], *, profile: str, ru
     return {"comment": json.dumps(manifest, ensure_ascii=False, separators=(",", ":"), default=str)}
 
 
-def _thumbnails(record: ShotRecord) -> list[Image.Image]:
-    """First, middle and last frame of the clip, THUMB_WIDTH wide."""
-    middle = probe(record.clip).frames // 2
-    images = []
-    for frame in read_frames(record.clip, [0, middle, -1]):
-        image = Image.fromarray(frame)
-        height = max(2, round(image.height * THUMB_WIDTH / image.width))
-        images.append(image.resize((THUMB_WIDTH, height), Image.Resampling.LANCZOS))
-    return images
-
-
-def contact_sheet(
-    records: list[ShotRecord], assembly: AssemblyResult | None, thumbs: dict[str, list[Image.Image]]
-) -> Image.Image:
-    """One row per shot: its id and duration on the film (its clip's, uncut), then first / middle / last frame."""
-    font = load_label_font(16)
-    small = load_label_font(13)
-    label_width, pad = 170, 8
-    row_height = max(max(image.height for image in thumbs[r.shot.id]) for r in records) + 2 * pad
-    sheet = Image.new("RGB", (label_width + 3 * (THUMB_WIDTH + pad) + pad, row_height * len(records)), (24, 24, 24))
-    draw = ImageDraw.Draw(sheet)
-    for row, record in enumerate(records):
-        top = row * row_height
-        if assembly is not None:
-            seconds = assembly.timeline.shot_segment(record.shot.id).frames / assembly.fps
-        else:
-            seconds = record.frames / record.fps
-        draw.text((pad, top + pad), record.shot.id, font=font, fill=(255, 255, 255))
-        draw.text(
-            (pad, top + pad + 24),
-            f"{seconds:.2f}s · {record.backend}",
-            font=small,
-            fill=(190, 190, 190),
-        )
-        for column, image in enumerate(thumbs[record.shot.id]):
-            sheet.paste(image, (label_width + column * (THUMB_WIDTH + pad), top + pad))
-    return sheet
-
-
 def _png_bytes(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=True)
@@ -181,8 +121,7 @@ def _data_uri(image: Image.Image) -> str:
 
 def _image_thumbnail(path: Path) -> Image.Image:
     with Image.open(path) as image:
-        height = max(2, round(image.height * THUMB_WIDTH / image.width))
-        return image.convert("RGB").resize((THUMB_WIDTH, height), Image.Resampling.LANCZOS)
+        return thumbnail(image)
 
 
 def _start_frame(record: ShotRecord, thumbs: dict[str, list[Image.Image]]) -> dict[str, str] | None:
@@ -195,14 +134,25 @@ def _start_frame(record: ShotRecord, thumbs: dict[str, list[Image.Image]]) -> di
     return None
 
 
+def _take_items(record: ShotRecord, base: Path) -> list[dict[str, object]]:
+    """The takes to compare, each a muted loop of its clip (a path relative to the report)."""
+    if not record.compared:
+        return []
+    return [{"take": take, "src": quote(Path(os.path.relpath(take.clip, base)).as_posix())} for take in record.takes]
+
+
 def render_html(
     film: Film,
     records: list[ShotRecord],
     assembly: AssemblyResult | None,
     manifest: dict,
     thumbs: dict[str, list[Image.Image]],
+    base: Path,
 ) -> str:
-    """storyboard.html: self-contained (inline CSS, images as data URIs), user text escaped."""
+    """storyboard.html in `base`: self-contained (inline CSS, images as data URIs), user text escaped.
+
+    Only the takes' loops are files beside it (out/takes/), played from their relative paths.
+    """
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,
@@ -230,6 +180,7 @@ def render_html(
                     "frames": [_data_uri(image) for image in thumbs[shot.id]],
                     "start_frame": _start_frame(record, thumbs),
                     "continued_by": continued_by.get(shot.id, []),
+                    "takes": _take_items(record, base),
                     "start": segment.start_frame / assembly.fps if segment and assembly else None,
                     "length": segment.frames / assembly.fps if segment and assembly else None,
                 }
@@ -264,7 +215,8 @@ def write_report(
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = build_manifest(film, records, profile=profile, run_info=run_info)
-    thumbs = {record.shot.id: _thumbnails(record) for record in records}
+    thumbs = {record.shot.id: clip_thumbnails(record.clip) for record in records}
+    take_thumbs = {record.shot.id: take_thumbnails(record) for record in records if record.compared}
     if assembly is None:
         manifest["output"] = None
         manifest["not_cut"] = not_cut
@@ -273,7 +225,7 @@ def write_report(
             html=out_dir / "storyboard.html",
             manifest=out_dir / "manifest.json",
         )
-        _write_report_files(paths, film, records, None, manifest, thumbs)
+        _write_report_files(paths, film, records, None, manifest, (thumbs, take_thumbs))
         return paths
     manifest["output"] = {
         "path": str(assembly.path),
@@ -308,7 +260,7 @@ def write_report(
         manifest=out_dir / "manifest.json",
         **timelines,
     )
-    _write_report_files(paths, film, records, assembly, manifest, thumbs)
+    _write_report_files(paths, film, records, assembly, manifest, (thumbs, take_thumbs))
     return paths
 
 
@@ -318,11 +270,12 @@ def _write_report_files(
     records: list[ShotRecord],
     assembly: AssemblyResult | None,
     manifest: dict,
-    thumbs: dict[str, list[Image.Image]],
+    thumbnails: tuple[dict[str, list[Image.Image]], dict[str, list[Image.Image]]],
 ) -> None:
-    write_bytes_atomic(paths.contact_sheet, _png_bytes(contact_sheet(records, assembly, thumbs)))
-    write_text_atomic(paths.html, render_html(film, records, assembly, manifest, thumbs))
+    thumbs, take_thumbs = thumbnails  # a shot's three frames; the middle frame of each take
+    write_bytes_atomic(paths.contact_sheet, _png_bytes(contact_sheet(records, assembly, thumbs, take_thumbs)))
+    write_text_atomic(paths.html, render_html(film, records, assembly, manifest, thumbs, paths.html.parent))
     write_text_atomic(paths.manifest, json.dumps(manifest, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
-__all__ = ["ReportPaths", "ShotRecord", "build_manifest", "manifest_metadata", "write_report"]
+__all__ = ["ReportPaths", "ShotRecord", "TakeRecord", "build_manifest", "manifest_metadata", "write_report"]

@@ -1,10 +1,11 @@
 """The Prefect flow that renders a storyboard: in-process, on a local Dask cluster, or on a studio's.
 
 One task graph, three engines. The flow's own process prepares once, places the shots, submits
-`encode-prompts` per model and `render-shot` per shot (a continuation waits for its upstream's
-task), then cuts the film and writes the report. In-process, tasks run one at a time in this
-process; on Dask, each runs on a long-lived worker that keeps its models warm, routed by the
-GPU class its model needs, and Dask renders a dead worker's shot on another.
+`encode-prompts` per model and `render-shot` per take of each shot (a continuation waits for the
+task of its upstream's chosen take), then cuts the film and writes the report. In-process,
+tasks run one at a time in this process; on Dask, each runs on a long-lived worker that keeps
+its models warm, routed by the GPU class its model needs, and Dask renders a dead worker's shot
+on another.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from wanflow.run.outputs import assemble_and_report, write_run_json
 from wanflow.run.phases import needs_generation
 from wanflow.run.pool import run_pool
 from wanflow.run.prepare import PreparedRun, RunRequest, handed_over, prepare_run
-from wanflow.run.summary import RunSummary, ShotOutcome, TaskReport
+from wanflow.run.summary import RunSummary, TaskReport, planned_outcomes
 from wanflow.run.tasks import encode_task, render_task
 from wanflow.settings import RenderSettings
 
@@ -54,11 +55,13 @@ def render_film(
     cluster: str | None = None,
     workers: int = 0,
     gpus: list[int] | None = None,
+    takes: int | None = None,
 ) -> RunSummary:
-    """Render a storyboard into a film: prepare, render every shot that the cache lacks, cut, report.
+    """Render a storyboard into a film: prepare, render every take that the cache lacks, cut, report.
 
     `cluster` (or $WANFLOW_CLUSTER) is an existing Dask scheduler's address; `workers` / `gpus`
     start a local cluster for this run; with none of them the tasks run in this process.
+    `takes` renders that many takes of every selected shot instead of the storyboard's `takes:`.
     """
     logger = get_run_logger()
     phases: dict[str, float] = {}
@@ -71,6 +74,7 @@ def render_film(
             Path(out),
             Path(cache) if cache else None,
             settings,
+            takes,
         )
         prepared = handed_over(request) or prepare_run(request, log=logger.info)
     if prepared.plan.tiny:
@@ -131,33 +135,43 @@ def _dask_runner(runner_class, address: str, prepared: PreparedRun) -> Iterator[
 
 
 def _render(prepared: PreparedRun, engine: _Engine, summary: RunSummary, logger) -> None:
-    """Submit the shots that need work, in an order that keeps models warm; gather what they report."""
+    """Submit the takes that need work, in an order that keeps models warm; gather what they report."""
     store = ArtifactStore(prepared.cache_dir)
-    outcomes = {job.shot_id: ShotOutcome(job.shot_id, job.backend, "not selected") for job in prepared.plan.jobs}
+    plan = prepared.plan
+    outcomes = planned_outcomes(plan)
+    takes = {job.name: outcomes[job.shot_id].take_outcome(job.take) for job in plan.takes}
     summary.shots = list(outcomes.values())
     todo: list[RenderJob] = []
-    for job in prepared.jobs:
+    for job in prepared.takes:
         clip = None if job.shot_id in prepared.forced else store.get_file("clips", job.keys.clip)
         if clip is None:
             todo.append(job)
         else:
-            outcomes[job.shot_id].status, outcomes[job.shot_id].clip = "cached", str(clip)
+            takes[job.name].status, takes[job.name].clip = "cached", str(clip)
     logger.info(
-        f"{len(prepared.jobs)} shot(s) selected, {len(todo)} to render, {len(prepared.jobs) - len(todo)} cached"
+        f"{len(prepared.jobs)} shot(s) selected ({len(prepared.takes)} take(s)), "
+        f"{len(todo)} take(s) to render, {len(prepared.takes) - len(todo)} cached"
     )
-    if not todo:
-        return
+    if todo:
+        _submit(todo, prepared, engine, takes, summary, logger)
+    for outcome in outcomes.values():
+        outcome.settle()
+
+
+def _submit(todo: list[RenderJob], prepared: PreparedRun, engine: _Engine, takes, summary: RunSummary, logger) -> None:
+    """One render-shot task per take; a continuation waits for the take of its upstream the film uses."""
+    store = ArtifactStore(prepared.cache_dir)
     placement = _placement(todo, engine, str(prepared.plan.film.path))
     summary.workers = sorted({w.name for w in engine.workers}) if engine.distributed else ["local"]
     to_encode = [job for job in todo if needs_generation(job, store, force=job.shot_id in prepared.forced)]
     encodes = _submit_encodes(to_encode, prepared, engine, placement)
-    shots: dict[str, PrefectFuture] = {}
+    futures: dict[str, PrefectFuture] = {}
     for job in generation_order(todo):
-        upstream = shots.get(job.upstream or "")
+        upstream = futures.get(job.upstream_job or "")
         wait_for = [f for f in (encodes.get(job.backend), upstream) if f is not None]
         upstream_key = prepared.plan.job(job.upstream).keys.clip if job.upstream else None
         with _annotations(job, engine, placement):
-            shots[job.shot_id] = engine.runner.submit(
+            futures[job.name] = engine.runner.submit(
                 render_task,
                 parameters=dict(
                     job=job,
@@ -168,7 +182,7 @@ def _render(prepared: PreparedRun, engine: _Engine, summary: RunSummary, logger)
                 ),
                 wait_for=wait_for,
             )
-    _gather(encodes, shots, prepared, outcomes, summary, logger)
+    _gather(encodes, futures, {job.name: job for job in todo}, takes, summary, prepared, logger)
 
 
 def _placement(todo: list[RenderJob], engine: _Engine, where: str) -> Placement | None:
@@ -201,8 +215,8 @@ def _annotations(job: RenderJob, engine: _Engine, placement: Placement | None, f
     if placement is None:
         yield
         return
-    worker = placement.encoder[job.backend] if first else placement.worker[job.shot_id]
-    rank = -1 if first else placement.rank[job.shot_id]
+    worker = placement.encoder[job.backend] if first else placement.worker[job.name]
+    rank = -1 if first else placement.rank[job.name]
     with dask.annotate(
         resources={BACKENDS[job.backend].card_resource: 1},
         workers=[worker],
@@ -212,31 +226,30 @@ def _annotations(job: RenderJob, engine: _Engine, placement: Placement | None, f
         yield
 
 
-def _gather(encodes, shots, prepared: PreparedRun, outcomes, summary: RunSummary, logger) -> None:
-    """Results as they complete; a failed shot fails alone and skips only its continuations."""
-    progress = create_progress_artifact(progress=0.0, description=f"{prepared.plan.film.title}: shots done")
-    by_future = {id(future): shot_id for shot_id, future in shots.items()}
+def _gather(encodes, futures, jobs, takes, summary: RunSummary, prepared: PreparedRun, logger) -> None:
+    """Results as they complete; a failed take fails alone and skips only the takes continuing from it."""
+    progress = create_progress_artifact(progress=0.0, description=f"{prepared.plan.film.title}: takes done")
+    by_future = {id(future): name for name, future in futures.items()}
     reports: list[TaskReport] = []
-    for done, future in enumerate(as_completed([*encodes.values(), *shots.values()]), start=1):
-        update_progress_artifact(progress, progress=100.0 * done / (len(encodes) + len(shots)))
-        shot_id = by_future.get(id(future))
+    for done, future in enumerate(as_completed([*encodes.values(), *futures.values()]), start=1):
+        update_progress_artifact(progress, progress=100.0 * done / (len(encodes) + len(futures)))
+        name = by_future.get(id(future))
         try:
             report: TaskReport = future.result()
-        except Exception as error:  # the shot's own error, as the user should read it
-            if shot_id is None:
+        except Exception as error:  # the take's own error, as the user should read it
+            if name is None:
                 logger.error(f"encoding prompts failed: {type(error).__name__}: {error}")
                 continue
-            outcome = outcomes[shot_id]
-            upstream = prepared.plan.job(shot_id).upstream
-            if upstream and outcomes[upstream].status in ("failed", "skipped"):
-                outcome.status, outcome.error = "skipped", f"continues from failed shot {upstream!r}"
+            outcome, upstream = takes[name], jobs[name].upstream_job
+            if upstream and takes[upstream].status in ("failed", "skipped"):
+                outcome.status, outcome.error = "skipped", f"continues from failed shot {jobs[name].upstream!r}"
             else:
                 outcome.status, outcome.error = "failed", f"{type(error).__name__}: {error}"
-                logger.error(f"shot {shot_id} failed: {outcome.error}")
+                logger.error(f"shot {name} failed: {outcome.error}")
             continue
         reports.append(report)
-        if shot_id is not None:
-            outcome = outcomes[shot_id]
+        if name is not None:
+            outcome = takes[name]
             outcome.status = "rendered" if report.generated else "cached"
             outcome.seconds, outcome.clip, outcome.worker = report.seconds, report.clip, report.worker
             outcome.started, outcome.ended = report.started, report.ended
@@ -254,6 +267,7 @@ def _publish_artifacts(prepared: PreparedRun, summary: RunSummary) -> None:
                 "shot": job.shot_id,
                 "status": outcome.status,
                 "backend": job.backend,
+                "take": f"{job.take} of {len(outcome.takes)}",
                 "seed": job.seed,
                 "seconds": round(outcome.seconds, 1),
                 "worker": outcome.worker or "",

@@ -1,4 +1,4 @@
-"""What a run leaves in `--out`: the clips, the cut, the report, and the stamp that spares a re-cut."""
+"""What a run leaves in `--out`: the takes, the clips, the cut, the report, and the stamp that spares a re-cut."""
 
 from __future__ import annotations
 
@@ -10,17 +10,19 @@ from pathlib import Path
 
 from wanflow.atomic import write_text_atomic
 from wanflow.cache import ArtifactStore
-from wanflow.plan import RenderJob, RenderPlan, cut_key
+from wanflow.plan import RenderJob, RenderPlan, cut_key, take_name
 from wanflow.run.prepare import PreparedRun
-from wanflow.run.summary import RunSummary, ShotOutcome
+from wanflow.run.summary import RunSummary, planned_outcomes
 
 
 def assemble_and_report(plan: RenderPlan, store: ArtifactStore, summary: RunSummary, out_dir: Path, logger) -> None:
-    """Copy every clip there is beside the film for editors; cut the film once every shot has one,
-    else report the shots that have clips (a run `--only` some shots still leaves something to see)."""
+    """Write every take there is, copy every clip there is beside the film for editors; cut the film
+    once every shot has one, else report the shots that have clips (a run `--only` some shots
+    still leaves something to see)."""
     from wanflow.media.cut import CutClip, assemble
     from wanflow.report.storyboard import manifest_metadata, write_report
 
+    takes = write_takes(plan, store, summary, out_dir)
     clip_paths = {job.shot_id: store.get_file("clips", job.keys.clip) for job in plan.jobs}
     missing = [shot_id for shot_id, path in clip_paths.items() if path is None]
     clips_dir = out_dir / "clips"
@@ -33,7 +35,7 @@ def assemble_and_report(plan: RenderPlan, store: ArtifactStore, summary: RunSumm
         local = clips_dir / f"{job.shot_id}.mp4"
         _link_or_copy(source, local)
         cut.append(CutClip(shot=job.shot, path=local))
-        records.append(_record(job, local, summary))
+        records.append(_record(job, local, summary, takes))
     run_info = {"loads": summary.loads, "workers": summary.workers}
     if missing:  # `--only`, or a failed shot: what there is, to look at, without a cut
         summary.note = f"film not assembled: no clip yet for {', '.join(missing)}"
@@ -46,7 +48,7 @@ def assemble_and_report(plan: RenderPlan, store: ArtifactStore, summary: RunSumm
             summary.report = {name: str(path) for name, path in vars(paths).items() if path is not None}
         return
     film_path = out_dir / f"{Path(plan.film.path).stem}.mp4"
-    stamp = current_cut(plan, out_dir)
+    stamp = current_cut(plan, store, out_dir)
     if stamp is not None:
         logger.info(f"{film_path} is up to date (same clips, same spec): not cut again")
         summary.film, summary.report = stamp["film"], stamp["report"]
@@ -59,15 +61,15 @@ def assemble_and_report(plan: RenderPlan, store: ArtifactStore, summary: RunSumm
     paths = write_report(plan.film, records, assembly, out_dir, profile=plan.profile, run_info=run_info)
     summary.film = str(assembly.path)
     summary.report = {name: str(path) for name, path in vars(paths).items() if path is not None}
-    stamp = {"key": _cut_key(plan), "film": summary.film, "report": summary.report}
+    stamp = {"key": _cut_key(plan, store), "film": summary.film, "report": summary.report}
     write_text_atomic(_stamp_path(plan, out_dir), json.dumps(stamp))
 
 
-def current_cut(plan: RenderPlan, out_dir: Path) -> dict | None:
+def current_cut(plan: RenderPlan, store: ArtifactStore, out_dir: Path) -> dict | None:
     """The stamp of the film in `out_dir` if it was cut from exactly these clips and this spec
-    and its files are all there; None when it must be cut (again)."""
+    (and its report shows these takes) and its files are all there; None when it must be cut (again)."""
     stamp = _read_stamp(_stamp_path(plan, out_dir))
-    if stamp.get("key") != _cut_key(plan):
+    if stamp.get("key") != _cut_key(plan, store):
         return None
     if not all(Path(p).is_file() for p in [stamp["film"], *stamp["report"].values()]):
         return None
@@ -82,18 +84,21 @@ def unchanged_run(prepared: PreparedRun) -> RunSummary | None:
     """
     if prepared.forced:
         return None
-    store = ArtifactStore(prepared.cache_dir)
-    if any(not store.has("clips", job.keys.clip) for job in prepared.plan.jobs):
+    plan, store = prepared.plan, ArtifactStore(prepared.cache_dir)
+    if any(not store.has("clips", job.keys.clip) for job in (*plan.jobs, *prepared.takes)):
         return None
-    stamp = current_cut(prepared.plan, prepared.out_dir)
-    if stamp is None:
+    stamp = current_cut(plan, store, prepared.out_dir)
+    in_cache = [job for job in plan.takes if store.has("clips", job.keys.clip)]
+    if stamp is None or not all(take_path(prepared.out_dir, job).is_file() for job in in_cache):
         return None
-    selected = {job.shot_id for job in prepared.jobs}
-    shots = [
-        ShotOutcome(job.shot_id, job.backend, "cached" if job.shot_id in selected else "not selected")
-        for job in prepared.plan.jobs
-    ]
-    summary = RunSummary(str(prepared.plan.film.path), prepared.plan.profile, shots, film=stamp["film"])
+    outcomes = planned_outcomes(plan)
+    for job in prepared.takes:
+        outcomes[job.shot_id].take_outcome(job.take).status = "cached"
+    for job in in_cache:
+        outcomes[job.shot_id].take_outcome(job.take).clip = str(take_path(prepared.out_dir, job))
+    for outcome in outcomes.values():
+        outcome.settle()
+    summary = RunSummary(str(plan.film.path), plan.profile, list(outcomes.values()), film=stamp["film"])
     summary.report = stamp["report"]
     summary.note = "nothing changed: every clip was in the cache and the film is up to date"
     return summary
@@ -103,8 +108,41 @@ def write_run_json(out_dir: Path, summary: RunSummary) -> None:
     write_text_atomic(out_dir / "run.json", json.dumps(asdict(summary), indent=2, ensure_ascii=False))
 
 
-def _cut_key(plan: RenderPlan) -> str:
-    return cut_key(plan.film, [job.keys.clip for job in plan.jobs], (plan.width, plan.height), plan.profile)
+def write_takes(plan: RenderPlan, store: ArtifactStore, summary: RunSummary, out_dir: Path) -> dict[str, Path]:
+    """Every take in the cache as out/takes/<shot>/take-<k>.mp4; run.json's takes point at them.
+
+    Returns job name -> its file. Takes of shots a run did not select are written too when the
+    cache holds them, so the folder always shows every take there is to choose from.
+    """
+    written: dict[str, Path] = {}
+    for job in plan.takes:
+        source = store.get_file("clips", job.keys.clip)
+        if source is None:
+            continue
+        target = take_path(out_dir, job)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _link_or_copy(source, target)
+        written[job.name] = target
+        summary.outcome(job.shot_id).take_outcome(job.take).clip = str(target)
+    return written
+
+
+def take_path(out_dir: Path, job: RenderJob) -> Path:
+    return out_dir / "takes" / job.shot_id / f"take-{job.take}.mp4"
+
+
+def _cut_key(plan: RenderPlan, store: ArtifactStore) -> str:
+    clips = [job.keys.clip for job in plan.jobs]
+    return cut_key(plan.film, clips, (plan.width, plan.height), plan.profile, _compared(plan, store))
+
+
+def _compared(plan: RenderPlan, store: ArtifactStore) -> dict[str, list[str]]:
+    """Shot id -> the clip keys of its takes the report compares: those in the cache, where a shot has several."""
+    compared: dict[str, list[str]] = {}
+    for job in plan.takes:
+        if store.has("clips", job.keys.clip):
+            compared.setdefault(job.shot_id, []).append(job.keys.clip)
+    return {shot_id: keys for shot_id, keys in compared.items() if len(keys) > 1}
 
 
 def _stamp_path(plan: RenderPlan, out_dir: Path) -> Path:
@@ -118,10 +156,22 @@ def _read_stamp(path: Path) -> dict:
         return {}
 
 
-def _record(job: RenderJob, clip: Path, summary: RunSummary):
-    from wanflow.report.storyboard import ShotRecord
+def _record(job: RenderJob, clip: Path, summary: RunSummary, takes: dict[str, Path]):
+    from wanflow.report.storyboard import ShotRecord, TakeRecord
 
     outcome = summary.outcome(job.shot_id)
+    take_records = tuple(
+        TakeRecord(
+            take=take.take,
+            seed=take.seed,
+            clip=takes[name],
+            chosen=take.chosen,
+            cached=take.status != "rendered",
+            seconds=take.seconds,
+        )
+        for take in outcome.takes
+        if (name := take_name(job.shot_id, take.take)) in takes
+    )
     return ShotRecord(
         shot=job.shot,
         clip=clip,
@@ -142,6 +192,7 @@ def _record(job: RenderJob, clip: Path, summary: RunSummary):
         seconds=outcome.seconds,  # the number run.json and the console show
         tiny=job.tiny,
         model_layout=job.model_layout,
+        takes=take_records,
     )
 
 

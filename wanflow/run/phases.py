@@ -99,7 +99,13 @@ def generate_latents(
         started = time.perf_counter()
         with device_lock(str(generator.device)):
             latents = generator.generate(request, progress=_step_logger(job, log))
-        meta = {"shot": job.shot_id, "backend": job.backend, "seed": job.seed, "seconds": time.perf_counter() - started}
+        meta = {
+            "shot": job.shot_id,
+            "take": job.take,
+            "backend": job.backend,
+            "seed": job.seed,
+            "seconds": time.perf_counter() - started,
+        }
         _put_tensors(store, "latents", job.keys.latents, {"latents": latents}, meta)
     return True
 
@@ -114,11 +120,11 @@ def decode_clip(job: RenderJob, store: ArtifactStore, pool: ModelPool, *, force:
             return existing, False
         loaded = _get_tensors(store, "latents", job.keys.latents)
         if loaded is None:
-            raise RuntimeError(f"latents of shot {job.shot_id!r} vanished from the cache; run again to rebuild them")
+            raise RuntimeError(f"latents of shot {job.name!r} vanished from the cache; run again to rebuild them")
         frames = pool.decoder(job).decode(loaded[0]["latents"])
         staging = store.scratch_dir() / f"{job.keys.clip}.mp4"
         write_clip(frames, job.fps, staging)
-        meta = {"shot": job.shot_id, "frames": int(frames.shape[0]), "fps": job.fps}
+        meta = {"shot": job.shot_id, "take": job.take, "frames": int(frames.shape[0]), "fps": job.fps}
         return store.put_file("clips", job.keys.clip, staging, meta), True
 
 
@@ -182,7 +188,7 @@ def _step_logger(job: RenderJob, log: Log) -> Callable[[int, int], None]:
 
     def progress(step: int, total: int) -> None:
         if step == total or step % every == 0:
-            log(f"shot {job.shot_id}: step {step}/{total}")
+            log(f"shot {job.name}: step {step}/{total}")
 
     return progress
 

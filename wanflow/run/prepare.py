@@ -37,14 +37,16 @@ class RunRequest:
     out: Path = Path("out")
     cache: Path | None = None
     settings: RenderSettings = field(default_factory=RenderSettings)
+    takes: int | None = None  # --takes: takes of every shot for this run (None: the storyboard's)
 
 
 @dataclass(frozen=True)
 class PreparedRun:
     request: RunRequest
     plan: RenderPlan
-    jobs: tuple[RenderJob, ...]  # the selected shots, in film order
-    forced: frozenset[str]
+    jobs: tuple[RenderJob, ...]  # the selected shots (the take the film uses), in film order
+    takes: tuple[RenderJob, ...]  # every take of the selected shots: what the run renders
+    forced: frozenset[str]  # shot ids: every take of these renders again
     cache_dir: Path
     out_dir: Path
 
@@ -55,7 +57,7 @@ def prepare_run(request: RunRequest, log: Log = print) -> PreparedRun:
     spec = film.path
     if resolve_profile(film, request.profile).tiny:
         ensure_tiny_models(log)
-    plan = make_plan(film, request.profile, request.settings)
+    plan = make_plan(film, request.profile, request.settings, request.takes)
     plan.check()
     fonts = font_problems(film)  # the cut's needs, checked before the first shot renders
     if fonts:
@@ -68,6 +70,7 @@ def prepare_run(request: RunRequest, log: Log = print) -> PreparedRun:
         request=request,
         plan=plan,
         jobs=tuple(job for job in plan.jobs if job.shot_id in selected),
+        takes=tuple(job for job in plan.takes if job.shot_id in selected),
         forced=frozenset(forced),
         cache_dir=(request.cache or default_cache_dir(spec)).resolve(),
         out_dir=out_dir,

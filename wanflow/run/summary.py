@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from wanflow.plan import RenderPlan
+
 
 @dataclass(frozen=True)
 class TaskReport:
@@ -19,16 +21,66 @@ class TaskReport:
 
 
 @dataclass
+class TakeOutcome:
+    """One take of a shot: its own task, seed and clip."""
+
+    take: int
+    seed: int
+    status: str  # rendered | cached | failed | skipped | not selected
+    clip: str | None = None  # out/takes/<shot>/take-<k>.mp4 once written, the cache's file before
+    chosen: bool = False  # the film uses this take
+    seconds: float = 0.0
+    worker: str | None = None
+    started: float | None = None
+    ended: float | None = None
+    error: str | None = None
+
+
+# A shot's status is its worst take's: one failed take fails the shot (and the run).
+_PRECEDENCE = ("failed", "skipped", "rendered", "cached", "not selected")
+
+
+@dataclass
 class ShotOutcome:
     shot_id: str
     backend: str
-    status: str  # rendered | cached | failed | skipped | not selected
-    seconds: float = 0.0  # generation and decoding of this run (0 when cached)
-    clip: str | None = None
-    worker: str | None = None  # who rendered it; None when nothing ran for it
-    started: float | None = None  # Unix time the task started and ended on its worker
+    status: str  # rendered | cached | failed | skipped | not selected (of its takes, the first in that order)
+    seconds: float = 0.0  # generation and decoding of this run, every take (0 when cached)
+    clip: str | None = None  # the clip of the take the film uses
+    worker: str | None = None  # who rendered it (the chosen take, else another); None when nothing ran for it
+    started: float | None = None  # Unix time its first task started and its last ended
     ended: float | None = None
     error: str | None = None
+    take: int = 1  # the take the film uses
+    takes: list[TakeOutcome] = field(default_factory=list)
+
+    def take_outcome(self, take: int) -> TakeOutcome:
+        return next(outcome for outcome in self.takes if outcome.take == take)
+
+    def settle(self) -> None:
+        """The shot's own fields from its takes', once they are known."""
+        if not self.takes:
+            return
+        chosen = next(take for take in self.takes if take.chosen)
+        ran = sorted((take for take in self.takes if take.worker), key=lambda take: not take.chosen)
+        self.status = min((take.status for take in self.takes), key=_PRECEDENCE.index)
+        self.seconds = sum(take.seconds for take in self.takes)
+        self.clip = chosen.clip
+        self.worker = ran[0].worker if ran else None
+        self.started = min((take.started for take in ran if take.started is not None), default=None)
+        self.ended = max((take.ended for take in ran if take.ended is not None), default=None)
+        errors = [take for take in self.takes if take.error]
+        if errors:
+            prefix = len(self.takes) > 1
+            self.error = "; ".join(f"take {t.take}: {t.error}" if prefix else str(t.error) for t in errors)
+
+
+def planned_outcomes(plan: RenderPlan) -> dict[str, ShotOutcome]:
+    """Every shot of the plan with every take, "not selected" until the run says otherwise."""
+    outcomes = {job.shot_id: ShotOutcome(job.shot_id, job.backend, "not selected", take=job.take) for job in plan.jobs}
+    for job in plan.takes:
+        outcomes[job.shot_id].takes.append(TakeOutcome(job.take, job.seed, "not selected", chosen=job.chosen))
+    return outcomes
 
 
 @dataclass
@@ -45,6 +97,9 @@ class RunSummary:
 
     def count(self, status: str) -> int:
         return sum(1 for shot in self.shots if shot.status == status)
+
+    def count_takes(self, status: str) -> int:
+        return sum(1 for shot in self.shots for take in shot.takes if take.status == status)
 
     def outcome(self, shot_id: str) -> ShotOutcome:
         return next(shot for shot in self.shots if shot.shot_id == shot_id)

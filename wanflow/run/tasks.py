@@ -41,7 +41,7 @@ _TASK_DEFAULTS = dict(cache_policy=NO_CACHE, persist_result=False, retries=1, re
 def _shot_run_name() -> str:
     from prefect.runtime import task_run
 
-    return f"shot-{task_run.parameters['job'].shot_id} on {worker_name()}"
+    return f"shot-{task_run.parameters['job'].name} on {worker_name()}"
 
 
 def _encode_run_name() -> str:
@@ -65,11 +65,11 @@ def render_task(
 ) -> TaskReport:
     started = time.time()
     store, pool, logger = ArtifactStore(cache_dir), current_pool(settings), get_run_logger()
-    logger.info(f"shot {job.shot_id}: {job.backend} {job.width}x{job.height} {job.frames}f, seed {job.seed}")
+    logger.info(f"shot {job.name}: {job.backend} {job.width}x{job.height} {job.frames}f, seed {job.seed}")
     before = len(pool.loads)
     upstream = store.get_file("clips", upstream_clip_key) if upstream_clip_key else None
     if upstream_clip_key and upstream is None:
-        raise RuntimeError(f"shot {job.shot_id}: the clip of {job.upstream!r} is not in the cache {cache_dir}")
+        raise RuntimeError(f"shot {job.name}: the clip of {job.upstream_job!r} is not in the cache {cache_dir}")
     work = render_shot(job, store, pool, upstream_clip=upstream, force=force, log=logger.info)
     loads = tuple(pool.loads[before:])
     return TaskReport(worker_name(), loads, work.generated, work.seconds, str(work.clip), started, time.time())

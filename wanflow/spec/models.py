@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
-from wanflow.film import TRANSITION_TYPES
+from wanflow.film import MAX_TAKES, TRANSITION_TYPES
 from wanflow.spec.fields import (
     NAME_PATTERN,
     AudioFile,
@@ -115,6 +115,9 @@ class DefaultsSpec(SpecModel):
         "as the official Wan2.2 code does; the default), cover (crop to the profile's size), "
         "contain (whole, with bars).",
     )
+    takes: int | None = Field(
+        None, ge=1, le=MAX_TAKES, strict=True, description=f"Takes rendered, each with its own seed (1 .. {MAX_TAKES})."
+    )
 
     @model_validator(mode="after")
     def _one_length(self) -> DefaultsSpec:
@@ -144,6 +147,7 @@ class ShotSpec(DefaultsSpec):
     prompt: str | None = Field(None, description="A raw prompt used verbatim instead of the grammar.")
     lang: Literal["zh", "en"] | None = Field(None, description="Prompt language of this shot.")
     seed: int | None = Field(None, ge=0, le=2**32 - 1, strict=True, description="Fixed seed (0 .. 2^32-1).")
+    take: int | None = Field(None, ge=1, strict=True, description="The take the film uses (1 .. takes; default 1).")
     image: ImageFile | None = Field(None, description="Start frame (image-to-video), relative to the spec.")
     continue_from: str | None = Field(None, description="Id of an earlier shot whose last frame starts this one.")
     trim: TrimSpec | None = None

@@ -183,6 +183,8 @@ def _resolve_shot(
         duration=duration,
         frames=frames,
         seed=shot.seed,
+        takes=_nearest(levels, "takes") or 1,
+        take=shot.take or 1,
         image=shot.image,
         continue_from=shot.continue_from,
         fit=_nearest(levels, "fit") or "official",
@@ -222,6 +224,12 @@ def _shot_problems(
         add(
             "transition",
             f"the {resolved.transition.type} ({resolved.transition.duration:g}s) must be shorter than the shot ({resolved.duration:g}s)",
+        )
+    if resolved.take > resolved.takes:
+        count = f"{resolved.takes} take{'s' if resolved.takes != 1 else ''}"
+        add(
+            "take",
+            f"take {resolved.take} is not one of the shot's {count}; choose 1 .. {resolved.takes}, or set takes: {resolved.take}",
         )
     if resolved.trim_end is not None and resolved.duration is not None and resolved.trim_end > resolved.duration:
         add("trim", f"trim end {resolved.trim_end:g}s is after the shot's end ({resolved.duration:g}s)")
