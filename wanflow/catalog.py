@@ -25,6 +25,11 @@ ImageSizing = Literal["best_output_size", "max_area"]
 # Opt-in step caches that work on both Wan2.2 experts (MagCache's step accounting does not).
 STEP_CACHES = ("first-block", "taylorseer")
 
+# What one generation may ask of any backend; past these a storyboard is refused by `validate`
+# and `plan` instead of failing on the GPU (or allocating for hours).
+MAX_FRAMES = 241  # twice the longest official clip (121): 10 s at 24 fps, 15 s at 16 fps
+MAX_STEPS = 1000  # the schedulers' 1000 training timesteps: more steps cannot be distinct
+
 
 @dataclass(frozen=True)
 class BackendSpec:

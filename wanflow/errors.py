@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -14,12 +17,15 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
+        """`file:line:column: field: message`, always one line: control characters a storyboard
+        smuggles into a key or a value are shown escaped, never acted on by a terminal or a log."""
         where = self.file
         if self.line is not None:
             where += f":{self.line}"
             if self.column is not None:
                 where += f":{self.column}"
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        text = f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        return _CONTROL.sub(lambda match: repr(match.group())[1:-1], text)
 
 
 def file_error(path: object, message: str) -> UserError:

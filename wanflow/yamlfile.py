@@ -5,10 +5,19 @@ Python objects from tags. Here the document is only *composed* into nodes by `Sa
 then turned into plain data by hand: duplicate keys and any tag beyond the standard scalar,
 list and mapping ones become problems, and the nodes stay around to map a data path back to
 its line and column.
+
+Files come from other people, so everything is bounded before it costs time or memory: the
+file's size, its nesting depth (PyYAML's composer recurses), its number of values (counted
+while composing, and again while aliases expand), the digits of a number, and characters a
+terminal or a file name would misread (NUL, escape sequences), each reported where it is.
 """
 
 from __future__ import annotations
 
+import os
+import re
+import stat
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +41,14 @@ _STANDARD_TAGS = {
 }
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
-MAX_NODES = 100_000  # a guard against alias bombs ("billion laughs")
+MAX_NODES = 100_000  # values in a document, aliases expanded: a guard against "billion laughs"
+MAX_DEPTH = 32  # nested lists and mappings; a storyboard needs about ten
+MAX_FILE_BYTES = 4 * 1024 * 1024  # a 2000-shot storyboard with long descriptions is about 2 MB
+MAX_PROBLEMS_OF_A_KIND = 10
+# What PyYAML's reader refuses, found first so each one is reported at its line and column.
+_UNREADABLE = re.compile(r"[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# What an escape in a quoted scalar can still produce: controls a terminal or ffmpeg would act on.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 @dataclass
@@ -145,7 +161,9 @@ class _Builder:
     def build(self, node: Node, loc: list[str | int]) -> Any:
         self.count += 1
         if self.count > MAX_NODES:
-            raise _TooLarge(node)
+            raise _TooLarge(node, f"the document expands to more than {MAX_NODES} values (an alias bomb?)")
+        if len(loc) >= MAX_DEPTH:  # aliases can nest what was composed shallow
+            raise _TooLarge(node, f"values are nested more than {MAX_DEPTH} levels deep")
         if id(node) in self.built:  # an alias of a node already built
             return self.built[id(node)]
         if id(node) in self.building:
@@ -160,7 +178,7 @@ class _Builder:
         self.building.add(id(node))
         try:
             if isinstance(node, ScalarNode):
-                value = self.scalars.construct_object(node, deep=True)
+                value = self.scalar(node, loc)
             elif isinstance(node, SequenceNode):
                 value = [self.build(item, [*loc, index]) for index, item in enumerate(node.value)]
             else:
@@ -168,6 +186,19 @@ class _Builder:
         finally:
             self.building.discard(id(node))
         self.built[id(node)] = value
+        return value
+
+    def scalar(self, node: ScalarNode, loc: list[str | int]) -> Any:
+        """A scalar's value; a number too long to read, or a control character, is a problem."""
+        try:
+            value = self.scalars.construct_object(node, deep=True)
+        except ValueError:  # Python reads at most 4300 digits
+            digits = sum(character.isdigit() for character in node.value)
+            self.problem(node, loc, f"a number of {digits} digits is far out of range")
+            return None
+        if isinstance(value, str) and (control := _CONTROL.search(value)):
+            self.problem(node, loc, f"{_character(control.group())} in text; write printable text only")
+            return None
         return value
 
     def build_mapping(self, node: MappingNode, loc: list[str | int]) -> dict[str, Any]:
@@ -184,20 +215,77 @@ class _Builder:
             if not isinstance(key, ScalarNode) or key.tag not in _STANDARD_TAGS:
                 self.problem(key, loc, "mapping keys must be plain text")
                 continue
-            name = key.value if key.tag == "tag:yaml.org,2002:str" else str(self.scalars.construct_object(key))
+            name = key.value if key.tag == "tag:yaml.org,2002:str" else str(self.scalar(key, loc))
+            if _CONTROL.search(name):
+                self.problem(key, loc, f"{_character(_CONTROL.search(name).group())} in a key")
+                continue
             mapping[name] = self.build(value, [*loc, name])
         return mapping
 
 
 class _TooLarge(Exception):
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: Node | None, message: str, mark: Any = None) -> None:
         self.node = node
+        self.message = message
+        self.mark = mark if mark is not None else (node.start_mark if node is not None else None)
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader's composer with a depth and a node budget, so a deep or huge file stops early."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.depth = 0
+        self.nodes = 0
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise _TooLarge(None, f"the document holds more than {MAX_NODES} values", self.peek_event().start_mark)
+        if self.depth >= MAX_DEPTH:
+            message = f"values are nested more than {MAX_DEPTH} levels deep"
+            raise _TooLarge(None, message, self.peek_event().start_mark)
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def _character(character: str) -> str:
+    """`control character U+001B (ESCAPE)`: how a message names a character people cannot see."""
+    code = f"U+{ord(character):04X}"
+    if unicodedata.category(character) == "Cc":
+        name = {"\0": " (NUL)", "\x1b": " (ESCAPE)", "\x7f": " (DELETE)"}.get(character, "")
+        return f"control character {code}{name}"
+    return f"character {code} ({unicodedata.name(character, 'unassigned')})"
+
+
+def _unreadable(text: str, file: str) -> list[Problem]:
+    """Characters a storyboard cannot hold (NUL and other controls), each at its line and column."""
+    problems: list[Problem] = []
+    for match in _UNREADABLE.finditer(text):
+        before = text[: match.start()]
+        line = before.count("\n") + 1
+        column = match.start() - (before.rfind("\n") + 1) + 1
+        message = f"{_character(match.group())} is not allowed in a YAML file; remove it"
+        problems.append(Problem(file, line, column, "", message))
+        if len(problems) == MAX_PROBLEMS_OF_A_KIND:
+            break
+    return problems
 
 
 def load_yaml(text: str, file: str) -> tuple[YamlDocument, list[Problem]]:
     """Compose one YAML document safely; problems name file:line:column."""
+    unreadable = _unreadable(text, file)
+    if unreadable:
+        return YamlDocument(None, None), unreadable
+    loader = _BoundedLoader(text)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = loader.get_single_node()
+    except _TooLarge as error:
+        line, column = error.mark.line + 1, error.mark.column + 1
+        return YamlDocument(None, None), [Problem(file, line, column, "", error.message)]
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
@@ -211,23 +299,51 @@ def load_yaml(text: str, file: str) -> tuple[YamlDocument, list[Problem]]:
         return YamlDocument(None, None), [Problem(file, line, column, "", f"YAML syntax error: {what}")]
     except yaml.YAMLError as error:
         return YamlDocument(None, None), [Problem(file, None, None, "", f"YAML error: {error}")]
+    finally:
+        loader.dispose()
     if root is None:
         return YamlDocument(None, None), []
     builder = _Builder(file)
     try:
         data = builder.build(root, [])
     except _TooLarge as error:
-        line, column = node_position(error.node)
-        message = f"the document expands to more than {MAX_NODES} values (an alias bomb?)"
-        return YamlDocument(None, root), [Problem(file, line, column, "", message)]
+        line, column = error.mark.line + 1, error.mark.column + 1
+        return YamlDocument(None, root), [Problem(file, line, column, "", error.message)]
     return YamlDocument(data, root, file), builder.problems
+
+
+def read_limited(path: Path, what: str = "file") -> bytes:
+    """A regular file's bytes, at most MAX_FILE_BYTES; anything else is a UserError (a device or a
+    pipe would never end, a huge file would only be refused after minutes of parsing)."""
+    file = str(path)
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        raise UserError(Problem(file, None, None, "", "no such file")) from None
+    except OSError as error:
+        raise UserError(Problem(file, None, None, "", f"cannot read: {error.strerror or error}")) from None
+    if stat.S_ISDIR(status.st_mode):
+        raise UserError(Problem(file, None, None, "", f"is a directory, not a {what}"))
+    if not stat.S_ISREG(status.st_mode):
+        raise UserError(Problem(file, None, None, "", f"is not a regular file; a {what} is a plain text file"))
+    too_large = f"is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB; a {what} is a text file of a few hundred KB"
+    if status.st_size > MAX_FILE_BYTES:
+        raise UserError(Problem(file, None, None, "", too_large))
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as error:
+        raise UserError(Problem(file, None, None, "", f"cannot read: {error.strerror or error}")) from None
+    if len(data) > MAX_FILE_BYTES:  # it grew since the stat
+        raise UserError(Problem(file, None, None, "", too_large))
+    return data
 
 
 def read_yaml(path: Path) -> YamlDocument:
     """Load a YAML file whose every problem (unreadable, syntax, duplicate key, tag) is a UserError."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
+        text = read_limited(path, "YAML file").decode("utf-8")
+    except UnicodeDecodeError as error:
         raise UserError(Problem(str(path), None, None, "", f"cannot read: {error}")) from None
     document, problems = load_yaml(text, str(path))
     if problems:

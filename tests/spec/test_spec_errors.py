@@ -165,7 +165,7 @@ CASES: list[tuple[str, str, list[str]]] = [
         [
             "7:15: scenes[0].shots[0].hold: must be 0 or more, got -1",
             "8:15: scenes[0].shots[0].seed: must be 0 or more, got -5",
-            "9:16: scenes[0].shots[0].speed: must be greater than 0, got 0",
+            "9:16: scenes[0].shots[0].speed: must be 0.1 or more, got 0",
         ],
     ),
     (

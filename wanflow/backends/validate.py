@@ -6,7 +6,7 @@ from pathlib import Path
 
 import PIL.Image
 
-from wanflow.catalog import backend_spec
+from wanflow.catalog import MAX_FRAMES, backend_spec
 from wanflow.errors import Problem, UserError
 
 
@@ -47,6 +47,10 @@ def check_size(
 
 
 def frames_problem(frames: int) -> str | None:
+    if frames > MAX_FRAMES:
+        return (
+            f"{frames} frames is more than the {MAX_FRAMES} one generation makes; shorten the shot or split it in two"
+        )
     if frames < 1 or (frames - 1) % 4:
         below = max(1, (frames - 1) // 4 * 4 + 1)
         return f"{frames} frames is not 4n+1 (try {below} or {below + 4})"

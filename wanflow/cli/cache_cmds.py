@@ -17,7 +17,7 @@ from rich.table import Table
 
 from wanflow.cache import admin  # noqa: I001
 from wanflow.cache.store import KIND_PATTERN, KINDS, ArtifactStore, default_cache_dir
-from wanflow.cli.common import make_console, stderr, user_errors
+from wanflow.cli.common import AllowReadOpt, make_console, stderr, user_errors
 from wanflow.errors import Problem, UserError
 
 console = make_console()  # paths stay whole on one line
@@ -108,11 +108,14 @@ def gc_command(
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be removed; remove nothing.")] = False,
     cache: CacheOpt = None,
+    allow_read: AllowReadOpt = None,
 ) -> None:
     """Remove entries that no SPEC references and/or that went unused for --older-than (both: both hold)."""
     from wanflow.cache.admin import parse_age
+    from wanflow.confine import allow_reading
 
     with user_errors():
+        allow_reading(allow_read)
         age = None
         if older_than is not None:
             try:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -33,6 +35,16 @@ def print_table(console: Console, table: Table) -> None:
         return
     width = Measurement.get(console, console.options.update_width(PIPED_MAX_WIDTH), table).maximum
     Console(file=console.file, width=width, highlight=False, emoji=False, soft_wrap=console.soft_wrap).print(table)
+
+AllowReadOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--allow-read",
+        metavar="DIR",
+        help="Also let the storyboard read files in this folder (repeatable; adds to $WANFLOW_ALLOW_READ).",
+        show_default=False,
+    ),
+]
 
 
 def print_problems(error: UserError) -> None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from wanflow.cli.common import make_console, user_errors
+from wanflow.cli.common import AllowReadOpt, make_console, user_errors
 from wanflow.errors import Problem, UserError
 
 if TYPE_CHECKING:
@@ -41,12 +41,15 @@ def comfyui_command(
     profile: Annotated[
         str, typer.Option("--profile", "-p", help="final | draft | a profile the spec declares (preview: tiny sizes).")
     ] = "final",
+    allow_read: AllowReadOpt = None,
 ) -> None:
     """Write the shot as a ComfyUI API-format workflow from the official Wan2.2 template of its model."""
     from wanflow.atomic import write_text_atomic
+    from wanflow.confine import allow_reading
     from wanflow.report.comfyui import expert_steps, shot_workflow
 
     with user_errors():  # every problem is found before anything is written
+        allow_reading(allow_read)
         if out.is_dir():
             raise UserError(Problem(str(out), None, None, "--out", "is a folder; name the workflow file to write"))
         settings, start = export_settings(spec, shot, profile)

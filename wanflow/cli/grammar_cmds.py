@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from wanflow.cli.common import make_console, stderr, user_errors
+from wanflow.cli.common import AllowReadOpt, make_console, stderr, user_errors
 from wanflow.errors import Problem, UserError
 from wanflow.film import Lang
 from wanflow.grammar.compile import CompiledShot, compile_film
@@ -38,11 +38,14 @@ def compile_command(
         bool, typer.Option("--explain", help="Show which field produced each phrase, and why each warning.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a stable JSON list, fit for diffing.")] = False,
+    allow_read: AllowReadOpt = None,
 ) -> None:
     """Print exactly the prompts the model will see, per shot, with lint warnings."""
     with user_errors():
+        from wanflow.confine import allow_reading
         from wanflow.spec.load import load_film  # only this command needs the spec loader
 
+        allow_reading(allow_read)
         film = load_film(spec)
         compiled = compile_film(film, lang)
         if shot is not None:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from wanflow.cli.common import gpu_ids, make_console, print_problems, print_table, split_ids, user_errors
+from wanflow.cli.common import AllowReadOpt, gpu_ids, make_console, print_problems, print_table, split_ids, user_errors
 from wanflow.errors import UserError
 
 console = make_console(soft_wrap=False)
@@ -58,15 +58,18 @@ def plan_command(
     step_cache: StepCacheOpt = None,
     allow_nonstandard: NonstandardOpt = False,
     takes: TakesOpt = None,
+    allow_read: AllowReadOpt = None,
 ) -> None:
     """Print the render plan: each take's backend, size, frames, seed, estimated GPU time and memory, cached or not."""
     from wanflow.cache import ArtifactStore, default_cache_dir
+    from wanflow.confine import allow_reading
     from wanflow.plan import make_plan
     from wanflow.plan.estimate import estimate
     from wanflow.settings import RenderSettings
     from wanflow.spec import load_film
 
     with user_errors():
+        allow_reading(allow_read)
         settings = RenderSettings(
             dtype=dtype,
             offload=offload,
@@ -176,13 +179,16 @@ def run_command(
         str | None, typer.Option("--gpus", help="Start a local cluster with one worker per GPU: 0,1,...")
     ] = None,
     takes: TakesOpt = None,
+    allow_read: AllowReadOpt = None,
 ) -> None:
     """Render the storyboard into a film (a Prefect flow; local, or on $PREFECT_API_URL)."""
+    from wanflow.confine import allow_reading
     from wanflow.plan import TINY_NOTICE
     from wanflow.run.prepare import RunRequest, handing_over, prepare_run
     from wanflow.settings import RenderSettings
 
     with user_errors():  # every input problem is reported here, before Prefect starts
+        allow_reading(allow_read)  # in the environment, so a flow re-preparing elsewhere in this run sees it too
         gpu_list = gpu_ids(gpus)
         settings = RenderSettings(device, dtype, offload, t5_cpu, vae_tiling, step_cache, allow_nonstandard)
         request = RunRequest(

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from wanflow.cli.common import make_console, print_problems, user_errors
+from wanflow.cli.common import AllowReadOpt, make_console, print_problems, user_errors
 from wanflow.errors import UserError
 from wanflow.film import Film
 
@@ -23,10 +23,14 @@ stdout = make_console()
 def validate(
     specs: Annotated[list[Path], typer.Argument(help="Storyboard files to check.", show_default=False)],
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only problems.")] = False,
+    allow_read: AllowReadOpt = None,
 ) -> None:
     """Check storyboards: every problem of every file, one line each (exit code 2 if any)."""
+    from wanflow.confine import allow_reading
     from wanflow.spec.load import load_film
 
+    with user_errors():
+        allow_reading(allow_read)
     failed = False
     for path in specs:
         try:

@@ -2,23 +2,27 @@
 
 The wording and order live in Jinja templates (prompt_grammar/templates/<mode>.<lang>.j2) so
 a storyboard can change them without touching code. User text only ever enters a template
-as a variable value, inside a sandbox, so `{{ ... }}` in a description stays literal.
+as a variable value, inside a sandbox, so `{{ ... }}` in a description stays literal. The
+templates themselves may come from someone else: they render in `sandbox.BoundedEnvironment`
+(files only from the template folders, bounded time and values), and whatever fails inside
+one is reported at that template's file and line.
 """
 
 from __future__ import annotations
 
+import os
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import jinja2
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from wanflow.errors import Problem, UserError
 from wanflow.film import Film, Lang, Shot
 from wanflow.grammar.files import load_vocabulary, packaged_grammar_dir
 from wanflow.grammar.lint import LintWarning, PromptTerm, lint_shot
+from wanflow.grammar.sandbox import BoundedEnvironment
 from wanflow.grammar.vocabulary import Term, Vocabulary
 
 __all__ = ["CompiledShot", "LintWarning", "Phrase", "compile_film", "compile_shot", "template_dirs"]
@@ -46,9 +50,22 @@ class CompiledShot:
 
 
 def template_dirs(grammar_dir: Path) -> list[Path]:
-    """Where templates are looked up, file by file: the grammar's own, then the packaged ones."""
-    dirs = [grammar_dir / "templates", packaged_grammar_dir() / "templates"]
-    return list(dict.fromkeys(path.resolve() for path in dirs if path.is_dir()))
+    """Where templates are looked up, file by file: the grammar's own, then the packaged ones.
+
+    The grammar's own `templates/` must be a folder inside it (not a link out of it).
+    """
+    dirs = []
+    for grammar in dict.fromkeys((grammar_dir.resolve(), packaged_grammar_dir().resolve())):
+        written = grammar / "templates"
+        if not os.path.lexists(written):
+            continue
+        folder = written.resolve()
+        if grammar not in folder.parents:
+            message = f"leads outside {grammar}; templates are read only from inside the grammar folder"
+            raise UserError(Problem(str(written), None, None, "", message))
+        if folder.is_dir():
+            dirs.append(folder)
+    return dirs
 
 
 def compile_film(film: Film, lang: Lang | None = None) -> list[CompiledShot]:
@@ -67,12 +84,7 @@ class _Compiler:
         self.film = film
         grammar_dir = film.grammar_dir or packaged_grammar_dir()
         self.vocabulary: Vocabulary = load_vocabulary(grammar_dir)
-        self.environment = ImmutableSandboxedEnvironment(
-            loader=jinja2.FileSystemLoader([str(path) for path in template_dirs(grammar_dir)]),
-            undefined=jinja2.StrictUndefined,
-            autoescape=False,
-            keep_trailing_newline=False,
-        )
+        self.environment = BoundedEnvironment(template_dirs(grammar_dir))
 
     def compile(self, shot: Shot, lang: Lang | None) -> CompiledShot:
         lang = lang or shot.lang
@@ -147,21 +159,30 @@ class _Compiler:
     def _render(self, name: str, context: dict[str, object], shot: Shot) -> str:
         try:
             template = self.environment.get_template(name)
-        except jinja2.TemplateSyntaxError as error:
-            raise UserError(
-                Problem(str(error.filename), error.lineno, None, "", f"template error: {error.message}")
-            ) from None
         except jinja2.TemplateNotFound:
-            places = ", ".join(str(path) for path in template_dirs(self.film.grammar_dir or packaged_grammar_dir()))
+            places = ", ".join(str(path) for path in self.environment.loader.folders)
             raise UserError(
                 Problem(str(self.film.path), shot.line, None, shot.id, f"no template {name} in {places}")
             ) from None
+        except Exception as error:  # a template is someone else's code: whatever it raises is its mistake
+            raise self._template_error(error, shot, None) from None
         try:
-            return template.render(context).strip()
-        except jinja2.TemplateError as error:
-            line = _template_line(error, template.filename)
-            message = f"template error while compiling shot {shot.id!r}: {error}"
-            raise UserError(Problem(str(template.filename), line, None, "", message)) from None
+            return self.environment.render(template, context).strip()
+        except Exception as error:
+            raise self._template_error(error, shot, template.filename) from None
+
+    def _template_error(self, error: Exception, shot: Shot, filename: str | None) -> UserError:
+        """The template's file and line, and what went wrong there, for a shot that failed to compile."""
+        if isinstance(error, jinja2.TemplateSyntaxError) and error.filename:
+            file, line, what = error.filename, error.lineno, error.message
+        elif isinstance(error, jinja2.TemplateNotFound):
+            file, line = _template_line(error, self.environment.loader.folders)
+            what = f"no template {error.name!r} in {', '.join(map(str, self.environment.loader.folders))}"
+        else:
+            file, line = _template_line(error, self.environment.loader.folders)
+            what = str(error) if isinstance(error, jinja2.TemplateError) else f"{type(error).__name__}: {error}"
+        message = f"template error while compiling shot {shot.id!r}: {what}"
+        return UserError(Problem(file or filename or str(self.film.path), line, None, "", message[:500]))
 
 
 def _clean(text: str) -> str:
@@ -169,9 +190,14 @@ def _clean(text: str) -> str:
     return " ".join(text.split()).rstrip(_SEPARATORS)
 
 
-def _template_line(error: Exception, filename: str | None) -> int | None:
-    frames = [frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename == filename]
-    return frames[-1].lineno if frames else None
+def _template_line(error: Exception, folders: list[Path]) -> tuple[str | None, int | None]:
+    """The innermost template frame of the error's traceback (Jinja maps them to template lines)."""
+    frames = [
+        frame
+        for frame in traceback.extract_tb(error.__traceback__)
+        if any(folder in Path(frame.filename).parents for folder in folders)
+    ]
+    return (frames[-1].filename, frames[-1].lineno) if frames else (None, None)
 
 
 def _explain(prompt: str, candidates: list[Phrase]) -> tuple[Phrase, ...]:

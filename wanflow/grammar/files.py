@@ -16,6 +16,7 @@ from typing import Literal
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
+from wanflow.confine import OutsideError, regular_file_inside, repository_root
 from wanflow.errors import Problem, UserError
 from wanflow.film import Look, Shot
 from wanflow.grammar.vocabulary import (
@@ -38,22 +39,30 @@ def packaged_grammar_dir() -> Path:
     return Path(str(importlib.resources.files("wanflow.prompt_grammar")))
 
 
-def find_grammar_dir(spec_path: Path) -> Path:
-    """The storyboard's own prompt_grammar/: next to the spec (or in `spec_path` if it is a
-    folder) or in a parent up to the git root; else the packaged grammar."""
+def find_grammar_dir(spec_path: Path, stop: Path | None = None) -> Path:
+    """The storyboard's own prompt_grammar/ (resolved): next to the spec (or in `spec_path` if it
+    is a folder) or in a parent up to `stop` (the storyboard repository), else the packaged grammar.
+
+    Without `stop` the search ends at the git root, or at the spec's own folder outside git:
+    never above the repository, where a folder is no part of the storyboard.
+    """
     start = (spec_path if spec_path.is_dir() else spec_path.parent).resolve()
+    stop = (stop or repository_root(start)).resolve()
     for folder in (start, *start.parents):
         if (folder / "prompt_grammar").is_dir():
-            return folder / "prompt_grammar"
-        if (folder / ".git").exists():
+            return (folder / "prompt_grammar").resolve()
+        if folder == stop or stop not in folder.parents:
             break
     return packaged_grammar_dir()
 
 
 def vocabulary_path(grammar_dir: Path) -> Path:
-    """The grammar's vocabulary.yaml, or the packaged one if the folder has none."""
-    own = grammar_dir / VOCABULARY_FILE
-    return own if own.is_file() else packaged_grammar_dir() / VOCABULARY_FILE
+    """The grammar's vocabulary.yaml (a regular file inside the folder), or the packaged one if it has none."""
+    try:
+        own = regular_file_inside(grammar_dir, VOCABULARY_FILE)
+    except OutsideError as error:
+        raise UserError(Problem(str(grammar_dir / VOCABULARY_FILE), None, None, "", str(error))) from None
+    return own if own is not None else packaged_grammar_dir() / VOCABULARY_FILE
 
 
 def load_vocabulary(grammar_dir: Path) -> Vocabulary:

@@ -1,8 +1,9 @@
 """The field types of the storyboard format, and the checks each one carries.
 
-Validation needs three things from the file being read, passed as the validation context:
+Validation needs four things from the file being read, passed as the validation context:
 `vocabulary` (terms are normalised to their canonical zh form), `base_dir` (relative paths
-resolve against the spec's folder) and `characters` (`{name}` references expand).
+resolve against the spec's folder), `confinement` (where files may be read from) and
+`characters` (`{name}` references expand). Every number and text has its bound (bounds.py).
 """
 
 from __future__ import annotations
@@ -26,7 +27,15 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from wanflow.catalog import BACKENDS
+from wanflow.confine import Confinement, OutsideError
 from wanflow.grammar.vocabulary import UnknownTerm, Vocabulary
+from wanflow.spec.bounds import (
+    MAX_FRAMES,
+    MAX_ID_CHARS,
+    MAX_LIST_ITEMS,
+    MAX_TEXT_CHARS,
+    MIN_SIDE,
+)
 
 TERM_MARK = "x-wanflow-term"  # marks vocabulary fields in the JSON schema (filled in by spec.py)
 BackendId = Literal[tuple(BACKENDS)]  # type: ignore[valid-type]
@@ -109,10 +118,11 @@ def patch_list(item: Any, name: str, description: str) -> Any:
     extend_model = create_model(
         f"Extend{name}",
         __base__=SpecModel,
-        extend=(list[item], Field(description="Added after the inherited items.")),
+        extend=(list[item], Field(description="Added after the inherited items.", max_length=MAX_LIST_ITEMS)),
     )
     return Annotated[
-        Annotated[list[item], Tag("<list>")] | Annotated[extend_model, Tag("<extend>")],
+        Annotated[list[item], Field(max_length=MAX_LIST_ITEMS), Tag("<list>")]
+        | Annotated[extend_model, Tag("<extend>")],
         Discriminator(_list_or_extend),
         BeforeValidator(_one_or_many, json_schema_input_type=Union[str, list[item], extend_model]),
         Field(description=description),
@@ -128,7 +138,7 @@ def term_list(category: str, description: str) -> Any:
 # --- text, files, numbers ---------------------------------------------------------------
 
 _REFERENCE = re.compile(r"\{\{(\w[\w-]*)\}\}|\{(\w[\w-]*)\}")
-NAME_PATTERN = re.compile(r"^\w[\w-]*$")
+NAME_PATTERN = re.compile(r"^\w[\w-]*$")  # Python code uses fullmatch: `$` also matches before a final newline
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -151,11 +161,14 @@ def expand_characters(text: str, characters: dict[str, str]) -> str:
 
 
 def _expand(text: str, info: ValidationInfo) -> str:
-    return expand_characters(text, _context(info, "characters"))
+    expanded = expand_characters(text, _context(info, "characters"))
+    if len(expanded) > MAX_TEXT_CHARS:
+        raise problem(f"{len(expanded)} characters once characters are expanded; text holds at most {MAX_TEXT_CHARS}")
+    return expanded
 
 
 def _check_id(value: str) -> str:
-    if not ID_PATTERN.match(value):
+    if not ID_PATTERN.fullmatch(value):
         raise problem(
             f"{value!r} is not a valid id: use letters, digits, '-', '_' and '.', starting with a letter or digit"
         )
@@ -165,7 +178,11 @@ def _check_id(value: str) -> str:
 def _file_validator(suffixes: tuple[str, ...], what: str) -> AfterValidator:
     def existing(value: str, info: ValidationInfo) -> Path:
         base_dir: Path = _context(info, "base_dir")
-        path = (base_dir / Path(value).expanduser()).resolve()
+        confinement: Confinement = _context(info, "confinement")
+        try:  # outside first: the message must not tell whether an outside path exists
+            path = confinement.resolve(value, base_dir)
+        except OutsideError as error:
+            raise problem(f"{what} {error}") from None
         if not path.exists():
             raise problem(f"{what} not found: {value} (looked for {path})")
         if not path.is_file():
@@ -177,24 +194,50 @@ def _file_validator(suffixes: tuple[str, ...], what: str) -> AfterValidator:
     return AfterValidator(existing)
 
 
-def _size(value: Any) -> Any:
-    if isinstance(value, str):
-        match = re.fullmatch(r"\s*(\d+)\s*[x*×]\s*(\d+)\s*", value)
-        if not match:
-            raise problem(f'size {value!r} is not WIDTHxHEIGHT, e.g. "1280x720"')
-        width, height = int(match.group(1)), int(match.group(2))
-        if width <= 0 or height <= 0 or width % 2 or height % 2:
-            raise problem(f"size {value!r}: width and height must be positive even numbers (H.264 needs them)")
-        return (width, height)
-    raise problem(f'size must be text like "1280x720", not {value!r}')
+def size(most: int, what: str) -> Any:
+    """ "WIDTHxHEIGHT": even numbers from MIN_SIDE to `most`."""
+
+    def parse(value: Any) -> Any:
+        if isinstance(value, str):
+            match = re.fullmatch(r"\s*(\d{1,6})\s*[x*×]\s*(\d{1,6})\s*", value)
+            if not match:
+                raise problem(f'size {value!r} is not WIDTHxHEIGHT, e.g. "1280x720"')
+            width, height = int(match.group(1)), int(match.group(2))
+            if width <= 0 or height <= 0 or width % 2 or height % 2:
+                raise problem(f"size {value!r}: width and height must be positive even numbers (H.264 needs them)")
+            if not (MIN_SIDE <= width <= most and MIN_SIDE <= height <= most):
+                raise problem(f"size {value!r}: {what} is {MIN_SIDE} to {most} pixels wide and high")
+            return (width, height)
+        raise problem(f'size must be text like "1280x720", not {value!r}')
+
+    return Annotated[
+        tuple[int, int],
+        BeforeValidator(parse, json_schema_input_type=str),
+        Field(description=f'"WIDTHxHEIGHT", e.g. "1280x720" (even numbers, {MIN_SIDE} to {most}).'),
+    ]
 
 
-Text = Annotated[str, AfterValidator(_expand)]
-Id = Annotated[str, AfterValidator(_check_id), Field(description="Letters, digits, '-', '_' and '.'.")]
-Size = Annotated[
-    tuple[int, int],
-    BeforeValidator(_size, json_schema_input_type=str),
-    Field(description='"WIDTHxHEIGHT", e.g. "1280x720" (even numbers).'),
+def seconds(most: float, *, positive: bool = False) -> Any:
+    """A number of seconds from 0 (or above 0) to `most`."""
+    low = {"gt": 0} if positive else {"ge": 0}
+    return Annotated[float, Field(**low, le=most, strict=True, allow_inf_nan=False)]
+
+
+def _four_n_plus_one(value: int) -> int:
+    if (value - 1) % 4:
+        below = max(1, (value - 1) // 4 * 4 + 1)
+        raise problem(
+            f"{value} frames is not 4n+1 (Wan2.2 makes frames in fours after the first): try {below} or {below + 4}"
+        )
+    return value
+
+
+Text = Annotated[str, Field(max_length=MAX_TEXT_CHARS), AfterValidator(_expand)]
+Prose = Annotated[str, Field(max_length=MAX_TEXT_CHARS)]  # text taken as written (no characters)
+Id = Annotated[
+    str,
+    Field(max_length=MAX_ID_CHARS, description=f"Letters, digits, '-', '_' and '.' (at most {MAX_ID_CHARS})."),
+    AfterValidator(_check_id),
 ]
 
 
@@ -213,9 +256,7 @@ def _decodable_image(path: Path) -> Path:
 ImageFile = Annotated[Path, _file_validator(IMAGE_SUFFIXES, "image"), AfterValidator(_decodable_image)]
 LoraFile = Annotated[Path, _file_validator((".safetensors",), "LoRA file")]
 AudioFile = Annotated[Path, _file_validator((".wav", ".mp3", ".m4a", ".aac", ".flac", ".ogg", ".opus"), "audio file")]
-Seconds = Annotated[float, Field(ge=0, strict=True, allow_inf_nan=False)]
-PositiveSeconds = Annotated[float, Field(gt=0, strict=True, allow_inf_nan=False)]
-PositiveInt = Annotated[int, Field(gt=0, strict=True)]
+Frames = Annotated[int, Field(gt=0, le=MAX_FRAMES, strict=True), AfterValidator(_four_n_plus_one)]
 Flag = Annotated[bool, Field(strict=True)]
 
 

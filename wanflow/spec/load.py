@@ -2,6 +2,9 @@
 
 Every mistake in a file is reported at once, each on the line and column where it was
 written. Loading never half-succeeds: it returns a complete Film or raises `UserError`.
+Storyboards come from other people: the file, and every file it names, must lie in its
+repository or an allowed folder (`wanflow.confine`), and its size and values are bounded
+(`wanflow.spec.bounds`) before they cost time.
 """
 
 from __future__ import annotations
@@ -12,9 +15,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from wanflow.confine import ALLOW_HINT, Confinement
 from wanflow.errors import Problem, UserError
 from wanflow.film import Film
 from wanflow.grammar.files import find_grammar_dir, load_vocabulary, packaged_grammar_dir
+from wanflow.spec.bounds import MAX_SHOTS
 from wanflow.spec.fields import NAME_PATTERN, TERM_MARK, did_you_mean
 from wanflow.spec.models import SPEC_VERSION, FilmSpec
 from wanflow.spec.problems import describe, validation_problems
@@ -26,6 +31,7 @@ from wanflow.yamlfile import (
     load_yaml,
     locate,
     node_position,
+    read_limited,
 )
 
 
@@ -33,7 +39,12 @@ def load_film(path: Path) -> Film:
     """Read and check a storyboard; raises UserError listing every problem found."""
     path = Path(path)
     file = str(path)
-    raw = _read_bytes(path)
+    confinement = Confinement.of_spec(path)
+    spec_path = path.resolve()
+    if not confinement.contains(spec_path):  # a link out of the repository: read nothing there
+        message = f"the storyboard file leads outside {confinement.describe()} ({ALLOW_HINT})"
+        raise UserError(Problem(file, None, None, "", message))
+    raw = read_limited(path, "storyboard file")
     text = _decode(raw, file)
     document, problems = load_yaml(text, file)
     if document.root is None and not problems:
@@ -51,12 +62,18 @@ def load_film(path: Path) -> Film:
     version_problem = _version_problem(document, file)
     if version_problem is not None:
         raise UserError([*problems, version_problem])
+    too_many = _too_many_shots(data, document, file)
+    if too_many is not None:  # refused before validating thousands of shots
+        raise UserError(too_many)
 
-    spec_path = path.resolve()
-    grammar_dir = find_grammar_dir(spec_path)
+    grammar_dir = find_grammar_dir(spec_path, stop=confinement.root)
+    if not confinement.contains(grammar_dir.resolve()) and grammar_dir != packaged_grammar_dir():
+        message = f"leads outside {confinement.describe()} ({ALLOW_HINT})"
+        raise UserError(Problem(str(grammar_dir), None, None, "", message))
     context = {
         "vocabulary": load_vocabulary(grammar_dir),
         "base_dir": spec_path.parent,
+        "confinement": confinement,
         "characters": _raw_characters(data),
     }
     spec: FilmSpec | None = None
@@ -104,18 +121,6 @@ def film_json_schema() -> dict[str, Any]:
 # --- reading ----------------------------------------------------------------------------
 
 
-def _read_bytes(path: Path) -> bytes:
-    file = str(path)
-    if path.is_dir():
-        raise UserError(Problem(file, None, None, "", "is a directory, not a storyboard file"))
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise UserError(Problem(file, None, None, "", "no such file")) from None
-    except OSError as error:
-        raise UserError(Problem(file, None, None, "", f"cannot read: {error.strerror or error}")) from None
-
-
 def _decode(raw: bytes, file: str) -> str:
     try:
         return raw.decode("utf-8-sig")
@@ -151,6 +156,19 @@ def _version_problem(document: YamlDocument, file: str) -> Problem | None:
     )
 
 
+def _too_many_shots(data: dict[str, Any], document: YamlDocument, file: str) -> Problem | None:
+    scenes = data.get("scenes")
+    scenes = scenes if isinstance(scenes, list) else []
+    count = sum(
+        len(scene["shots"]) for scene in scenes if isinstance(scene, dict) and isinstance(scene.get("shots"), list)
+    )
+    if count <= MAX_SHOTS:
+        return None
+    node, _ = locate(document.root, ["scenes"])
+    line, column = node_position(node) if node is not None else (None, None)
+    return Problem(file, line, column, "scenes", f"{count} shots; a storyboard holds at most {MAX_SHOTS}")
+
+
 def _raw_characters(data: dict[str, Any]) -> dict[str, str]:
     characters = data.get("characters")
     if not isinstance(characters, dict):
@@ -158,7 +176,7 @@ def _raw_characters(data: dict[str, Any]) -> dict[str, str]:
     return {
         name: str(text)
         for name, text in characters.items()
-        if NAME_PATTERN.match(name) and isinstance(text, str | int | float) and not isinstance(text, bool)
+        if NAME_PATTERN.fullmatch(name) and isinstance(text, str | int | float) and not isinstance(text, bool)
     }
 
 
@@ -173,6 +191,7 @@ def _id_problems(data: dict[str, Any], document: YamlDocument, file: str) -> lis
 
     scene_lines: dict[str, int] = {}
     shot_lines: dict[str, int] = {}
+    folded: dict[str, str] = {}  # casefolded id -> the id as written
     order: list[tuple[str, list[str | int], Any]] = []  # (shot id, loc, continue_from)
     scenes = data.get("scenes")
     for s, scene in enumerate(scenes if isinstance(scenes, list) else []):
@@ -193,8 +212,12 @@ def _id_problems(data: dict[str, Any], document: YamlDocument, file: str) -> lis
             shot_id, loc = str(shot["id"]), ["scenes", s, "shots", h]
             if shot_id in shot_lines:
                 add([*loc, "id"], f"duplicate shot id {shot_id!r} (first used on line {shot_lines[shot_id]})")
+            elif shot_id.casefold() in folded:  # clips/<id>.mp4 would be one file on macOS and Windows
+                other = folded[shot_id.casefold()]
+                add([*loc, "id"], f"shot id {shot_id!r} differs from {other!r} (line {shot_lines[other]}) only in case")
             else:
                 shot_lines[shot_id] = line_of(document.root, [*loc, "id"])
+                folded[shot_id.casefold()] = shot_id
             order.append((shot_id, loc, shot.get("continue_from")))
 
     earlier: list[str] = []

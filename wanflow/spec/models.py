@@ -11,29 +11,54 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field, model_validator
 
 from wanflow.film import MAX_TAKES, TRANSITION_TYPES
+from wanflow.spec.bounds import (
+    MAX_CHARACTERS,
+    MAX_FILM_SECONDS,
+    MAX_FILM_SIDE,
+    MAX_HOLD_SECONDS,
+    MAX_ID_CHARS,
+    MAX_LORA_SCALE,
+    MAX_PROFILES,
+    MAX_RENDER_SIDE,
+    MAX_SHOT_SECONDS,
+    MAX_SHOTS,
+    MAX_SPEED,
+    MAX_STEPS,
+    MAX_TRACKS,
+    MAX_VOLUME,
+    MIN_SPEED,
+)
 from wanflow.spec.fields import (
     NAME_PATTERN,
     AudioFile,
     BackendId,
     Flag,
+    Frames,
     Id,
     ImageFile,
     LoraFile,
-    PositiveInt,
-    PositiveSeconds,
-    Seconds,
-    Size,
+    Prose,
     SpecModel,
     Text,
     did_you_mean,
     patch_list,
     problem,
+    seconds,
     shorthand,
+    size,
     term,
     term_list,
 )
 
 SPEC_VERSION = 1
+
+ShotSeconds = seconds(MAX_SHOT_SECONDS, positive=True)
+ShotOffset = seconds(MAX_SHOT_SECONDS)
+Hold = seconds(MAX_HOLD_SECONDS)
+CardSeconds = seconds(MAX_HOLD_SECONDS, positive=True)
+FilmSeconds = seconds(MAX_FILM_SECONDS)
+FilmSize = size(MAX_FILM_SIDE, "a film")
+RenderSize = size(MAX_RENDER_SIDE, "a generated clip")
 
 
 LightSource = term("light_source", "光源类型, e.g. 日光 / daylight.")
@@ -70,7 +95,7 @@ class LookSpec(SpecModel):
 
 class TransitionSpec(SpecModel):
     type: str = Field(description=f"One of: {', '.join(TRANSITION_TYPES)}.")
-    duration: PositiveSeconds | None = Field(None, description="Seconds of overlap (default 0.5 for non-cuts).")
+    duration: ShotSeconds | None = Field(None, description="Seconds of overlap (default 0.5 for non-cuts).")
 
     @model_validator(mode="after")
     def _known(self) -> TransitionSpec:
@@ -84,7 +109,9 @@ class TransitionSpec(SpecModel):
 
 class LoraSpec(SpecModel):
     file: LoraFile = Field(description="A .safetensors file, relative to the spec's folder.")
-    scale: float = Field(1.0, strict=True, description="LoRA strength.")
+    scale: float = Field(
+        1.0, ge=-MAX_LORA_SCALE, le=MAX_LORA_SCALE, strict=True, allow_inf_nan=False, description="LoRA strength."
+    )
     expert: Literal["high", "low", "both"] = Field("both", description="A14B expert it loads into.")
 
 
@@ -103,9 +130,9 @@ class DefaultsSpec(SpecModel):
     camera: Camera | None = None
     motion: Motion | None = None
     emotion: Emotion | None = None
-    negative: str | None = Field(None, description='"default" = the official Wan2.2 negative prompt, or your text.')
-    duration: PositiveSeconds | None = Field(None, description="Seconds (or set frames).")
-    frames: PositiveInt | None = Field(None, description="Frames (4n+1), instead of duration.")
+    negative: Prose | None = Field(None, description='"default" = the official Wan2.2 negative prompt, or your text.')
+    duration: ShotSeconds | None = Field(None, description=f"Seconds (or set frames), at most {MAX_SHOT_SECONDS:g}.")
+    frames: Frames | None = Field(None, description="Frames (4n+1), instead of duration.")
     transition: Transition | None = None
     backend: BackendId | None = Field(None, description="Force a backend for these shots.")
     lora: Loras | None = None
@@ -127,8 +154,8 @@ class DefaultsSpec(SpecModel):
 
 
 class TrimSpec(SpecModel):
-    start: Seconds = Field(0.0, description="Seconds cut from the clip's start.")
-    end: PositiveSeconds | None = Field(None, description="Where the clip ends, seconds from its start.")
+    start: ShotOffset = Field(0.0, description="Seconds cut from the clip's start.")
+    end: ShotSeconds | None = Field(None, description="Where the clip ends, seconds from its start.")
 
     @model_validator(mode="after")
     def _ordered(self) -> TrimSpec:
@@ -144,15 +171,19 @@ class ShotSpec(DefaultsSpec):
     scene: Text = Field("", description="Where it happens.")
     extra: Text = Field("", description="Free text appended to the prompt.")
     caption: Text | None = Field(None, description="On-screen / subtitle text.")
-    prompt: str | None = Field(None, description="A raw prompt used verbatim instead of the grammar.")
+    prompt: Prose | None = Field(None, description="A raw prompt used verbatim instead of the grammar.")
     lang: Literal["zh", "en"] | None = Field(None, description="Prompt language of this shot.")
     seed: int | None = Field(None, ge=0, le=2**32 - 1, strict=True, description="Fixed seed (0 .. 2^32-1).")
     take: int | None = Field(None, ge=1, strict=True, description="The take the film uses (1 .. takes; default 1).")
     image: ImageFile | None = Field(None, description="Start frame (image-to-video), relative to the spec.")
-    continue_from: str | None = Field(None, description="Id of an earlier shot whose last frame starts this one.")
+    continue_from: str | None = Field(
+        None, max_length=MAX_ID_CHARS, description="Id of an earlier shot whose last frame starts this one."
+    )
     trim: TrimSpec | None = None
-    hold: Seconds = Field(0.0, description="Seconds the last frame is held.")
-    speed: PositiveSeconds = Field(1.0, description="Playback speed factor.")
+    hold: Hold = Field(0.0, description="Seconds the last frame is held.")
+    speed: float = Field(
+        1.0, ge=MIN_SPEED, le=MAX_SPEED, strict=True, allow_inf_nan=False, description="Playback speed factor."
+    )
 
     @model_validator(mode="after")
     def _one_start(self) -> ShotSpec:
@@ -163,19 +194,19 @@ class ShotSpec(DefaultsSpec):
 
 class SceneSpec(SpecModel):
     id: Id
-    title: str | None = None
+    title: Prose | None = None
     defaults: DefaultsSpec | None = None
-    shots: list[ShotSpec] = Field(min_length=1)
+    shots: list[ShotSpec] = Field(min_length=1, max_length=MAX_SHOTS)
 
 
 class OutputSpec(SpecModel):
     fps: int = Field(24, gt=0, le=120, strict=True, description="Frame rate of the finished film.")
-    size: Size | None = None
+    size: FilmSize | None = None
     fit: Literal["contain", "cover", "blur"] = Field("contain", description="How clips of another shape fit.")
     crf: int | None = Field(None, ge=0, le=51, strict=True, description="H.264 quality, lower is better (18).")
     quality: Literal["high", "medium", "low"] | None = Field(None, description="crf 18 / 23 / 28.")
-    fade_in: Seconds = 0.0
-    fade_out: Seconds = 0.0
+    fade_in: Hold = 0.0
+    fade_out: Hold = 0.0
     burn_captions: Flag = Field(False, description="Draw captions into the picture (else a subtitle track).")
     interpolate: Flag = Field(False, description="Motion-interpolate fps changes.")
     timelines: list[Literal["otio", "fcp_xml", "edl"]] = Field(
@@ -192,7 +223,7 @@ class OutputSpec(SpecModel):
 class TitleCardSpec(SpecModel):
     text: Text
     subtitle: Text | None = None
-    duration: PositiveSeconds = 3.0
+    duration: CardSeconds = 3.0
 
 
 TitleCard = Annotated[TitleCardSpec, shorthand("text", TitleCardSpec)]
@@ -205,12 +236,12 @@ class TitlesSpec(SpecModel):
 
 class AudioSpec(SpecModel):
     file: AudioFile
-    start: Seconds = Field(0.0, description="Where on the film's timeline it starts.")
-    trim: Seconds = Field(0.0, description="Seconds skipped at the start of the file.")
-    duration: PositiveSeconds | None = None
-    volume: Seconds = 1.0
-    fade_in: Seconds = 0.0
-    fade_out: Seconds = 0.0
+    start: FilmSeconds = Field(0.0, description="Where on the film's timeline it starts.")
+    trim: FilmSeconds = Field(0.0, description="Seconds skipped at the start of the file.")
+    duration: seconds(MAX_FILM_SECONDS, positive=True) | None = None
+    volume: float = Field(1.0, ge=0, le=MAX_VOLUME, strict=True, allow_inf_nan=False, description="1 = as recorded.")
+    fade_in: FilmSeconds = 0.0
+    fade_out: FilmSeconds = 0.0
 
 
 class ProfileSpecModel(SpecModel):
@@ -219,9 +250,9 @@ class ProfileSpecModel(SpecModel):
     backend: BackendId | None = Field(None, description="Sets both text and image.")
     text: BackendId | None = Field(None, description="Backend for text-only shots.")
     image: BackendId | None = Field(None, description="Backend for image-conditioned shots.")
-    size: Size | None = None
-    steps: PositiveInt | None = None
-    max_frames: PositiveInt | None = None
+    size: RenderSize | None = None
+    steps: int | None = Field(None, gt=0, le=MAX_STEPS, strict=True)
+    max_frames: Frames | None = None
     tiny: Flag | None = None
 
     @model_validator(mode="after")
@@ -237,14 +268,20 @@ class FilmSpec(SpecModel):
     model_config = ConfigDict(title="wanflow storyboard")
 
     wanflow: Literal[1] = Field(description="Spec format version.")
-    title: str
+    title: Prose
     lang: Literal["zh", "en"] = Field("zh", description="Prompt language.")
     defaults: DefaultsSpec | None = None
-    characters: dict[Annotated[str, Field(pattern=NAME_PATTERN.pattern)], str] = Field(
-        default_factory=dict, description="name -> description; {name} in text expands to it."
+    characters: dict[Annotated[str, Field(pattern=NAME_PATTERN.pattern, max_length=MAX_ID_CHARS)], Prose] = Field(
+        default_factory=dict,
+        max_length=MAX_CHARACTERS,
+        description="name -> description; {name} in text expands to it.",
     )
-    scenes: list[SceneSpec] = Field(min_length=1)
+    scenes: list[SceneSpec] = Field(min_length=1, max_length=MAX_SHOTS)
     output: OutputSpec = Field(default_factory=OutputSpec)
     titles: TitlesSpec | None = None
-    soundtrack: list[Annotated[AudioSpec, shorthand("file", AudioSpec)]] = Field(default_factory=list)
-    profiles: dict[str, ProfileSpecModel] = Field(default_factory=dict)
+    soundtrack: list[Annotated[AudioSpec, shorthand("file", AudioSpec)]] = Field(
+        default_factory=list, max_length=MAX_TRACKS
+    )
+    profiles: dict[Annotated[str, Field(pattern=NAME_PATTERN.pattern, max_length=MAX_ID_CHARS)], ProfileSpecModel] = (
+        Field(default_factory=dict, max_length=MAX_PROFILES)
+    )

@@ -90,6 +90,10 @@ def _message(kind: str, item: Any) -> str:
         return f"must be less than {_number(context['lt'])}, got {describe(value)}"
     if kind == "too_short":
         return f"needs at least {context['min_length']} item(s)"
+    if kind == "too_long":
+        return f"holds {context.get('actual_length', 'too many')} items; at most {context['max_length']}"
+    if kind == "string_too_long":
+        return f"{len(str(value))} characters long; at most {context['max_length']}"
     message = item["msg"]
     return message[:1].lower() + message[1:]
 
