@@ -166,6 +166,9 @@ class ArtifactStore:
         check_plain(meta, "meta")
         kind_dir = self.root / kind
         kind_dir.mkdir(parents=True, exist_ok=True)
+        if self.lock(kind, key).is_locked:  # no other writer of this key: its temp dirs are a killed run's
+            for stale in kind_dir.glob(f"{TEMP_PREFIX}{key[:16]}-*"):
+                shutil.rmtree(stale, ignore_errors=True)
         temp_dir = kind_dir / f"{TEMP_PREFIX}{key[:16]}-{uuid.uuid4().hex[:8]}"
         temp_dir.mkdir()
         try:
@@ -325,6 +328,9 @@ class ArtifactStore:
                 self.remove_dir(entry_dir)
         except filelock.Timeout:
             logger.warning("corrupt cache entry %s/%s (%s) is locked by a run that will replace it", kind, key, reason)
+            return False
+        except OSError as error:  # a read-only cache: the entry reads as missing, and stays
+            logger.warning("corrupt cache entry %s/%s (%s) cannot be removed: %s", kind, key, reason, error)
             return False
         self.discarded.append(CorruptEntry(kind=kind, key=key, path=entry_dir, reason=reason))
         return True

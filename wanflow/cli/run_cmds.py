@@ -204,16 +204,20 @@ def run_command(
             from wanflow.run.cluster import check_worker_specs, worker_specs
 
             check_worker_specs(worker_specs(workers, gpu_list), prepared)
+    from wanflow.run.outdir import writing
     from wanflow.run.outputs import unchanged_run, write_run_json
 
-    summary = unchanged_run(prepared)
+    with writing(prepared.out_dir):  # one writer at a time; what a killed run left is removed
+        summary = unchanged_run(prepared)
+        if summary is not None:
+            write_run_json(prepared.out_dir, summary)
     if summary is not None:  # nothing to render or cut: no Prefect, no model, no ffmpeg
-        write_run_json(prepared.out_dir, summary)
         _print_summary(summary)
         return
     from wanflow.run.flow import render_film  # Prefect loads only once the input is known good
+    from wanflow.run.server import temporary_server
 
-    with handing_over(prepared):
+    with handing_over(prepared), temporary_server(log=_dim):  # a server that dies with this run
         state = render_film(
             spec=str(request.spec),
             profile=profile,

@@ -34,6 +34,7 @@ from wanflow.errors import UserError
 from wanflow.plan import TINY_NOTICE, RenderJob, generation_order
 from wanflow.plan.placement import Placement, place, unplaceable
 from wanflow.run.cluster import check_cluster, connect, local_cluster, worker_specs
+from wanflow.run.outdir import writing
 from wanflow.run.outputs import assemble_and_report, write_run_json
 from wanflow.run.phases import needs_generation
 from wanflow.run.pool import run_pool
@@ -86,7 +87,7 @@ def render_film(
     ):
         _render(prepared, engine, summary, logger)
     summary.phases = phases
-    with _timed(phases, "assemble"):
+    with _timed(phases, "assemble"), writing(prepared.out_dir):  # one writer; a killed run's leftovers go
         assemble_and_report(prepared.plan, ArtifactStore(prepared.cache_dir), summary, prepared.out_dir, logger)
     _publish_artifacts(prepared, summary)
     write_run_json(prepared.out_dir, summary)

@@ -8,9 +8,10 @@ import shutil
 from dataclasses import asdict
 from pathlib import Path
 
-from wanflow.atomic import write_text_atomic
+from wanflow.atomic import partial_path, write_text_atomic
 from wanflow.cache import ArtifactStore
 from wanflow.plan import RenderJob, RenderPlan, cut_key, take_name
+from wanflow.run.outdir import fresh_cut, stamp_cut
 from wanflow.run.prepare import PreparedRun
 from wanflow.run.summary import RunSummary, planned_outcomes
 
@@ -50,7 +51,7 @@ def assemble_and_report(plan: RenderPlan, store: ArtifactStore, summary: RunSumm
     film_path = out_dir / f"{Path(plan.film.path).stem}.mp4"
     stamp = current_cut(plan, store, out_dir)
     if stamp is not None:
-        logger.info(f"{film_path} is up to date (same clips, same spec): not cut again")
+        logger.info(f"{film_path} is up to date (same clips, same spec, its files as cut): not cut again")
         summary.film, summary.report = stamp["film"], stamp["report"]
         return
     logger.info(f"assembling {len(cut)} clips into {film_path}")
@@ -61,19 +62,14 @@ def assemble_and_report(plan: RenderPlan, store: ArtifactStore, summary: RunSumm
     paths = write_report(plan.film, records, assembly, out_dir, profile=plan.profile, run_info=run_info)
     summary.film = str(assembly.path)
     summary.report = {name: str(path) for name, path in vars(paths).items() if path is not None}
-    stamp = {"key": _cut_key(plan, store), "film": summary.film, "report": summary.report}
-    write_text_atomic(_stamp_path(plan, out_dir), json.dumps(stamp))
+    stamp_cut(_stamp_path(plan, out_dir), _cut_key(plan, store), summary.film, summary.report, assembly.subtitles)
 
 
 def current_cut(plan: RenderPlan, store: ArtifactStore, out_dir: Path) -> dict | None:
     """The stamp of the film in `out_dir` if it was cut from exactly these clips and this spec
-    (and its report shows these takes) and its files are all there; None when it must be cut (again)."""
-    stamp = _read_stamp(_stamp_path(plan, out_dir))
-    if stamp.get("key") != _cut_key(plan, store):
-        return None
-    if not all(Path(p).is_file() for p in [stamp["film"], *stamp["report"].values()]):
-        return None
-    return stamp
+    (and its report shows these takes) and its files are all as the cut wrote them (size and sha256); None when
+    it must be cut (again)."""
+    return fresh_cut(_stamp_path(plan, out_dir), _cut_key(plan, store))
 
 
 def unchanged_run(prepared: PreparedRun) -> RunSummary | None:
@@ -149,13 +145,6 @@ def _stamp_path(plan: RenderPlan, out_dir: Path) -> Path:
     return out_dir / f".{Path(plan.film.path).stem}.cut.json"
 
 
-def _read_stamp(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-
-
 def _record(job: RenderJob, clip: Path, summary: RunSummary, takes: dict[str, Path]):
     from wanflow.report.storyboard import ShotRecord, TakeRecord
 
@@ -198,8 +187,7 @@ def _record(job: RenderJob, clip: Path, summary: RunSummary, takes: dict[str, Pa
 
 def _link_or_copy(source: Path, target: Path) -> None:
     """Hard-link when the cache shares the filesystem (instant, no space), else copy; atomic."""
-    staging = target.with_name(f".{target.name}.tmp")
-    staging.unlink(missing_ok=True)
+    staging = partial_path(target)
     try:
         os.link(source, staging)
     except OSError:

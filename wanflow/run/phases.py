@@ -77,6 +77,8 @@ def generate_latents(
     """Make the shot's latents unless cached. Returns True when it generated them."""
     from wanflow.backends.generate import GenerationRequest
 
+    if not needs_generation(job, store, force=force):  # a hit takes no lock: a read-only cache serves it
+        return False
     with store.lock("latents", job.keys.latents):
         if not needs_generation(job, store, force=force):  # another run may have made them meanwhile
             return False
@@ -114,6 +116,9 @@ def decode_clip(job: RenderJob, store: ArtifactStore, pool: ModelPool, *, force:
     """Decode the shot's latents to an mp4 clip in the cache. Returns (clip path, decoded now)."""
     from wanflow.media.ffmpeg import write_clip
 
+    existing = None if force else store.get_file("clips", job.keys.clip)
+    if existing is not None:  # a hit takes no lock: a read-only cache serves it
+        return existing, False
     with store.lock("clips", job.keys.clip):
         existing = None if force else store.get_file("clips", job.keys.clip)
         if existing is not None:

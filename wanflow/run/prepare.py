@@ -17,9 +17,11 @@ from pathlib import Path
 from wanflow.backends.store import find_model
 from wanflow.cache import default_cache_dir
 from wanflow.catalog import BACKENDS
+from wanflow.confine import Confinement
 from wanflow.errors import Problem, UserError
 from wanflow.media.fonts import font_problems
 from wanflow.plan import RenderJob, RenderPlan, make_plan, resolve_profile, select_forced, select_shots
+from wanflow.run.outdir import check_writable
 from wanflow.settings import RenderSettings
 from wanflow.spec import load_film
 
@@ -64,17 +66,32 @@ def prepare_run(request: RunRequest, log: Log = print) -> PreparedRun:
         raise UserError(fonts)
     selected = select_shots(plan, list(request.only) or None)
     forced = select_forced(plan, list(request.force) or None, selected)
-    out_dir = request.out.resolve()
-    _check_writable(out_dir, "--out")
+    confinement = Confinement.of_spec(request.spec)
+    out_dir = _not_led_out(request.out, confinement, "--out")
+    check_writable(out_dir, spec)
+    cache_dir = (
+        request.cache.resolve() if request.cache else _not_led_out(default_cache_dir(spec), confinement, "cache")
+    )
     return PreparedRun(
         request=request,
         plan=plan,
         jobs=tuple(job for job in plan.jobs if job.shot_id in selected),
         takes=tuple(job for job in plan.takes if job.shot_id in selected),
         forced=frozenset(forced),
-        cache_dir=(request.cache or default_cache_dir(spec)).resolve(),
+        cache_dir=cache_dir,
         out_dir=out_dir,
     )
+
+
+def _not_led_out(folder: Path, confinement: Confinement, what: str) -> Path:
+    """`folder` resolved; a folder named inside the storyboard repository must stay there (a link
+    committed in the repository must not send the film or the cache elsewhere)."""
+    resolved = folder.resolve()
+    written = Path(os.path.abspath(folder))
+    if confinement.root in (written, *written.parents) and not confinement.contains(resolved):
+        message = f"{folder} is inside the storyboard repository but leads outside it (a link?); name a folder outside the repository to write there"
+        raise UserError(Problem("wanflow", None, None, what, message))
+    return resolved
 
 
 def ensure_tiny_models(log: Log) -> None:
@@ -103,10 +120,3 @@ def handing_over(prepared: PreparedRun) -> Iterator[None]:
 def handed_over(request: RunRequest) -> PreparedRun | None:
     prepared = _handed.get()
     return prepared if prepared is not None and prepared.request == request else None
-
-
-def _check_writable(folder: Path, option: str) -> None:
-    """Found before any rendering, not after an hour of it."""
-    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
-    if existing is None or not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise UserError(Problem("wanflow", None, None, option, f"{folder} is not a writable folder"))
