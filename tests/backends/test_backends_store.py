@@ -14,9 +14,9 @@ from wanflow.backends.store import (
     model_dir,
     weights_fingerprint,
 )
-from wanflow.backends.validate import check_request, check_size, frames_for_duration
+from wanflow.backends.validate import check_request, check_size, frames_for_duration, positions_problem
 from wanflow.backends.verify import verify_model
-from wanflow.catalog import BACKENDS, DEFAULT_NEGATIVE_PROMPT
+from wanflow.catalog import BACKENDS, DEFAULT_NEGATIVE_PROMPT, MAX_FRAMES
 from wanflow.errors import UserError
 
 
@@ -75,6 +75,22 @@ def test_check_request_reports_every_problem_at_once(tmp_path: Path) -> None:
     Image.new("RGB", (64, 48), "red").save(good)
     assert check_request("i2v-a14b", width=832, height=480, frames=81, image=good) == []
     assert check_request("i2v-a14b", width=832, height=480, frames=81, image_from_previous_shot=True) == []
+
+
+def test_frames_and_sizes_past_what_a_model_places_are_refused(tiny_model_dirs: dict[str, Path]) -> None:
+    """The longest clip wanflow renders, and what the tiny models' 32-position rotary table holds."""
+    with pytest.raises(UserError, match=f"{MAX_FRAMES + 4} frames is more than the {MAX_FRAMES}"):
+        check_request("t2v-a14b", width=832, height=480, frames=MAX_FRAMES + 4)
+    official = Path(__file__).resolve().parents[2] / "wanflow" / "backends" / "official"
+    for backend_id in BACKENDS:  # the official configs: 1024 positions, never the binding bound
+        assert positions_problem(official / backend_id, 2048, 2048, MAX_FRAMES) is None
+    tiny = tiny_model_dirs["t2v-a14b"]
+    assert positions_problem(tiny, 256, 144, 125) is None
+    assert "at most 125 frames and 512 pixels a side" in positions_problem(tiny, 256, 144, 129)
+    assert "at most 125 frames" in positions_problem(tiny, 1024, 576, 9)
+    with pytest.raises(UserError, match="rotary embedding holds") as caught:
+        check_request("t2v-a14b", width=256, height=144, frames=241, tiny=True, model_dir=tiny)
+    assert [p.field for p in caught.value.problems] == ["frames"]
 
 
 def test_missing_model_says_how_to_fix(tmp_path: Path) -> None:

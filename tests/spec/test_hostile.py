@@ -368,6 +368,15 @@ def test_plan_refuses_a_shot_longer_than_its_backend_renders(repo: Repo, tiny_mo
     )
 
 
+def test_plan_refuses_what_the_tiny_preview_models_cannot_place(repo: Repo, tiny_models_root: Path) -> None:
+    spec = repo.write(shot="      - id: s2\n        frames: 241\n")
+    assert runner.invoke(app, ["validate", str(spec)]).exit_code == 0
+    message = refused(repo, "plan", str(spec))  # preview: tiny models, 32 rotary positions per axis
+    assert message.endswith(
+        "241 frames of 256x144 are more positions than this model's rotary embedding holds (32 per axis): at most 125 frames and 512 pixels a side"
+    )
+
+
 def test_template_denial_of_service_through_the_cli(repo: Repo) -> None:
     templates = repo.root / "prompt_grammar" / "templates"
     templates.mkdir(parents=True)

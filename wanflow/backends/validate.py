@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import PIL.Image
@@ -57,6 +58,32 @@ def frames_problem(frames: int) -> str | None:
     return None
 
 
+def positions_problem(model_dir: Path, width: int, height: int, frames: int) -> str | None:
+    """Why the model cannot place this request's latent positions, or None.
+
+    The transformer's rotary embedding is a table of `rope_max_seq_len` positions per axis
+    (1024 in the official models, 32 in the tiny ones): a clip longer or larger than that
+    fails inside the model, so the plan refuses it. Read from the folder's configs, no torch.
+    """
+    try:
+        transformer = json.loads((model_dir / "transformer" / "config.json").read_text(encoding="utf-8"))
+        vae = json.loads((model_dir / "vae" / "config.json").read_text(encoding="utf-8"))
+        limit = int(transformer.get("rope_max_seq_len", 1024))
+        patch_t, patch_h, patch_w = (int(n) for n in transformer.get("patch_size", (1, 2, 2)))
+        stride_t, stride_s = int(vae.get("scale_factor_temporal", 4)), int(vae.get("scale_factor_spatial", 8))
+    except (OSError, ValueError, TypeError):
+        return None  # an unreadable folder is the layout check's to report
+    used = ((frames - 1) // stride_t + 1) // patch_t, height // stride_s // patch_h, width // stride_s // patch_w
+    if max(used) <= limit:
+        return None
+    most_frames = (limit * patch_t - 1) * stride_t + 1
+    most_side = limit * stride_s * min(patch_h, patch_w)
+    return (
+        f"{frames} frames of {width}x{height} are more positions than this model's rotary embedding holds "
+        f"({limit} per axis): at most {most_frames} frames and {most_side} pixels a side"
+    )
+
+
 def image_problem(path: Path | None, *, needed: bool, accepted: bool, backend_id: str) -> str | None:
     if path is None:
         return f"{backend_id} needs a start image" if needed else None
@@ -84,10 +111,12 @@ def check_request(
     allow_custom_size: bool = False,
     file: str = "wanflow",
     line: int | None = None,
+    model_dir: Path | None = None,
 ) -> list[str]:
     """Every problem of one render request in one UserError; otherwise its warnings.
 
     `image_from_previous_shot`: the start frame comes from a continuity edge and does not exist yet.
+    `model_dir`: the installed model, whose configs bound the frames and size it can place.
     """
     spec = backend_spec(backend_id)
     problems: list[Problem] = []
@@ -102,6 +131,8 @@ def check_request(
     if size_warning:
         warnings.append(size_warning)
     add("frames", frames_problem(frames))
+    if model_dir is not None and not problems:
+        add("frames", positions_problem(model_dir, width, height, frames))
     if not image_from_previous_shot:
         add("image", image_problem(image, needed=spec.needs_image, accepted=spec.accepts_image, backend_id=spec.id))
     elif not spec.accepts_image:

@@ -181,6 +181,7 @@ def make_plan(
                     allow_custom_size=profile.width is not None,
                     file=str(film.path),
                     line=shot.line,
+                    model_dir=folder,
                 )
             except UserError as error:
                 problems += [replace(p, field=f"shots.{shot.id}.{p.field}") for p in error.problems]
