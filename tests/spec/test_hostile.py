@@ -225,10 +225,10 @@ def test_a_link_in_the_repository_does_not_send_the_cache_or_the_film_outside(
     repo: Repo, tiny_models_root: Path
 ) -> None:
     spec = repo.write()
-    repo.link("specs/.wanflow", repo.outside)
+    repo.link(".wanflow", repo.outside)  # the default cache is .wanflow/cache at the repository root
     message = refused(repo, "run", str(spec), "--out", str(repo.root / "out"))
-    assert message.startswith(f"wanflow: cache: {repo.root / 'specs' / '.wanflow' / 'cache'} is inside the storyboard")
-    (repo.root / "specs" / ".wanflow").unlink()
+    assert message.startswith(f"wanflow: cache: {repo.root / '.wanflow' / 'cache'} is inside the storyboard")
+    (repo.root / ".wanflow").unlink()
     repo.link("out", repo.outside)
     message = refused(repo, "run", str(spec), "--out", str(repo.root / "out"))
     assert message.startswith(

@@ -36,6 +36,7 @@ def print_table(console: Console, table: Table) -> None:
     width = Measurement.get(console, console.options.update_width(PIPED_MAX_WIDTH), table).maximum
     Console(file=console.file, width=width, highlight=False, emoji=False, soft_wrap=console.soft_wrap).print(table)
 
+
 AllowReadOpt = Annotated[
     list[Path] | None,
     typer.Option(
