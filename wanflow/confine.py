@@ -70,7 +70,11 @@ class Confinement:
     @classmethod
     def of_spec(cls, spec_path: Path) -> Confinement:
         """The confinement of a spec: the repository of the folder it is written in."""
-        folder = Path(os.path.abspath(spec_path)).parent
+        return cls.of_folder(Path(os.path.abspath(spec_path)).parent)
+
+    @classmethod
+    def of_folder(cls, folder: Path) -> Confinement:
+        """The confinement of work in `folder` (the current directory of `wanflow vocab`)."""
         return cls(repository_root(folder), allowed_folders())
 
     def contains(self, path: Path) -> bool:

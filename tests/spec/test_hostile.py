@@ -181,10 +181,22 @@ def test_a_storyboard_file_linked_outside_is_refused_unread(repo: Repo) -> None:
     )
 
 
-def test_a_grammar_linked_outside_is_refused_unread(repo: Repo) -> None:
+def test_a_grammar_linked_outside_is_refused_unread_whether_or_not_it_exists(repo: Repo) -> None:
     repo.link("prompt_grammar", repo.outside / "grammar")
-    spec = repo.write()
-    assert "leads outside the storyboard repository" in refused(repo, "validate", str(spec))
+    there = refused(repo, "validate", str(repo.write()))
+    (repo.root / "prompt_grammar").unlink()
+    repo.link("prompt_grammar", repo.outside / "nothing")
+    absent = refused(repo, "validate", str(repo.write()))
+    assert "prompt_grammar: leads outside the storyboard repository" in there
+    assert there.replace("grammar", "X") == absent.replace("nothing", "X").replace("grammar", "X")
+
+
+def test_vocab_in_a_repository_whose_grammar_links_outside_reads_nothing_there(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo.link("prompt_grammar", repo.outside / "grammar")
+    monkeypatch.chdir(repo.root / "specs")
+    assert "prompt_grammar: leads outside the storyboard repository" in refused(repo, "vocab")
 
 
 def test_a_vocabulary_linked_outside_is_refused_unread(repo: Repo) -> None:

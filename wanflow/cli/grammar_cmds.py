@@ -15,10 +15,11 @@ from rich.table import Table
 from rich.text import Text
 
 from wanflow.cli.common import AllowReadOpt, make_console, stderr, user_errors
+from wanflow.confine import Confinement
 from wanflow.errors import Problem, UserError
 from wanflow.film import Lang
 from wanflow.grammar.compile import CompiledShot, compile_film
-from wanflow.grammar.files import find_grammar_dir, load_vocabulary
+from wanflow.grammar.files import load_vocabulary, storyboard_grammar_dir
 from wanflow.grammar.lint import EXPLANATIONS
 from wanflow.grammar.vocabulary import Term, UnknownCategory, Vocabulary
 
@@ -91,7 +92,7 @@ def vocab_command(
 ) -> None:
     """List the vocabulary's categories, or the terms of one (the grammar found from here)."""
     with user_errors():
-        vocabulary = load_vocabulary(find_grammar_dir(Path.cwd()))
+        vocabulary = load_vocabulary(storyboard_grammar_dir(Path.cwd(), Confinement.of_folder(Path.cwd())))
         console = make_console(soft_wrap=False)
         if category is None:
             console.print(_categories_table(vocabulary, lang))

@@ -10,13 +10,14 @@ import dataclasses
 import difflib
 import functools
 import importlib.resources
+import os
 from pathlib import Path
 from typing import Literal
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
-from wanflow.confine import OutsideError, regular_file_inside, repository_root
+from wanflow.confine import ALLOW_HINT, Confinement, OutsideError, regular_file_inside, repository_root
 from wanflow.errors import Problem, UserError
 from wanflow.film import Look, Shot
 from wanflow.grammar.vocabulary import (
@@ -40,7 +41,7 @@ def packaged_grammar_dir() -> Path:
 
 
 def find_grammar_dir(spec_path: Path, stop: Path | None = None) -> Path:
-    """The storyboard's own prompt_grammar/ (resolved): next to the spec (or in `spec_path` if it
+    """The storyboard's own prompt_grammar/ (as found, not resolved): next to the spec (or in `spec_path` if it
     is a folder) or in a parent up to `stop` (the storyboard repository), else the packaged grammar.
 
     Without `stop` the search ends at the git root, or at the spec's own folder outside git:
@@ -49,11 +50,23 @@ def find_grammar_dir(spec_path: Path, stop: Path | None = None) -> Path:
     start = (spec_path if spec_path.is_dir() else spec_path.parent).resolve()
     stop = (stop or repository_root(start)).resolve()
     for folder in (start, *start.parents):
-        if (folder / "prompt_grammar").is_dir():
-            return (folder / "prompt_grammar").resolve()
+        if os.path.lexists(folder / "prompt_grammar"):  # a link counts whether or not its target exists:
+            return folder / "prompt_grammar"  # the caller's refusal must not tell which
         if folder == stop or stop not in folder.parents:
             break
     return packaged_grammar_dir()
+
+
+def storyboard_grammar_dir(start: Path, confinement: Confinement) -> Path:
+    """The grammar a storyboard compiles with, resolved; a UserError when its prompt_grammar/
+    leads out of the storyboard repository (and the allowed folders)."""
+    found = find_grammar_dir(start, stop=confinement.root)
+    if found == packaged_grammar_dir():
+        return found
+    resolved = found.resolve()
+    if not confinement.contains(resolved):
+        raise UserError(Problem(str(found), None, None, "", f"leads outside {confinement.describe()} ({ALLOW_HINT})"))
+    return resolved
 
 
 def vocabulary_path(grammar_dir: Path) -> Path:

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from wanflow.confine import ALLOW_HINT, Confinement
 from wanflow.errors import Problem, UserError
 from wanflow.film import Film
-from wanflow.grammar.files import find_grammar_dir, load_vocabulary, packaged_grammar_dir
+from wanflow.grammar.files import load_vocabulary, packaged_grammar_dir, storyboard_grammar_dir
 from wanflow.spec.bounds import MAX_SHOTS
 from wanflow.spec.fields import NAME_PATTERN, TERM_MARK, did_you_mean
 from wanflow.spec.models import SPEC_VERSION, FilmSpec
@@ -66,10 +66,7 @@ def load_film(path: Path) -> Film:
     if too_many is not None:  # refused before validating thousands of shots
         raise UserError(too_many)
 
-    grammar_dir = find_grammar_dir(spec_path, stop=confinement.root)
-    if not confinement.contains(grammar_dir.resolve()) and grammar_dir != packaged_grammar_dir():
-        message = f"leads outside {confinement.describe()} ({ALLOW_HINT})"
-        raise UserError(Problem(str(grammar_dir), None, None, "", message))
+    grammar_dir = storyboard_grammar_dir(spec_path, confinement)
     context = {
         "vocabulary": load_vocabulary(grammar_dir),
         "base_dir": spec_path.parent,
