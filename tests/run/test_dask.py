@@ -144,7 +144,8 @@ def dask_cluster(prefect_server: Server, tiny_models_root: Path) -> Iterator[Clu
         for name in ("w0", "w1"):
             processes[name] = subprocess.Popen(
                 [str(BIN / "dask"), "worker", address, "--name", name, "--nthreads", "1", "--no-nanny"]
-                + ["--memory-limit", "0", "--resources", "GPU24=1,GPU80=1", "--no-dashboard"],
+                + ["--memory-limit", "0", "--resources", "GPU24=1,GPU80=1", "--preload", "wanflow.run.warmup"]
+                + ["--no-dashboard"],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 env=os.environ.copy(),

@@ -34,6 +34,10 @@ def test_two_workers_on_two_gpus_of_one_machine_do_not_share_a_lock(monkeypatch:
     assert first != second
 
 
+def test_the_cpu_is_not_locked_so_two_cpu_workers_render_side_by_side() -> None:
+    assert not hasattr(device_lock("cpu"), "lock_file")
+
+
 def test_a_runs_pool_frees_its_text_encoders_and_a_workers_pool_keeps_them(tiny_model_dirs) -> None:
     from factories import film, shot
 

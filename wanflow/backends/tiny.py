@@ -85,10 +85,10 @@ def _vae(spec: BackendSpec, generator: torch.Generator) -> AutoencoderKLWan:
     mean = (torch.rand(spec.z_dim, generator=generator) - 0.5).tolist()
     std = (torch.rand(spec.z_dim, generator=generator) + 0.5).tolist()
     common = dict(
-        base_dim=3,
+        base_dim=2,
         z_dim=spec.z_dim,
         dim_mult=[1, 1, 1, 1],
-        num_res_blocks=0,  # the same layers otherwise: decoding a 256x144 preview shot takes ~1 s, not ~10
+        num_res_blocks=0,  # with base_dim 2: a 256x144 preview shot decodes in ~0.7 s, not ~10
         temperal_downsample=[False, True, True],
         latents_mean=[round(v, 4) for v in mean],
         latents_std=[round(v, 4) for v in std],

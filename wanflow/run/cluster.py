@@ -18,8 +18,9 @@ from wanflow.plan.placement import WorkerSlot
 DEFAULT_CARD_GB = 80
 """What `--gpus` assumes each card holds (WANFLOW_CARD_GB overrides): every backend fits one."""
 
-WORKER_OPTIONS = {"nthreads": 1, "memory_limit": 0}
-"""memory_limit 0 turns Dask's memory manager off: model weights are not a leak to pause or kill for."""
+WORKER_OPTIONS = {"nthreads": 1, "memory_limit": 0, "preload": ["wanflow.run.warmup"]}
+"""memory_limit 0 turns Dask's memory manager off: model weights are not a leak to pause or kill for;
+the warm-up preload does the heavy imports when the worker starts."""
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import os
 import re
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -133,12 +133,16 @@ def warm_models() -> dict[str, list[str]]:
     }
 
 
-def device_lock(device: str) -> filelock.FileLock:
-    """One generation per physical device at a time, across every process on this machine.
+def device_lock(device: str) -> AbstractContextManager[object]:
+    """One generation per physical GPU at a time, across every process on this machine.
 
     Two workers with CUDA_VISIBLE_DEVICES=0 and =1 both see "cuda:0": the lock is keyed by the
-    physical GPU (its index in the machine's numbering), not by the device string.
+    physical GPU (its index in the machine's numbering), not by the device string. The CPU is
+    not locked: the operating system shares its cores, and locking it would run two CPU workers
+    one after the other.
     """
+    if not device.startswith("cuda"):
+        return nullcontext()
     name = re.sub(r"[^a-z0-9]+", "-", physical_device(device).lower())
     locks = Path(platformdirs.user_cache_dir("wanflow")) / "locks"
     locks.mkdir(parents=True, exist_ok=True)

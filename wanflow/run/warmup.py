@@ -1,0 +1,9 @@
+"""A Dask worker preload: the imports a render needs, done when the worker starts, not in the first shot.
+
+`wanflow cluster start` preloads it into every worker; on a studio's own workers:
+`dask worker ADDRESS --preload wanflow.run.warmup ...`. A long-lived worker then spends a run's
+time on models and shots only.
+"""
+
+import wanflow.backends.generate  # noqa: F401  (torch, diffusers, transformers)
+import wanflow.run.tasks  # noqa: F401  (Prefect's task engine)
