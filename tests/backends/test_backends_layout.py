@@ -241,10 +241,13 @@ def test_models_verify_names_the_differences_and_exits_2(fixture_dirs: dict[str,
     assert "boundary_ratio is 0.875, expected 0.9" in result.output
 
 
+# 480x272 fits the diffusers fixture's small rotary embedding (512 pixels a side), as 1280x720 would not.
 SPEC = """\
 wanflow: 1
 title: Layout test
 lang: en
+profiles:
+  small: { text: t2v-a14b, image: i2v-a14b, size: 480x272 }
 scenes:
   - id: one
     shots:
@@ -270,19 +273,19 @@ def test_plan_and_run_refuse_a_nonstandard_folder_unless_allowed(
     spec = tmp_path / "film.yaml"
     spec.write_text(SPEC, encoding="utf-8")
 
-    plan = make_plan(load_film(spec), "final")
+    plan = make_plan(load_film(spec), "small")
     [problem] = plan.problems
     assert "not the official Wan2.2 layout: text_encoder class is T5EncoderModel" in problem.message
     assert "--allow-nonstandard" in problem.message
 
     runner = CliRunner()
     for command in (["plan", str(spec)], ["run", str(spec), "--out", str(tmp_path / "out")]):
-        refused = runner.invoke(app, [*command, "--profile", "final"])
+        refused = runner.invoke(app, [*command, "--profile", "small"])
         assert refused.exit_code == 2 and "T5EncoderModel" in refused.output, refused.output
     assert not (tmp_path / "out").exists()  # refused before anything loaded or was written
 
     settings = RenderSettings(offload=True, allow_nonstandard=True)
-    [job] = make_plan(load_film(spec), "final", settings).jobs
+    [job] = make_plan(load_film(spec), "small", settings).jobs
     assert job.model_layout is not None and job.model_layout["text_encoder.class"] == "T5EncoderModel"
     seconds, memory = estimate(job, settings)
     assert seconds is not None
@@ -290,6 +293,6 @@ def test_plan_and_run_refuse_a_nonstandard_folder_unless_allowed(
         memory
         == real_size("t2v-a14b", dtype="auto", offload=True).peak_gpu_bytes(job.width, job.height, job.frames) / GIB
     )
-    shown = runner.invoke(app, ["plan", str(spec), "--profile", "final", "--offload", "--allow-nonstandard"])
+    shown = runner.invoke(app, ["plan", str(spec), "--profile", "small", "--offload", "--allow-nonstandard"])
     assert shown.exit_code == 0, shown.output
     assert f"{memory:.0f} GiB" in shown.output
