@@ -179,6 +179,9 @@ def _report(results: dict[str, float], shots: int) -> str:
         "",
         "The bare loop only renders clips; `wanflow run` also cuts the film (titles, transitions,",
         "soundtrack) and writes the report. A no-change re-run loads no model and does not cut again.",
+        "wanflow runs torch on one CPU thread (`WANFLOW_CPU_THREADS`), the bare loop on torch's default; the",
+        "fixed costs the loop does not have (a Prefect flow run and task runs, the cut, the report) are about",
+        "7 s whatever the film's length, which is what the ratio shows now that a tiny shot decodes in 0.7 s.",
     ]
     return "\n".join(lines)
 

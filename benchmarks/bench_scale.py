@@ -50,7 +50,7 @@ def install(seconds):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="4 shots, 0.2 s stand-in, no README update")
-    parser.add_argument("--step-seconds", type=float, default=1.0, help="stand-in GPU seconds per denoising step")
+    parser.add_argument("--step-seconds", type=float, default=2.0, help="stand-in GPU seconds per denoising step")
     args = parser.parse_args()
     shots, step_seconds = (4, 0.2) if args.quick else (12, args.step_seconds)
     work = Path(tempfile.mkdtemp(prefix="wanflow-bench-scale-"))
