@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
 
 from wanflow.run.pool import ModelPool, device_lock, physical_device
@@ -51,3 +55,31 @@ def test_a_runs_pool_frees_its_text_encoders_and_a_workers_pool_keeps_them(tiny_
         pool.done_encoding()
         assert pool.warm_text_encoders() == expected
         pool.release_all()
+
+
+# A fresh process: what preloading the backends leaves behind, and what an in-process run imports.
+PRELOAD = """
+import gc, json, sys
+from wanflow.run.cluster import worker_name
+name = worker_name()
+from wanflow.run.pool import preload_backends
+preload_backends()
+print(json.dumps({
+    "worker": name,
+    "distributed": "distributed" in sys.modules,
+    "collector_on": gc.isenabled(),
+    "frozen": gc.get_freeze_count(),
+    "torch": "torch" in sys.modules,
+}))
+"""
+
+
+def test_preloading_the_backends_freezes_them_out_of_garbage_collection() -> None:
+    """Each free after a model is dropped walks only what came after the imports, and the
+    collector is back on; an in-process run never imports Dask's distributed for its worker name."""
+    done = subprocess.run([sys.executable, "-c", PRELOAD], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["worker"] == "local" and not seen["distributed"]
+    assert seen["torch"] and seen["collector_on"]
+    assert seen["frozen"] > 100_000  # torch, diffusers and transformers' objects

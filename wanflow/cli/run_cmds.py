@@ -214,10 +214,15 @@ def run_command(
     if summary is not None:  # nothing to render or cut: no Prefect, no model, no ffmpeg
         _print_summary(summary)
         return
-    from wanflow.run.flow import render_film  # Prefect loads only once the input is known good
-    from wanflow.run.server import temporary_server
+    from wanflow.run.server import run_server  # Prefect loads only once the input is known good
 
-    with handing_over(prepared), temporary_server(log=_dim):  # a server that dies with this run
+    with handing_over(prepared), run_server(log=_dim) as server_up:
+        from wanflow.run.flow import render_film
+        from wanflow.run.pool import preload_backends
+
+        if not (cluster or workers or gpu_list) and prepared.renders_takes():
+            preload_backends()  # in this process, while the server boots on another core
+        server_up()
         state = render_film(
             spec=str(request.spec),
             profile=profile,

@@ -122,9 +122,10 @@ def prefect_yaml(project: str, specs: list[str], profile: str = "final") -> str:
 
 ZOMBIE_AUTOMATION = """\
 # Prefect's documented zombie-run automation (docs: "How to detect and respond to zombie flows").
-# A deployment's flow run sends a heartbeat every 30 s (PREFECT_FLOWS_HEARTBEAT_FREQUENCY in
-# flows/prefect.yaml); when the machine running it dies, the heartbeats stop and, 90 s later,
-# this marks the run Crashed instead of leaving it Running forever. Create it once per server:
+# A render-film flow run sends a heartbeat every 30 s (PREFECT_FLOWS_HEARTBEAT_FREQUENCY in
+# flows/prefect.yaml; `wanflow run` does the same); when the machine running it dies, the
+# heartbeats stop and, 90 s later, this marks the run Crashed instead of leaving it Running
+# forever. Create it once per server:
 #   prefect automation create --from-file flows/automations.yaml
 automations:
   - name: wanflow-crash-zombie-flow-runs
@@ -141,6 +142,9 @@ automations:
         - prefect.flow-run.Crashed
       match:
         prefect.resource.id: [prefect.flow-run.*]
+      match_related:  # wanflow's runs only: other flows on the server may beat less often
+        prefect.resource.role: flow
+        prefect.resource.name: render-film
       for_each: [prefect.resource.id]
       threshold: 1
       within: 90

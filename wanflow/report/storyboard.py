@@ -11,6 +11,7 @@ import base64
 import io
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from pathlib import Path
 from urllib.parse import quote
@@ -109,7 +110,7 @@ def manifest_metadata(film: Film, records: list[ShotRecord], *, profile: str, ru
 
 def _png_bytes(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=True)
+    image.save(buffer, format="PNG")  # optimize=True: 1 % smaller, 2.5x slower
     return buffer.getvalue()
 
 
@@ -215,8 +216,10 @@ def write_report(
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = build_manifest(film, records, profile=profile, run_info=run_info)
-    thumbs = {record.shot.id: clip_thumbnails(record.clip) for record in records}
-    take_thumbs = {record.shot.id: take_thumbnails(record) for record in records if record.compared}
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as readers:  # each read is an ffmpeg process
+        thumbs = dict(zip((r.shot.id for r in records), readers.map(clip_thumbnails, [r.clip for r in records])))
+        compared = [record for record in records if record.compared]
+        take_thumbs = dict(zip((r.shot.id for r in compared), readers.map(take_thumbnails, compared)))
     if assembly is None:
         manifest["output"] = None
         manifest["not_cut"] = not_cut

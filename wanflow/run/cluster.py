@@ -9,6 +9,7 @@ memory manager is switched off for them (no pause at 80 %, no kill at 95 %).
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 
 from wanflow.catalog import card_resources
@@ -92,11 +93,12 @@ def describe_workers(client) -> list[WorkerSlot]:
 
 def worker_name() -> str:
     """The Dask worker this code runs on, or "local" in the flow's own process."""
+    distributed = sys.modules.get("distributed")  # loaded on every worker; an in-process run need not import it
+    if distributed is None:
+        return "local"
     try:
-        from distributed import get_worker
-
-        return str(get_worker().name)
-    except (ImportError, ValueError):
+        return str(distributed.get_worker().name)
+    except ValueError:  # a process that merely imported it (a client, a local cluster's parent)
         return "local"
 
 

@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import dask
 from prefect import flow, get_run_logger
 from prefect.artifacts import (
     create_markdown_artifact,
@@ -216,6 +215,8 @@ def _annotations(job: RenderJob, engine: _Engine, placement: Placement | None, f
     if placement is None:
         yield
         return
+    import dask  # only a Dask run reads annotations
+
     worker = placement.encoder[job.backend] if first else placement.worker[job.name]
     rank = -1 if first else placement.rank[job.name]
     with dask.annotate(

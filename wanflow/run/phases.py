@@ -23,10 +23,13 @@ _default_log = logging.getLogger("wanflow.run.phases").info
 
 
 def needs_generation(job: RenderJob, store: ArtifactStore, *, force: bool = False) -> bool:
-    """A shot needs the generator unless its clip or its latents are in the cache (and intact)."""
+    """A shot needs the generator unless its clip or its latents are in the cache (and intact).
+
+    Intact is the store's checksum: no tensor is read, so asking costs no torch import.
+    """
     if force:
         return True
-    return store.get_file("clips", job.keys.clip) is None and _get_tensors(store, "latents", job.keys.latents) is None
+    return store.get_file("clips", job.keys.clip) is None and store.get_file("latents", job.keys.latents) is None
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wanflow.backends.store import find_model
-from wanflow.cache import default_cache_dir
+from wanflow.cache import ArtifactStore, default_cache_dir
 from wanflow.catalog import BACKENDS
 from wanflow.confine import Confinement
 from wanflow.errors import Problem, UserError
@@ -51,6 +51,11 @@ class PreparedRun:
     forced: frozenset[str]  # shot ids: every take of these renders again
     cache_dir: Path
     out_dir: Path
+
+    def renders_takes(self) -> bool:
+        """Some selected take is forced or lacks its clip: the run will load a model."""
+        store = ArtifactStore(self.cache_dir)
+        return bool(self.forced) or any(not store.has("clips", job.keys.clip) for job in self.takes)
 
 
 def prepare_run(request: RunRequest, log: Log = print) -> PreparedRun:

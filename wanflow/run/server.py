@@ -1,22 +1,27 @@
 """Prefect's temporary server for a `wanflow run` without PREFECT_API_URL, bound to the run's life.
 
-Prefect starts it lazily as a child process (`python -m uvicorn ...`, about 230 MB) and stops it
+Prefect would start it lazily, in the flow's first call, and wait about 4 s for it; and stop it
 from an `atexit` hook, which never runs when the run is killed (`kill PID`, `kill -9`, an
-out-of-memory kill): the server would outlive the run. Here the run starts it itself, before the
-flow, and a small guard process watches over it: the kernel signals the guard when the run dies
-(Linux `PR_SET_PDEATHSIG`), and the guard then stops the server. Prefect's own stop still runs
-on a normal exit; the guard then sees the server gone and leaves.
+out-of-memory kill). Here the run starts the same server (`uvicorn` on Prefect's app, as
+Prefect does) as soon as it knows it will render, goes on importing while it boots on another
+core, and waits for it only before the flow. A small guard process watches over it: the kernel
+signals the guard when the run dies (Linux `PR_SET_PDEATHSIG`), and the guard then stops the
+server. The server writes to a file of its own, never to the run's stdout: a pipe reading the
+run would otherwise stay open until the server is gone.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
+import signal
+import socket
 import sys
+import tempfile
+import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-
-from prefect.server.api.server import SubprocessASGIServer
-from prefect.settings import PREFECT_API_URL, temporary_settings
 
 # Run by `python -c` with the run's pid and the server's pid: waits for the server to end, or for
 # the run to die (then stops the server: SIGTERM, and SIGKILL after 10 s).
@@ -40,49 +45,129 @@ while not select.select([handle], [], [])[0]:
     pass
 """
 
+_PORT_IN_USE = 3  # uvicorn's exit status when it cannot bind: another port is tried
+_SERVER_ENV = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
 
-class _GuardedServer(SubprocessASGIServer):
-    """Prefect's temporary server, each of whose processes has a guard."""
 
-    _instances: dict = {}  # its own, apart from the servers Prefect makes for itself
+class TemporaryServer:
+    """Prefect's API server on a free port of 127.0.0.1, started at once and not waited for."""
 
-    def _run_uvicorn_command(self):
-        process = super()._run_uvicorn_command()
-        arguments = [sys.executable, "-c", _GUARD, str(os.getpid()), str(process.pid)]
-        quiet = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in (0, 1, 2)]  # holds no pipe of the run's
-        guard = os.posix_spawn(sys.executable, arguments, os.environ, file_actions=quiet)
-        self.guards = [*getattr(self, "guards", []), guard]
-        return process
+    def __init__(self) -> None:
+        self.log = tempfile.TemporaryFile()  # what the server says, for the error should it fail
+        self.pid = self.guard = 0
+        self.port = 0
+        self._spawn()
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    def _spawn(self) -> None:
+        self.port = _free_port()
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "prefect.server.api.server:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--log-level",
+            "error",
+            "--lifespan",
+            "on",
+        ]
+        output = [(os.POSIX_SPAWN_DUP2, self.log.fileno(), fd) for fd in (1, 2)]
+        quiet = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)]
+        self.pid = os.posix_spawn(sys.executable, command, {**os.environ, **_SERVER_ENV}, file_actions=quiet + output)
+        guard = [sys.executable, "-c", _GUARD, str(os.getpid()), str(self.pid)]
+        silent = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in (0, 1, 2)]  # holds no pipe of the run's
+        self.guard = os.posix_spawn(sys.executable, guard, os.environ, file_actions=silent)
+
+    def wait_until_up(self, timeout: float) -> None:
+        """Until /health answers; a port taken meanwhile is replaced, any other end is an error."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ended, status = os.waitpid(self.pid, os.WNOHANG)
+            if ended and os.waitstatus_to_exitcode(status) == _PORT_IN_USE:
+                self._spawn()
+            elif ended:
+                raise RuntimeError(f"Prefect's temporary server exited with status {status}: {self._said()}")
+            elif _healthy(self.api_url):
+                return
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"Prefect's temporary server did not answer within {timeout:.0f} s: {self._said()}")
 
     def stop(self) -> None:
-        """Ask the server to stop, and do not wait for it: its graceful shutdown takes about 2 s
-        that the user would spend at the end of every run. Its guard ends it should it hang."""
-        if self.server_process is not None:
-            self.server_process.terminate()
-            self.server_process = None
-        super().stop()  # with no process left: Prefect's own bookkeeping only
+        """Ask the server to stop and do not wait for its graceful shutdown (about 2 s the user
+        would spend at the end of every run): its guard ends it should it hang."""
+        try:
+            os.kill(self.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+    def _said(self) -> str:
+        self.log.seek(0)
+        return self.log.read()[-2000:].decode("utf-8", "replace").strip() or "(it wrote nothing)"
+
+
+HEARTBEAT_SECONDS = 30  # what flows/automations.yaml (`wanflow init`) expects: Crashed after 90 s without
 
 
 @contextmanager
-def temporary_server(log: Callable[[str], None]) -> Iterator[None]:
-    """Without PREFECT_API_URL: a guarded temporary server for the block (and the processes it starts).
+def run_server(log: Callable[[str], None]) -> Iterator[Callable[[], None]]:
+    """The Prefect server this run reports to, with the run's Prefect settings, for the block.
 
-    The server stays up after the block, until Prefect's exit hook stops it: Prefect still sends
-    the run's last logs to it on the way out.
+    - PREFECT_API_URL set (a studio's server): flow-run heartbeats at least every 30 s, so the
+      zombie automation marks a run Crashed only when its machine is gone (Prefect's default
+      is 180 s).
+    - Otherwise a guarded temporary server, started on entry, and no heartbeats: nobody watches
+      a server that dies with the run, and Prefect spends up to 1 s at the end of a flow run
+      joining its heartbeat thread.
+
+    Yields the wait for the server to answer: call it just before the flow, after the slow
+    imports. The temporary server stays up after the block, until the exit hooks stop it:
+    Prefect sends the run's last logs to it from exit hooks of its own, which run first.
     """
-    if PREFECT_API_URL.value() or sys.platform != "linux":
-        yield  # a server of the user's, or no PR_SET_PDEATHSIG: Prefect's own temporary server
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+        temporary_settings,
+    )
+
+    if PREFECT_API_URL.value() or sys.platform != "linux":  # or no PR_SET_PDEATHSIG: Prefect's own temporary server
+        beat = PREFECT_FLOWS_HEARTBEAT_FREQUENCY.value()
+        with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: beat and min(beat, HEARTBEAT_SECONDS)}):
+            yield lambda: None
         return
     log("starting Prefect's temporary server (set PREFECT_API_URL to use a running one)")
-    server = _GuardedServer()
-    server.start()
+    server = TemporaryServer()
+    atexit.register(server.stop)
     previous = os.environ.get("PREFECT_API_URL")
     os.environ["PREFECT_API_URL"] = server.api_url  # for the Dask workers a run may start
     try:
-        with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
-            yield
+        with temporary_settings(updates={PREFECT_API_URL: server.api_url, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+            yield lambda: server.wait_until_up(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
     finally:
         if previous is None:
             os.environ.pop("PREFECT_API_URL", None)
         else:
             os.environ["PREFECT_API_URL"] = previous
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _healthy(api_url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{api_url}/health", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False

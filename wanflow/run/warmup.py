@@ -5,5 +5,7 @@
 time on models and shots only.
 """
 
-import wanflow.backends.generate  # noqa: F401  (torch, diffusers, transformers)
 import wanflow.run.tasks  # noqa: F401  (Prefect's task engine)
+from wanflow.run.pool import preload_backends
+
+preload_backends()  # torch, diffusers, transformers

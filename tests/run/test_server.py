@@ -1,0 +1,67 @@
+"""The Prefect server a run reports to: the user's with frequent heartbeats, or a guarded temporary one."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import psutil
+import pytest
+from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+from wanflow.run.server import HEARTBEAT_SECONDS, run_server
+
+
+@pytest.mark.parametrize(
+    ("configured", "during_run"), [(180, HEARTBEAT_SECONDS), (60, HEARTBEAT_SECONDS), (30, 30), (None, None)]
+)
+def test_on_the_users_server_heartbeats_come_often_enough_for_the_zombie_automation(configured, during_run) -> None:
+    """Prefect beats every 180 s by default; flows/automations.yaml marks a run Crashed after 90 s without."""
+    settings = {PREFECT_API_URL: "http://127.0.0.1:4200/api", PREFECT_FLOWS_HEARTBEAT_FREQUENCY: configured}
+    with temporary_settings(updates=settings), run_server(log=lambda _: None) as server_up:
+        server_up()  # the user's server: nothing to wait for
+        assert PREFECT_FLOWS_HEARTBEAT_FREQUENCY.value() == during_run
+        assert PREFECT_API_URL.value() == "http://127.0.0.1:4200/api"
+
+
+# A run's view of its temporary server, as JSON on stdout.
+TEMPORARY = """
+import json, os, sys
+from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY
+from wanflow.run.server import run_server
+with run_server(log=lambda _: None) as server_up:
+    server_up()
+    server = [p for p in __import__("psutil").Process().children() if "uvicorn" in " ".join(p.cmdline())][0]
+    print(json.dumps({
+        "url": PREFECT_API_URL.value(),
+        "heartbeat": PREFECT_FLOWS_HEARTBEAT_FREQUENCY.value(),
+        "server": server.pid,
+        "server_stdout": os.readlink(f"/proc/{server.pid}/fd/1"),
+        "server_stderr": os.readlink(f"/proc/{server.pid}/fd/2"),
+        "own_stdout": os.readlink("/proc/self/fd/1"),
+    }), flush=True)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the guard needs Linux's PR_SET_PDEATHSIG")
+def test_the_temporary_server_answers_holds_no_pipe_of_the_run_and_ends_with_it(tmp_path: Path) -> None:
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect")}
+    env.pop("PREFECT_API_URL", None)
+    done = subprocess.run([sys.executable, "-c", TEMPORARY], env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    assert seen["url"].startswith("http://127.0.0.1:") and seen["heartbeat"] is None
+    assert seen["own_stdout"].startswith("pipe:")  # what a caller reading the run's output holds
+    assert seen["server_stdout"] != seen["own_stdout"] and seen["server_stderr"] != seen["own_stdout"]
+    try:
+        server = psutil.Process(seen["server"])
+    except psutil.NoSuchProcess:
+        return  # already gone
+    _, alive = psutil.wait_procs([server], timeout=30)
+    assert not alive, "the temporary server outlived its run"
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"{seen['url']}/health", timeout=2)
