@@ -65,8 +65,8 @@ def _report(full: list[float], rerun: list[float], phases: list[dict[str, float]
             "## bench_preview",
             "",
             "The README's main job, `wanflow run specs/film.yaml --profile preview` (7 shots, titles, captions,",
-            "soundtrack), tiny models already written, no Prefect server configured (Prefect's temporary",
-            f"server starts with each run), {os.cpu_count()} CPU cores; medians of {len(full)}. Run:",
+            "soundtrack), tiny models already written, no Prefect server configured (each run starts",
+            f"Prefect's temporary server), {os.cpu_count()} CPU cores; medians of {len(full)}. Run:",
             "`python benchmarks/bench_preview.py`.",
             "",
             "| run | seconds | target |",
@@ -76,7 +76,8 @@ def _report(full: list[float], rerun: list[float], phases: list[dict[str, float]
             "",
             "Inside the main job (from run.json): "
             + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in parts.items())
-            + "; the rest is starting Python, Prefect's temporary server and the flow run.",
+            + "; the rest is starting Python and importing torch and diffusers (Prefect's temporary",
+            "server boots meanwhile, on the other core), and the flow run.",
             "A re-run that changes nothing starts no Prefect server and loads no model: every clip is in",
             "the cache and the film's stamp matches, so the CLI answers from them.",
         ]

@@ -117,7 +117,9 @@ def test_the_scaffolded_zombie_automation_is_accepted_by_the_server(studio: Stud
     assert automation.trigger.posture == "Proactive" and automation.trigger.within.total_seconds() == 90
     related = automation.trigger.match_related  # wanflow's runs only: other flows may beat every 180 s
     related = related if isinstance(related, list) else [related]
-    assert [r.model_dump() for r in related] == [{"prefect.resource.role": "flow", "prefect.resource.name": "render-film"}]
+    assert [r.model_dump() for r in related] == [
+        {"prefect.resource.role": "flow", "prefect.resource.name": "render-film"}
+    ]
     assert [action.type for action in automation.actions] == ["change-flow-run-state"]
     assert automation.actions[0].state.value == "CRASHED"
 

@@ -65,3 +65,34 @@ def test_the_temporary_server_answers_holds_no_pipe_of_the_run_and_ends_with_it(
     assert not alive, "the temporary server outlived its run"
     with pytest.raises(OSError):
         urllib.request.urlopen(f"{seen['url']}/health", timeout=2)
+
+
+SPEC = """\
+wanflow: 1
+title: Server
+lang: en
+profiles:
+  test: { text: t2v-a14b, image: i2v-a14b, size: 128x80, steps: 2, tiny: true }
+scenes:
+  - id: one
+    shots:
+      - { id: wade, subject: an astronaut, action: wades through water, duration: 0.5 }
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the guard needs Linux's PR_SET_PDEATHSIG")
+def test_a_temporary_server_that_cannot_start_ends_the_run_with_what_it_said(
+    tmp_path: Path, tiny_models_root: Path
+) -> None:
+    """Not the input's fault: exit code 1 and the server's own words, no traceback."""
+    spec = tmp_path / "film.yaml"
+    spec.write_text(SPEC, encoding="utf-8")
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect")}
+    env.pop("PREFECT_API_URL", None)
+    env["PREFECT_API_DATABASE_CONNECTION_URL"] = f"sqlite+aiosqlite:///{tmp_path}/missing/folder/prefect.db"
+    command = [sys.executable, "-c", "from wanflow.cli.app import main; main()", "run", str(spec), "-p", "test"]
+    done = subprocess.run(command + ["-o", str(tmp_path / "out")], env=env, capture_output=True, text=True, timeout=180)
+    said = " ".join((done.stdout + done.stderr).split())
+    assert done.returncode == 1, said
+    assert "run failed: Prefect's temporary server ended with exit code" in said
+    assert "Traceback" not in said

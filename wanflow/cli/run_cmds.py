@@ -222,7 +222,11 @@ def run_command(
 
         if not (cluster or workers or gpu_list) and prepared.renders_takes():
             preload_backends()  # in this process, while the server boots on another core
-        server_up()
+        try:
+            server_up()
+        except RuntimeError as error:  # not the input's fault: exit 1, with what the server said
+            console.print(f"[bold red]run failed[/]: {error}")
+            raise typer.Exit(1) from None
         state = render_film(
             spec=str(request.spec),
             profile=profile,

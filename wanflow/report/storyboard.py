@@ -199,6 +199,22 @@ def render_html(
     )
 
 
+Thumbnails = tuple[dict[str, list[Image.Image]], dict[str, list[Image.Image]]]
+"""By shot id: its first, middle and last frame; the middle frame of each take it compares."""
+
+
+def read_thumbnails(records: list[ShotRecord]) -> Thumbnails:
+    """What the contact sheet and the HTML show of each clip; every read is an ffmpeg process, run side by side."""
+    compared = [record for record in records if record.compared]
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as readers:
+        frames = readers.map(clip_thumbnails, [record.clip for record in records])
+        takes = readers.map(take_thumbnails, compared)
+        return (
+            dict(zip((record.shot.id for record in records), frames)),
+            dict(zip((record.shot.id for record in compared), takes)),
+        )
+
+
 def write_report(
     film: Film,
     records: list[ShotRecord],
@@ -208,18 +224,17 @@ def write_report(
     profile: str,
     run_info: dict,
     not_cut: str | None = None,
+    thumbnails: Thumbnails | None = None,
 ) -> ReportPaths:
     """Write the report files and the film's timelines into `out_dir` (atomically, each).
 
     Without an `assembly` (the film could not be cut: `not_cut` says why), the report shows the
-    shots that have clips, and there is no timeline.
+    shots that have clips, and there is no timeline. `thumbnails`: `read_thumbnails(records)`,
+    when the caller read them already (beside the cut, say).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = build_manifest(film, records, profile=profile, run_info=run_info)
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as readers:  # each read is an ffmpeg process
-        thumbs = dict(zip((r.shot.id for r in records), readers.map(clip_thumbnails, [r.clip for r in records])))
-        compared = [record for record in records if record.compared]
-        take_thumbs = dict(zip((r.shot.id for r in compared), readers.map(take_thumbnails, compared)))
+    thumbs, take_thumbs = thumbnails or read_thumbnails(records)
     if assembly is None:
         manifest["output"] = None
         manifest["not_cut"] = not_cut
@@ -273,7 +288,7 @@ def _write_report_files(
     records: list[ShotRecord],
     assembly: AssemblyResult | None,
     manifest: dict,
-    thumbnails: tuple[dict[str, list[Image.Image]], dict[str, list[Image.Image]]],
+    thumbnails: Thumbnails,
 ) -> None:
     thumbs, take_thumbs = thumbnails  # a shot's three frames; the middle frame of each take
     write_bytes_atomic(paths.contact_sheet, _png_bytes(contact_sheet(records, assembly, thumbs, take_thumbs)))
@@ -281,4 +296,13 @@ def _write_report_files(
     write_text_atomic(paths.manifest, json.dumps(manifest, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
-__all__ = ["ReportPaths", "ShotRecord", "TakeRecord", "build_manifest", "manifest_metadata", "write_report"]
+__all__ = [
+    "ReportPaths",
+    "ShotRecord",
+    "TakeRecord",
+    "Thumbnails",
+    "build_manifest",
+    "manifest_metadata",
+    "read_thumbnails",
+    "write_report",
+]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
@@ -21,7 +22,7 @@ def assemble_and_report(plan: RenderPlan, store: ArtifactStore, summary: RunSumm
     once every shot has one, else report the shots that have clips (a run `--only` some shots
     still leaves something to see)."""
     from wanflow.media.cut import CutClip, assemble
-    from wanflow.report.storyboard import manifest_metadata, write_report
+    from wanflow.report.storyboard import manifest_metadata, read_thumbnails, write_report
 
     takes = write_takes(plan, store, summary, out_dir)
     clip_paths = {job.shot_id: store.get_file("clips", job.keys.clip) for job in plan.jobs}
@@ -56,10 +57,20 @@ def assemble_and_report(plan: RenderPlan, store: ArtifactStore, summary: RunSumm
         return
     logger.info(f"assembling {len(cut)} clips into {film_path}")
     metadata = manifest_metadata(plan.film, records, profile=plan.profile, run_info=run_info)
-    assembly = assemble(
-        plan.film, cut, film_path, width=plan.width, height=plan.height, metadata=metadata, progress=logger.info
-    )
-    paths = write_report(plan.film, records, assembly, out_dir, profile=plan.profile, run_info=run_info)
+    with ThreadPoolExecutor(max_workers=1) as beside:  # the report's frames are read while the film is cut
+        thumbnails = beside.submit(read_thumbnails, records)
+        assembly = assemble(
+            plan.film, cut, film_path, width=plan.width, height=plan.height, metadata=metadata, progress=logger.info
+        )
+        paths = write_report(
+            plan.film,
+            records,
+            assembly,
+            out_dir,
+            profile=plan.profile,
+            run_info=run_info,
+            thumbnails=thumbnails.result(),
+        )
     summary.film = str(assembly.path)
     summary.report = {name: str(path) for name, path in vars(paths).items() if path is not None}
     stamp_cut(_stamp_path(plan, out_dir), _cut_key(plan, store), summary.film, summary.report, assembly.subtitles)

@@ -45,7 +45,6 @@ while not select.select([handle], [], [])[0]:
     pass
 """
 
-_PORT_IN_USE = 3  # uvicorn's exit status when it cannot bind: another port is tried
 _SERVER_ENV = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
 
 
@@ -54,16 +53,16 @@ class TemporaryServer:
 
     def __init__(self) -> None:
         self.log = tempfile.TemporaryFile()  # what the server says, for the error should it fail
-        self.pid = self.guard = 0
-        self.port = 0
-        self._spawn()
+        self.port = _free_port()  # the kernel's pick, so unlike Prefect's random one it needs no second try
+        self.pid, self.guard = self._spawn()
+        self.ended = False  # reaped: its pid may be another process's now
 
     @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/api"
 
-    def _spawn(self) -> None:
-        self.port = _free_port()
+    def _spawn(self) -> tuple[int, int]:
+        """The server and its guard."""
         command = [
             sys.executable,
             "-m",
@@ -81,21 +80,20 @@ class TemporaryServer:
         ]
         output = [(os.POSIX_SPAWN_DUP2, self.log.fileno(), fd) for fd in (1, 2)]
         quiet = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)]
-        self.pid = os.posix_spawn(sys.executable, command, {**os.environ, **_SERVER_ENV}, file_actions=quiet + output)
-        guard = [sys.executable, "-c", _GUARD, str(os.getpid()), str(self.pid)]
+        server = os.posix_spawn(sys.executable, command, {**os.environ, **_SERVER_ENV}, file_actions=quiet + output)
+        guard = [sys.executable, "-c", _GUARD, str(os.getpid()), str(server)]
         silent = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in (0, 1, 2)]  # holds no pipe of the run's
-        self.guard = os.posix_spawn(sys.executable, guard, os.environ, file_actions=silent)
+        return server, os.posix_spawn(sys.executable, guard, os.environ, file_actions=silent)
 
     def wait_until_up(self, timeout: float) -> None:
-        """Until /health answers; a port taken meanwhile is replaced, any other end is an error."""
+        """Until /health answers; the server ending first is an error, with what it said."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             ended, status = os.waitpid(self.pid, os.WNOHANG)
-            if ended and os.waitstatus_to_exitcode(status) == _PORT_IN_USE:
-                self._spawn()
-            elif ended:
-                raise RuntimeError(f"Prefect's temporary server exited with status {status}: {self._said()}")
-            elif _healthy(self.api_url):
+            if ended:
+                self.ended, code = True, os.waitstatus_to_exitcode(status)
+                raise RuntimeError(f"Prefect's temporary server ended with exit code {code}: {self._said()}")
+            if _healthy(self.api_url):
                 return
             time.sleep(0.1)
         self.stop()
@@ -104,6 +102,8 @@ class TemporaryServer:
     def stop(self) -> None:
         """Ask the server to stop and do not wait for its graceful shutdown (about 2 s the user
         would spend at the end of every run): its guard ends it should it hang."""
+        if self.ended:
+            return
         try:
             os.kill(self.pid, signal.SIGTERM)
         except ProcessLookupError:
