@@ -199,6 +199,25 @@ def test_a_film_splits_over_two_warm_workers_and_an_edit_reloads_nothing(
     assert run["loads"] == []  # the warm cluster held every model already
 
 
+def test_the_workers_wanflow_starts_keep_glibc_s_allocator_and_freeze_their_imports(wanflow_cluster: Cluster) -> None:
+    """No MALLOC_TRIM_THRESHOLD_ (torch's CPU work ran 2x slower under it); CUDA hidden from CPU
+    workers; the preload's half a million objects frozen out of the collector's way."""
+    from distributed import Client
+
+    def environment_and_gc() -> tuple[str | None, str | None, int]:  # defined here: sent by value to the workers
+        import gc
+        import os
+
+        return os.environ.get("MALLOC_TRIM_THRESHOLD_"), os.environ.get("CUDA_VISIBLE_DEVICES"), gc.get_freeze_count()
+
+    with Client(wanflow_cluster.address, timeout="30s") as client:
+        seen = client.run(environment_and_gc)
+    assert len(seen) == 2
+    for trim, cuda, frozen in seen.values():
+        assert trim is None and cuda == ""
+        assert frozen > 100_000
+
+
 def test_a_worker_killed_mid_shot_has_its_shot_rendered_by_the_other(dask_cluster: Cluster, tmp_path: Path) -> None:
     from distributed import Client
 

@@ -24,6 +24,18 @@ WORKER_OPTIONS = {"nthreads": 1, "memory_limit": 0, "preload": ["wanflow.run.war
 the warm-up preload does the heavy imports when the worker starts."""
 
 
+CLUSTER_CONFIG = {
+    # No work stealing: the placement already balanced the shots and kept each model on its worker.
+    "distributed.scheduler.work-stealing": False,
+    # Dask has glibc give freed memory back to the system at once (MALLOC_TRIM_THRESHOLD_=65536),
+    # which also sends every large allocation to a fresh mmap: torch's CPU work (the tiny models'
+    # decode, a text encoder kept on the CPU) ran 2x slower. Workers hold models, not a churn of
+    # small objects, and their memory manager is off anyway.
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+}
+"""The Dask settings of the clusters wanflow starts (docs/deployments.md has them for your own)."""
+
+
 @dataclass(frozen=True)
 class WorkerSpec:
     name: str
@@ -70,8 +82,7 @@ def local_cluster(specs: list[WorkerSpec], port: int = 0):
         for spec in specs
     }
     scheduler = {"cls": Scheduler, "options": {"host": "127.0.0.1", "port": port, "dashboard": False}}
-    # No work stealing: the placement already balanced the shots and kept each model on its worker.
-    with dask.config.set({"distributed.scheduler.work-stealing": False}):
+    with dask.config.set(CLUSTER_CONFIG):
         return SpecCluster(workers=workers, scheduler=scheduler, silence_logs=40)
 
 
