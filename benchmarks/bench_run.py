@@ -99,6 +99,7 @@ def main() -> None:
         for index in range(repeats):
             _edit_one_shot(spec, index)
             results["edit_rerun"].append(timed(lambda: run(0)))
+        print("all runs (s):", {name: [round(t, 2) for t in times] for name, times in results.items()})
         report = _report({name: statistics.median(times) for name, times in results.items()}, shots, repeats)
         print(report)
         if not args.quick:
@@ -203,8 +204,9 @@ def _report(results: dict[str, float], shots: int, repeats: int) -> str:
         "soundtrack), writes the report and reports every shot to Prefect. A no-change re-run loads no",
         "model and does not cut again. wanflow runs torch on one CPU thread (`WANFLOW_CPU_THREADS`: two",
         "threads beside other work on 2 cores ran twice as slow), the bare loop on torch's default (one",
-        "per core). At the end of a flow run on a server of the user's, Prefect waits 0 to 1 s for its",
-        "heartbeat thread (it sleeps in 1 s steps); wanflow keeps heartbeats there for the zombie automation.",
+        "per core). Prefect's floor is a flow with Prefect's defaults: it spends about 1 s at its end",
+        "joining the heartbeat thread, which `wanflow run` starts only when PREFECT_FLOWS_HEARTBEAT_FREQUENCY",
+        "is set (deployments set it, for the zombie automation).",
     ]
     return "\n".join(lines)
 

@@ -122,10 +122,10 @@ def prefect_yaml(project: str, specs: list[str], profile: str = "final") -> str:
 
 ZOMBIE_AUTOMATION = """\
 # Prefect's documented zombie-run automation (docs: "How to detect and respond to zombie flows").
-# A render-film flow run sends a heartbeat every 30 s (PREFECT_FLOWS_HEARTBEAT_FREQUENCY in
-# flows/prefect.yaml; `wanflow run` does the same); when the machine running it dies, the
-# heartbeats stop and, 90 s later, this marks the run Crashed instead of leaving it Running
-# forever. Create it once per server:
+# A deployment's render-film run sends a heartbeat every 30 s (PREFECT_FLOWS_HEARTBEAT_FREQUENCY
+# in flows/prefect.yaml; `wanflow run` only with that variable set); when the machine running
+# it dies, the heartbeats stop and, 90 s later, this marks the run Crashed instead of leaving
+# it Running forever. Create it once per server:
 #   prefect automation create --from-file flows/automations.yaml
 automations:
   - name: wanflow-crash-zombie-flow-runs

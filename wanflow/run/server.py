@@ -114,19 +114,19 @@ class TemporaryServer:
         return self.log.read()[-2000:].decode("utf-8", "replace").strip() or "(it wrote nothing)"
 
 
-HEARTBEAT_SECONDS = 30  # what flows/automations.yaml (`wanflow init`) expects: Crashed after 90 s without
-
-
 @contextmanager
 def run_server(log: Callable[[str], None]) -> Iterator[Callable[[], None]]:
     """The Prefect server this run reports to, with the run's Prefect settings, for the block.
 
-    - PREFECT_API_URL set (a studio's server): flow-run heartbeats at least every 30 s, so the
-      zombie automation marks a run Crashed only when its machine is gone (Prefect's default
-      is 180 s).
+    - PREFECT_API_URL set (a studio's server): flow-run heartbeats only when the user set
+      PREFECT_FLOWS_HEARTBEAT_FREQUENCY (in the environment or a Prefect profile), as the
+      deployments `wanflow init` scaffolds do for the zombie automation.
     - Otherwise a guarded temporary server, started on entry, and no heartbeats: nobody watches
-      a server that dies with the run, and Prefect spends up to 1 s at the end of a flow run
-      joining its heartbeat thread.
+      a server that dies with the run.
+
+    Prefect beats every 180 s by default, and ends every flow run by joining its heartbeat thread,
+    which sleeps in 1 s steps: about 1 s at the end of each run, for heartbeats that an
+    interactive run, its user watching, does not need.
 
     Yields the wait for the server to answer: call it just before the flow, after the slow
     imports. The temporary server stays up after the block, until the exit hooks stop it:
@@ -136,12 +136,14 @@ def run_server(log: Callable[[str], None]) -> Iterator[Callable[[], None]]:
         PREFECT_API_URL,
         PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
         PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+        get_current_settings,
         temporary_settings,
     )
 
     if PREFECT_API_URL.value() or sys.platform != "linux":  # or no PR_SET_PDEATHSIG: Prefect's own temporary server
-        beat = PREFECT_FLOWS_HEARTBEAT_FREQUENCY.value()
-        with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: beat and min(beat, HEARTBEAT_SECONDS)}):
+        asked = "heartbeat_frequency" in get_current_settings().flows.model_fields_set
+        beat = PREFECT_FLOWS_HEARTBEAT_FREQUENCY.value() if asked else None
+        with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: beat}):
             yield lambda: None
         return
     log("starting Prefect's temporary server (set PREFECT_API_URL to use a running one)")
