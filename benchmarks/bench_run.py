@@ -27,7 +27,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from harness import bench_env, start_prefect_server, timed, update_readme, wanflow
+from harness import bench_env, ratio_table, start_prefect_server, timed, update_readme, wanflow
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -193,11 +193,8 @@ def _report(results: dict[str, float], shots: int, repeats: int) -> str:
         f"bare loop; medians of {repeats}. Model work is small here, so the ratios show the orchestration",
         "at its most visible. Run: `python benchmarks/bench_run.py`.",
         "",
-        "| comparison | wanflow (s) | baseline (s) | ratio | target |",
-        "|---|---|---|---|---|",
+        *ratio_table(rows, "wanflow (s)"),
     ]
-    for name, ours, base, target in rows:
-        lines.append(f"| {name} | {ours:.1f} | {base:.1f} | {ours / base:.2f} | {target} |")
     lines += [
         "",
         "The bare loop only renders clips; `wanflow run` also cuts the film (titles, transitions,",

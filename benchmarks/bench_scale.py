@@ -30,7 +30,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from harness import bench_env, free_port, start_prefect_server, timed, update_readme, wanflow
+from harness import bench_env, free_port, ratio_table, start_prefect_server, timed, update_readme, wanflow
 
 STAND_IN = """
 def install(seconds):
@@ -194,11 +194,8 @@ def _report(results: dict[str, dict[str, float]], shots: int, step_seconds: floa
         "run's `render` phase (seconds, from run.json): placing, encoding and rendering every shot; row 2",
         "the whole `wanflow run` command, what its user waits for. Run: `python benchmarks/bench_scale.py`.",
         "",
-        "| comparison | measured (s) | baseline (s) | ratio | target |",
-        "|---|---|---|---|---|",
+        *ratio_table(rows, "measured (s)"),
     ]
-    for name, ours, base, target in rows:
-        lines.append(f"| {name} | {ours:.1f} | {base:.1f} | {ours / base:.2f} | {target} |")
     lines += [
         "",
         f"Row 2 by the render phase alone: in-process {local['render']:.1f} s, 1 Dask worker {dask['render']:.1f} s"

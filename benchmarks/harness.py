@@ -82,3 +82,12 @@ def update_readme(name: str, report: str) -> None:
     else:
         text = text.rstrip() + "\n\n" + section + "\n"
     README.write_text(text, encoding="utf-8")
+
+
+def ratio_table(rows: list[tuple[str, float, float, str]], measured: str) -> list[str]:
+    """Markdown rows of comparisons: what was measured, its baseline, their ratio, the target."""
+    lines = [f"| comparison | {measured} | baseline (s) | ratio | target |", "|---|---|---|---|---|"]
+    lines += [
+        f"| {name} | {ours:.1f} | {base:.1f} | {ours / base:.2f} | {target} |" for name, ours, base, target in rows
+    ]
+    return lines
