@@ -234,7 +234,7 @@ def write_report(
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = build_manifest(film, records, profile=profile, run_info=run_info)
-    thumbs, take_thumbs = thumbnails or read_thumbnails(records)
+    thumbs, take_thumbs = thumbnails if thumbnails is not None else read_thumbnails(records)
     if assembly is None:
         manifest["output"] = None
         manifest["not_cut"] = not_cut

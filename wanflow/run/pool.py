@@ -155,7 +155,7 @@ def physical_device(device: str) -> str:
 
 
 def preload_backends() -> None:
-    """Import the model libraries now (torch, diffusers, transformers: about 3.5 s on a CPU), as a
+    """Import the model libraries now (torch, diffusers, transformers: about 2 s on a CPU), as a
     run does while Prefect's temporary server boots on another core, or a worker as it starts."""
     _backends()
 
@@ -168,14 +168,15 @@ def _backends():
     heap over and over: about 0.5 s), then they are frozen out of its way (`gc.freeze`) before
     any model exists, so freeing a model walks only what came after them (0.01 s, not 0.25 s).
     """
-    first = "wanflow.backends.generate" not in sys.modules
+    first, collecting = "wanflow.backends.generate" not in sys.modules, gc.isenabled()
     if first:
         gc.disable()
     try:
         from wanflow.backends import generate
     finally:
         if first:
-            gc.enable()
+            if collecting:
+                gc.enable()
             gc.freeze()
     return generate
 
