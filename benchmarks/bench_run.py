@@ -141,7 +141,7 @@ def _bare_loop(spec: Path, env: dict[str, str], work: Path) -> None:
     """Render the same shots the plan would, with nothing but diffusers calls in one loop."""
     os.environ["WANFLOW_MODELS"] = env["WANFLOW_MODELS"]
     from wanflow.plan.jobs import make_plan
-    from wanflow.spec.load import load_film
+    from wanflow.storyboard.load import load_film
 
     plan = make_plan(load_film(spec), "preview")
     out = work / "bare"

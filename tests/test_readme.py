@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from wanflow.grammar.compile import compile_film
-from wanflow.spec.load import load_film
+from wanflow.storyboard.load import load_film
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -265,7 +265,7 @@ def test_plan_and_run_refuse_a_nonstandard_folder_unless_allowed(
     from wanflow.plan import make_plan
     from wanflow.plan.estimate import estimate
     from wanflow.settings import RenderSettings
-    from wanflow.spec import load_film
+    from wanflow.storyboard import load_film
 
     root = tmp_path / "models"
     shutil.copytree(fixture_dirs["t2v-a14b"], root / "t2v-a14b")  # no tiny marker: planned as real weights

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from wanflow.cli.app import app
 from wanflow.cli.scaffold import FLOW_ENTRYPOINT, prefect_yaml, scaffold_files
-from wanflow.spec.load import film_json_schema, load_film
+from wanflow.storyboard.load import film_json_schema, load_film
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "specs" / "film.yaml"

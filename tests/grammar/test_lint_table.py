@@ -12,7 +12,7 @@ import yaml
 
 from wanflow.grammar import CompiledShot, compile_shot
 from wanflow.grammar.lint import EXPLANATIONS
-from wanflow.spec import load_film
+from wanflow.storyboard import load_film
 
 TABLE = yaml.safe_load((Path(__file__).parent / "data" / "lint_shots.yaml").read_text(encoding="utf-8"))
 # What a case without its own text is about, so that only its look and camera are judged.

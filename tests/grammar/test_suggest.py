@@ -131,7 +131,7 @@ def test_pypinyin_is_imported_only_for_a_typo() -> None:
     code = (
         "import sys\n"
         "from wanflow.grammar import compile_film\n"
-        "from wanflow.spec import load_film\n"
+        "from wanflow.storyboard import load_film\n"
         f"film = load_film({str(example)!r})\n"
         "compile_film(film, 'zh'), compile_film(film, 'en')\n"
         "print('pypinyin' in sys.modules)\n"

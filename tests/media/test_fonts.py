@@ -65,7 +65,7 @@ def test_a_film_without_on_screen_text_needs_no_chinese_font(tmp_path: Path) -> 
     code = (
         "from pathlib import Path\n"
         "from wanflow.media.fonts import font_problems, load_label_font\n"
-        "from wanflow.spec import load_film\n"
+        "from wanflow.storyboard import load_film\n"
         f"print(font_problems(load_film(Path({str(spec)!r}))))\n"
         "print(load_label_font(16).getbbox('wade 0.31s · t2v-a14b')[2] > 0)\n"
     )

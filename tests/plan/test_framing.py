@@ -11,7 +11,7 @@ from PIL import Image
 from wanflow.catalog import BACKENDS
 from wanflow.plan import make_plan
 from wanflow.plan.framing import best_output_size, framed_size, max_area_size, official_size
-from wanflow.spec import load_film
+from wanflow.storyboard import load_film
 
 
 def official_best_output_size(w, h, dw, dh, expected_area):

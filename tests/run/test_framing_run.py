@@ -13,7 +13,7 @@ from wanflow.plan import make_plan
 from wanflow.run.phases import encode_prompts, render_shot
 from wanflow.run.pool import ModelPool
 from wanflow.settings import RenderSettings
-from wanflow.spec import load_film
+from wanflow.storyboard import load_film
 
 SPEC = """\
 wanflow: 1

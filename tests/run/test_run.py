@@ -16,7 +16,7 @@ from wanflow.cache.store import ArtifactStore
 from wanflow.media.ffmpeg import probe
 from wanflow.plan.jobs import make_plan
 from wanflow.run.flow import RunSummary, render_film
-from wanflow.spec.load import load_film
+from wanflow.storyboard.load import load_film
 
 SPEC = """\
 wanflow: 1

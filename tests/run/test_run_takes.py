@@ -14,8 +14,8 @@ from wanflow.cache.store import ArtifactStore
 from wanflow.media.ffmpeg import probe, read_frames
 from wanflow.plan.jobs import make_plan
 from wanflow.run.flow import RunSummary, render_film
-from wanflow.spec.load import load_film
-from wanflow.spec.pick import pick_take
+from wanflow.storyboard.load import load_film
+from wanflow.storyboard.pick import pick_take
 
 SPEC = """\
 wanflow: 1

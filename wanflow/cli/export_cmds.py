@@ -73,7 +73,7 @@ def export_settings(spec: Path, shot_id: str, profile: str) -> tuple[ShotSetting
     from wanflow.catalog import BACKENDS
     from wanflow.plan import make_plan
     from wanflow.report.comfyui import ShotSettings
-    from wanflow.spec import load_film
+    from wanflow.storyboard import load_film
 
     film = load_film(spec)
     plan = make_plan(film, profile)

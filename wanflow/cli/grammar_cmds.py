@@ -44,7 +44,7 @@ def compile_command(
     """Print exactly the prompts the model will see, per shot, with lint warnings."""
     with user_errors():
         from wanflow.confine import allow_reading
-        from wanflow.spec.load import load_film  # only this command needs the spec loader
+        from wanflow.storyboard.load import load_film  # only this command needs the spec loader
 
         allow_reading(allow_read)
         film = load_film(spec)

@@ -18,7 +18,7 @@ def pick(
     take: Annotated[int, typer.Argument(help="The take the film uses: 1 .. the shot's takes.", show_default=False)],
 ) -> None:
     """Write `take: K` into the shot (one line; comments and formatting kept); the next run only re-cuts."""
-    from wanflow.spec.pick import pick_take
+    from wanflow.storyboard.pick import pick_take
 
     with user_errors():
         result = pick_take(spec, shot, take)

@@ -66,7 +66,7 @@ def plan_command(
     from wanflow.plan import make_plan
     from wanflow.plan.estimate import estimate
     from wanflow.settings import RenderSettings
-    from wanflow.spec import load_film
+    from wanflow.storyboard import load_film
 
     with user_errors():
         allow_reading(allow_read)

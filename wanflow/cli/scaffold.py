@@ -8,7 +8,7 @@ from pathlib import Path
 
 from wanflow.atomic import write_text_atomic
 from wanflow.errors import Problem, UserError
-from wanflow.spec.load import film_json_schema
+from wanflow.storyboard.load import film_json_schema
 
 FLOW_ENTRYPOINT = "wanflow.run.flow:render_film"
 WORK_POOL = "wanflow-gpu"

@@ -27,7 +27,7 @@ def validate(
 ) -> None:
     """Check storyboards: every problem of every file, one line each (exit code 2 if any)."""
     from wanflow.confine import allow_reading
-    from wanflow.spec.load import load_film
+    from wanflow.storyboard.load import load_film
 
     with user_errors():
         allow_reading(allow_read)
@@ -58,7 +58,7 @@ def summary(film: Film) -> str:
 
 def schema() -> None:
     """Print the JSON Schema of the storyboard format (editors use it to complete and check)."""
-    from wanflow.spec.load import film_json_schema
+    from wanflow.storyboard.load import film_json_schema
 
     with user_errors():
         sys.stdout.write(json.dumps(film_json_schema(), ensure_ascii=False, indent=2) + "\n")

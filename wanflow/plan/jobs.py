@@ -22,7 +22,7 @@ from wanflow.plan.keys import JobKeys, job_keys
 from wanflow.plan.profiles import resolve_profile
 from wanflow.plan.takes import check_takes_option, take_name, take_numbers, take_seed
 from wanflow.settings import RenderSettings
-from wanflow.spec.load import load_film
+from wanflow.storyboard.load import load_film
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from wanflow.media.fonts import font_problems
 from wanflow.plan import RenderJob, RenderPlan, make_plan, resolve_profile, select_forced, select_shots
 from wanflow.run.outdir import check_writable
 from wanflow.settings import RenderSettings
-from wanflow.spec import load_film
+from wanflow.storyboard import load_film
 
 Log = Callable[[str], None]
 

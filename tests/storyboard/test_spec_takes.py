@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from wanflow.errors import UserError
-from wanflow.spec.load import load_film
+from wanflow.storyboard.load import load_film
 
 SPEC = """\
 wanflow: 1

@@ -29,7 +29,7 @@ from pydantic_core import PydanticCustomError
 from wanflow.catalog import BACKENDS
 from wanflow.confine import Confinement, OutsideError
 from wanflow.grammar.vocabulary import UnknownTerm, Vocabulary
-from wanflow.spec.bounds import (
+from wanflow.storyboard.bounds import (
     MAX_FRAMES,
     MAX_ID_CHARS,
     MAX_LIST_ITEMS,
@@ -57,7 +57,7 @@ def did_you_mean(value: str, choices: list[str]) -> str:
 
 def _context(info: ValidationInfo, key: str) -> Any:
     if not info.context or key not in info.context:
-        raise RuntimeError(f"spec models need {key!r} in the validation context (use wanflow.spec.load.load_film)")
+        raise RuntimeError(f"spec models need {key!r} in the validation context (use wanflow.storyboard.load.load_film)")
     return info.context[key]
 
 

@@ -27,7 +27,7 @@ from wanflow.film import (
     TitleCard,
     Transition,
 )
-from wanflow.spec.models import (
+from wanflow.storyboard.models import (
     DefaultsSpec,
     FilmSpec,
     LookSpec,

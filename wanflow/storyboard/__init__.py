@@ -3,6 +3,6 @@
 Every problem of a file is found at once, each with file, line, column and field.
 """
 
-from wanflow.spec.load import film_json_schema, load_film
+from wanflow.storyboard.load import film_json_schema, load_film
 
 __all__ = ["film_json_schema", "load_film"]

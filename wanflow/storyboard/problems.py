@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 from yaml.nodes import MappingNode, Node
 
 from wanflow.errors import Problem
-from wanflow.spec.fields import did_you_mean
+from wanflow.storyboard.fields import did_you_mean
 from wanflow.yamlfile import format_loc, key_node, locate, node_position
 
 _EXPECTED = {

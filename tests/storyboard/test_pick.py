@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from wanflow.errors import UserError
-from wanflow.spec.load import load_film
-from wanflow.spec.pick import pick_take
+from wanflow.storyboard.load import load_film
+from wanflow.storyboard.pick import pick_take
 
 REPO = Path(__file__).resolve().parents[2]
 CITY_FRAMES = "        frames: 49                 # frames instead of seconds\n"

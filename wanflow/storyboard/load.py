@@ -4,7 +4,7 @@ Every mistake in a file is reported at once, each on the line and column where i
 written. Loading never half-succeeds: it returns a complete Film or raises `UserError`.
 Storyboards come from other people: the file, and every file it names, must lie in its
 repository or an allowed folder (`wanflow.confine`), and its size and values are bounded
-(`wanflow.spec.bounds`) before they cost time.
+(`wanflow.storyboard.bounds`) before they cost time.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from wanflow.confine import ALLOW_HINT, Confinement
 from wanflow.errors import Problem, UserError
 from wanflow.film import Film
 from wanflow.grammar.files import load_vocabulary, packaged_grammar_dir, storyboard_grammar_dir
-from wanflow.spec.bounds import MAX_SHOTS
-from wanflow.spec.fields import NAME_PATTERN, TERM_MARK, did_you_mean
-from wanflow.spec.models import SPEC_VERSION, FilmSpec
-from wanflow.spec.problems import describe, validation_problems
-from wanflow.spec.resolve import resolve_film
+from wanflow.storyboard.bounds import MAX_SHOTS
+from wanflow.storyboard.fields import NAME_PATTERN, TERM_MARK, did_you_mean
+from wanflow.storyboard.models import SPEC_VERSION, FilmSpec
+from wanflow.storyboard.problems import describe, validation_problems
+from wanflow.storyboard.resolve import resolve_film
 from wanflow.yamlfile import (
     YamlDocument,
     format_loc,

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from wanflow.cli.app import app
 from wanflow.errors import UserError
-from wanflow.spec.load import load_film
+from wanflow.storyboard.load import load_film
 
 HEAD = "wanflow: 1\ntitle: t\nscenes:\n  - id: s\n    shots:\n      - id: a\n"  # shot `a` is on line 6
 

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field, model_validator
 
 from wanflow.film import MAX_TAKES, TRANSITION_TYPES
-from wanflow.spec.bounds import (
+from wanflow.storyboard.bounds import (
     MAX_CHARACTERS,
     MAX_FILM_SECONDS,
     MAX_FILM_SIDE,
@@ -28,7 +28,7 @@ from wanflow.spec.bounds import (
     MAX_VOLUME,
     MIN_SPEED,
 )
-from wanflow.spec.fields import (
+from wanflow.storyboard.fields import (
     NAME_PATTERN,
     AudioFile,
     BackendId,

@@ -18,9 +18,9 @@ from typing import Any
 from wanflow.atomic import atomic_path
 from wanflow.errors import Problem, UserError
 from wanflow.film import Film
-from wanflow.spec.fields import did_you_mean
-from wanflow.spec.load import load_film
-from wanflow.spec.roundtrip import EditRefused, YAMLError, set_key
+from wanflow.storyboard.fields import did_you_mean
+from wanflow.storyboard.load import load_film
+from wanflow.storyboard.roundtrip import EditRefused, YAMLError, set_key
 
 
 @dataclass(frozen=True)

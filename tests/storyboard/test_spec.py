@@ -15,8 +15,8 @@ from wanflow.catalog import DEFAULT_NEGATIVE_PROMPT
 from wanflow.errors import UserError
 from wanflow.film import DEFAULT_TRANSITION_SECONDS, Look, Transition
 from wanflow.grammar.files import find_grammar_dir
-from wanflow.spec.fields import expand_characters
-from wanflow.spec.load import film_json_schema, load_film
+from wanflow.storyboard.fields import expand_characters
+from wanflow.storyboard.load import film_json_schema, load_film
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "specs" / "film.yaml"
