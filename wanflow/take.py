@@ -70,6 +70,19 @@ class TakeSettings:
         return payload
 
 
+@dataclass(frozen=True)
+class JobKeys:
+    """A take's cache keys, one per artifact."""
+
+    prompt: str  # embeds of the positive prompt
+    negative: str  # embeds of the negative prompt
+    latents: str
+    clip: str
+
+    def all(self) -> dict[str, str]:
+        return {"prompt": self.prompt, "negative": self.negative, "latents": self.latents, "clip": self.clip}
+
+
 # Fields the latents key does not take from the record, and why (a test holds every other field
 # to being in the payload, so a new setting cannot be forgotten by the cache).
 _NOT_IN_LATENTS = {

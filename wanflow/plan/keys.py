@@ -7,27 +7,14 @@ re-renders exactly the shots whose keys it changes, and the shots continuing fro
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from wanflow import __version__
 from wanflow.cache.store import ArtifactStore
 from wanflow.film import Film
 from wanflow.grammar.compile import CompiledShot
 from wanflow.hashing import file_sha256
-from wanflow.take import RenderSettings, TakeSettings
+from wanflow.take import JobKeys, RenderSettings, TakeSettings
 
 MAX_SEQUENCE_LENGTH = 512  # tokens per prompt embedding, as the pipeline uses at call time
-
-
-@dataclass(frozen=True)
-class JobKeys:
-    prompt: str  # embeds of the positive prompt
-    negative: str  # embeds of the negative prompt
-    latents: str
-    clip: str
-
-    def all(self) -> dict[str, str]:
-        return {"prompt": self.prompt, "negative": self.negative, "latents": self.latents, "clip": self.clip}
 
 
 def job_keys(

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from wanflow.backends.pool import ModelPool
 from wanflow.cache import ArtifactStore
 from wanflow.plan import RenderJob
-from wanflow.run.pool import ModelPool, device_lock
 
 Log = Callable[[str], None]
 _default_log = logging.getLogger("wanflow.run.phases").info
@@ -42,28 +42,21 @@ def encode_prompts(
     jobs: list[RenderJob], store: ArtifactStore, pool: ModelPool, log: Log = _default_log
 ) -> EncodeResult:
     """Encode every prompt these jobs need that the cache lacks, one text-encoder load per model."""
-    wanted: dict[Path, dict[str, tuple[RenderJob, str]]] = {}
+    from wanflow.backends.render import encode_texts, has_embeds
+
+    wanted: dict[Path, tuple[str, dict[str, str]]] = {}
     for job in jobs:
-        texts = wanted.setdefault(job.model_dir, {})
-        texts[job.keys.prompt] = (job, job.compiled.prompt)
-        texts[job.keys.negative] = (job, job.compiled.negative)
+        _, texts = wanted.setdefault(job.model_dir, (job.backend, {}))
+        texts[job.keys.prompt] = job.compiled.prompt
+        texts[job.keys.negative] = job.compiled.negative
     encoded = cached = 0
-    for texts in wanted.values():
-        missing = {key: value for key, value in texts.items() if _get_tensors(store, "embeds", key) is None}
+    for model_dir, (backend, texts) in wanted.items():
+        missing = {key: text for key, text in texts.items() if not has_embeds(store, key)}
         cached += len(texts) - len(missing)
-        if not missing:
-            continue
-        first_job = next(iter(missing.values()))[0]
-        log(f"encoding {len(missing)} prompt(s) with the {first_job.backend} text encoder")
-        encoder = pool.text_encoder(first_job)
-        for key, (job, text) in missing.items():
-            with store.lock("embeds", key):
-                if _get_tensors(store, "embeds", key) is not None:  # another run encoded it meanwhile
-                    cached += 1
-                    continue
-                embeds = encoder.encode(text)
-                _put_tensors(store, "embeds", key, {"embeds": embeds}, {"text": text, "backend": job.backend})
-                encoded += 1
+        if missing:
+            log(f"encoding {len(missing)} prompt(s) with the {backend} text encoder")
+            made = encode_texts(backend, model_dir, missing, store, pool)
+            encoded, cached = encoded + made, cached + len(missing) - made  # another run may have made some
     pool.done_encoding()
     return EncodeResult(encoded=encoded, cached=cached)
 
@@ -78,32 +71,30 @@ def generate_latents(
     log: Log = _default_log,
 ) -> bool:
     """Make the shot's latents unless cached. Returns True when it generated them."""
-    from wanflow.backends.generate import PromptEmbeds
+    from wanflow.backends.render import generate_latents as generate
 
     if not needs_generation(job, store, force=force):  # a hit takes no lock: a read-only cache serves it
         return False
     with store.lock("latents", job.keys.latents):
         if not needs_generation(job, store, force=force):  # another run may have made them meanwhile
             return False
-        embeds = PromptEmbeds(_load_embeds(store, job.keys.prompt), _load_embeds(store, job.keys.negative))
-        image = _open_image(condition_image) if condition_image else None
-        generator = pool.generator(job)
-        started = time.perf_counter()
-        with device_lock(str(generator.device)):
-            latents = generator.generate(job.settings, embeds, image, progress=_step_logger(job, log))
-        meta = {
-            "shot": job.shot_id,
-            "take": job.take,
-            "backend": job.backend,
-            "seed": job.settings.seed,
-            "seconds": time.perf_counter() - started,
-        }
-        _put_tensors(store, "latents", job.keys.latents, {"latents": latents}, meta)
+        meta = {"shot": job.shot_id, "take": job.take, "backend": job.backend, "seed": job.settings.seed}
+        generate(
+            job.settings,
+            job.model_dir,
+            job.keys,
+            store,
+            pool,
+            image=condition_image,
+            meta=meta,
+            progress=_step_logger(job, log),
+        )
     return True
 
 
 def decode_clip(job: RenderJob, store: ArtifactStore, pool: ModelPool, *, force: bool = False) -> tuple[Path, bool]:
     """Decode the shot's latents to an mp4 clip in the cache. Returns (clip path, decoded now)."""
+    from wanflow.backends.render import decode_latents
     from wanflow.media.ffmpeg import write_clip
 
     existing = None if force else store.get_file("clips", job.keys.clip)
@@ -113,10 +104,7 @@ def decode_clip(job: RenderJob, store: ArtifactStore, pool: ModelPool, *, force:
         existing = None if force else store.get_file("clips", job.keys.clip)
         if existing is not None:
             return existing, False
-        loaded = _get_tensors(store, "latents", job.keys.latents)
-        if loaded is None:
-            raise RuntimeError(f"latents of shot {job.name!r} vanished from the cache; run again to rebuild them")
-        frames = pool.decoder(job).decode(loaded[0]["latents"])
+        frames = decode_latents(job.backend, job.model_dir, job.keys.latents, store, pool)
         staging = store.scratch_dir() / f"{job.keys.clip}.mp4"
         write_clip(frames, job.settings.fps, staging)
         meta = {"shot": job.shot_id, "take": job.take, "frames": int(frames.shape[0]), "fps": job.settings.fps}
@@ -164,20 +152,6 @@ def last_frame_image(clip: Path, into: Path) -> Path:
     return into
 
 
-def _load_embeds(store: ArtifactStore, key: str):
-    loaded = _get_tensors(store, "embeds", key)
-    if loaded is None:
-        raise RuntimeError("a prompt embedding vanished from the cache; run again to rebuild it")
-    return loaded[0]["embeds"]
-
-
-def _open_image(path: Path):
-    from PIL import Image
-
-    with Image.open(path) as image:
-        return image.convert("RGB")
-
-
 def _step_logger(job: RenderJob, log: Log) -> Callable[[int, int], None]:
     every = max(1, job.settings.steps // 4)
 
@@ -186,15 +160,3 @@ def _step_logger(job: RenderJob, log: Log) -> Callable[[int, int], None]:
             log(f"shot {job.name}: step {step}/{total}")
 
     return progress
-
-
-def _get_tensors(store: ArtifactStore, kind: str, key: str):
-    from wanflow.backends.tensors import get_tensors  # torch only when a tensor is really read
-
-    return get_tensors(store, kind, key)
-
-
-def _put_tensors(store: ArtifactStore, kind: str, key: str, tensors: dict, meta: dict) -> None:
-    from wanflow.backends.tensors import put_tensors
-
-    put_tensors(store, kind, key, tensors, meta)
