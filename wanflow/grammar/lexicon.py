@@ -4,7 +4,8 @@ Both live in vocabulary.yaml (`prose:` and `meanings:`). The prose lexicon is a 
 phrases people write for camera moves, a still camera, times of day and styles (镜头缓缓推近,
 "the camera circles", 正午, 傍晚, 水彩风格); the lint reads them out of free text and checks them
 against the terms. A phrase is literal text where `~` stands for a short gap: up to three
-characters in Chinese (镜头~推近: 镜头缓缓推近), up to two words in English (camera ~ circles:
+characters in Chinese, none of them a place word (镜头~推近 reads 镜头缓缓推近; 镜头~跟着
+does not read 镜头前跟着一只狗), up to two words in English (camera ~ circles:
 "the camera slowly circles"). English phrases match whole words in any case. The patterns are
 built here from escaped text and bounded gaps, so a vocabulary from someone else cannot ask
 for an expensive regular expression.
@@ -18,7 +19,8 @@ from dataclasses import dataclass
 from wanflow.grammar.suggest import is_chinese
 
 GAP = "~"
-_ZH_GAP = r"[^\s，,。.、;；:：!！?？]{0,3}?"
+# a gap holds no place word: 镜头前跟着 is something in front of the camera, not the camera following
+_ZH_GAP = r"[^\s，,。.、;；:：!！?？的前里内外边旁]{0,3}?"
 _EN_GAP = r"(?:\s+[\w'’-]+){0,2}?\s+"
 MAX_PHRASE_CHARS = 60
 

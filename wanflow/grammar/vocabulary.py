@@ -225,6 +225,10 @@ class Vocabulary:
         run_together = [spelling for spelling in index if spelling.replace(" ", "") == key.replace(" ", "")]
         if run_together:  # `closeup` for `close up`: exactly one meant term
             return list(dict.fromkeys(index[spelling].label for spelling in run_together))
+        meanings = self.meanings.get(category, {})
+        heard = [meanings[word] for word in meanings if reads_as(key, word)]  # `yangpai`: 仰拍 -> 低角度拍摄
+        if heard:
+            return list(dict.fromkeys(term.label for term in heard))
         slips = [spelling for spelling in index if pinyin_slip(key, spelling)]  # `quanjin` for 全景
         if slips:
             return list(dict.fromkeys(index[spelling].label for spelling in slips))[:5]
@@ -244,7 +248,8 @@ class Vocabulary:
             index = self._index[other]
             terms = [index[key]] if key in index else []
             terms += [self.meanings[other][key]] if key in self.meanings.get(other, {}) else []
-            if not terms and not is_chinese(key):
+            if not terms and not is_chinese(key):  # by sound: exactly, else with a slip
                 terms = [index[spelling] for spelling in index if reads_as(key, spelling)]
+                terms = terms or [index[spelling] for spelling in index if pinyin_slip(key, spelling)]
             found += [f"{other}: {term.label}" for term in dict.fromkeys(terms)]
         return found
