@@ -6,7 +6,11 @@ phrases people write for camera moves, a still camera, times of day and styles (
 against the terms. A phrase is literal text where `~` stands for a short gap: up to three
 characters in Chinese, none of them a place word (镜头~推近 reads 镜头缓缓推近; 镜头~跟着
 does not read 镜头前跟着一只狗), up to two words in English (camera ~ circles:
-"the camera slowly circles"). English phrases match whole words in any case. The patterns are
+"the camera slowly circles"). English phrases match whole words in any case; one that starts
+with "camera" matches only as "the camera ..." or at the start of a phrase ("Camera pushes in"),
+so a security camera or a camera crew in the picture is no camera move. A style is read only
+where it leads its phrase, as the official rewriter puts a style first (二次元厚涂动漫插画; "anime
+style" in "a poster in anime style" is the poster's). The patterns are
 built here from escaped text and bounded gaps, so a vocabulary from someone else cannot ask
 for an expensive regular expression.
 """
@@ -21,8 +25,11 @@ from wanflow.grammar.suggest import is_chinese
 GAP = "~"
 # a gap holds no place word: 镜头前跟着 is something in front of the camera, not the camera following
 _ZH_GAP = r"[^\s，,。.、;；:：!！?？的前里内外边旁]{0,3}?"
+# ... and 镜头 right after 对着, 朝, 向, 看着 is what someone faces, not the camera moving (她对着镜头后退)
+_ZH_AS_OBJECT = r"(?<!对着)(?<!朝着)(?<!看着)(?<!盯着)(?<!望着)(?<![对朝向])"
 _EN_GAP = r"(?:\s+[\w'’-]+){0,2}?\s+"
 MAX_PHRASE_CHARS = 60
+LEADING_CATEGORIES = ("style",)  # read only where they lead a phrase
 
 
 @dataclass(frozen=True)
@@ -35,13 +42,16 @@ class ProseMatch:
     start: int
 
 
-def phrase_pattern(phrase: str) -> str:
-    """One lexicon phrase as a regular expression: escaped literal parts joined by bounded gaps."""
+def phrase_pattern(phrase: str, leading: bool = False) -> str:
+    """One lexicon phrase as a regular expression: escaped literal parts joined by bounded gaps
+    (`leading`: only at the start of the text)."""
     parts = [part.strip() for part in phrase.split(GAP)]
     if is_chinese(phrase):
-        return _ZH_GAP.join(re.escape(part) for part in parts)
+        start = "^" if leading else _ZH_AS_OBJECT
+        return start + _ZH_GAP.join(re.escape(part) for part in parts)
     words = [r"\s+".join(re.escape(word) for word in part.split()) for part in parts]
-    return r"(?<![\w-])" + _EN_GAP.join(words) + r"(?![\w-])"
+    start = "^" if leading else r"(?:^|(?<=\bthe ))" if parts[0].split()[0].casefold() == "camera" else ""
+    return start + r"(?<![\w-])" + _EN_GAP.join(words) + r"(?![\w-])"
 
 
 class ProseLexicon:
@@ -50,7 +60,12 @@ class ProseLexicon:
     def __init__(self, phrases: dict[tuple[str, str], tuple[str, ...]]) -> None:
         self.phrases = phrases  # (category, zh) -> the lexicon's phrases for that term
         self._patterns = [
-            (key, re.compile("|".join(phrase_pattern(phrase) for phrase in found), re.IGNORECASE))
+            (
+                key,
+                re.compile(
+                    "|".join(phrase_pattern(phrase, key[0] in LEADING_CATEGORIES) for phrase in found), re.IGNORECASE
+                ),
+            )
             for key, found in phrases.items()
             if found
         ]

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from wanflow.grammar.vocabulary import PHRASE_BREAKS, Term, Vocabulary
 
+_AROUND = " \t\"'“”‘’「」『』()（）[]【】《》"  # quotes and brackets around a phrase are not its words
+
 
 @dataclass(frozen=True)
 class TextTerm:
@@ -25,7 +27,7 @@ class TextTerm:
 
 def read_text(vocabulary: Vocabulary, text: str) -> list[TextTerm]:
     """The terms the text holds, in order: whole-phrase terms, then what its other phrases say in prose."""
-    phrases = [phrase.strip() for phrase in PHRASE_BREAKS.split(text) if phrase.strip()]
+    phrases = [phrase.strip(_AROUND) for phrase in PHRASE_BREAKS.split(text) if phrase.strip(_AROUND)]
     readings = [vocabulary.phrase_terms(phrase) for phrase in phrases]
     strong = [bool(terms) and not vocabulary.is_one_word(phrase) for phrase, terms in zip(phrases, readings)]
     all_terms = all(readings)
