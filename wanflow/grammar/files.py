@@ -286,7 +286,9 @@ def _lexicon(
     for field, terms in entry.prose.items():
         for zh, written in terms.items():
             if zh not in by_name.get(field, {}):
-                problems.append(document.problem(("prose", field, zh), f"{field}: {zh!r} is not a term of the vocabulary"))
+                problems.append(
+                    document.problem(("prose", field, zh), f"{field}: {zh!r} is not a term of the vocabulary")
+                )
                 continue
             for index, phrase in enumerate(written):
                 parts = [part.strip() for part in phrase.split(GAP)]
@@ -300,7 +302,9 @@ def _lexicon(
         for word, zh in words.items():
             term = by_name.get(field, {}).get(zh)
             if term is None:
-                problems.append(document.problem(("meanings", field, word), f"{field}: {zh!r} is not a term of the vocabulary"))
+                problems.append(
+                    document.problem(("meanings", field, word), f"{field}: {zh!r} is not a term of the vocabulary")
+                )
             elif normalise(word) in spellings:
                 problems.append(document.problem(("meanings", field, word), f"{word!r} is already a {field} spelling"))
             else:

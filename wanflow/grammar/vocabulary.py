@@ -140,7 +140,9 @@ class Vocabulary:
         self.conflicts = conflicts
         self.lint = lint
         self.prose = prose or ProseLexicon({})  # plain words for moves, times of day, styles
-        self.meanings = {name: {normalise(word): term for word, term in words.items()} for name, words in (meanings or {}).items()}
+        self.meanings = {
+            name: {normalise(word): term for word, term in words.items()} for name, words in (meanings or {}).items()
+        }
         self._categories = {category.name: category for category in categories}
         self._index: dict[str, dict[str, Term]] = {
             category.name: {normalise(spelling): term for term in category.terms for spelling in term.spellings}
