@@ -213,19 +213,29 @@ def _look_term_count(vocabulary: Vocabulary, terms: list[PromptTerm], lang: Lang
         ]
     )
     limits = vocabulary.lint
+    written = _written(aesthetic)
     if lang == "en" and len(aesthetic) > limits.max_en_look_terms:
         message = (
-            f"{len(aesthetic)} aesthetic keywords in an English prompt (more than {limits.max_en_look_terms}, the "
-            "most any official English example stacks) dilute each other: keep the ones that matter"
+            f"{len(aesthetic)} aesthetic keywords in an English prompt ({written}; more than "
+            f"{limits.max_en_look_terms}, the most any official English example stacks) dilute each other: "
+            "keep the ones that matter"
         )
         return [LintWarning(TOO_MANY_EN_LOOK_TERMS, _fields(aesthetic), message)]
     if len(aesthetic) > limits.max_look_terms:
         message = (
-            f"{len(aesthetic)} aesthetic keywords (more than {limits.max_look_terms}, the most any official "
-            "example stacks) dilute each other: keep the ones that matter"
+            f"{len(aesthetic)} aesthetic keywords ({written}; more than {limits.max_look_terms}, the most any "
+            "official example stacks) dilute each other: keep the ones that matter"
         )
         return [LintWarning(TOO_MANY_LOOK_TERMS, _fields(aesthetic), message)]
     return []
+
+
+def _written(found: list[PromptTerm]) -> str:
+    """The keywords as the prompt has them: a field's term, or free text's words quoted with their field."""
+    by_field: dict[str, list[str]] = {}
+    for item in found:
+        by_field.setdefault(item.field, []).append(f'"{item.words}"' if item.words else item.term.zh)
+    return "; ".join(f"{field}: {', '.join(words)}" for field, words in by_field.items())
 
 
 def _near_terms(vocabulary: Vocabulary, shot: Shot) -> list[LintWarning]:
