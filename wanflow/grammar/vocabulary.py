@@ -215,6 +215,9 @@ class Vocabulary:
         return _ONE_WORD.match(normalise(phrase)) is not None
 
     def _suggest(self, category: str, value: str) -> list[str]:
+        """The terms a value probably meant, best first: the term a common word means (傍晚 ->
+        黄昏); for Chinese, by characters and sound; for letters, pinyin read exactly, pinyin of
+        a common word (`yangpai`: 仰拍), a word run together, pinyin with a slip, then spelling."""
         index = self._index[category]
         key = normalise(value)
         meant = self.meanings.get(category, {}).get(key)  # 傍晚 -> 黄昏: by meaning first
