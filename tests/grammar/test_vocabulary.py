@@ -11,6 +11,7 @@ import yaml
 
 from wanflow.errors import UserError
 from wanflow.grammar.files import find_grammar_dir, load_vocabulary, packaged_grammar_dir
+from wanflow.grammar.lexicon import ProseLexicon
 from wanflow.grammar.vocabulary import UnknownCategory, UnknownTerm, Vocabulary, normalise
 
 # The official Wan2.2 prompt dictionary, written out independently of vocabulary.yaml.
@@ -334,3 +335,40 @@ def test_a_lint_setting_naming_no_term_is_a_user_error(tmp_path: Path) -> None:
         load_vocabulary(grammar)
     (problem,) = caught.value.problems
     assert "'固定镜' is not a camera term" in problem.message and problem.line == _line_of(text, "[固定镜]")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "says"),
+    [
+        ("    镜头推进: [镜头~推近,", "    镜头推近: [镜头~推近,", "camera: '镜头推近' is not a term"),
+        ("逆光: 背光, 轮廓光", "逆光: 背光, 背光灯: 背光光, 轮廓光", "lighting: '背光光' is not a term"),
+        ("逆光: 背光, 轮廓光", "逆光: 背光, backlit: 背光, 轮廓光", "'backlit' is already a lighting spelling"),
+        ("    白天: [正午,", "    白天: [" + "正" * 61 + ", 正午,", "at most 60 characters"),
+        ("    白天: [正午,", "    白天: [正午 ~ ~ 中午,", "`~` only between words"),
+    ],
+)
+def test_a_bad_prose_phrase_or_meaning_is_a_user_error(tmp_path: Path, old: str, new: str, says: str) -> None:
+    text = _packaged_text()
+    assert text.count(old) == 1
+    grammar = _write_grammar(tmp_path, text.replace(old, new))
+    with pytest.raises(UserError) as caught:
+        load_vocabulary(grammar)
+    (problem,) = caught.value.problems
+    assert says in problem.message and problem.line == _line_of(text.replace(old, new), new.strip()[:4])
+
+
+def test_prose_and_meanings_are_optional(tmp_path: Path) -> None:
+    text = _packaged_text()
+    start, end = text.index("\nprose:\n"), text.index("\n# Lint thresholds")
+    vocabulary = load_vocabulary(_write_grammar(tmp_path, text[:start] + "\n" + text[end:]))
+    assert vocabulary.prose.read("镜头缓缓推近她的脸") == [] and vocabulary.meanings == {}
+
+
+def test_a_prose_phrase_is_literal_text_with_bounded_gaps() -> None:
+    """A vocabulary from someone else cannot ask for an expensive regular expression."""
+    lexicon = ProseLexicon({("camera", "镜头推进"): ("(a+)+$ ~ x*", "镜头~推近")})
+    assert lexicon.read("a" * 5000 + "!") == []
+    (match,) = lexicon.read("the (a+)+$ slowly x* goes")
+    assert match.words == "(a+)+$ slowly x*"
+    assert [m.words for m in lexicon.read("镜头缓缓地推近")] == ["镜头缓缓地推近"]
+    assert lexicon.read("镜头缓缓地慢慢推近") == []  # a gap is at most three characters
