@@ -11,6 +11,7 @@ vocabulary file.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from wanflow.film import Lang, Shot
@@ -51,6 +52,7 @@ EXPLANATIONS = {
     NEAR_TERM: "an open field's value that is not a term is emitted as written, so a typo of a term "
     "(恐俱 for 恐惧) reaches the model instead of the keyword it was trained on.",
 }
+_CJK_CHAR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 AESTHETIC_FAMILY = "cinematic"  # the vocabulary family whose terms count as aesthetic keywords
 
 
@@ -259,7 +261,10 @@ def _near_terms(vocabulary: Vocabulary, shot: Shot) -> list[LintWarning]:
 
 def _length(vocabulary: Vocabulary, mode: Mode, lang: Lang, prompt: str) -> list[LintWarning]:
     least, most = vocabulary.lint.prompt_length[(mode, lang)]
-    size = len("".join(prompt.split())) if lang == "zh" else len(prompt.split())
+    if lang == "zh":
+        size = len("".join(prompt.split()))
+    else:  # Chinese free text in an English prompt counts by characters, as a Chinese prompt does
+        size = len(_CJK_CHAR.findall(prompt)) + len(_CJK_CHAR.sub(" ", prompt).split())
     unit = "characters" if lang == "zh" else "words"
     counted = f"{size} {unit[:-1] if size == 1 else unit}"
     recommended = "60-200" if mode == "t2v" else "under 100"
