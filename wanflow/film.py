@@ -53,13 +53,13 @@ TIMELINE_FORMATS: tuple[str, ...] = ("otio", "fcp_xml", "edl")
 class Look:
     """Cinematography fields, each a canonical zh term (lists keep the user's order)."""
 
-    light_source: str | None = None
+    light_source: tuple[str, ...] = ()
     lighting: tuple[str, ...] = ()
     time_of_day: str | None = None
     shot_size: str | None = None
     composition: str | None = None
     lens: str | None = None
-    angle: str | None = None
+    angle: tuple[str, ...] = ()
     shot_type: str | None = None
     color_tone: tuple[str, ...] = ()
     style: str | None = None

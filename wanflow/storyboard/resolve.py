@@ -37,7 +37,7 @@ from wanflow.storyboard.models import (
 from wanflow.yamlfile import YamlDocument, format_loc, line_of, locate, node_position
 
 QUALITY_CRF = {"high": 18, "medium": 23, "low": 28}
-_LIST_LOOK_FIELDS = ("lighting", "color_tone", "effect")
+_LIST_LOOK_FIELDS = ("light_source", "lighting", "angle", "color_tone", "effect")
 
 
 def resolve_film(
