@@ -12,8 +12,17 @@ from typer.testing import CliRunner
 from wanflow.cli.app import app
 from wanflow.errors import UserError
 from wanflow.film import Lora
-from wanflow.report.comfyui import TEMPLATES, ShotSettings, boundary_step, load_template, shot_workflow, template_path
+from wanflow.report.comfyui import (
+    TEMPLATES,
+    ShotSettings,
+    boundary_step,
+    load_template,
+    lora_file_name,
+    shot_workflow,
+    template_path,
+)
 from wanflow.report.comfyui_graph import SUBGRAPH_INPUT, SUBGRAPH_OUTPUT, fold_constants, to_api
+from wanflow.report.comfyui_schedule import official_boundary_step
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "specs" / "film.yaml"
@@ -30,11 +39,11 @@ def test_the_split_step_is_where_diffusers_switches_experts(steps: int, shift: f
     )
     scheduler.set_timesteps(steps)
     high_noise = sum(1 for t in scheduler.timesteps if t >= boundary * 1000)  # WanPipeline's test, step by step
-    assert boundary_step(steps, shift, boundary) == high_noise
+    assert official_boundary_step(steps, shift, boundary) == high_noise
 
 
 def test_official_defaults_split_where_the_wan22_repository_says() -> None:
-    assert boundary_step(40, 12.0, 0.875) == 26 and boundary_step(40, 5.0, 0.9) == 15
+    assert official_boundary_step(40, 12.0, 0.875) == 26 and official_boundary_step(40, 5.0, 0.9) == 15
 
 
 def ui_links(graph: dict) -> list[tuple[str, int, str, str]]:
@@ -136,7 +145,9 @@ def test_a14b_workflow_is_the_template_with_two_experts_split_at_the_boundary(ba
         (n["inputs"] for n in workflow.values() if n["class_type"] == "KSamplerAdvanced"),
         key=lambda inputs: inputs["start_at_step"],
     )
-    split = boundary_step(40, 12.0, 0.875)
+    split = boundary_step(shot)
+    assert split == 26  # at 40 steps ComfyUI's schedule and the official one agree
+    assert {high["sampler_name"], low["sampler_name"]} == {"uni_pc_bh2"}
     assert (high["start_at_step"], high["end_at_step"], high["cfg"], high["add_noise"]) == (0, split, 4.0, "enable")
     assert (low["start_at_step"], low["end_at_step"], low["cfg"], low["add_noise"]) == (split, 40, 3.0, "disable")
     assert high["noise_seed"] == 42 and high["steps"] == low["steps"] == 40
@@ -148,9 +159,16 @@ def test_a14b_workflow_is_the_template_with_two_experts_split_at_the_boundary(ba
     assert images == (["sea_start.png"] if backend == "i2v-a14b" else [])
 
 
+def write_lora_file(path: Path, content: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    return path
+
+
 def test_loras_load_on_the_expert_they_target(tmp_path: Path) -> None:
-    loras = (Lora(tmp_path / "style.safetensors", 0.8, "high"), Lora(tmp_path / "face.safetensors", 1.0, "both"))
-    workflow = shot_workflow(settings("t2v-a14b", loras=loras))
+    style = Lora(write_lora_file(tmp_path / "style.safetensors", b"style"), 0.8, "high")
+    face = Lora(write_lora_file(tmp_path / "face.safetensors", b"face"), 1.0, "both")
+    workflow = shot_workflow(settings("t2v-a14b", loras=(style, face)))
 
     def chain_to_loader(sampler: dict) -> tuple[list[str], str]:
         sampling = workflow[sampler["model"][0]]
@@ -165,8 +183,26 @@ def test_loras_load_on_the_expert_they_target(tmp_path: Path) -> None:
     }
     high_loras, high_model = chain_to_loader(samplers["enable"])
     low_loras, low_model = chain_to_loader(samplers["disable"])
-    assert "high_noise" in high_model and sorted(high_loras) == ["face.safetensors", "style.safetensors"]
-    assert "low_noise" in low_model and low_loras == ["face.safetensors"]
+    assert "high_noise" in high_model and sorted(high_loras) == sorted([lora_file_name(face), lora_file_name(style)])
+    assert "low_noise" in low_model and low_loras == [lora_file_name(face)]
+
+
+def test_two_lora_files_of_one_name_stay_two_files_in_comfyui(tmp_path: Path) -> None:
+    first = Lora(write_lora_file(tmp_path / "a" / "style.safetensors", b"first"), 1.0, "high")
+    second = Lora(write_lora_file(tmp_path / "b" / "style.safetensors", b"second"), 1.0, "low")
+    workflow = shot_workflow(settings("t2v-a14b", loras=(first, second)))
+    names = sorted(n["inputs"]["lora_name"] for n in workflow.values() if n["class_type"] == "LoraLoaderModelOnly")
+    assert len(set(names)) == 2 and all(name.startswith("style-") and name.endswith(".safetensors") for name in names)
+    same_bytes = Lora(write_lora_file(tmp_path / "c" / "style.safetensors", b"first"))
+    assert lora_file_name(same_bytes) == lora_file_name(first)  # one file in ComfyUI, whatever its path here
+
+
+def test_ti2v_loras_are_not_labelled_with_experts(tmp_path: Path) -> None:
+    lora = Lora(write_lora_file(tmp_path / "look.safetensors", b"look"), 0.5, "high")
+    shot = settings("ti2v-5b", boundary_ratio=None, width=1280, height=704, frames=121, fps=24, steps=50, shift=5.0)
+    workflow = shot_workflow(ShotSettings(**{**vars(shot), "loras": (lora,)}))
+    (node,) = [n for n in workflow.values() if n["class_type"] == "LoraLoaderModelOnly"]
+    assert node["_meta"]["title"] == f"LoRA {lora_file_name(lora)}" and "expert" not in node["_meta"]["title"]
 
 
 def test_ti2v_workflow_switches_on_the_templates_start_image_node() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -41,46 +42,59 @@ def comfyui_command(
     profile: Annotated[
         str, typer.Option("--profile", "-p", help="final | draft | a profile the spec declares (preview: tiny sizes).")
     ] = "final",
+    take: Annotated[
+        int | None, typer.Option("--take", help="Which take of the shot (its seed); default: the one the film uses.")
+    ] = None,
     allow_read: AllowReadOpt = None,
 ) -> None:
     """Write the shot as a ComfyUI API-format workflow from the official Wan2.2 template of its model."""
     from wanflow.atomic import write_text_atomic
     from wanflow.confine import allow_reading
-    from wanflow.report.comfyui import expert_steps, shot_workflow
+    from wanflow.report.comfyui import expert_steps, lora_file_name, shot_workflow
 
     with user_errors():  # every problem is found before anything is written
         allow_reading(allow_read)
         if out.is_dir():
             raise UserError(Problem(str(out), None, None, "--out", "is a folder; name the workflow file to write"))
-        settings, start = export_settings(spec, shot, profile)
+        settings, start = export_settings(spec, shot, profile, take)
         workflow = shot_workflow(settings)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out, json.dumps(workflow, ensure_ascii=False, indent=2) + "\n")
     say = f"wrote {out}: {settings.backend}, {settings.width}x{settings.height}, {settings.frames} frames"
     console.print(f"{say} @ {settings.fps} fps, seed {settings.seed}", markup=False)
-    console.print(f"  {expert_steps(settings)}", markup=False)
+    for line in expert_steps(settings):
+        console.print(f"  {line}", markup=False)
     if start is not None:
         if start.source is not None:
             _write_start_image(start, out.parent / start.name)
         console.print(f"  start image: {start.note}", markup=False)
     for lora in settings.loras:
-        where = f"{lora.expert} expert, scale {lora.scale:g}"
-        console.print(f"  LoRA: copy {lora.path} into ComfyUI/models/loras/ ({where})", markup=False)
+        name = lora_file_name(lora)  # `cp -n`: never overwrites; the hash in the name keeps files apart
+        where = f"{lora.expert} expert{'s' if lora.expert == 'both' else ''}, " if settings.boundary_ratio else ""
+        command = f"cp -n {shlex.quote(str(lora.path))} {shlex.quote(f'ComfyUI/models/loras/{name}')}"
+        console.print(f"  LoRA {name} ({where}scale {lora.scale:g}): {command}", markup=False)
 
 
-def export_settings(spec: Path, shot_id: str, profile: str) -> tuple[ShotSettings, StartImage | None]:
-    """The shot as the render plan fixes it, for the export; a UserError for a shot it cannot export."""
+def export_settings(
+    spec: Path, shot_id: str, profile: str, take: int | None = None
+) -> tuple[ShotSettings, StartImage | None]:
+    """The shot's take as the render plan fixes it, for the export; a UserError for a shot it cannot export."""
     from wanflow.catalog import BACKENDS
+    from wanflow.film import MAX_TAKES
     from wanflow.plan import make_plan
     from wanflow.report.comfyui import ShotSettings
     from wanflow.storyboard import load_film
 
+    if take is not None and not 1 <= take <= MAX_TAKES:
+        raise UserError(Problem("wanflow", None, None, "--take", f"must be 1 .. {MAX_TAKES}, not {take}"))
     film = load_film(spec)
     plan = make_plan(film, profile)
     known = [job.shot_id for job in plan.jobs]
     if shot_id not in known:
         message = f"no shot {shot_id!r} in the film; its shots: {', '.join(known)}"
         raise UserError(Problem(str(film.path), None, None, "--shot", message))
+    if take is not None and take not in {job.take for job in plan.takes_of(shot_id)}:
+        plan = make_plan(film, profile, takes=take)  # a take beyond the storyboard's `takes:`, as `run --takes`
     # ComfyUI loads its own weights: a model missing on this machine does not stop the export.
     problems = [
         p
@@ -91,7 +105,7 @@ def export_settings(spec: Path, shot_id: str, profile: str) -> tuple[ShotSetting
     ]
     if problems:
         raise UserError(problems)
-    job = plan.job(shot_id)
+    job = plan.job(shot_id) if take is None else next(job for job in plan.takes_of(shot_id) if job.take == take)
     start = _start_image(film.path, plan, job) if job.shot.image_conditioned else None
     settings = ShotSettings(
         shot_id=shot_id,
@@ -125,8 +139,10 @@ def _start_image(spec_path: Path, plan, job) -> StartImage:
     clip = ArtifactStore(default_cache_dir(spec_path)).get_file("clips", upstream.keys.clip)
     if clip is None:
         note = (
-            f"the last frame of {upstream.shot_id}, which is not rendered under profile {plan.profile} yet: "
-            f"render it, then put its last frame at ComfyUI/input/{name}"
+            f"NOT WRITTEN: it is the last frame of {upstream.name}, not rendered under profile {plan.profile} yet, "
+            f"and ComfyUI refuses this workflow until ComfyUI/input/{name} exists. "
+            f"`wanflow run {spec_path} --profile {plan.profile} --only {upstream.shot_id}` renders it; "
+            f"then export this shot again and {name} is written here"
         )
         return StartImage(name, None, True, note)
     return StartImage(name, clip, True, f"{name} (the last frame of {upstream.shot_id}): copy it into ComfyUI/input/")

@@ -9,11 +9,13 @@ needs. The A14B templates' "turbo" switch (the lightx2v 4-step LoRAs) is off by 
 shot's own frame count replaces.
 
 The A14B experts are two KSamplerAdvanced: the high-noise one adds the noise and runs steps
-[0, split), the low-noise one finishes [split, steps), each with its own guidance.
-`boundary_step` computes the split as the official Wan2.2 code switches experts (see its
-docstring). The sampler is UniPC (`uni_pc`), the official solver and the one wanflow renders
-with; the same seed does not give the same pixels in ComfyUI (another noise generator, fp8
-weights, a solver restarted at the split). No torch and no Prefect here: plain data.
+[0, split), the low-noise one finishes [split, steps), each with its own guidance. The split is
+computed on the schedule ComfyUI itself builds for the sampler and scheduler written here
+(`comfyui_schedule`), so the last high-noise step is the last whose timestep is >= the
+boundary, as in the official code. The sampler is UniPC's bh2 variant (`uni_pc_bh2`), the
+official solver's; docs/comfyui.md lists what still differs. LoRA files are named with a short
+hash of their bytes, so two files of one name never overwrite each other in ComfyUI's folder.
+No torch and no Prefect here: plain data.
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ from pydantic import ValidationError
 
 from wanflow.errors import Problem, UserError
 from wanflow.film import Lora
+from wanflow.hashing import file_sha256
 from wanflow.report.comfyui_graph import MODE_ALWAYS, ApiGraph, UiGraph, fold_constants, prune, to_api
+from wanflow.report.comfyui_schedule import NUM_TRAIN_TIMESTEPS, comfyui_boundary_step, official_boundary_step
 
 TEMPLATES = {
     "t2v-a14b": "video_wan2_2_14B_t2v",
@@ -35,9 +39,9 @@ TEMPLATES = {
     "ti2v-5b": "video_wan2_2_5B_ti2v",
 }
 
-SAMPLER = "uni_pc"
+SAMPLER = "uni_pc_bh2"  # the official FlowUniPCMultistepScheduler's solver_type (ComfyUI's `uni_pc` is bh1)
 SCHEDULER = "simple"
-NUM_TRAIN_TIMESTEPS = 1000
+LORA_HASH_CHARS = 8
 
 
 @dataclass(frozen=True)
@@ -62,24 +66,19 @@ class ShotSettings:
     loras: tuple[Lora, ...] = ()
 
 
-def boundary_step(steps: int, shift: float, boundary_ratio: float) -> int:
-    """How many of `steps` the high-noise expert runs, exactly as the official code decides.
+def boundary_step(shot: ShotSettings) -> int:
+    """How many steps the high-noise expert runs in ComfyUI, for the sampler and scheduler written."""
+    assert shot.boundary_ratio is not None
+    return comfyui_boundary_step(shot.steps, shot.shift, shot.boundary_ratio, SAMPLER, SCHEDULER)
 
-    Wan2.2's text2video.py / image2video.py sample with FlowUniPCMultistepScheduler: sigmas
-    evenly spaced from 1 - 1/1000 down to 0 (steps + 1 points, the last dropped), shifted by
-    shift * s / (1 + (shift - 1) * s), timesteps = sigmas * 1000; a step runs the high-noise
-    expert while its timestep >= boundary * 1000. diffusers' UniPCMultistepScheduler with flow
-    sigmas gives the same timesteps (the tests check it). T2V 40 steps, shift 12, boundary
-    0.875 -> 26 high-noise steps; I2V 40, shift 5, 0.9 -> 15.
-    """
-    sigma_max = 1 - 1 / NUM_TRAIN_TIMESTEPS
-    high = 0
-    for index in range(steps):
-        sigma = sigma_max - index * sigma_max / steps
-        shifted = shift * sigma / (1 + (shift - 1) * sigma)
-        if shifted * NUM_TRAIN_TIMESTEPS >= boundary_ratio * NUM_TRAIN_TIMESTEPS:
-            high += 1
-    return high
+
+def lora_file_name(lora: Lora) -> str:
+    """`style-1a2b3c4d.safetensors`: the file's name with a short hash of its bytes, unique in models/loras/."""
+    try:
+        digest = file_sha256(lora.path)
+    except OSError as error:
+        raise UserError(f"LoRA {lora.path}: cannot read it ({error.strerror or error})") from None
+    return f"{lora.path.stem}-{digest[:LORA_HASH_CHARS]}{lora.path.suffix}"
 
 
 def template_path(backend: str) -> Path:
@@ -132,15 +131,19 @@ def _samplers(api: ApiGraph) -> list[str]:
     return [node_id for node_id, node in api.items() if node["class_type"] == "KSampler"]
 
 
-def _add_loras(api: ApiGraph, sampling_id: str, loras: list[Lora], expert: str) -> None:
-    """Chain LoraLoaderModelOnly nodes between the expert's model loader and its ModelSamplingSD3."""
+def _add_loras(api: ApiGraph, sampling_id: str, loras: list[Lora], expert: str | None) -> None:
+    """Chain LoraLoaderModelOnly nodes between the model loader and its ModelSamplingSD3.
+
+    `expert` is "high" or "low" for an A14B expert, None for a one-model backend (TI2V-5B).
+    """
     link = api[sampling_id]["inputs"]["model"]
     for number, lora in enumerate(loras):
-        node_id = f"wanflow:lora_{expert}_{number}"
+        name = lora_file_name(lora)
+        node_id = f"wanflow:lora_{expert or 'model'}_{number}"
         api[node_id] = {
             "class_type": "LoraLoaderModelOnly",
-            "inputs": {"model": link, "lora_name": lora.path.name, "strength_model": lora.scale},
-            "_meta": {"title": f"LoRA {lora.path.name} ({expert}-noise expert)"},
+            "inputs": {"model": link, "lora_name": name, "strength_model": lora.scale},
+            "_meta": {"title": f"LoRA {name} ({expert}-noise expert)" if expert else f"LoRA {name}"},
         }
         link = [node_id, 0]
     api[sampling_id]["inputs"]["model"] = link
@@ -167,9 +170,9 @@ def fill_shot(api: ApiGraph, shot: ShotSettings) -> ApiGraph:
         first.update(scheduler=SCHEDULER, denoise=1.0)
         sampling = _follow(result, samplers[0], "model", "ModelSamplingSD3")
         result[sampling]["inputs"]["shift"] = shot.shift
-        _add_loras(result, sampling, list(shot.loras), "high")
+        _add_loras(result, sampling, list(shot.loras), None)
         return result
-    split = boundary_step(shot.steps, shot.shift, shot.boundary_ratio)
+    split = boundary_step(shot)
     phases = (
         ("high", shot.guidance_high, 0, split, "enable", "enable"),
         ("low", shot.guidance_low, split, shot.steps, "disable", "disable"),
@@ -202,13 +205,23 @@ def shot_workflow(shot: ShotSettings) -> ApiGraph:
     return prune(fill_shot(fold_constants(to_api(template)), shot))
 
 
-def expert_steps(shot: ShotSettings) -> str:
-    """How the steps split between the experts, for people."""
+def expert_steps(shot: ShotSettings) -> list[str]:
+    """How the steps split between the experts in ComfyUI, for people (one line, two when a part has one step)."""
     if shot.boundary_ratio is None:
-        return f"{shot.steps} steps"
-    split = boundary_step(shot.steps, shot.shift, shot.boundary_ratio)
-    return (
-        f"{shot.steps} steps: high-noise expert 0-{split} (cfg {shot.guidance_high:g}), "
+        return [f"{shot.steps} steps ({SAMPLER}, {SCHEDULER})"]
+    split = boundary_step(shot)
+    boundary = math.floor(shot.boundary_ratio * NUM_TRAIN_TIMESTEPS)
+    lines = [
+        f"{shot.steps} steps ({SAMPLER}, {SCHEDULER}): high-noise expert 0-{split} (cfg {shot.guidance_high:g}), "
         f"low-noise expert {split}-{shot.steps} (cfg {shot.guidance_low:g}); "
-        f"split where the timestep falls below {math.floor(shot.boundary_ratio * NUM_TRAIN_TIMESTEPS)}"
-    )
+        f"split where ComfyUI's timestep falls below {boundary}"
+    ]
+    official = official_boundary_step(shot.steps, shot.shift, shot.boundary_ratio)
+    if official != split:
+        lines[0] += f" (its schedule differs from wanflow's, which switches after step {official})"
+    if 1 in (split, shot.steps - split):
+        lines.append(
+            "note: one expert gets a single step, which ComfyUI's UniPC evaluates but does not take; "
+            "use more steps for a faithful render"
+        )
+    return lines
