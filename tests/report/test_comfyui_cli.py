@@ -7,14 +7,18 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+from comfyui_rules import assert_template_graph
 from PIL import Image
 from typer.testing import CliRunner
 
 from wanflow.cache import ArtifactStore, default_cache_dir
+from wanflow.catalog import BUILTIN_PROFILES
 from wanflow.cli.app import app
+from wanflow.cli.export_cmds import export_settings
 from wanflow.media.ffmpeg import write_clip
 from wanflow.plan import make_plan
 from wanflow.plan.takes import take_seed
+from wanflow.report.comfyui import shot_workflow
 from wanflow.storyboard import load_film
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,6 +61,23 @@ def test_lora_copy_lines_cannot_overwrite_and_name_experts_only_on_a14b(tmp_path
     result, _ = export(spec, "sea", "--profile", "draft")  # TI2V-5B: one model, no experts
     lines = [line for line in result.stdout.splitlines() if line.strip().startswith("LoRA ")]
     assert result.exit_code == 0 and len(lines) == 2 and not any("expert" in line for line in lines)
+
+
+def test_the_example_films_workflows_keep_the_templates_graph_under_every_profile(tmp_path: Path) -> None:
+    spec = example_copy(tmp_path)
+    text = spec.read_text(encoding="utf-8")
+    marker = "profiles:\n"
+    spec.write_text(text.replace(marker, marker + "  steps30: {text: t2v-a14b, image: i2v-a14b, steps: 30}\n"), "utf-8")
+    profiles = ["final", "draft", "steps30", *(["turbo"] if "turbo" in BUILTIN_PROFILES else [])]
+    film = load_film(spec)
+    seen = set()
+    for profile in profiles:
+        for job in make_plan(film, profile).jobs:
+            settings, _ = export_settings(spec, job.shot_id, profile)
+            seen.add(assert_template_graph(shot_workflow(settings), settings))
+            if profile == "steps30" and settings.boundary_ratio is not None:
+                assert settings.steps == 30
+    assert {"video_wan2_2_14B_t2v", "video_wan2_2_14B_i2v", "video_wan2_2_5B_ti2v"} <= seen
 
 
 def test_take_picks_that_takes_seed(tmp_path: Path) -> None:

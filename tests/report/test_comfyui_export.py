@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from comfyui_rules import assert_template_graph
 from diffusers import UniPCMultistepScheduler
 from typer.testing import CliRunner
 
@@ -13,6 +14,7 @@ from wanflow.cli.app import app
 from wanflow.errors import UserError
 from wanflow.film import Lora
 from wanflow.report.comfyui import (
+    FLF2V_TEMPLATE,
     TEMPLATES,
     ShotSettings,
     boundary_step,
@@ -76,10 +78,10 @@ def ui_links(graph: dict) -> list[tuple[str, int, str, str]]:
     return found
 
 
-@pytest.mark.parametrize("backend", list(TEMPLATES))
-def test_api_format_keeps_every_node_and_link_of_the_template(backend: str) -> None:
-    graph = json.loads(template_path(backend).read_text(encoding="utf-8"))  # read apart from the converter
-    api = to_api(load_template(backend))
+@pytest.mark.parametrize("template", [*TEMPLATES.values(), FLF2V_TEMPLATE])
+def test_api_format_keeps_every_node_and_link_of_the_template(template: str) -> None:
+    graph = json.loads(template_path(template).read_text(encoding="utf-8"))  # read apart from the converter
+    api = to_api(load_template(template))
     for origin, slot, target, input_name in ui_links(graph):
         assert api[target]["inputs"][input_name] == [origin, slot], (target, input_name)
     subgraphs = graph.get("definitions", {}).get("subgraphs", [])
@@ -87,7 +89,7 @@ def test_api_format_keeps_every_node_and_link_of_the_template(backend: str) -> N
     kept = [
         n["type"]
         for n in every
-        if n.get("mode", 0) == 0 and n["type"] not in {"MarkdownNote", *(d["id"] for d in subgraphs)}
+        if n.get("mode", 0) == 0 and n["type"] not in {"MarkdownNote", "Note", *(d["id"] for d in subgraphs)}
     ]
     assert sorted(node["class_type"] for node in api.values()) == sorted(kept)
 
@@ -134,7 +136,8 @@ def through_loras(api: dict, link: tuple[str, str, str, int]) -> tuple[str, str,
 def test_a14b_workflow_is_the_template_with_two_experts_split_at_the_boundary(backend: str) -> None:
     shot = settings(backend, start_image="sea_start.png" if backend == "i2v-a14b" else None)
     workflow = shot_workflow(shot)
-    template = fold_constants(to_api(load_template(backend)))
+    assert assert_template_graph(workflow, shot) == TEMPLATES[backend]
+    template = fold_constants(to_api(load_template(TEMPLATES[backend])))
     for node_id, node in workflow.items():
         assert node_id.startswith("wanflow:") or template[node_id]["class_type"] == node["class_type"]
     template_links = links(template)
@@ -205,6 +208,23 @@ def test_ti2v_loras_are_not_labelled_with_experts(tmp_path: Path) -> None:
     assert node["_meta"]["title"] == f"LoRA {lora_file_name(lora)}" and "expert" not in node["_meta"]["title"]
 
 
+def test_an_i2v_shot_with_an_end_frame_is_the_flf2v_templates_graph() -> None:
+    shot = settings("i2v-a14b", shift=5.0, boundary_ratio=0.9, start_image="a_start.png", end_image="a_end.png")
+    workflow = shot_workflow(shot)
+    assert assert_template_graph(workflow, shot) == FLF2V_TEMPLATE
+    (node,) = [n["inputs"] for n in workflow.values() if n["class_type"] == "WanFirstLastFrameToVideo"]
+    assert workflow[node["start_image"][0]]["inputs"]["image"] == "a_start.png"
+    assert workflow[node["end_image"][0]]["inputs"]["image"] == "a_end.png"
+    assert (node["width"], node["height"], node["length"]) == (1280, 720, 81)
+    high, low = sorted(
+        (n["inputs"] for n in workflow.values() if n["class_type"] == "KSamplerAdvanced"),
+        key=lambda inputs: inputs["start_at_step"],
+    )
+    assert high["end_at_step"] == low["start_at_step"] == boundary_step(shot) == 15
+    with pytest.raises(UserError, match="i2v-a14b can"):
+        shot_workflow(settings("ti2v-5b", boundary_ratio=None, start_image="a.png", end_image="b.png"))
+
+
 def test_ti2v_workflow_switches_on_the_templates_start_image_node() -> None:
     shot = settings("ti2v-5b", boundary_ratio=None, width=1280, height=704, frames=121, fps=24, steps=50, shift=5.0)
     text_only = shot_workflow(shot)
@@ -248,7 +268,7 @@ def test_bad_input_is_one_message_exit_2_and_nothing_written(tmp_path: Path, arg
 def test_a_template_of_another_shape_is_a_user_error_naming_file_and_field(tmp_path: Path, monkeypatch) -> None:
     broken = tmp_path / "video_wan2_2_14B_t2v.json"
     broken.write_text('{"nodes": [{"id": "x", "type": "UNETLoader"}], "links": []}', encoding="utf-8")
-    monkeypatch.setattr("wanflow.report.comfyui.template_path", lambda backend: broken)
+    monkeypatch.setattr("wanflow.report.comfyui.template_path", lambda template: broken)
     with pytest.raises(UserError) as caught:
-        load_template("t2v-a14b")
+        load_template("video_wan2_2_14B_t2v")
     assert [(p.file, p.field) for p in caught.value.problems] == [(str(broken), "nodes.0.id")]

@@ -30,7 +30,7 @@ from pydantic import ValidationError
 from wanflow.errors import Problem, UserError
 from wanflow.film import Lora
 from wanflow.hashing import file_sha256
-from wanflow.report.comfyui_graph import MODE_ALWAYS, ApiGraph, UiGraph, fold_constants, prune, to_api
+from wanflow.report.comfyui_graph import MODE_ALWAYS, ApiGraph, UiGraph, fold_constants, is_link, prune, to_api
 from wanflow.report.comfyui_schedule import NUM_TRAIN_TIMESTEPS, comfyui_boundary_step, official_boundary_step
 
 TEMPLATES = {
@@ -38,6 +38,7 @@ TEMPLATES = {
     "i2v-a14b": "video_wan2_2_14B_i2v",
     "ti2v-5b": "video_wan2_2_5B_ti2v",
 }
+FLF2V_TEMPLATE = "video_wan2_2_14B_flf2v"  # I2V-A14B given a first and a last frame
 
 SAMPLER = "uni_pc_bh2"  # the official FlowUniPCMultistepScheduler's solver_type (ComfyUI's `uni_pc` is bh1)
 SCHEDULER = "simple"
@@ -64,6 +65,7 @@ class ShotSettings:
     boundary_ratio: float | None  # None: one model, one sampler
     start_image: str | None  # the file name LoadImage reads from ComfyUI's input folder
     loras: tuple[Lora, ...] = ()
+    end_image: str | None = None  # the last frame's file name, likewise (I2V-A14B: the flf2v template)
 
 
 def boundary_step(shot: ShotSettings) -> int:
@@ -81,8 +83,17 @@ def lora_file_name(lora: Lora) -> str:
     return f"{lora.path.stem}-{digest[:LORA_HASH_CHARS]}{lora.path.suffix}"
 
 
-def template_path(backend: str) -> Path:
-    """Where the installed templates package keeps the backend's official template."""
+def shot_template(shot: ShotSettings) -> str:
+    """The official template the shot starts from: its backend's, or first-last-frame's."""
+    if shot.end_image is not None:
+        if shot.backend != "i2v-a14b":
+            raise UserError(f"{shot.backend} cannot end on a frame; i2v-a14b can (ComfyUI template {FLF2V_TEMPLATE})")
+        return FLF2V_TEMPLATE
+    return TEMPLATES[shot.backend]
+
+
+def template_path(template_id: str) -> Path:
+    """Where the installed templates package keeps an official template."""
     try:
         from comfyui_workflow_templates_core import get_asset_path
     except ModuleNotFoundError:
@@ -90,16 +101,15 @@ def template_path(backend: str) -> Path:
             "the ComfyUI templates are not installed: pip install comfyui-workflow-templates-core "
             "comfyui-workflow-templates-json"
         ) from None
-    template_id = TEMPLATES[backend]
     try:
         return Path(get_asset_path(template_id, f"{template_id}.json"))
     except (KeyError, FileNotFoundError) as error:
         raise UserError(f"ComfyUI template {template_id} not found: {error}") from None
 
 
-def load_template(backend: str) -> UiGraph:
-    """The backend's official UI-format template, checked where it enters."""
-    path = template_path(backend)
+def load_template(template_id: str) -> UiGraph:
+    """An official UI-format template, checked where it enters."""
+    path = template_path(template_id)
     try:
         return UiGraph.model_validate_json(path.read_bytes())
     except ValidationError as error:
@@ -163,8 +173,10 @@ def fill_shot(api: ApiGraph, shot: ShotSettings) -> ApiGraph:
             node["inputs"]["fps"] = shot.fps
         elif node["class_type"] == "SaveVideo":
             node["inputs"]["filename_prefix"] = f"wanflow/{shot.shot_id}"
-        elif node["class_type"] == "LoadImage" and shot.start_image is not None:
-            node["inputs"]["image"] = shot.start_image
+        for name, file in (("start_image", shot.start_image), ("end_image", shot.end_image)):
+            link = node["inputs"].get(name)  # WanImageToVideo, WanFirstLastFrameToVideo, Wan22ImageToVideoLatent
+            if file is not None and is_link(link) and result[link[0]]["class_type"] == "LoadImage":
+                result[link[0]]["inputs"]["image"] = file
     if shot.boundary_ratio is None:
         first.update(seed=shot.seed, steps=shot.steps, cfg=shot.guidance_high, sampler_name=SAMPLER)
         first.update(scheduler=SCHEDULER, denoise=1.0)
@@ -197,7 +209,7 @@ def fill_shot(api: ApiGraph, shot: ShotSettings) -> ApiGraph:
 
 def shot_workflow(shot: ShotSettings) -> ApiGraph:
     """The backend's official template, in API format, set to the shot."""
-    template = load_template(shot.backend)
+    template = load_template(shot_template(shot))
     if shot.start_image is not None:  # the template's own start-image node, switched on
         for node in template.nodes:
             if node.type == "LoadImage":
