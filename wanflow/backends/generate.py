@@ -133,6 +133,7 @@ class GenerationRequest:
     guidance_low: float  # low-noise expert (pipeline `guidance_scale_2`); ignored by one-expert models
     shift: float  # UniPC flow_shift
     image: PIL.Image.Image | None = None  # start frame (I2V-A14B, TI2V-5B image mode)
+    end_image: PIL.Image.Image | None = None  # last frame (I2V-A14B only: diffusers' `last_image`)
     loras: tuple[Lora, ...] = ()
     # How the image fills width x height. `official` expects the size the plan framed for the
     # image (wanflow.plan.framing); `cover` suits any size.
@@ -286,6 +287,8 @@ class Generator:
             if self.image_pipe is None:
                 raise UserError(f"{self.spec.id} does not take a start image; use ti2v-5b or i2v-a14b")
             pipe = self.image_pipe
+        if request.end_image is not None and (request.image is None or not self.spec.accepts_last_frame):
+            raise UserError(f"{self.spec.id} cannot end on a given frame; i2v-a14b can (with a start frame)")
         if self.settings.offload and self.device.type == "cuda" and pipe is not self._active:
             pipe.enable_model_cpu_offload(device=self.device)  # hooks move one expert in at a time
         self._active = pipe
@@ -319,6 +322,8 @@ class Generator:
             call["guidance_scale_2"] = request.guidance_low
         if request.image is not None:
             call["image"] = fit_image(request.image, request.width, request.height, request.fit, self.spec)
+        if request.end_image is not None:  # framed like the start frame, to the same size
+            call["last_image"] = fit_image(request.end_image, request.width, request.height, request.fit, self.spec)
         with torch.inference_mode():
             latents = pipe(**call).frames
         return latents.to("cpu", torch.float32)
