@@ -13,9 +13,10 @@ import pytest
 import torch
 from PIL import Image
 
-from wanflow.backends.generate import GenerationRequest, Generator, TextEncoder, fit_image
+from wanflow.backends.generate import Generator, PromptEmbeds, TextEncoder, fit_image
 from wanflow.catalog import BACKENDS
 from wanflow.errors import UserError
+from wanflow.take import TakeSettings
 
 WIDTH, HEIGHT, FRAMES = 48, 32, 9
 Z = 16  # the Wan2.1 VAE's latent channels
@@ -38,25 +39,25 @@ def picture(color: str) -> Image.Image:
     return image
 
 
-def request(embeds, end: Image.Image | None) -> GenerationRequest:
-    spec = BACKENDS["i2v-a14b"]
-    return GenerationRequest(
-        prompt_embeds=embeds[0],
-        negative_embeds=embeds[1],
+def take(backend: str = "i2v-a14b", width: int = WIDTH, height: int = HEIGHT) -> TakeSettings:
+    spec = BACKENDS[backend]
+    return TakeSettings(
+        backend=backend,
         seed=3,
-        width=WIDTH,
-        height=HEIGHT,
+        width=width,
+        height=height,
         frames=FRAMES,
+        fps=spec.fps,
         steps=2,
         guidance_high=spec.guidance_high,
         guidance_low=spec.guidance_low,
         shift=spec.shift,
-        image=picture("blue"),
-        end_image=end,
+        boundary_ratio=spec.boundary_ratio,
+        fit="cover",
     )
 
 
-def transformer_inputs(generator: Generator, call: GenerationRequest) -> list[torch.Tensor]:
+def transformer_inputs(generator: Generator, embeds, end: Image.Image | None) -> list[torch.Tensor]:
     """The hidden states every transformer call of the render receives."""
     seen: list[torch.Tensor] = []
 
@@ -68,7 +69,7 @@ def transformer_inputs(generator: Generator, call: GenerationRequest) -> list[to
         for name in ("transformer", "transformer_2")
     ]
     try:
-        generator.generate(call)
+        generator.generate(take(), PromptEmbeds(*embeds), picture("blue"), end_image=end)
     finally:
         for handle in handles:
             handle.remove()
@@ -92,9 +93,9 @@ def encoded_condition(generator: Generator, start: Image.Image, end: Image.Image
 
 def test_the_end_frame_is_in_the_conditioning_the_transformer_receives(generator, embeds) -> None:
     red, green = picture("red"), picture("green")
-    with_red = transformer_inputs(generator, request(embeds, red))
-    with_green = transformer_inputs(generator, request(embeds, green))
-    without = transformer_inputs(generator, request(embeds, None))
+    with_red = transformer_inputs(generator, embeds, red)
+    with_green = transformer_inputs(generator, embeds, green)
+    without = transformer_inputs(generator, embeds, None)
     assert len(with_red) == len(without) == 4  # 2 steps, cond + uncond
     condition = with_red[0][:, Z + 4 :]  # after the noise (16) and the mask (4)
     expected = encoded_condition(generator, picture("blue"), red)
@@ -109,6 +110,5 @@ def test_the_end_frame_is_in_the_conditioning_the_transformer_receives(generator
 
 def test_backends_that_cannot_end_on_a_frame_say_which_can(tiny_model_dirs, embeds) -> None:
     ti2v = Generator.load("ti2v-5b", tiny_model_dirs["ti2v-5b"])
-    call = request(embeds, picture("red"))
     with pytest.raises(UserError, match="ti2v-5b cannot end on a given frame; i2v-a14b can"):
-        ti2v.generate(GenerationRequest(**{**vars(call), "width": 64, "height": 64}))
+        ti2v.generate(take("ti2v-5b", 64, 64), PromptEmbeds(*embeds), picture("blue"), end_image=picture("red"))

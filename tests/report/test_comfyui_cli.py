@@ -14,11 +14,11 @@ from typer.testing import CliRunner
 from wanflow.cache import ArtifactStore, default_cache_dir
 from wanflow.catalog import BUILTIN_PROFILES
 from wanflow.cli.app import app
-from wanflow.cli.export_cmds import export_settings
 from wanflow.media.ffmpeg import write_clip
 from wanflow.plan import make_plan
 from wanflow.plan.takes import take_seed
 from wanflow.report.comfyui import shot_workflow
+from wanflow.run.export import comfyui_shot
 from wanflow.storyboard import load_film
 
 REPO = Path(__file__).resolve().parents[2]
@@ -73,10 +73,10 @@ def test_the_example_films_workflows_keep_the_templates_graph_under_every_profil
     seen = set()
     for profile in profiles:
         for job in make_plan(film, profile).jobs:
-            settings, _ = export_settings(spec, job.shot_id, profile)
-            seen.add(assert_template_graph(shot_workflow(settings), settings))
-            if profile == "steps30" and settings.boundary_ratio is not None:
-                assert settings.steps == 30
+            shot = comfyui_shot(spec, job.shot_id, profile).shot
+            seen.add(assert_template_graph(shot_workflow(shot), shot))
+            if profile == "steps30" and shot.take.boundary_ratio is not None:
+                assert shot.take.steps == 30
     assert {"video_wan2_2_14B_t2v", "video_wan2_2_14B_i2v", "video_wan2_2_5B_ti2v"} <= seen
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from wanflow.report.comfyui import (
 )
 from wanflow.report.comfyui_graph import SUBGRAPH_INPUT, SUBGRAPH_OUTPUT, fold_constants, to_api
 from wanflow.report.comfyui_schedule import official_boundary_step
+from wanflow.take import TakeSettings
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "specs" / "film.yaml"
@@ -94,12 +96,11 @@ def test_api_format_keeps_every_node_and_link_of_the_template(template: str) -> 
     assert sorted(node["class_type"] for node in api.values()) == sorted(kept)
 
 
-def settings(backend: str, **fields: object) -> ShotSettings:
+def settings(
+    backend: str, start_image: str | None = None, end_image: str | None = None, **fields: object
+) -> ShotSettings:
     base = dict(
-        shot_id="sea",
         backend=backend,
-        prompt="一望无际的浅海",
-        negative="色调艳丽",
         seed=42,
         width=1280,
         height=720,
@@ -110,9 +111,16 @@ def settings(backend: str, **fields: object) -> ShotSettings:
         guidance_high=4.0,
         guidance_low=3.0,
         boundary_ratio=0.875,
-        start_image=None,
     )
-    return ShotSettings(**{**base, **fields})
+    take = TakeSettings(**{**base, **fields})  # type: ignore[arg-type]
+    return ShotSettings(
+        shot_id="sea",
+        prompt="一望无际的浅海",
+        negative="色调艳丽",
+        take=take,
+        start_image=start_image,
+        end_image=end_image,
+    )
 
 
 def links(api: dict) -> set[tuple[str, str, str, int]]:
@@ -203,7 +211,7 @@ def test_two_lora_files_of_one_name_stay_two_files_in_comfyui(tmp_path: Path) ->
 def test_ti2v_loras_are_not_labelled_with_experts(tmp_path: Path) -> None:
     lora = Lora(write_lora_file(tmp_path / "look.safetensors", b"look"), 0.5, "high")
     shot = settings("ti2v-5b", boundary_ratio=None, width=1280, height=704, frames=121, fps=24, steps=50, shift=5.0)
-    workflow = shot_workflow(ShotSettings(**{**vars(shot), "loras": (lora,)}))
+    workflow = shot_workflow(replace(shot, take=replace(shot.take, loras=(lora,))))
     (node,) = [n for n in workflow.values() if n["class_type"] == "LoraLoaderModelOnly"]
     assert node["_meta"]["title"] == f"LoRA {lora_file_name(lora)}" and "expert" not in node["_meta"]["title"]
 
@@ -228,7 +236,7 @@ def test_an_i2v_shot_with_an_end_frame_is_the_flf2v_templates_graph() -> None:
 def test_ti2v_workflow_switches_on_the_templates_start_image_node() -> None:
     shot = settings("ti2v-5b", boundary_ratio=None, width=1280, height=704, frames=121, fps=24, steps=50, shift=5.0)
     text_only = shot_workflow(shot)
-    with_image = shot_workflow(ShotSettings(**{**vars(shot), "start_image": "x_start.png"}))
+    with_image = shot_workflow(replace(shot, start_image="x_start.png"))
     assert "56" not in text_only and "start_image" not in text_only["55"]["inputs"]
     assert (
         with_image["55"]["inputs"]["start_image"] == ["56", 0] and with_image["56"]["inputs"]["image"] == "x_start.png"

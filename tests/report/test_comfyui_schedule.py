@@ -17,6 +17,7 @@ import torch
 from wanflow.catalog import BACKENDS
 from wanflow.report.comfyui import SAMPLER, SCHEDULER, ShotSettings, shot_workflow
 from wanflow.report.comfyui_schedule import comfyui_sigmas, comfyui_timesteps, official_boundary_step
+from wanflow.take import TakeSettings
 
 DISCARD_PENULTIMATE = {"dpm_2", "dpm_2_ancestral", "uni_pc", "uni_pc_bh2"}
 
@@ -61,11 +62,8 @@ def model_timesteps(segment: torch.Tensor) -> list[float]:
 def exported_segments(backend: str, steps: int) -> tuple[list[float], list[float]]:
     """The timesteps each expert's KSamplerAdvanced of the exported workflow calls its model at, in ComfyUI."""
     spec = BACKENDS[backend]
-    shot = ShotSettings(
-        shot_id="x",
+    take = TakeSettings(
         backend=backend,
-        prompt="p",
-        negative="n",
         seed=1,
         width=832,
         height=480,
@@ -76,8 +74,8 @@ def exported_segments(backend: str, steps: int) -> tuple[list[float], list[float
         guidance_high=spec.guidance_high,
         guidance_low=spec.guidance_low,
         boundary_ratio=spec.boundary_ratio,
-        start_image="x_start.png" if spec.needs_image else None,
     )
+    shot = ShotSettings("x", "p", "n", take, start_image="x_start.png" if spec.needs_image else None)
     workflow = shot_workflow(shot)
     samplers = [node["inputs"] for node in workflow.values() if node["class_type"] == "KSamplerAdvanced"]
     high, low = sorted(samplers, key=lambda inputs: inputs["add_noise"] != "enable")

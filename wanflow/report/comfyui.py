@@ -32,6 +32,7 @@ from wanflow.film import Lora
 from wanflow.hashing import file_sha256
 from wanflow.report.comfyui_graph import MODE_ALWAYS, ApiGraph, UiGraph, fold_constants, is_link, prune, to_api
 from wanflow.report.comfyui_schedule import NUM_TRAIN_TIMESTEPS, comfyui_boundary_step, official_boundary_step
+from wanflow.take import TakeSettings
 
 TEMPLATES = {
     "t2v-a14b": "video_wan2_2_14B_t2v",
@@ -50,28 +51,17 @@ class ShotSettings:
     """What decides the shot's pixels, as wanflow's render plan fixed it."""
 
     shot_id: str
-    backend: str
     prompt: str
     negative: str
-    seed: int
-    width: int
-    height: int
-    frames: int
-    fps: int
-    steps: int
-    shift: float
-    guidance_high: float
-    guidance_low: float
-    boundary_ratio: float | None  # None: one model, one sampler
+    take: TakeSettings  # held as the plan made it (boundary_ratio None: one model, one sampler)
     start_image: str | None  # the file name LoadImage reads from ComfyUI's input folder
-    loras: tuple[Lora, ...] = ()
     end_image: str | None = None  # the last frame's file name, likewise (I2V-A14B: the flf2v template)
 
 
 def boundary_step(shot: ShotSettings) -> int:
     """How many steps the high-noise expert runs in ComfyUI, for the sampler and scheduler written."""
-    assert shot.boundary_ratio is not None
-    return comfyui_boundary_step(shot.steps, shot.shift, shot.boundary_ratio, SAMPLER, SCHEDULER)
+    assert shot.take.boundary_ratio is not None
+    return comfyui_boundary_step(shot.take.steps, shot.take.shift, shot.take.boundary_ratio, SAMPLER, SCHEDULER)
 
 
 def lora_file_name(lora: Lora) -> str:
@@ -86,10 +76,12 @@ def lora_file_name(lora: Lora) -> str:
 def shot_template(shot: ShotSettings) -> str:
     """The official template the shot starts from: its backend's, or first-last-frame's."""
     if shot.end_image is not None:
-        if shot.backend != "i2v-a14b":
-            raise UserError(f"{shot.backend} cannot end on a frame; i2v-a14b can (ComfyUI template {FLF2V_TEMPLATE})")
+        if shot.take.backend != "i2v-a14b":
+            raise UserError(
+                f"{shot.take.backend} cannot end on a frame; i2v-a14b can (ComfyUI template {FLF2V_TEMPLATE})"
+            )
         return FLF2V_TEMPLATE
-    return TEMPLATES[shot.backend]
+    return TEMPLATES[shot.take.backend]
 
 
 def template_path(template_id: str) -> Path:
@@ -167,33 +159,33 @@ def fill_shot(api: ApiGraph, shot: ShotSettings) -> ApiGraph:
     result[_follow(result, samplers[0], "positive", "CLIPTextEncode")]["inputs"]["text"] = shot.prompt
     result[_follow(result, samplers[0], "negative", "CLIPTextEncode")]["inputs"]["text"] = shot.negative
     latent = result[first["latent_image"][0]]["inputs"]
-    latent.update(width=shot.width, height=shot.height, length=shot.frames, batch_size=1)
+    latent.update(width=shot.take.width, height=shot.take.height, length=shot.take.frames, batch_size=1)
     for node in result.values():
         if node["class_type"] == "CreateVideo":
-            node["inputs"]["fps"] = shot.fps
+            node["inputs"]["fps"] = shot.take.fps
         elif node["class_type"] == "SaveVideo":
             node["inputs"]["filename_prefix"] = f"wanflow/{shot.shot_id}"
         for name, file in (("start_image", shot.start_image), ("end_image", shot.end_image)):
             link = node["inputs"].get(name)  # WanImageToVideo, WanFirstLastFrameToVideo, Wan22ImageToVideoLatent
             if file is not None and is_link(link) and result[link[0]]["class_type"] == "LoadImage":
                 result[link[0]]["inputs"]["image"] = file
-    if shot.boundary_ratio is None:
-        first.update(seed=shot.seed, steps=shot.steps, cfg=shot.guidance_high, sampler_name=SAMPLER)
+    if shot.take.boundary_ratio is None:
+        first.update(seed=shot.take.seed, steps=shot.take.steps, cfg=shot.take.guidance_high, sampler_name=SAMPLER)
         first.update(scheduler=SCHEDULER, denoise=1.0)
         sampling = _follow(result, samplers[0], "model", "ModelSamplingSD3")
-        result[sampling]["inputs"]["shift"] = shot.shift
-        _add_loras(result, sampling, list(shot.loras), None)
+        result[sampling]["inputs"]["shift"] = shot.take.shift
+        _add_loras(result, sampling, list(shot.take.loras), None)
         return result
     split = boundary_step(shot)
     phases = (
-        ("high", shot.guidance_high, 0, split, "enable", "enable"),
-        ("low", shot.guidance_low, split, shot.steps, "disable", "disable"),
+        ("high", shot.take.guidance_high, 0, split, "enable", "enable"),
+        ("low", shot.take.guidance_low, split, shot.take.steps, "disable", "disable"),
     )
     for node_id, (expert, cfg, start, end, add_noise, leftover) in zip(samplers, phases, strict=True):
         result[node_id]["inputs"].update(
             add_noise=add_noise,
-            noise_seed=shot.seed,
-            steps=shot.steps,
+            noise_seed=shot.take.seed,
+            steps=shot.take.steps,
             cfg=cfg,
             sampler_name=SAMPLER,
             scheduler=SCHEDULER,
@@ -202,8 +194,8 @@ def fill_shot(api: ApiGraph, shot: ShotSettings) -> ApiGraph:
             return_with_leftover_noise=leftover,
         )
         sampling = _follow(result, node_id, "model", "ModelSamplingSD3")
-        result[sampling]["inputs"]["shift"] = shot.shift
-        _add_loras(result, sampling, [lora for lora in shot.loras if lora.expert in (expert, "both")], expert)
+        result[sampling]["inputs"]["shift"] = shot.take.shift
+        _add_loras(result, sampling, [lora for lora in shot.take.loras if lora.expert in (expert, "both")], expert)
     return result
 
 
@@ -219,19 +211,19 @@ def shot_workflow(shot: ShotSettings) -> ApiGraph:
 
 def expert_steps(shot: ShotSettings) -> list[str]:
     """How the steps split between the experts in ComfyUI, for people (one line, two when a part has one step)."""
-    if shot.boundary_ratio is None:
-        return [f"{shot.steps} steps ({SAMPLER}, {SCHEDULER})"]
+    if shot.take.boundary_ratio is None:
+        return [f"{shot.take.steps} steps ({SAMPLER}, {SCHEDULER})"]
     split = boundary_step(shot)
-    boundary = math.floor(shot.boundary_ratio * NUM_TRAIN_TIMESTEPS)
+    boundary = math.floor(shot.take.boundary_ratio * NUM_TRAIN_TIMESTEPS)
     lines = [
-        f"{shot.steps} steps ({SAMPLER}, {SCHEDULER}): high-noise expert 0-{split} (cfg {shot.guidance_high:g}), "
-        f"low-noise expert {split}-{shot.steps} (cfg {shot.guidance_low:g}); "
+        f"{shot.take.steps} steps ({SAMPLER}, {SCHEDULER}): high-noise expert 0-{split} (cfg {shot.take.guidance_high:g}), "
+        f"low-noise expert {split}-{shot.take.steps} (cfg {shot.take.guidance_low:g}); "
         f"split where ComfyUI's timestep falls below {boundary}"
     ]
-    official = official_boundary_step(shot.steps, shot.shift, shot.boundary_ratio)
+    official = official_boundary_step(shot.take.steps, shot.take.shift, shot.take.boundary_ratio)
     if official != split:
         lines[0] += f" (its schedule differs from wanflow's, which switches after step {official})"
-    if 1 in (split, shot.steps - split):
+    if 1 in (split, shot.take.steps - split):
         lines.append(
             "note: one expert gets a single step, which ComfyUI's UniPC evaluates but does not take; "
             "use more steps for a faithful render"
