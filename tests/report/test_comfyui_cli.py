@@ -72,8 +72,9 @@ def test_the_example_films_workflows_keep_the_templates_graph_under_every_profil
     film = load_film(spec)
     seen = set()
     for profile in profiles:
-        for job in make_plan(film, profile).jobs:
-            shot = comfyui_shot(spec, job.shot_id, profile).shot
+        plan = make_plan(film, profile)
+        for job in plan.jobs:
+            shot = comfyui_shot(spec, job.shot_id, profile, plan=plan).shot
             seen.add(assert_template_graph(shot_workflow(shot), shot))
             if profile == "steps30" and shot.take.boundary_ratio is not None:
                 assert shot.take.steps == 30
@@ -115,3 +116,25 @@ def test_a_continuation_says_which_run_writes_its_start_frame_then_writes_it(tmp
         red, green, blue = image.convert("RGB").getpixel((32, 24))
     assert red > 150 and green < 60 and blue < 60
     assert [n["inputs"]["image"] for n in workflow.values() if n["class_type"] == "LoadImage"] == ["wave_start.png"]
+
+
+def test_a_shot_with_an_end_frame_exports_as_flf2v_with_both_frames_beside_it(tmp_path: Path) -> None:
+    spec = example_copy(tmp_path)
+    text = spec.read_text(encoding="utf-8")
+    marker = "        image: assets/subway.png   # image-to-video: the drawn start frame\n"
+    assert marker in text
+    spec.write_text(text.replace(marker, marker + "        end_at: city\n"), encoding="utf-8")
+    result, workflow = export(spec, "carriage")
+    assert result.exit_code == 0, result.output
+    shot = comfyui_shot(spec, "carriage", "final").shot
+    assert assert_template_graph(workflow, shot) == "video_wan2_2_14B_flf2v"
+    assert (spec.parent / "export" / "carriage_start.png").exists()
+    assert "end image: NOT WRITTEN: it is the first frame of city" in " ".join(result.stdout.split())
+    assert not (spec.parent / "export" / "carriage_end.png").exists()
+    spec.write_text(text.replace(marker, marker + "        end_image: assets/subway.png\n"), encoding="utf-8")
+    result, workflow = export(spec, "carriage")
+    assert result.exit_code == 0 and (spec.parent / "export" / "carriage_end.png").exists()
+    (node,) = [n["inputs"] for n in workflow.values() if n["class_type"] == "WanFirstLastFrameToVideo"]
+    assert workflow[node["end_image"][0]]["inputs"]["image"] == "carriage_end.png"
+    result, _ = export(spec, "carriage", "--profile", "draft")
+    assert result.exit_code == 2 and "ti2v-5b cannot end on a given frame; i2v-a14b can" in result.stderr

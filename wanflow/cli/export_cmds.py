@@ -46,6 +46,8 @@ def comfyui_command(
         console.print(f"  {line}", markup=False)
     if exported.start is not None:
         console.print(f"  start image: {exported.start.note}", markup=False)
+    if exported.end is not None:
+        console.print(f"  end image: {exported.end.note}", markup=False)
     for lora in settings.loras:
         name = lora_file_name(lora)  # `cp -n`: never overwrites; the hash in the name keeps files apart
         where = f"{lora.expert} expert{'s' if lora.expert == 'both' else ''}, " if settings.boundary_ratio else ""

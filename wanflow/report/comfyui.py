@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -201,12 +202,18 @@ def fill_shot(api: ApiGraph, shot: ShotSettings) -> ApiGraph:
 
 def shot_workflow(shot: ShotSettings) -> ApiGraph:
     """The backend's official template, in API format, set to the shot."""
-    template = load_template(shot_template(shot))
-    if shot.start_image is not None:  # the template's own start-image node, switched on
+    return prune(fill_shot(_folded_template(shot_template(shot), shot.start_image is not None), shot))
+
+
+@lru_cache(maxsize=16)
+def _folded_template(template_id: str, image_nodes_on: bool) -> ApiGraph:
+    """The template in API format, its switches folded; shared, so never changed (`fill_shot` copies it)."""
+    template = load_template(template_id)
+    if image_nodes_on:  # the template's own start-image node, switched on
         for node in template.nodes:
             if node.type == "LoadImage":
                 node.mode = MODE_ALWAYS
-    return prune(fill_shot(fold_constants(to_api(template)), shot))
+    return fold_constants(to_api(template))
 
 
 def expert_steps(shot: ShotSettings) -> list[str]:
