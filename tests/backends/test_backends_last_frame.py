@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from wanflow.backends.generate import Generator, PromptEmbeds, TextEncoder, fit_image
+from wanflow.backends.generate import Generator, PromptEmbeds, TextEncoder, fit_end_image, fit_image
 from wanflow.catalog import BACKENDS
 from wanflow.errors import UserError
 from wanflow.take import TakeSettings
@@ -112,3 +112,18 @@ def test_backends_that_cannot_end_on_a_frame_say_which_can(tiny_model_dirs, embe
     ti2v = Generator.load("ti2v-5b", tiny_model_dirs["ti2v-5b"])
     with pytest.raises(UserError, match="ti2v-5b cannot end on a given frame; i2v-a14b can"):
         ti2v.generate(take("ti2v-5b", 64, 64), PromptEmbeds(*embeds), picture("blue"), end_image=picture("red"))
+
+
+def test_an_end_picture_of_another_aspect_is_cropped_not_stretched_under_official() -> None:
+    from dataclasses import replace
+
+    official = replace(take(), fit="official")
+    wide = Image.new("RGB", (96, 32), "black")
+    wide.paste(Image.new("RGB", (48, 32), "white"), (24, 0))  # a white middle: what a crop keeps
+    framed = fit_end_image(wide, official, BACKENDS["i2v-a14b"])
+    assert framed.size == (WIDTH, HEIGHT) and framed.getpixel((0, 16)) == (255, 255, 255)
+    same = Image.new("RGB", (96, 64), "red")  # the render's aspect: resized as the start frame is
+    assert (
+        fit_end_image(same, official, BACKENDS["i2v-a14b"]).tobytes()
+        == fit_image(same, WIDTH, HEIGHT, "official", BACKENDS["i2v-a14b"]).tobytes()
+    )

@@ -151,6 +151,16 @@ def fit_image(
     return resized.crop((left, top, left + width, top + height))
 
 
+def fit_end_image(image: PIL.Image.Image, take: TakeSettings, spec: BackendSpec) -> PIL.Image.Image:
+    """The last frame at the start frame's size, framed as the start frame is; under `official` a
+    picture of another aspect is covered and centre-cropped (as diffusers' first-last-frame example
+    and ComfyUI's WanFirstLastFrameToVideo do) rather than stretched."""
+    fit = take.fit
+    if fit == "official" and abs(image.width / image.height - take.width / take.height) > 0.01:
+        fit = "cover"
+    return fit_image(image, take.width, take.height, fit, spec)
+
+
 def _image_pipe_sharing(pipe: WanPipeline) -> WanImageToVideoPipeline:
     """TI2V-5B's image mode over the very modules of its text pipeline, dtypes untouched.
 
@@ -322,7 +332,7 @@ class Generator:
         if image is not None:
             call["image"] = fit_image(image, take.width, take.height, take.fit, self.spec)
         if end_image is not None:
-            call["last_image"] = fit_image(end_image, take.width, take.height, take.fit, self.spec)
+            call["last_image"] = fit_end_image(end_image, take, self.spec)
         with torch.inference_mode():
             latents = pipe(**call).frames
         return latents.to("cpu", torch.float32)
