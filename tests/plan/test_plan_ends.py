@@ -27,6 +27,7 @@ def test_an_end_image_is_the_takes_end_frame_and_changes_only_its_key(tiny_model
     ending = make_plan(film([replace(start, end_image=pictures["panel"])]), "preview").job("s0")
     other = make_plan(film([replace(start, end_image=pictures["other"])]), "preview").job("s0")
     assert plain.settings.end_image is None and ending.settings.end_image == pictures["panel"]
+    assert any(note.startswith("ends on panel.png") for note in ending.notes)  # what `wanflow plan` prints
     assert len({plain.keys.latents, ending.keys.latents, other.keys.latents}) == 3
     assert plain.keys.prompt == ending.keys.prompt  # the prompt is the prompt: encoded once
     assert ending.settings.backend == "i2v-a14b" and (ending.settings.width, ending.settings.height) == (
@@ -53,6 +54,7 @@ def test_end_at_a_rendered_shot_waits_for_it_and_keys_on_its_clip(tiny_models_ro
     plan = make_plan(film(shots), "preview")
     job = plan.job("s0")
     assert job.settings.end_image is None and (job.end_job, job.end_shot, job.waits_for) == ("s1", "s1", ("s1",))
+    assert "ends on the first frame of s1 (rendered before it)" in job.notes
     assert [j.shot_id for j in plan.jobs] == ["s0", "s1"]  # film order kept
     assert [j.name for j in generation_order(list(plan.takes))] == ["s1", "s0"]
     assert plan.upstreams({"s0"}) == {"s0", "s1"} and plan.dependants({"s1"}) == {"s0", "s1"}
