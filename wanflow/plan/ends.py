@@ -55,9 +55,12 @@ def render_order(film: Film) -> list[Shot]:
 
 
 class _Job(Protocol):
-    shot_id: str
-    upstream: str | None
-    end_shot: str | None
+    @property
+    def shot_id(self) -> str: ...
+    @property
+    def upstream(self) -> str | None: ...
+    @property
+    def end_shot(self) -> str | None: ...
 
 
 J = TypeVar("J", bound=_Job)
