@@ -47,24 +47,20 @@ def generate_latents(
     pool: ModelPool,
     *,
     image: Path | None,
+    end_image: Path | None = None,
     meta: Mapping[str, Any],
     progress: Callable[[int, int], None] | None = None,
 ) -> None:
-    """Denoise the take from its cached embeddings (and its start image) into its latents entry."""
-    from PIL import Image
-
+    """Denoise the take from its cached embeddings (and its start and end frames) into its latents entry."""
     from wanflow.backends.generate import PromptEmbeds
     from wanflow.backends.tensors import put_tensors
 
     embeds = PromptEmbeds(_embeds(store, keys.prompt), _embeds(store, keys.negative))
-    start = None
-    if image is not None:
-        with Image.open(image) as opened:
-            start = opened.convert("RGB")
+    start, end = _open_image(image), _open_image(end_image)
     generator = pool.generator(take.backend, model_dir)
     started = time.perf_counter()
     with device_lock(str(generator.device)):
-        latents = generator.generate(take, embeds, start, progress=progress)
+        latents = generator.generate(take, embeds, start, progress=progress, end_image=end)
     seconds = time.perf_counter() - started
     put_tensors(store, "latents", keys.latents, {"latents": latents}, {**meta, "seconds": seconds})
 
@@ -77,6 +73,15 @@ def decode_latents(backend: str, model_dir: Path, latents_key: str, store: Artif
     if loaded is None:
         raise RuntimeError("a take's latents vanished from the cache; run again to rebuild them")
     return pool.decoder(backend, model_dir).decode(loaded[0]["latents"])
+
+
+def _open_image(path: Path | None):
+    if path is None:
+        return None
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return image.convert("RGB")
 
 
 def _embeds(store: ArtifactStore, key: str):

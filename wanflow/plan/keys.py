@@ -18,17 +18,24 @@ MAX_SEQUENCE_LENGTH = 512  # tokens per prompt embedding, as the pipeline uses a
 
 
 def job_keys(
-    *, compiled: CompiledShot, take: TakeSettings, weights: str, upstream_clip: str | None, render: RenderSettings
+    *,
+    compiled: CompiledShot,
+    take: TakeSettings,
+    weights: str,
+    upstream_clip: str | None,
+    render: RenderSettings,
+    end_clip: str | None = None,
 ) -> JobKeys:
     """The take's four keys: its settings whole, the model's weights, the machine switches that
-    change numbers, and (for a continuation) the key of the clip it starts from."""
+    change numbers, and the keys of the clips it starts from (a continuation) or ends on (`end_at:`
+    a shot rendered from text or continuing another)."""
     encoder = {"weights": weights, "max_sequence_length": MAX_SEQUENCE_LENGTH, "dtype": render.dtype}
     prompt = ArtifactStore.key("embeds", {**encoder, "text": compiled.prompt})
     negative = ArtifactStore.key("embeds", {**encoder, "text": compiled.negative})
     latents = ArtifactStore.key(
         "latents",
         {
-            **take.latents_payload(upstream_clip),
+            **take.latents_payload(upstream_clip, end_clip),
             "weights": weights,
             "prompt": prompt,
             "negative": negative,

@@ -67,6 +67,7 @@ def generate_latents(
     pool: ModelPool,
     *,
     condition_image: Path | None,
+    end_image: Path | None = None,
     force: bool = False,
     log: Log = _default_log,
 ) -> bool:
@@ -86,6 +87,7 @@ def generate_latents(
             store,
             pool,
             image=condition_image,
+            end_image=end_image,
             meta=meta,
             progress=_step_logger(job, log),
         )
@@ -125,28 +127,43 @@ def render_shot(
     pool: ModelPool,
     *,
     upstream_clip: Path | None,
+    end_clip: Path | None = None,
     force: bool = False,
     log: Log = _default_log,
 ) -> ShotWork:
     """Latents then clip for one shot, each only if the cache lacks it; a continuation starts on
-    the last frame of its upstream clip."""
+    the last frame of its upstream clip, a shot that ends on a rendered shot ends on its first frame."""
     started = time.perf_counter()
     condition: Path | None = job.shot.image
-    if condition is None and upstream_clip is not None and needs_generation(job, store, force=force):
-        condition = last_frame_image(upstream_clip, store.scratch_dir() / f"{job.keys.latents}-start.png")
-    generated = generate_latents(job, store, pool, condition_image=condition, force=force, log=log)
+    end: Path | None = job.settings.end_image
+    if needs_generation(job, store, force=force):
+        if condition is None and upstream_clip is not None:
+            condition = last_frame_image(upstream_clip, store.scratch_dir() / f"{job.keys.latents}-start.png")
+        if end is None and end_clip is not None:
+            end = first_frame_image(end_clip, store.scratch_dir() / f"{job.keys.latents}-end.png")
+    generated = generate_latents(job, store, pool, condition_image=condition, end_image=end, force=force, log=log)
     clip, decoded = decode_clip(job, store, pool, force=force)
     return ShotWork(generated, decoded, clip, time.perf_counter() - started)
 
 
 def last_frame_image(clip: Path, into: Path) -> Path:
     """Write the clip's last frame as a PNG: the start image of a continuing shot."""
+    from wanflow.media.ffmpeg import probe
+
+    return _frame_image(clip, probe(clip).frames - 1, into)
+
+
+def first_frame_image(clip: Path, into: Path) -> Path:
+    """Write the clip's first frame as a PNG: the end image of a shot that ends on it (`end_at:`)."""
+    return _frame_image(clip, 0, into)
+
+
+def _frame_image(clip: Path, index: int, into: Path) -> Path:
     from PIL import Image
 
-    from wanflow.media.ffmpeg import probe, read_frames
+    from wanflow.media.ffmpeg import read_frames
 
-    info = probe(clip)
-    frame = read_frames(clip, [info.frames - 1])[0]
+    frame = read_frames(clip, [index])[0]
     into.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(frame).save(into)
     return into

@@ -179,6 +179,14 @@ class ShotSpec(DefaultsSpec):
     continue_from: str | None = Field(
         None, max_length=MAX_ID_CHARS, description="Id of an earlier shot whose last frame starts this one."
     )
+    end_image: ImageFile | None = Field(
+        None, description="Last frame (first-last-frame, I2V-A14B), relative to the spec; needs a start frame."
+    )
+    end_at: str | None = Field(
+        None,
+        max_length=MAX_ID_CHARS,
+        description="Id of a shot whose first frame (its image:, else its rendered first frame) ends this one.",
+    )
     trim: TrimSpec | None = None
     hold: Hold = Field(0.0, description="Seconds the last frame is held.")
     speed: float = Field(
@@ -189,6 +197,15 @@ class ShotSpec(DefaultsSpec):
     def _one_start(self) -> ShotSpec:
         if self.image is not None and self.continue_from is not None:
             raise problem("a shot starts from an image or continues another shot, not both", "continue_from")
+        if self.end_image is not None and self.end_at is not None:
+            raise problem("a shot ends on an image or on another shot's first frame, not both", "end_at")
+        if (
+            (self.end_image is not None or self.end_at is not None)
+            and self.image is None
+            and self.continue_from is None
+        ):
+            field = "end_image" if self.end_image is not None else "end_at"
+            raise problem("a shot that ends on a frame needs a start frame too: set image: or continue_from:", field)
         return self
 
 

@@ -187,6 +187,8 @@ def _resolve_shot(
         take=shot.take or 1,
         image=shot.image,
         continue_from=shot.continue_from,
+        end_image=shot.end_image,
+        end_at=shot.end_at,
         fit=_nearest(levels, "fit") or "official",
         transition=resolved_transition,
         caption=shot.caption,
