@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
@@ -86,29 +88,57 @@ def current_cut(plan: RenderPlan, store: ArtifactStore, out_dir: Path) -> dict |
 def unchanged_run(prepared: PreparedRun) -> RunSummary | None:
     """The summary of a run with nothing to do (every clip cached, the cut current), or None.
 
-    Such a run needs no model, no Prefect and no ffmpeg: the CLI answers it from the cache and
-    the stamp in about a second instead of starting Prefect's server for nothing.
+    Such a run needs no model, no Prefect and no ffmpeg: it is answered from the cache and the
+    stamp in about a second instead of starting Prefect's server for nothing.
     """
-    if prepared.forced:
+    if prepared.renders_takes():
         return None
     plan, store = prepared.plan, ArtifactStore(prepared.cache_dir)
-    if any(not store.has("clips", job.keys.clip) for job in (*plan.jobs, *prepared.takes)):
+    if any(not store.has("clips", job.keys.clip) for job in plan.jobs):
         return None
     stamp = current_cut(plan, store, prepared.out_dir)
     in_cache = [job for job in plan.takes if store.has("clips", job.keys.clip)]
     if stamp is None or not all(take_path(prepared.out_dir, job).is_file() for job in in_cache):
         return None
+    summary = _cached_summary(prepared)
+    for job in in_cache:
+        summary.outcome(job.shot_id).take_outcome(job.take).clip = str(take_path(prepared.out_dir, job))
+    summary.film, summary.report = stamp["film"], stamp["report"]
+    summary.note = "nothing changed: every clip was in the cache and the film is up to date"
+    return summary
+
+
+def cut_from_cache(prepared: PreparedRun, log: Callable[[str], None]) -> RunSummary | None:
+    """The run of an edit that renders nothing (a caption, a title, a transition, another take
+    chosen): the film cut again from the cache, in this process, with no model and no Prefect.
+    None when some selected take must render (its clip missing, or found corrupt and discarded)."""
+    store = ArtifactStore(prepared.cache_dir)
+    if prepared.forced or any(store.get_file("clips", job.keys.clip) is None for job in prepared.takes):
+        return None
+    started = time.perf_counter()
+    summary = _cached_summary(prepared)
+    summary.phases = {"plan": prepared.seconds}
+    assemble_and_report(prepared.plan, store, summary, prepared.out_dir, _Log(log))
+    summary.phases["assemble"] = time.perf_counter() - started
+    return summary
+
+
+def _cached_summary(prepared: PreparedRun) -> RunSummary:
+    """Every selected take cached; the others not selected."""
+    plan = prepared.plan
     outcomes = planned_outcomes(plan)
     for job in prepared.takes:
         outcomes[job.shot_id].take_outcome(job.take).status = "cached"
-    for job in in_cache:
-        outcomes[job.shot_id].take_outcome(job.take).clip = str(take_path(prepared.out_dir, job))
     for outcome in outcomes.values():
         outcome.settle()
-    summary = RunSummary(str(plan.film.path), plan.profile, list(outcomes.values()), film=stamp["film"])
-    summary.report = stamp["report"]
-    summary.note = "nothing changed: every clip was in the cache and the film is up to date"
-    return summary
+    return RunSummary(str(plan.film.path), plan.profile, list(outcomes.values()))
+
+
+class _Log:
+    """The logger `assemble_and_report` speaks to, for a cut made outside Prefect's flow."""
+
+    def __init__(self, log: Callable[[str], None]) -> None:
+        self.info = self.warning = log
 
 
 def write_run_json(out_dir: Path, summary: RunSummary) -> None:
