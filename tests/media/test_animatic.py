@@ -13,7 +13,7 @@ from wanflow.catalog import BACKENDS
 from wanflow.film import Look, Shot
 from wanflow.fit import fit_image
 from wanflow.grammar.files import load_vocabulary, packaged_grammar_dir
-from wanflow.media.animatic import AnimaticClip, draw_frames, write_animatic
+from wanflow.media.animatic import AnimaticClip, draw_frames, start_picture, write_animatic
 from wanflow.media.animatic_moves import CAMERA_TERMS, PUSH, View, camera_path, starting_view
 from wanflow.media.animatic_panel import draw_panel, shot_panel
 from wanflow.media.ffmpeg import probe, read_frames
@@ -65,6 +65,12 @@ def test_a_push_in_ends_on_a_measured_zoom_of_its_first_frame(tmp_path: Path) ->
 def test_a_start_pictures_first_frame_is_the_framed_picture(tmp_path: Path) -> None:
     source = Image.open(ROOT / "specs" / "assets" / "subway.png")
     framed = fit_image(source, 256, 144, "official", BACKENDS["i2v-a14b"])
+    assert np.array_equal(
+        np.asarray(framed),
+        np.asarray(
+            start_picture((256, 144), image=ROOT / "specs" / "assets" / "subway.png", spec=BACKENDS["i2v-a14b"])
+        ),
+    )
     write_animatic(framed, AnimaticClip(256, 144, frames=9, fps=16, camera=("镜头向左移动",)), tmp_path / "c.mp4")
     assert psnr(read_frames(tmp_path / "c.mp4", [0])[0], np.asarray(framed)) >= 35
 
@@ -72,7 +78,8 @@ def test_a_start_pictures_first_frame_is_the_framed_picture(tmp_path: Path) -> N
 def test_a_continuation_starts_exactly_on_its_upstreams_last_frame(tmp_path: Path) -> None:
     write_animatic(sample_picture(), AnimaticClip(*SIZE, 13, 16, camera=("手持镜头",), seed=5), tmp_path / "up.mp4")
     last = read_frames(tmp_path / "up.mp4", [-1])[0]
-    write_animatic(Image.fromarray(last), AnimaticClip(*SIZE, 9, 16, camera=("镜头拉远",)), tmp_path / "down.mp4")
+    picture = start_picture(SIZE, upstream_clip=tmp_path / "up.mp4", fit="official", spec=BACKENDS["i2v-a14b"])
+    write_animatic(picture, AnimaticClip(*SIZE, 9, 16, camera=("镜头拉远",)), tmp_path / "down.mp4")
     assert psnr(read_frames(tmp_path / "down.mp4", [0])[0], last) >= 40
 
 

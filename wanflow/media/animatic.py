@@ -17,8 +17,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageEnhance, ImageFilter
 
+from wanflow.catalog import BackendSpec
+from wanflow.film import ImageFit
+from wanflow.fit import fit_image
 from wanflow.media.animatic_moves import View, camera_path
-from wanflow.media.ffmpeg import write_clip
+from wanflow.media.animatic_panel import Panel, draw_panel
+from wanflow.media.ffmpeg import read_frames, write_clip
 
 CRF = 12  # fine enough that a continuation, drawn from its upstream's decoded last frame, matches it
 SURROUND_DIM = 0.45  # brightness of what lies past the picture's edge
@@ -37,6 +41,27 @@ class AnimaticClip:
     start: View = field(default_factory=View)  # the view of the first frame
     seed: int = 0  # the handheld shake's
     end_frame: int | None = None  # the frame that shows the end picture whole (with an end picture)
+
+
+def start_picture(
+    size: tuple[int, int],
+    *,
+    image: Path | None = None,
+    upstream_clip: Path | None = None,
+    panel: Panel | None = None,
+    fit: ImageFit = "official",
+    spec: BackendSpec | None = None,
+) -> Image.Image:
+    """A take's first picture, in its frame: the start image or the upstream clip's last frame
+    framed as the real model would frame it (`fit:` on `spec`), else the shot's panel."""
+    if image is not None:
+        with Image.open(image) as opened:
+            return fit_image(opened, size[0], size[1], fit, spec)
+    if upstream_clip is not None:
+        return fit_image(Image.fromarray(read_frames(upstream_clip, [-1])[0]), size[0], size[1], fit, spec)
+    if panel is None:
+        raise ValueError("an animatic take starts from a start image, an upstream clip or a panel")
+    return draw_panel(panel, size[0], size[1])
 
 
 def draw_frames(picture: Image.Image, clip: AnimaticClip, end: Image.Image | None = None) -> np.ndarray:
@@ -85,11 +110,19 @@ def _look(canvas: Image.Image, margin: tuple[int, int], size: tuple[int, int], v
     if view == View():
         return canvas.crop((margin[0], margin[1], margin[0] + width, margin[1] + height))
     scale = 1.0 / view.zoom
+    centre_x = margin[0] + width / 2 + view.x * width
+    centre_y = margin[1] + height / 2 + view.y * height
+    box = (
+        centre_x - scale * width / 2,
+        centre_y - scale * height / 2,
+        centre_x + scale * width / 2,
+        centre_y + scale * height / 2,
+    )
+    if view.turn == 0 and box[0] >= 0 and box[1] >= 0 and box[2] <= canvas.width and box[3] <= canvas.height:
+        return canvas.resize(size, Image.Resampling.BILINEAR, box=box)  # separable: three times the speed
     angle = math.radians(view.turn)
     a, b = scale * math.cos(angle), -scale * math.sin(angle)
     d, e = scale * math.sin(angle), scale * math.cos(angle)
-    centre_x = margin[0] + width / 2 + view.x * width
-    centre_y = margin[1] + height / 2 + view.y * height
     matrix = (a, b, centre_x - a * width / 2 - b * height / 2, d, e, centre_y - d * width / 2 - e * height / 2)
     return canvas.transform(size, Image.Transform.AFFINE, matrix, resample=Image.Resampling.BILINEAR)
 
