@@ -66,6 +66,7 @@ FIGURE_HEIGHT: dict[str, float] = {
 }
 PEOPLE = {"干净的单人镜头": 1, "双人镜头": 2, "三人镜头": 3, "群像镜头": 5}
 PLACE = {"左侧重构图": 0.34, "右侧重构图": 0.66}
+SAFE = 0.12  # the margin the words keep from each edge: a push in (1.3x) ends with them in view
 
 
 @dataclass(frozen=True)
@@ -129,28 +130,22 @@ def draw_panel(panel: Panel, width: int, height: int) -> Image.Image:
     draw = ImageDraw.Draw(image)
     if panel.figure is not None:
         _figures(draw, panel, width, height, _mix(paper, ink, 0.16))
-    pad = max(2, min(width, height) // 20)
-    title = _font(max(8, height // 10), panel.shot_id)
-    draw.text((pad, pad), panel.shot_id, font=title, fill=ink)
-    header = max(8, height // 18)
+    x, y = round(width * SAFE), round(height * SAFE)  # a push in's last frame still shows the words whole
+    title = _font(max(8, height // 12), panel.shot_id)
+    draw.text((x, y), panel.shot_id, font=title, fill=ink)
+    header = max(8, height // 20)
     if panel.framing:
-        draw.text(
-            (width - pad, pad + title.size - header),
-            panel.framing,
-            font=_font(header, panel.framing),
-            fill=ink,
-            anchor="ra",
-        )
-    top = pad + int(title.size * 1.35)
-    draw.line((pad, top, width - pad, top), fill=_mix(paper, ink, 0.5), width=max(1, height // 180))
-    footer_font = _font(max(7, height // 22), " ".join(panel.footer))
-    footer = [line for part in panel.footer for line in wrap_text(part, footer_font, width - 2 * pad)][-3:]
-    footer_top = height - pad - len(footer) * int(footer_font.size * 1.3)
+        framing = _font(header, panel.framing)
+        draw.text((width - x, y + title.size - header), panel.framing, font=framing, fill=ink, anchor="ra")
+    top = y + int(title.size * 1.35)
+    draw.line((x, top, width - x, top), fill=_mix(paper, ink, 0.5), width=max(1, height // 180))
+    footer_font = _font(max(7, height // 24), " ".join(panel.footer))
+    step = int(footer_font.size * 1.3)
+    footer = [line for part in panel.footer for line in wrap_text(part, footer_font, width - 2 * x)][-3:]
+    footer_top = height - y - len(footer) * step
     for index, line in enumerate(footer):
-        draw.text(
-            (pad, footer_top + index * int(footer_font.size * 1.3)), line, font=footer_font, fill=_mix(paper, ink, 0.75)
-        )
-    _body(draw, panel, (pad, top + pad // 2, width - pad, footer_top - pad // 2), ink)
+        draw.text((x, footer_top + index * step), line, font=footer_font, fill=_mix(paper, ink, 0.75))
+    _body(draw, panel, (x, top + y // 4, width - x, footer_top - y // 4), ink)
     return image
 
 

@@ -17,6 +17,8 @@ from wanflow.catalog import BACKENDS, BackendSpec
 from wanflow.errors import Problem, UserError
 from wanflow.film import Film, Shot
 from wanflow.grammar.compile import CompiledShot, compile_shot
+from wanflow.media.animatic_panel import Panel
+from wanflow.plan.animatic import animatic_keys, panel_of, start_view
 from wanflow.plan.framing import framed_size, image_size
 from wanflow.plan.keys import JobKeys, job_keys
 from wanflow.plan.profiles import resolve_profile
@@ -41,6 +43,7 @@ class RenderJob:
     model_layout: dict[str, object] | None = None  # the folder's own layout, when it is not the official one
     take: int = 1  # which take of the shot this job renders (its seed is that take's)
     upstream_job: str | None = None  # name of the job it continues from: its upstream's chosen take
+    panel: Panel | None = None  # an animatic take of a text-only shot starts on this storyboard panel
 
     @property
     def backend(self) -> str:
@@ -158,8 +161,10 @@ def make_plan(
         where = _where(film, shot)
         routing = _routing_problems(spec, shot, where)
         problems += routing
-        folder = _find_model(backend_id, profile.tiny)
-        if folder is None:
+        folder = None if profile.animatic else _find_model(backend_id, profile.tiny)
+        if profile.animatic:
+            weights = "animatic"  # drawn: no model
+        elif folder is None:
             if backend_id not in missing_models:
                 missing_models[backend_id] = where("backend", _missing_model_message(backend_id, profile.tiny))
             weights = "missing"
@@ -182,7 +187,7 @@ def make_plan(
                     frames=frames,
                     image=shot.image,
                     image_from_previous_shot=shot.continue_from is not None,
-                    tiny=profile.tiny,
+                    tiny=profile.tiny or profile.animatic,  # any multiple of the stride: no quality to lose
                     allow_custom_size=profile.width is not None,
                     file=str(film.path),
                     line=shot.line,
@@ -197,6 +202,7 @@ def make_plan(
         compiled = compile_shot(film, shot)
         upstream_clip = clip_keys.get(shot.continue_from or "")
         upstream_job = take_name(shot.continue_from, film.shot(shot.continue_from).take) if shot.continue_from else None
+        panel = panel_of(film, shot) if profile.animatic else None
         for take in take_numbers(shot, takes):
             take_settings = TakeSettings(
                 backend=backend_id,
@@ -213,10 +219,14 @@ def make_plan(
                 fit=shot.fit,
                 loras=shot.loras,
                 image=shot.image,
+                **_animatic_fields(shot, take, take_seed(seed, take)) if profile.animatic else {},
             )
-            keys = job_keys(
-                compiled=compiled, take=take_settings, weights=weights, upstream_clip=upstream_clip, render=settings
-            )
+            if profile.animatic:
+                keys = animatic_keys(take_settings, panel, upstream_clip)
+            else:
+                keys = job_keys(
+                    compiled=compiled, take=take_settings, weights=weights, upstream_clip=upstream_clip, render=settings
+                )
             job = RenderJob(
                 shot=shot,
                 compiled=compiled,
@@ -230,6 +240,7 @@ def make_plan(
                 model_layout=model_layout,
                 take=take,
                 upstream_job=upstream_job,
+                panel=panel,
             )
             all_takes.append(job)
             if job.chosen:
@@ -267,9 +278,13 @@ def referenced_keys(spec_path: Path) -> set[str]:
     for name in available_profiles(film):
         plan = make_plan(film, name)
         for job in plan.takes:
-            if job.model_dir is not None:
+            if job.model_dir is not None or job.settings.animatic:
                 keys.update(job.keys.all().values())
     return keys
+
+
+def _animatic_fields(shot: Shot, take: int, seed: int) -> dict[str, object]:
+    return {"animatic": True, "camera": shot.camera, "start_view": start_view(shot, take, seed)}
 
 
 def _frames(shot: Shot, spec: BackendSpec, max_frames: int | None) -> tuple[int, list[str]]:
