@@ -11,6 +11,7 @@ import PIL.Image
 
 from wanflow.catalog import BackendSpec
 from wanflow.film import ImageFit
+from wanflow.take import TakeSettings
 
 
 def fit_image(
@@ -38,3 +39,13 @@ def fit_image(
     )
     left, top = (resized.width - width) // 2, (resized.height - height) // 2
     return resized.crop((left, top, left + width, top + height))
+
+
+def fit_end_image(image: PIL.Image.Image, take: TakeSettings, spec: BackendSpec) -> PIL.Image.Image:
+    """The last frame at the start frame's size, framed as the start frame is; under `official` a
+    picture of another aspect is covered and centre-cropped (as diffusers' first-last-frame example
+    and ComfyUI's WanFirstLastFrameToVideo do) rather than stretched."""
+    fit = take.fit
+    if fit == "official" and abs(image.width / image.height - take.width / take.height) > 0.01:
+        fit = "cover"
+    return fit_image(image, take.width, take.height, fit, spec)

@@ -19,10 +19,11 @@ from PIL import Image, ImageEnhance, ImageFilter
 
 from wanflow.catalog import BackendSpec
 from wanflow.film import ImageFit
-from wanflow.fit import fit_image
+from wanflow.fit import fit_end_image, fit_image
 from wanflow.media.animatic_moves import View, camera_path
 from wanflow.media.animatic_panel import Panel, draw_panel
 from wanflow.media.ffmpeg import read_frames, write_clip
+from wanflow.take import TakeSettings
 
 CRF = 12  # fine enough that a continuation, drawn from its upstream's decoded last frame, matches it
 PRESET = "superfast"  # a third of veryfast's time for twice the bytes: an animatic is drawn often, kept briefly
@@ -63,6 +64,19 @@ def start_picture(
     if panel is None:
         raise ValueError("an animatic take starts from a start image, an upstream clip or a panel")
     return draw_panel(panel, size[0], size[1])
+
+
+def end_picture(
+    take: TakeSettings, spec: BackendSpec, *, image: Path | None = None, clip: Path | None = None
+) -> Image.Image | None:
+    """The picture a take ends on, framed as the generator frames its last frame: the end image,
+    or the first frame of the clip it ends on; None when it ends on neither."""
+    if image is not None:
+        with Image.open(image) as opened:
+            return fit_end_image(opened, take, spec)
+    if clip is not None:
+        return fit_end_image(Image.fromarray(read_frames(clip, [0])[0]), take, spec)
+    return None
 
 
 def draw_frames(picture: Image.Image, clip: AnimaticClip, end: Image.Image | None = None) -> np.ndarray:

@@ -1,8 +1,9 @@
 """The animatic's part of a plan: where each take's drawing starts, its panel, and its keys.
 
 An animatic clip is keyed on what draws it and nothing else (`TakeSettings.animatic_payload`:
-size, frames, fps, framing, camera, starting view, seed, and the start image's bytes or the
-upstream's clip key; plus the panel's words for a text-only shot). A start image shot's prompt
+size, frames, fps, framing, camera, starting view, seed, the start image's bytes or the
+upstream's clip key, the end image's bytes or the key of the clip whose first frame ends it;
+plus the panel's words for a text-only shot). A start image shot's prompt
 draws nothing, so rewording it keeps its clip; an edit upstream draws its continuations again.
 """
 
@@ -15,8 +16,7 @@ from wanflow.film import Film, Shot
 from wanflow.grammar.files import load_vocabulary, packaged_grammar_dir
 from wanflow.media.animatic_moves import View, starting_view
 from wanflow.media.animatic_panel import Panel, shot_panel
-from wanflow.plan.keys import JobKeys
-from wanflow.take import TakeSettings
+from wanflow.take import JobKeys, TakeSettings
 
 DRAWING = 1  # the drawing's version: bumped when an unchanged take would be drawn differently
 
@@ -35,10 +35,12 @@ def panel_of(film: Film, shot: Shot) -> Panel | None:
     return shot_panel(shot, load_vocabulary(film.grammar_dir or packaged_grammar_dir()))
 
 
-def animatic_keys(take: TakeSettings, panel: Panel | None, upstream_clip: str | None) -> JobKeys:
+def animatic_keys(
+    take: TakeSettings, panel: Panel | None, upstream_clip: str | None, end_clip: str | None = None
+) -> JobKeys:
     """An animatic take has one artifact, its clip; its other keys name that clip too (it has no
     prompt embeddings or latents to look up)."""
-    payload: dict[str, object] = {"animatic": DRAWING, **take.animatic_payload(upstream_clip)}
+    payload: dict[str, object] = {"animatic": DRAWING, **take.animatic_payload(upstream_clip, end_clip)}
     if panel is not None:
         payload["panel"] = dataclasses.asdict(panel)
     clip = ArtifactStore.key("clips", payload)

@@ -10,8 +10,7 @@ import hashlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from wanflow.backends.layout import check_layout, describe_layout
-from wanflow.backends.store import model_dir, weights_fingerprint
+from wanflow.backends.store import weights_fingerprint
 from wanflow.backends.validate import check_request, frames_for_duration
 from wanflow.catalog import BACKENDS, BackendSpec
 from wanflow.errors import Problem, UserError
@@ -19,8 +18,10 @@ from wanflow.film import Film, Shot
 from wanflow.grammar.compile import CompiledShot, compile_shot
 from wanflow.media.animatic_panel import Panel
 from wanflow.plan.animatic import animatic_keys, panel_of, start_view
+from wanflow.plan.ends import end_frame, end_problems, needed_first, render_order
 from wanflow.plan.framing import framed_size, image_size
 from wanflow.plan.keys import JobKeys, job_keys
+from wanflow.plan.models import installed_model, missing_model_message, nonstandard_layout
 from wanflow.plan.profiles import resolve_profile
 from wanflow.plan.takes import check_takes_option, take_name, take_numbers, take_seed
 from wanflow.storyboard.load import load_film
@@ -43,7 +44,18 @@ class RenderJob:
     model_layout: dict[str, object] | None = None  # the folder's own layout, when it is not the official one
     take: int = 1  # which take of the shot this job renders (its seed is that take's)
     upstream_job: str | None = None  # name of the job it continues from: its upstream's chosen take
+    end_job: str | None = None  # name of the job whose rendered first frame ends it (`end_at:` a shot without image)
     panel: Panel | None = None  # an animatic take of a text-only shot starts on this storyboard panel
+
+    @property
+    def waits_for(self) -> tuple[str, ...]:
+        """The jobs whose clips this one needs: the one it continues from, the one it ends on."""
+        return tuple(name for name in (self.upstream_job, self.end_job) if name is not None)
+
+    @property
+    def end_shot(self) -> str | None:
+        """The id of the shot whose rendered first frame ends this one (None: no end frame, or a file)."""
+        return self.end_job.split("#")[0] if self.end_job else None
 
     @property
     def backend(self) -> str:
@@ -109,19 +121,19 @@ class RenderPlan:
         raise KeyError(shot_id)
 
     def dependants(self, shot_ids: set[str]) -> set[str]:
-        """The given shots plus every shot that continues from them, transitively."""
+        """The given shots plus every shot that continues from (or ends on) them, transitively."""
         selected = set(shot_ids)
-        for job in self.jobs:  # film order is a topological order: upstream shots come first
-            if job.upstream in selected:
+        for job in needed_first(self.jobs):
+            if {job.upstream, job.end_shot} & selected:
                 selected.add(job.shot_id)
         return selected
 
     def upstreams(self, shot_ids: set[str]) -> set[str]:
-        """The given shots plus every shot they continue from, transitively."""
+        """The given shots plus every shot they continue from (or end on), transitively."""
         selected = set(shot_ids)
-        for job in reversed(self.jobs):
-            if job.shot_id in selected and job.upstream:
-                selected.add(job.upstream)
+        for job in reversed(needed_first(self.jobs)):
+            if job.shot_id in selected:
+                selected |= {needed for needed in (job.upstream, job.end_shot) if needed}
         return selected
 
 
@@ -155,25 +167,25 @@ def make_plan(
     layouts: dict[Path, dict[str, object] | None] = {}
     missing_models: dict[str, Problem] = {}  # backend id -> said once, at the first shot that needs it
     sizes: dict[str, tuple[int, int]] = {}  # each shot's render size, for the shots continuing it
-    for shot in film.shots:
+    for shot in render_order(film):  # a shot after the shots whose clips it needs
         backend_id = shot.backend or (profile.image_backend if shot.image_conditioned else profile.text_backend)
         spec = BACKENDS[backend_id]
         where = _where(film, shot)
-        routing = _routing_problems(spec, shot, where)
+        routing = _routing_problems(spec, shot, where) + end_problems(spec, shot, where)
         problems += routing
-        folder = None if profile.animatic else _find_model(backend_id, profile.tiny)
+        folder = None if profile.animatic else installed_model(backend_id, profile.tiny)
         if profile.animatic:
             weights = "animatic"  # drawn: no model
         elif folder is None:
             if backend_id not in missing_models:
-                missing_models[backend_id] = where("backend", _missing_model_message(backend_id, profile.tiny))
+                missing_models[backend_id] = where("backend", missing_model_message(backend_id, profile.tiny))
             weights = "missing"
         else:
             weights = fingerprints.setdefault(folder, weights_fingerprint(folder))
         model_layout = None
         if folder is not None and not profile.tiny:
             if folder not in layouts:
-                layouts[folder] = _nonstandard_layout(backend_id, folder, settings, where, problems)
+                layouts[folder] = nonstandard_layout(backend_id, folder, settings, where, problems)
             model_layout = layouts[folder]
         profile_size = (profile.width, profile.height) if profile.width and profile.height else spec.default_size
         frames, notes = _frames(shot, spec, profile.max_frames)
@@ -203,6 +215,9 @@ def make_plan(
         upstream_clip = clip_keys.get(shot.continue_from or "")
         upstream_job = take_name(shot.continue_from, film.shot(shot.continue_from).take) if shot.continue_from else None
         panel = panel_of(film, shot) if profile.animatic else None
+        end = end_frame(film, shot)
+        end_job = take_name(end.shot, film.shot(end.shot).take) if end and end.shot else None
+        notes += [end.note()] if end else []
         for take in take_numbers(shot, takes):
             take_settings = TakeSettings(
                 backend=backend_id,
@@ -219,13 +234,20 @@ def make_plan(
                 fit=shot.fit,
                 loras=shot.loras,
                 image=shot.image,
+                end_image=end.image if end else None,
                 **_animatic_fields(shot, take, take_seed(seed, take)) if profile.animatic else {},
             )
+            end_clip = clip_keys.get(end.shot) if end and end.shot else None
             if profile.animatic:
-                keys = animatic_keys(take_settings, panel, upstream_clip)
+                keys = animatic_keys(take_settings, panel, upstream_clip, end_clip)
             else:
                 keys = job_keys(
-                    compiled=compiled, take=take_settings, weights=weights, upstream_clip=upstream_clip, render=settings
+                    compiled=compiled,
+                    take=take_settings,
+                    weights=weights,
+                    upstream_clip=upstream_clip,
+                    render=settings,
+                    end_clip=end_clip,
                 )
             job = RenderJob(
                 shot=shot,
@@ -241,6 +263,7 @@ def make_plan(
                 take=take,
                 upstream_job=upstream_job,
                 panel=panel,
+                end_job=end_job,
             )
             all_takes.append(job)
             if job.chosen:
@@ -252,6 +275,9 @@ def make_plan(
         film_size = (profile.width, profile.height)
     else:  # the first shot's model's own size, whatever the framing of its start image
         film_size = BACKENDS[jobs[0].backend].default_size if jobs else (1280, 720)
+    in_film = {shot.id: index for index, shot in enumerate(film.shots)}
+    jobs.sort(key=lambda job: in_film[job.shot_id])  # back to film order (stable: takes stay in order)
+    all_takes.sort(key=lambda job: in_film[job.shot_id])
     return RenderPlan(
         film=film,
         profile=profile.name,
@@ -346,39 +372,6 @@ def _routing_problems(spec: BackendSpec, shot: Shot, where) -> list[Problem]:
     if spec.needs_image and not shot.image_conditioned:
         return [where("backend", f"{spec.id} needs a start image (image:) or continue_from:")]
     return []
-
-
-def _nonstandard_layout(
-    backend_id: str, folder: Path, settings: RenderSettings, where, problems: list[Problem]
-) -> dict[str, object] | None:
-    """None for an official folder; a problem for another one, or its own layout when it is allowed."""
-    differences = check_layout(backend_id, folder)
-    if not differences:
-        return None
-    if not settings.allow_nonstandard:
-        listed = "; ".join(str(difference) for difference in differences)
-        problems.append(
-            where(
-                "backend",
-                f"model {backend_id} in {folder} is not the official Wan2.2 layout: {listed}. "
-                f"Check it with `wanflow models verify {backend_id}`, or render it as it is with --allow-nonstandard",
-            )
-        )
-        return None
-    return describe_layout(folder)
-
-
-def _find_model(backend_id: str, tiny: bool) -> Path | None:
-    try:
-        return model_dir(backend_id, tiny=tiny)
-    except UserError:
-        return None
-
-
-def _missing_model_message(backend_id: str, tiny: bool) -> str:
-    if tiny:
-        return f"tiny {backend_id} model missing; run `wanflow models make-tiny`"
-    return f"model {backend_id} is not installed; run `wanflow models pull {backend_id}`"
 
 
 def _where(film: Film, shot: Shot):
