@@ -80,3 +80,41 @@ assert "torch" not in sys.modules, "the animatic imported torch"
 """
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+END_SPEC = """\
+wanflow: 1
+title: Both ends
+lang: en
+profiles:
+  animatic: { size: 128x80 }
+scenes:
+  - id: one
+    shots:
+      - id: door
+        subject: a door
+        action: opens
+        duration: 1
+        image: start.png
+        end_image: end.png
+        camera: [push in]
+"""
+
+
+def test_an_animatic_take_with_an_end_image_ends_on_it(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from wanflow.catalog import BACKENDS
+    from wanflow.fit import fit_end_image
+    from wanflow.run.animatic import draw_take
+
+    Image.new("RGB", (128, 80), (20, 120, 200)).save(tmp_path / "start.png")
+    Image.new("RGB", (160, 80), (230, 60, 30)).save(tmp_path / "end.png")  # another aspect: covered
+    (tmp_path / "film.yaml").write_text(END_SPEC, encoding="utf-8")
+    job = make_plan(load_film(tmp_path / "film.yaml"), "animatic").job("door")
+    assert job.settings.animatic and job.settings.end_image == tmp_path / "end.png"
+    clip = draw_take(job, ArtifactStore(tmp_path / "cache"), upstream_clip=None).clip
+    first, last = read_frames(clip, [0, -1])
+    with Image.open(tmp_path / "end.png") as end:
+        framed = np.asarray(fit_end_image(end, job.settings, BACKENDS[job.backend]))
+    assert psnr(last, framed) >= 35 and psnr(first, framed) < 20  # from the start picture to the end one
