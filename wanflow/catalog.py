@@ -194,10 +194,12 @@ def card_resources(card_gb: int) -> dict[str, int]:
 # --- the built-in tiers --------------------------------------------------------------------
 # `preview` is a wiring check on tiny random-weight models (its pictures are noise), `draft`
 # renders every shot on TI2V-5B (a 24 GB card), `final` uses the two-expert A14B models
-# (80 GB cards). A spec may declare its own profiles beside these.
+# (80 GB cards), `animatic` draws every take without a model (docs/animatic.md). A spec may
+# declare its own profiles beside these.
 
 PREVIEW_SIZE = (256, 144)  # 16:9, a multiple of 16: fine for every tiny model
 PREVIEW_STEPS = 4
+ANIMATIC_SIZE = (512, 288)  # `final`'s 1280x720 scaled by 0.4, 16:9 in multiples of 16
 
 BUILTIN_PROFILES: dict[str, ProfileSpec] = {
     "preview": ProfileSpec(
@@ -211,4 +213,13 @@ BUILTIN_PROFILES: dict[str, ProfileSpec] = {
     ),
     "draft": ProfileSpec(name="draft", text_backend="ti2v-5b", image_backend="ti2v-5b"),
     "final": ProfileSpec(name="final", text_backend="t2v-a14b", image_backend="i2v-a14b"),
+    # No model: every take drawn, framed and timed as `final` renders it, at 0.4 of its width and height.
+    "animatic": ProfileSpec(
+        name="animatic",
+        text_backend="t2v-a14b",
+        image_backend="i2v-a14b",
+        width=ANIMATIC_SIZE[0],
+        height=ANIMATIC_SIZE[1],
+        animatic=True,
+    ),
 }

@@ -180,6 +180,7 @@ class ProfileSpec:
     steps: int | None = None
     max_frames: int | None = None  # caps every shot's frame count (quick drafts)
     tiny: bool = False  # use the tiny random-weight models
+    animatic: bool = False  # no model: every take drawn from its start picture (docs/animatic.md)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ console = make_console(soft_wrap=False)
 
 SpecArg = Annotated[Path, typer.Argument(help="The storyboard spec (YAML).", show_default=False)]
 ProfileOpt = Annotated[
-    str, typer.Option("--profile", "-p", help="preview | draft | final | a profile the spec declares.")
+    str, typer.Option("--profile", "-p", help="preview | animatic | draft | final | a profile the spec declares.")
 ]
 CacheOpt = Annotated[
     Path | None,
@@ -92,7 +92,7 @@ def plan_command(
     total_seconds, to_render = 0.0, 0
     for job in plan.takes:
         seconds, memory = estimate(job, settings)
-        if job.model_dir is None:
+        if job.model_dir is None and not job.settings.animatic:
             status = "[red]no model[/]"
         elif store.has("clips", job.keys.clip):
             status = "[green]cached[/]"
@@ -108,11 +108,11 @@ def plan_command(
             job.shot_id,
             f"{job.take}" + (" (film)" if several and job.chosen else ""),
             str(job.settings.seed),
-            job.backend + (" (tiny)" if job.tiny else ""),
+            f"animatic ({job.backend})" if job.settings.animatic else job.backend + (" (tiny)" if job.tiny else ""),
             f"{job.settings.width}x{job.settings.height}",
             f"{job.settings.frames}@{job.settings.fps}",
             f"{job.settings.seconds:.2f}",
-            str(job.settings.steps),
+            "-" if job.settings.animatic else str(job.settings.steps),
             _duration(seconds) if seconds is not None else "-",
             f"{memory:.0f} GiB" if memory is not None else "-",
             status,

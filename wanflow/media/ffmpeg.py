@@ -93,7 +93,7 @@ def _error_lines(stderr: str) -> list[str]:
     return errors[:4] or lines[-4:]
 
 
-def write_clip(frames: np.ndarray, fps: float, path: Path, *, crf: int = 18) -> None:
+def write_clip(frames: np.ndarray, fps: float, path: Path, *, crf: int = 18, preset: str = H264_PRESET) -> None:
     """uint8 [F, H, W, 3] -> H.264 yuv420p mp4, written atomically."""
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise ValueError(f"write_clip wants uint8 [frames, height, width, 3], got {frames.dtype} {frames.shape}")
@@ -114,7 +114,7 @@ def write_clip(frames: np.ndarray, fps: float, path: Path, *, crf: int = 18) -> 
             "-i",
             "pipe:0",
         ]
-        args += ["-an", "-c:v", "libx264", "-preset", H264_PRESET, "-crf", str(crf), "-pix_fmt", "yuv420p"]
+        args += ["-an", "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p"]
         args += ["-movflags", "+faststart", "-f", "mp4", str(temp)]
         _pipe_ffmpeg(args, what="write the clip", file=path, stdin=np.ascontiguousarray(frames).tobytes())
 

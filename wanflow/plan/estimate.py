@@ -8,14 +8,14 @@ from wanflow.take import RenderSettings
 
 
 def estimate(job: RenderJob, settings: RenderSettings = RenderSettings()) -> tuple[float | None, float | None]:
-    """(GPU seconds, peak GiB); None for tiny models.
+    """(GPU seconds, peak GiB); None for tiny models and the animatic (no GPU, no model).
 
     Seconds are scaled from the official single-GPU table by size, frames and steps. Memory
     comes from the real-size model built on the meta device under these settings: the weights
     each phase keeps on the GPU plus an activation term (`wanflow.backends.realsize`). The
     first real-model estimate imports torch and diffusers (seconds); later ones are cached.
     """
-    if job.tiny:
+    if job.tiny or job.settings.animatic:
         return None, None
     from wanflow.backends.realsize import GIB, real_size
 

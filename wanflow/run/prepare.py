@@ -59,9 +59,11 @@ class PreparedRun:
     seconds: float = 0.0  # how long preparing took (the run's `plan` phase)
 
     def renders_takes(self) -> bool:
-        """Some selected take is forced or lacks its clip: the run will load a model."""
+        """Some selected take is generated (not drawn: the animatic) and forced or lacks its clip:
+        the run will load a model."""
         store = ArtifactStore(self.cache_dir)
-        return bool(self.forced) or any(not store.has("clips", job.keys.clip) for job in self.takes)
+        generated = [job for job in self.takes if not job.settings.animatic]
+        return any(job.shot_id in self.forced or not store.has("clips", job.keys.clip) for job in generated)
 
 
 def prepare_run(request: RunRequest, log: Log = print) -> PreparedRun:

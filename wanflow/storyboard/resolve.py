@@ -277,6 +277,7 @@ def _resolve_profile(name: str, profile: ProfileSpecModel) -> tuple[ProfileSpec 
             steps=profile.steps if profile.steps is not None else (base.steps if base else None),
             max_frames=profile.max_frames if profile.max_frames is not None else (base.max_frames if base else None),
             tiny=profile.tiny if profile.tiny is not None else (base.tiny if base else False),
+            animatic=base.animatic if base else False,
         ),
         "",
     )
