@@ -19,6 +19,7 @@ from wanflow.film import Film, Shot
 from wanflow.grammar.compile import CompiledShot, compile_shot
 from wanflow.plan.framing import framed_size, image_size
 from wanflow.plan.keys import JobKeys, job_keys
+from wanflow.plan.limits import length_problem
 from wanflow.plan.profiles import resolve_profile
 from wanflow.plan.takes import check_takes_option, take_name, take_numbers, take_seed
 from wanflow.settings import RenderSettings
@@ -184,7 +185,10 @@ def make_plan(
                     model_dir=folder,
                 )
             except UserError as error:
-                problems += [replace(p, field=f"shots.{shot.id}.{p.field}") for p in error.problems]
+                problems += [
+                    length_problem(p, shot, spec, frames) if p.field == "frames" else replace(p, field=f"shots.{shot.id}.{p.field}")
+                    for p in error.problems
+                ]
             else:
                 width, height = _framing(shot, spec, profile_size, sizes, where, problems, notes)
         sizes[shot.id] = (width, height)
