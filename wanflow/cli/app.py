@@ -15,6 +15,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 import typer
 
 from wanflow.cli.common import make_console, print_problems
+from wanflow.cli.helpstyle import add_version, plain_flags
 from wanflow.errors import UserError
 
 app = typer.Typer(
@@ -24,6 +25,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+plain_flags()
+add_version(app)
 
 # Each module exposes `register(app)`.
 _COMMAND_MODULES = (
