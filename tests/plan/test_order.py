@@ -28,18 +28,11 @@ def jobs_of(template: RenderJob, spec: list[tuple[str, int | None, int]]) -> lis
     """(backend, index of the shot it continues from, takes) per shot -> its jobs in film order."""
     jobs = []
     for index, (backend, upstream, takes) in enumerate(spec):
-        this = replace(template.shot, id=f"s{index}", index=index, takes=takes)
+        continues = None if upstream is None else f"s{upstream}"
+        this = replace(template.shot, id=f"s{index}", index=index, takes=takes, continue_from=continues)
         for take in range(1, takes + 1):
-            jobs.append(
-                replace(
-                    template,
-                    shot=this,
-                    backend=backend,
-                    take=take,
-                    upstream=None if upstream is None else f"s{upstream}",
-                    upstream_job=None if upstream is None else f"s{upstream}",
-                )
-            )
+            settings = replace(template.settings, backend=backend)
+            jobs.append(replace(template, shot=this, settings=settings, take=take, upstream_job=continues))
     return jobs
 
 
