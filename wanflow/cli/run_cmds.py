@@ -125,10 +125,8 @@ def plan_command(
             status,
         )
     print_table(console, table)
-    console.print(
-        f"{len(plan.jobs)} shots, {len(plan.takes)} takes ({to_render} to render); "
-        "(film) marks the take the film uses where a shot has several"
-    )
+    marks = "; (film) marks the take the film uses where a shot has several" if len(plan.takes) > len(plan.jobs) else ""
+    console.print(f"{len(plan.jobs)} shots, {len(plan.takes)} takes ({to_render} to render){marks}")
     if total_seconds:
         console.print(
             f"estimated GPU time for the work not cached: {_duration(total_seconds)} "
@@ -276,7 +274,7 @@ def _print_summary(summary) -> None:
         takes = ", ".join(f"{summary.count_takes(s)} {s}" for s in statuses if summary.count_takes(s))
         counts += f"; takes: {takes or 'none'} (* the take the film uses)"
     phases = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in summary.phases.items())
-    console.print(f"shots: {counts or 'none'}; phases: {phases}")
+    console.print(f"shots: {counts or 'none'}" + (f"; phases: {phases}" if phases else ""))
     loaded = ", ".join(f"{load['model']} ({load['worker']})" for load in summary.loads)
     console.print(f"models loaded: {loaded or 'none'}")
     if summary.film:
