@@ -70,3 +70,13 @@ def test_unknown_keys_say_what_they_should_have_been(tmp_path: Path) -> None:
         "16:5: scenes[0].camera: unknown key 'camera'; `camera:` is indented like a scene key; shot keys sit under the "
         "shot's `id` (column 9), or under the scene's `defaults:` for all its shots",
     ]
+
+
+def test_a_missing_file_gets_the_near_name_beside_it(tmp_path: Path) -> None:
+    from PIL import Image
+
+    Image.new("RGB", (64, 48), "red").save(tmp_path / "boat.png")
+    (tmp_path / "boats.txt").write_text("not an image")
+    text = HEAD.replace("subject: a boat\n", "image: boats.png\n")
+    (message,) = problems(tmp_path, text)
+    assert message.endswith("image: image not found: boats.png (looked for " + str(tmp_path / "boats.png") + "); did you mean 'boat.png'?")
