@@ -102,9 +102,20 @@ def build_manifest(film: Film, records: list[ShotRecord], *, profile: str, run_i
     }
 
 
+_RUN_FIELDS = ("cached", "seconds")  # a shot's provenance fields that say how this run went
+
+
 def manifest_metadata(film: Film, records: list[ShotRecord], *, profile: str, run_info: dict) -> dict[str, str]:
-    """`assemble(..., metadata=...)`: the manifest as compact JSON in the MP4's comment tag."""
+    """`assemble(..., metadata=...)`: the manifest as compact JSON in the MP4's comment tag.
+
+    Only what the film's pictures and sound come from: what changes from run to run (render
+    seconds, cached or not, the run's model loads and workers) stays in manifest.json, so the
+    same clips cut twice give the same film, byte for byte."""
     manifest = build_manifest(film, records, profile=profile, run_info=run_info)
+    manifest.pop("run")
+    for shot in manifest["shots"]:
+        for varying in _RUN_FIELDS:
+            shot.pop(varying, None)
     return {"comment": json.dumps(manifest, ensure_ascii=False, separators=(",", ":"), default=str)}
 
 
