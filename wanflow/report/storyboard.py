@@ -27,6 +27,7 @@ from wanflow.report.contact_sheet import clip_thumbnails, contact_sheet, take_th
 from wanflow.report.otio import build_otio, render_timeline_media
 from wanflow.report.records import ShotRecord, TakeRecord
 from wanflow.report.timelines import write_timelines
+from wanflow.report.words import film_vocabulary, look_words
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -177,6 +178,7 @@ def render_html(
         if record.shot.continue_from is not None:
             continued_by.setdefault(record.shot.continue_from, []).append(record.shot.id)
     by_id = {record.shot.id: record for record in records}
+    vocabulary = film_vocabulary(film)
     scenes = []
     for scene in film.scenes:
         shots = []
@@ -188,7 +190,7 @@ def render_html(
             shots.append(
                 {
                     "record": record,
-                    "look": look_fields(shot),
+                    "look": look_words(shot, vocabulary),
                     "frames": [_data_uri(image) for image in thumbs[shot.id]],
                     "start_frame": _start_frame(record, thumbs),
                     "continued_by": continued_by.get(shot.id, []),
