@@ -80,3 +80,9 @@ def test_a_missing_file_gets_the_near_name_beside_it(tmp_path: Path) -> None:
     text = HEAD.replace("subject: a boat\n", "image: boats.png\n")
     (message,) = problems(tmp_path, text)
     assert message.endswith("image: image not found: boats.png (looked for " + str(tmp_path / "boats.png") + "); did you mean 'boat.png'?")
+
+
+def test_an_unknown_term_with_no_near_one_points_at_wanflow_vocab(tmp_path: Path) -> None:
+    text = HEAD.replace("subject: a boat\n", "subject: a boat\n        look: {light_source: qqqqq}\n")
+    (message,) = problems(tmp_path, text)
+    assert message.endswith("unknown light source 'qqqqq'; `wanflow vocab light_source` lists its terms")
