@@ -170,3 +170,18 @@ def test_an_unknown_profile_gets_the_near_name(spec: Path) -> None:
     result = runner.invoke(app, ["plan", str(spec), "--profile", "priview"])
     assert result.exit_code == 2
     assert "--profile: unknown profile 'priview'; did you mean 'preview'? (known: draft, final, preview" in result.stderr
+
+
+def test_the_default_out_sits_beside_the_cache_at_the_repository_root(tmp_path: Path, monkeypatch) -> None:
+    from wanflow.cache.store import default_cache_dir
+    from wanflow.cli.common import default_out
+
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "specs" / "deep").mkdir(parents=True)
+    spec = tmp_path / "specs" / "deep" / "film.yaml"
+    monkeypatch.delenv("WANFLOW_CACHE", raising=False)
+    monkeypatch.chdir(tmp_path / "specs")  # wherever the command runs from
+    assert default_out(Path("deep/film.yaml")) == tmp_path.resolve() / "out"
+    assert default_cache_dir(spec).parent.parent == default_out(spec).parent
+    shown = runner.invoke(app, ["run", "--help"], env={"COLUMNS": "200"}).output
+    assert "default: out/ at the repository root, beside the cache" in shown

@@ -8,7 +8,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from wanflow.cli.common import AllowReadOpt, gpu_ids, make_console, print_problems, print_table, split_ids, user_errors
+from wanflow.cli.common import (
+    AllowReadOpt,
+    default_out,
+    gpu_ids,
+    make_console,
+    print_problems,
+    print_table,
+    split_ids,
+    user_errors,
+)
 from wanflow.errors import UserError
 
 console = make_console(soft_wrap=False)
@@ -155,7 +164,15 @@ def run_command(
     force: Annotated[
         list[str] | None, typer.Option("--force", help="Re-render these shots (or 'all') even if cached.")
     ] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the film, its clips and report.")] = Path("out"),
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Folder for the film, its clips and report (default: out/ at the repository root, beside the cache).",
+            show_default=False,
+        ),
+    ] = None,
     cache: CacheOpt = None,
     device: DeviceOpt = None,
     dtype: DtypeOpt = "auto",
@@ -190,7 +207,7 @@ def run_command(
         gpu_list = gpu_ids(gpus)
         settings = RenderSettings(device, dtype, offload, t5_cpu, vae_tiling, step_cache, allow_nonstandard)
         request = RunRequest(
-            spec, profile, tuple(split_ids(only)), tuple(split_ids(force)), out, cache, settings, takes
+            spec, profile, tuple(split_ids(only)), tuple(split_ids(force)), out or default_out(spec), cache, settings, takes
         )
         prepared = prepare_run(request, log=_dim)
         if cluster:
