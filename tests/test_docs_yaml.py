@@ -76,8 +76,17 @@ def test_every_yaml_example_is_what_it_shows(where: str, text: str, tmp_path: Pa
     storyboard = _storyboard(data)
     if storyboard is not None:
         spec = _repository(tmp_path)
-        body = text if "wanflow" in (data if isinstance(data, dict) else {}) else yaml.safe_dump(storyboard, allow_unicode=True)
-        if isinstance(data, dict) and set(data) <= set(FilmSpec.model_fields) and "wanflow" not in data and "scenes" in data:
+        body = (
+            text
+            if "wanflow" in (data if isinstance(data, dict) else {})
+            else yaml.safe_dump(storyboard, allow_unicode=True)
+        )
+        if (
+            isinstance(data, dict)
+            and set(data) <= set(FilmSpec.model_fields)
+            and "wanflow" not in data
+            and "scenes" in data
+        ):
             body = f"wanflow: 1\ntitle: docs\n{text}"  # a film part with its anchors: kept as written
         spec.write_text(body, encoding="utf-8")
         load_film(spec)  # a UserError fails the test with every problem of the example

@@ -67,7 +67,7 @@ def explain(
         return None
     here = _key_line(line, lines[line - 1])
     above = _keys_above(lines, line)
-    quote = "a `: ` inside a value; put the value in quotes (\"...\")"
+    quote = 'a `: ` inside a value; put the value in quotes ("...")'
     if here is None or not above:
         return (line, column, quote) if "mapping values are not allowed" in problem else None
     name = f"`{here.key}:` at line {line}"

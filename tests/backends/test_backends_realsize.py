@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from wanflow.backends.footprint import TABLE, footprint
 from wanflow.backends.generate import Decoder, Generator, TextEncoder
 from wanflow.backends.layout import official_folder
-from wanflow.backends.footprint import TABLE, footprint
 from wanflow.backends.realsize import GIB, component_size, fresh_table, real_size
 from wanflow.catalog import BACKENDS
 from wanflow.take import RenderSettings

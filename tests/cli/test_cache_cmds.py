@@ -62,7 +62,10 @@ def test_ls_piped_keeps_every_word_whole(store: ArtifactStore, tmp_path: Path) -
     store.put_file("clips", ArtifactStore.key("clips", {"name": "long"}), src, meta)
     result = subprocess.run(
         [sys.executable, "-c", "from wanflow.cli.app import main; main()", *_cache(store, "ls")],
-        capture_output=True, text=True, timeout=120, env={k: v for k, v in os.environ.items() if k != "COLUMNS"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={k: v for k, v in os.environ.items() if k != "COLUMNS"},
     )
     assert result.returncode == 0, result.stderr
     rows = [line for line in result.stdout.splitlines() if line.startswith("│")]

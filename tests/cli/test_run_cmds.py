@@ -169,7 +169,9 @@ def test_plan_takes_option_counts_every_take(spec: Path) -> None:
 def test_an_unknown_profile_gets_the_near_name(spec: Path) -> None:
     result = runner.invoke(app, ["plan", str(spec), "--profile", "priview"])
     assert result.exit_code == 2
-    assert "--profile: unknown profile 'priview'; did you mean 'preview'? (known: draft, final, preview" in result.stderr
+    assert (
+        "--profile: unknown profile 'priview'; did you mean 'preview'? (known: draft, final, preview" in result.stderr
+    )
 
 
 def test_the_default_out_sits_beside_the_cache_at_the_repository_root(tmp_path: Path, monkeypatch) -> None:

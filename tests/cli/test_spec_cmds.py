@@ -131,11 +131,15 @@ def test_init_scaffolds_a_repository_that_validates(tmp_path: Path) -> None:
     # a real git repository, whose .gitignore keeps the caches and films out
     git = shutil.which("git")
     assert git is not None
-    status = subprocess.run([git, "status", "--porcelain", "--untracked-files=all"], cwd=target, capture_output=True, text=True)
+    status = subprocess.run(
+        [git, "status", "--porcelain", "--untracked-files=all"], cwd=target, capture_output=True, text=True
+    )
     assert status.returncode == 0, status.stderr
     (target / "out").mkdir(), (target / "specs" / ".wanflow").mkdir()
     (target / "out" / "film.mp4").write_bytes(b"x"), (target / "specs" / ".wanflow" / "c").write_bytes(b"x")
-    ignored = subprocess.run([git, "check-ignore", "out/film.mp4", "specs/.wanflow/c"], cwd=target, capture_output=True, text=True)
+    ignored = subprocess.run(
+        [git, "check-ignore", "out/film.mp4", "specs/.wanflow/c"], cwd=target, capture_output=True, text=True
+    )
     assert ignored.stdout.split() == ["out/film.mp4", "specs/.wanflow/c"]
     again = runner.invoke(app, ["init", str(target / "more")])  # inside that repository: said, not nested
     assert f"inside the git repository {target}" in again.stdout and not (target / "more" / ".git").exists()

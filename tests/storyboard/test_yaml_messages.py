@@ -48,7 +48,10 @@ def problems(tmp_path: Path, text: str) -> list[str]:
             "9:5: : YAML syntax error: the list item `- id:` at line 9 starts at column 5, where no list around it has "
             "its items; the items above start at column 7 (line 7). Items of one list line up: move its `- ` to that column",
         ),
-        ("        action: \"sails\n        duration: 2\n", "9:17: : YAML syntax error: the quoted text that starts here is never closed; end it with the same quote"),
+        (
+            '        action: "sails\n        duration: 2\n',
+            "9:17: : YAML syntax error: the quoted text that starts here is never closed; end it with the same quote",
+        ),
         ("        action: a: b\n", '9:18: : YAML syntax error: a `: ` inside a value; put the value in quotes ("...")'),
         ("\tcamera: [static]\n", "9:1: : YAML syntax error: a tab in the indentation; YAML indents with spaces only"),
     ],
@@ -58,7 +61,9 @@ def test_indentation_mistakes_are_said_in_words_on_their_line(tmp_path: Path, ta
 
 
 def test_unknown_keys_say_what_they_should_have_been(tmp_path: Path) -> None:
-    text = HEAD.replace("lang: en\n", "lang: en\nduration: 3\noutput: {width: 1280}\nsoundtrack:\n  - {file: a.wav, trim_start: 1}\n")
+    text = HEAD.replace(
+        "lang: en\n", "lang: en\nduration: 3\noutput: {width: 1280}\nsoundtrack:\n  - {file: a.wav, trim_start: 1}\n"
+    )
     text += "        trim_start: 1\n        lightng: [rim light]\n    caption: hi\n    camera: [static]\n"
     assert [p for p in problems(tmp_path, text) if "audio file not found" not in p] == [
         "4:1: duration: unknown key 'duration'; `duration:` is a shot setting: for every shot of the film it goes under `defaults:`",
@@ -79,7 +84,9 @@ def test_a_missing_file_gets_the_near_name_beside_it(tmp_path: Path) -> None:
     (tmp_path / "boats.txt").write_text("not an image")
     text = HEAD.replace("subject: a boat\n", "image: boats.png\n")
     (message,) = problems(tmp_path, text)
-    assert message.endswith("image: image not found: boats.png (looked for " + str(tmp_path / "boats.png") + "); did you mean 'boat.png'?")
+    assert message.endswith(
+        "image: image not found: boats.png (looked for " + str(tmp_path / "boats.png") + "); did you mean 'boat.png'?"
+    )
 
 
 def test_an_unknown_term_with_no_near_one_points_at_wanflow_vocab(tmp_path: Path) -> None:

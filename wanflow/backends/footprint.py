@@ -58,7 +58,9 @@ class Footprint:
         return max(self.phases["encode"]["cuda"], generate, self.phases["decode"]["cuda"])
 
 
-def phases(backend_id: str, component_bytes: dict[str, int], *, offload: bool, text_encoder_cpu: bool) -> dict[str, dict[str, int]]:
+def phases(
+    backend_id: str, component_bytes: dict[str, int], *, offload: bool, text_encoder_cpu: bool
+) -> dict[str, dict[str, int]]:
     """Bytes each phase keeps on each device, from the components' bytes (text_encoder, transformer[_2], vae)."""
     spec = backend_spec(backend_id)
     experts = ("transformer", "transformer_2")[: spec.experts]
@@ -78,7 +80,9 @@ def _table() -> dict[str, dict]:
 
 
 @functools.cache
-def footprint(backend_id: str, *, dtype: str = "bf16", offload: bool = False, text_encoder_cpu: bool = False) -> Footprint:
+def footprint(
+    backend_id: str, *, dtype: str = "bf16", offload: bool = False, text_encoder_cpu: bool = False
+) -> Footprint:
     """The shipped footprint of a backend's official model under these switches."""
     spec = backend_spec(backend_id)
     dtype = "bf16" if dtype == "auto" else dtype

@@ -84,7 +84,13 @@ class RealSize:
     def footprint(self) -> Footprint:
         """The torch-free numbers `wanflow plan` reads (shipped in footprints.json)."""
         return Footprint(
-            self.backend_id, self.dtype, self.offload, self.text_encoder_cpu, self.phases, self.model_dim, self.tokens_per_latent
+            self.backend_id,
+            self.dtype,
+            self.offload,
+            self.text_encoder_cpu,
+            self.phases,
+            self.model_dim,
+            self.tokens_per_latent,
         )
 
     def tokens(self, width: int, height: int, frames: int) -> int:

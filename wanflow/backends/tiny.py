@@ -41,6 +41,7 @@ def rope_positions() -> int:
     latent_side = max(MAX_RENDER_SIDE // spec.vae_stride[1] // min(PATCH[1:]) for spec in BACKENDS.values())
     return max(latent_frames // PATCH[0], latent_side)
 
+
 # Characters the tiny tokenizer knows, one token each: printable ASCII, the CJK Unified
 # Ideographs block and CJK punctuation, so zh and en prompts both map to distinct ids.
 _CJK_PUNCTUATION = "，。、：；！？“”‘’（）《》【】—…·"

@@ -207,7 +207,14 @@ def run_command(
         gpu_list = gpu_ids(gpus)
         settings = RenderSettings(device, dtype, offload, t5_cpu, vae_tiling, step_cache, allow_nonstandard)
         request = RunRequest(
-            spec, profile, tuple(split_ids(only)), tuple(split_ids(force)), out or default_out(spec), cache, settings, takes
+            spec,
+            profile,
+            tuple(split_ids(only)),
+            tuple(split_ids(force)),
+            out or default_out(spec),
+            cache,
+            settings,
+            takes,
         )
         prepared = prepare_run(request, log=_dim)
         if cluster:

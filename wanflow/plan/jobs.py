@@ -191,7 +191,9 @@ def make_plan(
                 )
             except UserError as error:
                 problems += [
-                    length_problem(p, shot, spec, frames) if p.field == "frames" else replace(p, field=f"shots.{shot.id}.{p.field}")
+                    length_problem(p, shot, spec, frames)
+                    if p.field == "frames"
+                    else replace(p, field=f"shots.{shot.id}.{p.field}")
                     for p in error.problems
                 ]
             else:

@@ -72,7 +72,9 @@ def _level_hint(key: str, model: type[BaseModel], mapping: Node | None) -> str:
         column = _shot_id_column(mapping)
         hint = f"; `{key}:` is indented like a scene key; shot keys sit under the shot's `id`"
         hint += f" (column {column})" if column else ""
-        return hint + (", or under the scene's `defaults:` for all its shots" if key in DefaultsSpec.model_fields else "")
+        return hint + (
+            ", or under the scene's `defaults:` for all its shots" if key in DefaultsSpec.model_fields else ""
+        )
     if model is FilmSpec and key in DefaultsSpec.model_fields:
         return f"; `{key}:` is a shot setting: for every shot of the film it goes under `defaults:`"
     for other, said in _LEVELS:
