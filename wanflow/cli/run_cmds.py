@@ -254,7 +254,7 @@ def run_command(
             profile=profile,
             only=list(request.only) or None,
             force=list(request.force) or None,
-            out=str(out),
+            out=str(request.out),
             cache=str(cache) if cache else None,
             settings=settings,
             cluster=cluster,
