@@ -50,8 +50,8 @@ def fewest_loads(jobs: list[RenderJob]) -> int:
         if cost > best.get((done, current or None), cost):
             continue
         for i, job in enumerate(jobs):
-            upstream = index.get(job.upstream_job or "")
-            if done >> i & 1 or (upstream is not None and not done >> upstream & 1):
+            needed = [index[name] for name in job.waits_for if name in index]
+            if done >> i & 1 or any(not done >> n & 1 for n in needed):
                 continue
             state = (done | 1 << i, job.backend)
             step = cost + (job.backend != current)

@@ -9,14 +9,14 @@ import sys
 import threading
 from typing import NoReturn
 
-# A storyboard tool has no business phoning home; Prefect's temporary server would try.
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-
 import typer
 
-from wanflow.cli.common import make_console, print_problems
-from wanflow.cli.helpstyle import add_version, plain_flags
+from wanflow import settings
+from wanflow.cli.common import make_console, print_problems, user_errors
+from wanflow.cli.helpstyle import VersionOpt, plain_flags
 from wanflow.errors import UserError
+
+settings.set_prefect_defaults()  # before anything imports Prefect
 
 app = typer.Typer(
     name="wanflow",
@@ -27,7 +27,14 @@ app = typer.Typer(
 )
 
 plain_flags()
-add_version(app)
+
+
+@app.callback()
+def _read_environment(version: VersionOpt = False) -> None:
+    """Each command reads wanflow's environment once, before it does anything (`--version`: eager, first)."""
+    with user_errors():
+        settings.reload()
+
 
 # Each module exposes `register(app)`.
 _COMMAND_MODULES = (

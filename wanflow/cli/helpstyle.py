@@ -34,14 +34,8 @@ def _print_version(value: bool) -> None:
         raise typer.Exit()
 
 
-def add_version(app: typer.Typer) -> None:
-    """`wanflow --version` prints the version and exits 0."""
-
-    @app.callback()
-    def _root(
-        version: Annotated[
-            bool,
-            typer.Option("--version", help="Print wanflow's version and exit.", callback=_print_version, is_eager=True),
-        ] = False,
-    ) -> None:
-        """Turn a version-controlled storyboard into a finished film with the Wan2.2 video models."""
+VersionOpt = Annotated[
+    bool,
+    typer.Option("--version", help="Print wanflow's version and exit.", callback=_print_version, is_eager=True),
+]
+"""`wanflow --version`: the root callback's option; it prints the version and exits 0 before any command."""

@@ -7,9 +7,19 @@ line that set the length, in validate's path style, with the value that would fi
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from wanflow.catalog import MAX_FRAMES, BackendSpec
 from wanflow.errors import Problem
 from wanflow.film import Shot
+
+
+def request_problem(problem: Problem, shot: Shot, spec: BackendSpec, frames: int) -> Problem:
+    """A render request's problem for the plan: about its length at the `duration:`/`frames:`
+    written, any other at the shot (`shots.<id>.<field>`)."""
+    if problem.field == "frames":
+        return length_problem(problem, shot, spec, frames)
+    return replace(problem, field=f"shots.{shot.id}.{problem.field}")
 
 
 def length_problem(problem: Problem, shot: Shot, spec: BackendSpec, frames: int) -> Problem:

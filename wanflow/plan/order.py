@@ -49,9 +49,8 @@ def loads(order: list[RenderJob]) -> int:
 
 
 def _ready(job: RenderJob, done: set[str], selected: set[str]) -> bool:
-    return job.name not in done and (
-        job.upstream_job is None or job.upstream_job not in selected or job.upstream_job in done
-    )
+    """Not done, and every job it needs a clip of (continued from, ended on) done or not in this run."""
+    return job.name not in done and all(name not in selected or name in done for name in job.waits_for)
 
 
 def _ready_backends(jobs: list[RenderJob], done: set[str], selected: set[str]) -> list[str]:
