@@ -11,8 +11,10 @@ import wave
 from pathlib import Path
 from typing import Any
 
+import numpy
 import pytest
 import yaml
+from PIL import Image
 from safetensors.numpy import save_file
 
 from wanflow.storyboard.keyref import PAGE, replace_section
@@ -34,17 +36,22 @@ def examples() -> list[tuple[str, str]]:
     return found
 
 
-def _repository(tmp_path: Path) -> Path:
-    """A storyboard repository holding every file the examples name, each a real one of its kind."""
-    for name in ("assets/theme.wav", "assets/rain.wav", "assets/soundtrack.wav"):
-        (tmp_path / "specs" / name).parent.mkdir(parents=True, exist_ok=True)
-        with wave.open(str(tmp_path / "specs" / name), "wb") as audio:
-            audio.setnchannels(1), audio.setsampwidth(2), audio.setframerate(8000)
-            audio.writeframes(b"\0\0" * 800)
-    for name in ("adapters/ink-style.safetensors", "adapters/motion.safetensors"):
-        (tmp_path / "specs" / name).parent.mkdir(parents=True, exist_ok=True)
-        save_file({"lora_A": __import__("numpy").zeros((2, 2), "float32")}, str(tmp_path / "specs" / name))
-    return tmp_path / "specs" / "film.yaml"
+def _repository(tmp_path: Path, text: str) -> Path:
+    """A storyboard repository holding every file the example names, each a real one of its kind."""
+    specs = tmp_path / "specs"
+    for name in set(re.findall(r"[\w./-]+\.(?:png|jpe?g|webp|bmp|wav|safetensors)\b", text)):
+        path = specs / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if name.endswith(".wav"):
+            with wave.open(str(path), "wb") as audio:
+                audio.setnchannels(1), audio.setsampwidth(2), audio.setframerate(8000)
+                audio.writeframes(b"\0\0" * 800)
+        elif name.endswith(".safetensors"):
+            save_file({"lora_A": numpy.zeros((2, 2), "float32")}, str(path))
+        else:
+            Image.new("RGB", (832, 480), "gray").save(path)
+    specs.mkdir(exist_ok=True)
+    return specs / "film.yaml"
 
 
 def _storyboard(data: Any) -> dict[str, Any] | None:
@@ -75,7 +82,7 @@ def test_every_yaml_example_is_what_it_shows(where: str, text: str, tmp_path: Pa
         return
     storyboard = _storyboard(data)
     if storyboard is not None:
-        spec = _repository(tmp_path)
+        spec = _repository(tmp_path, text)
         body = (
             text
             if "wanflow" in (data if isinstance(data, dict) else {})
