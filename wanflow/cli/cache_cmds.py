@@ -17,7 +17,7 @@ from rich.table import Table
 from wanflow import settings
 from wanflow.cache import admin  # noqa: I001
 from wanflow.cache.store import KIND_PATTERN, KINDS, ArtifactStore, default_cache_dir
-from wanflow.cli.common import AllowReadOpt, make_console, stderr, user_errors
+from wanflow.cli.common import AllowReadOpt, make_console, print_table, stderr, user_errors
 from wanflow.errors import Problem, UserError
 
 console = make_console()  # paths stay whole on one line
@@ -66,7 +66,7 @@ def ls_command(kind: KindOpt = None, cache: CacheOpt = None) -> None:
             _age(entry.last_used),
             escape(_summary(entry.meta)),
         )
-    console.print(table)
+    print_table(console, table)
     console.print(f"{len(listed)} entries, {humanize.naturalsize(sum(entry.size for entry in listed))}")
 
 
@@ -88,7 +88,7 @@ def du_command(cache: CacheOpt = None) -> None:
         str(sum(row.entries for row in usage)),
         humanize.naturalsize(sum(row.size for row in usage)),
     )
-    console.print(table)
+    print_table(console, table)
 
 
 @cache_app.command("gc")
@@ -137,7 +137,7 @@ def gc_command(
             table.add_column(column, justify="right" if column == "size" else "left")
         for entry in result.removed:
             table.add_row(entry.kind, entry.key[:12], humanize.naturalsize(entry.size), _age(entry.last_used))
-        console.print(table)
+        print_table(console, table)
     console.print(
         f"{verb} {len(result.removed)} entries and {result.leftovers_removed} leftover temp dirs "
         f"({humanize.naturalsize(result.freed)}); kept {result.kept}"

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from wanflow.cli.common import AllowReadOpt, gpu_ids, make_console, print_table, split_ids, user_errors
+from wanflow.cli.common import AllowReadOpt, default_out, gpu_ids, make_console, print_table, split_ids, user_errors
 from wanflow.errors import UserError
 from wanflow.take import RenderSettings
 
@@ -118,10 +118,8 @@ def plan_command(
             status,
         )
     print_table(console, table)
-    console.print(
-        f"{len(plan.jobs)} shots, {len(plan.takes)} takes ({to_render} to render); "
-        "(film) marks the take the film uses where a shot has several"
-    )
+    marks = "; (film) marks the take the film uses where a shot has several" if len(plan.takes) > len(plan.jobs) else ""
+    console.print(f"{len(plan.jobs)} shots, {len(plan.takes)} takes ({to_render} to render){marks}")
     if total_seconds:
         console.print(
             f"estimated GPU time for the work not cached: {_duration(total_seconds)} "
@@ -150,7 +148,15 @@ def run_command(
     force: Annotated[
         list[str] | None, typer.Option("--force", help="Re-render these shots (or 'all') even if cached.")
     ] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the film, its clips and report.")] = Path("out"),
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Folder for the film, its clips and report (default: out/ at the repository root, beside the cache).",
+            show_default=False,
+        ),
+    ] = None,
     cache: CacheOpt = None,
     device: DeviceOpt = None,
     dtype: DtypeOpt = "auto",
@@ -183,7 +189,7 @@ def run_command(
             profile=profile,
             only=tuple(split_ids(only)),
             force=tuple(split_ids(force)),
-            out=out,
+            out=out or default_out(spec),
             cache=cache,
             settings=render_settings(device, dtype, offload, t5_cpu, vae_tiling, step_cache, allow_nonstandard),
             takes=takes,
@@ -246,7 +252,7 @@ def _print_summary(summary) -> None:
         takes = ", ".join(f"{summary.count_takes(s)} {s}" for s in statuses if summary.count_takes(s))
         counts += f"; takes: {takes or 'none'} (* the take the film uses)"
     phases = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in summary.phases.items())
-    console.print(f"shots: {counts or 'none'}; phases: {phases}")
+    console.print(f"shots: {counts or 'none'}" + (f"; phases: {phases}" if phases else ""))
     loaded = ", ".join(f"{load['model']} ({load['worker']})" for load in summary.loads)
     console.print(f"models loaded: {loaded or 'none'}")
     if summary.film:

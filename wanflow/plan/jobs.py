@@ -7,7 +7,7 @@ Planning is pure and cheap (no torch): it is what `wanflow plan` prints and what
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from wanflow.backends.store import weights_fingerprint
@@ -21,6 +21,7 @@ from wanflow.plan.animatic import animatic_keys, panel_of, start_view
 from wanflow.plan.ends import end_frame, end_problems, needed_first, render_order
 from wanflow.plan.framing import framed_size, image_size
 from wanflow.plan.keys import JobKeys, job_keys
+from wanflow.plan.limits import request_problem
 from wanflow.plan.models import installed_model, missing_model_message, nonstandard_layout
 from wanflow.plan.profiles import resolve_profile
 from wanflow.plan.takes import check_takes_option, take_name, take_numbers, take_seed
@@ -206,7 +207,7 @@ def make_plan(
                     model_dir=folder,
                 )
             except UserError as error:
-                problems += [replace(p, field=f"shots.{shot.id}.{p.field}") for p in error.problems]
+                problems += [request_problem(p, shot, spec, frames) for p in error.problems]
             else:
                 width, height = _framing(shot, spec, profile_size, sizes, where, problems, notes)
         sizes[shot.id] = (width, height)

@@ -14,6 +14,7 @@ from pathlib import Path
 from wanflow.atomic import partial_path, write_text_atomic
 from wanflow.cache import ArtifactStore
 from wanflow.plan import RenderJob, RenderPlan, cut_key, take_name
+from wanflow.report.words import warning_line
 from wanflow.run.outdir import fresh_cut, stamp_cut
 from wanflow.run.prepare import PreparedRun
 from wanflow.run.summary import RunSummary, planned_outcomes
@@ -208,7 +209,7 @@ def _record(job: RenderJob, clip: Path, summary: RunSummary, takes: dict[str, Pa
         prompt=job.compiled.prompt,
         negative=job.compiled.negative,
         mode=job.compiled.mode,
-        warnings=tuple(w.message for w in job.compiled.warnings),
+        warnings=tuple(warning_line(w) for w in job.compiled.warnings),
         settings=job.settings,
         weights_fingerprint=job.weights,
         cache_keys=job.keys.all(),
