@@ -22,8 +22,8 @@ from wanflow.errors import Problem, UserError
 from wanflow.media.fonts import font_problems
 from wanflow.plan import RenderJob, RenderPlan, make_plan, resolve_profile, select_forced, select_shots
 from wanflow.run.outdir import check_writable, spec_folder, spec_name
-from wanflow.settings import RenderSettings
 from wanflow.storyboard import load_film
+from wanflow.take import RenderSettings
 
 Log = Callable[[str], None]
 
