@@ -151,6 +151,22 @@ def test_cache_gc_skips_and_reports_links_inside_the_cache(tmp_path: Path, monke
     assert {folder: _snapshot(folder) for folder in (outside, elsewhere)} == before
 
 
+def test_make_tiny_refuses_a_link_in_the_models_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _root, _spec, outside = _repo(tmp_path)
+    models = tmp_path / "models"
+    _link(models / "tiny" / "t2v-a14b", outside)
+    monkeypatch.setenv("WANFLOW_MODELS", str(models))
+    before = _snapshot(outside)
+    result = runner.invoke(app, ["models", "make-tiny"])
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.splitlines()
+    assert (
+        line
+        == f"error: {models}: {models / 'tiny' / 't2v-a14b'} is a link; wanflow never writes or deletes through a link there: remove it"
+    )
+    assert _snapshot(outside) == before and not (models / "tiny" / "i2v-a14b").exists()
+
+
 # ---- the cut's stamp is untrusted; each storyboard has its own outputs -------------------------
 
 

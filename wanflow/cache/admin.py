@@ -198,7 +198,7 @@ def _describe(kind: str, entry_dir: Path) -> Entry | None:
         record = json.loads(read_bounded(entry_dir / META_NAME, 1 << 20))
         meta = record["meta"]
         created = datetime.fromisoformat(record["created"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         pass
     try:
         last_used = datetime.fromtimestamp((entry_dir / LAST_USED_NAME).lstat().st_mtime, UTC)

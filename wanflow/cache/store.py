@@ -276,7 +276,7 @@ class ArtifactStore:
         try:
             record = json.loads(read_bounded(self.entry_dir(kind, key) / META_NAME, MAX_META_BYTES))
             return dict(record["meta"])
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
             return None
 
     def scratch_dir(self) -> Path:
@@ -293,7 +293,7 @@ class ArtifactStore:
             record = json.loads(read_bounded(entry_dir / META_NAME, MAX_META_BYTES))
         except FileNotFoundError:
             raise CorruptError("meta.json is missing") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
             raise CorruptError(f"meta.json is unreadable: {error}") from None
         if not isinstance(record, dict) or not isinstance(record.get("files"), dict) or "meta" not in record:
             raise CorruptError("meta.json lacks its files/meta fields")

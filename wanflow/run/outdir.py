@@ -126,12 +126,14 @@ def fresh_cut(stamp_path: Path, key: str, film: Path) -> dict | None:
     folder = stamp_path.parent
     try:
         stamp = json.loads(read_bounded(stamp_path, MAX_RECORD_BYTES).decode("utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: a forged stamp nested too deep
         return None
     if not isinstance(stamp, dict) or stamp.get("format") != STAMP_FORMAT or stamp.get("key") != key:
         return None
     files, report = stamp.get("files"), stamp.get("report")
     if not isinstance(files, dict) or not isinstance(report, dict) or stamp.get("film") != film.name:
+        return None
+    if not all(isinstance(name, str) for name in report.values()):
         return None
     if film.parent != folder or not {film.name, *report.values()} <= set(files):
         return None
@@ -162,9 +164,9 @@ def _plain_name(name: str) -> bool:
 def stamp_cut(stamp_path: Path, key: str, film: str, report: dict[str, str], extra: list[Path]) -> None:
     """Record the cut: its key, and the size and sha256 of the film, the report and `extra` files
     (all in the stamp's folder; recorded by name)."""
-    folder = stamp_path.parent
+    folder = stamp_path.parent.resolve()
     paths = [Path(film), *map(Path, report.values()), *extra]
-    if any(path.parent != folder or not is_regular_file(path) for path in paths):
+    if any(path.parent.resolve() != folder or not is_regular_file(path) for path in paths):
         stamp_path.unlink(missing_ok=True)  # a file elsewhere cannot be vouched for: the next run cuts again
         return
     files = {path.name: {"size": os.stat(path).st_size, "sha256": sha256_of_file(path)} for path in paths}
