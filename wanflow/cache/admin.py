@@ -71,9 +71,13 @@ class GcResult:
     links: list[Path] = field(default_factory=list)  # links in the cache: skipped, never followed
 
 
+ENTRY_DEPTH = 3  # <root>/<kind>/<shard>/<key>: the files inside an entry are checked as each is read
+
+
 def check_cache_links(root: Path) -> None:
-    """UserError (one line per link) when a link is anywhere in the cache: a run would write through it."""
-    links = links_below(Path(root))
+    """UserError (one line per link) when a link is in the cache's folders, its locks, its scratch
+    folder or in place of an entry: a run would write through it."""
+    links = links_below(Path(root), ENTRY_DEPTH)
     if links:
         raise UserError([Problem("wanflow", None, None, "cache", link_message(link)) for link in links[:MAX_REPORTED]])
 
@@ -120,7 +124,7 @@ def gc(
     if keep is None and older_than is None:
         raise ValueError("gc needs keep and/or older_than; with neither it would remove everything")
     cutoff = datetime.now(UTC) - older_than if older_than is not None else None
-    result = GcResult(dry_run=dry_run, links=links_below(store.root))
+    result = GcResult(dry_run=dry_run, links=links_below(store.root, ENTRY_DEPTH))
     for entry in list(entries(store)):
         referenced = keep is not None and entry.key in keep
         recent = cutoff is not None and entry.last_used > cutoff

@@ -364,7 +364,10 @@ class ArtifactStore:
 
 def _touch(path: Path) -> None:
     # last_used's mtime is what gc --older-than reads; a read-only cache simply keeps its ages.
+    # A link there is touched itself, never the file it names.
     try:
+        os.utime(path, follow_symlinks=False)
+    except FileNotFoundError:
         path.touch()
     except OSError:
         logger.debug("cannot record the last use of %s", path.parent)
