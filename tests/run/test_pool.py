@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from wanflow.run.pool import ModelPool, device_lock, physical_device
+from wanflow import settings
+from wanflow.backends.pool import ModelPool, device_lock, physical_device
 from wanflow.take import RenderSettings
 
 
@@ -27,13 +28,16 @@ def test_the_device_lock_is_keyed_by_the_physical_gpu(
     visible: str, device: str, physical: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+    settings.reload()
     assert physical_device(device) == physical
 
 
 def test_two_workers_on_two_gpus_of_one_machine_do_not_share_a_lock(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    settings.reload()
     first = device_lock("cuda:0").lock_file
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
+    settings.reload()
     second = device_lock("cuda:0").lock_file
     assert first != second
 
@@ -51,7 +55,7 @@ def test_a_runs_pool_frees_its_text_encoders_and_a_workers_pool_keeps_them(tiny_
     job = plan.jobs[0]
     for keep_warm, expected in ((False, []), (True, [job.backend])):
         pool = ModelPool(RenderSettings(), keep_warm=keep_warm)
-        pool.text_encoder(job)
+        pool.text_encoder(job.backend, job.model_dir)
         pool.done_encoding()
         assert pool.warm_text_encoders() == expected
         pool.release_all()
@@ -62,7 +66,7 @@ PRELOAD = """
 import gc, json, sys
 from wanflow.run.cluster import worker_name
 name = worker_name()
-from wanflow.run.pool import preload_backends
+from wanflow.backends.pool import preload_backends
 preload_backends()
 print(json.dumps({
     "worker": name,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,12 +67,9 @@ def _check_folder(model_dir: Path, *parts: str) -> None:
         )
 
 
-CPU_THREADS_VARIABLE = "WANFLOW_CPU_THREADS"
-
-
-def _prepare_cpu(model_dir: Path, device: torch.device) -> None:
-    """On the CPU: one intra-op thread (unless $WANFLOW_CPU_THREADS says otherwise), and a warning
-    for full-size weights.
+def _prepare_cpu(model_dir: Path, device: torch.device, settings: RenderSettings) -> None:
+    """On the CPU: `settings.cpu_threads` intra-op threads (one unless $WANFLOW_CPU_THREADS says
+    otherwise), and a warning for full-size weights.
 
     OpenMP threads that wait for a core spin: beside Prefect's and Dask's own threads, or on a
     shared machine, a 2-thread tiny-VAE decode measured 3 to 6 times slower than a 1-thread one
@@ -81,7 +77,7 @@ def _prepare_cpu(model_dir: Path, device: torch.device) -> None:
     """
     if device.type != "cpu":
         return
-    torch.set_num_threads(max(1, int(os.environ.get(CPU_THREADS_VARIABLE, "1") or 1)))
+    torch.set_num_threads(settings.cpu_threads)
     if not is_tiny(model_dir):
         log.warning(
             "running the full-size model in %s on the CPU: one clip takes many hours; "
@@ -101,7 +97,7 @@ class TextEncoder:
     def load(cls, model_dir: Path, settings: RenderSettings = RenderSettings()) -> TextEncoder:
         _check_folder(model_dir, "tokenizer", "text_encoder")
         device = torch.device("cpu") if settings.text_encoder_cpu else torch_device(settings)
-        _prepare_cpu(model_dir, device)
+        _prepare_cpu(model_dir, device, settings)
         tokenizer = declared_module_class(model_dir, "tokenizer").from_pretrained(model_dir / "tokenizer")
         dtype = torch_dtype(settings, torch_device(settings))
         text_encoder_class = declared_module_class(model_dir, "text_encoder")
@@ -153,6 +149,16 @@ def fit_image(
     )
     left, top = (resized.width - width) // 2, (resized.height - height) // 2
     return resized.crop((left, top, left + width, top + height))
+
+
+def fit_end_image(image: PIL.Image.Image, take: TakeSettings, spec: BackendSpec) -> PIL.Image.Image:
+    """The last frame at the start frame's size, framed as the start frame is; under `official` a
+    picture of another aspect is covered and centre-cropped (as diffusers' first-last-frame example
+    and ComfyUI's WanFirstLastFrameToVideo do) rather than stretched."""
+    fit = take.fit
+    if fit == "official" and abs(image.width / image.height - take.width / take.height) > 0.01:
+        fit = "cover"
+    return fit_image(image, take.width, take.height, fit, spec)
 
 
 def _image_pipe_sharing(pipe: WanPipeline) -> WanImageToVideoPipeline:
@@ -207,7 +213,7 @@ class Generator:
         _check_folder(model_dir, "scheduler", "vae", *experts)
         device = torch_device(settings)
         dtype = torch_dtype(settings, device)
-        _prepare_cpu(model_dir, device)
+        _prepare_cpu(model_dir, device, settings)
         pipeline_class = WanImageToVideoPipeline if spec.pipeline == "WanImageToVideoPipeline" else WanPipeline
         # The VAE stays in float32 (bf16 VAEs band and drift); T2V-A14B does not need it at all.
         vae = _load_vae(model_dir) if spec.accepts_image else None
@@ -286,14 +292,19 @@ class Generator:
         embeds: PromptEmbeds,
         image: PIL.Image.Image | None = None,
         progress: Callable[[int, int], None] | None = None,
+        *,
+        end_image: PIL.Image.Image | None = None,
     ) -> torch.Tensor:
         """Normalised latents (1, z, (frames-1)//4+1, H/stride, W/stride), float32, on the CPU.
 
         `image` is the start frame (the take's image, or its upstream's last frame), framed here
-        as `take.fit` says at the size the plan fixed.
+        as `take.fit` says at the size the plan fixed; `end_image` the last frame (I2V-A14B:
+        diffusers' `last_image`), framed the same way to the same size.
         """
         if take.backend != self.spec.id:
             raise ValueError(f"a {take.backend} take handed to the {self.spec.id} generator")
+        if end_image is not None and (image is None or not self.spec.accepts_last_frame):
+            raise UserError(f"{self.spec.id} cannot end on a given frame; i2v-a14b can (with a start frame)")
         pipe = self._pipe_for(image)
         self.loras.apply(take.loras)
         pipe.scheduler = self._scheduler_with_shift(take.shift)
@@ -320,6 +331,8 @@ class Generator:
             call["guidance_scale_2"] = take.guidance_low
         if image is not None:
             call["image"] = fit_image(image, take.width, take.height, take.fit, self.spec)
+        if end_image is not None:
+            call["last_image"] = fit_end_image(end_image, take, self.spec)
         with torch.inference_mode():
             latents = pipe(**call).frames
         return latents.to("cpu", torch.float32)
@@ -344,7 +357,7 @@ class Decoder:
     def load(cls, model_dir: Path, settings: RenderSettings = RenderSettings()) -> Decoder:
         _check_folder(model_dir, "vae")
         device = torch_device(settings)
-        _prepare_cpu(model_dir, device)
+        _prepare_cpu(model_dir, device, settings)
         vae = _load_vae(model_dir).to(device).eval()
         if settings.vae_tiling:
             vae.enable_tiling()

@@ -7,7 +7,6 @@ Debian/Ubuntu, Fedora, macOS and Windows. No font found is a UserError that says
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import dataclass
 from functools import lru_cache
@@ -15,6 +14,7 @@ from pathlib import Path
 
 from PIL import ImageFont
 
+from wanflow import settings
 from wanflow.errors import Problem, UserError
 from wanflow.film import Film
 from wanflow.media import children
@@ -48,7 +48,7 @@ class FontFile:
 
 
 def _from_env() -> FontFile | None:
-    value = os.environ.get("WANFLOW_FONT")
+    value = settings.current().font
     if not value:
         return None
     path_text, _, index_text = value.partition("#")
