@@ -45,7 +45,7 @@ def main() -> None:
             cache, out = work / f"cache{index}", work / f"out{index}"
             full.append(timed(lambda: _run(env, cache, out)))
             loads.append(os.getloadavg()[0])
-            phases.append(json.loads((out / "run.json").read_text(encoding="utf-8"))["phases"])
+            phases.append(json.loads((out / "film" / "run.json").read_text(encoding="utf-8"))["phases"])
         for _ in range(repeats):
             rerun.append(timed(lambda: _run(env, work / "cache0", work / "out0")))
         animatic = []

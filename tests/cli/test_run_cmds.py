@@ -69,13 +69,13 @@ def test_a_run_with_nothing_to_do_starts_no_prefect_and_loads_no_model(prefect_s
     out = storyboard.parent / "out"
     first = CliRunner().invoke(app, ["run", str(storyboard), "-p", "test", "-o", str(out)])
     assert first.exit_code == 0, first.output
-    (out / "run.json").unlink()
+    (out / storyboard.stem / "run.json").unlink()
     again = CliRunner().invoke(app, ["run", str(storyboard), "-p", "test", "-o", str(out)])
     assert again.exit_code == 0, again.output
     assert "nothing changed" in again.output
     assert "phases:" not in again.output  # no phase ran: no empty `phases: `
     assert "Flow run" not in again.output  # no flow run: nothing needed Prefect
-    run = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    run = json.loads((out / storyboard.stem / "run.json").read_text(encoding="utf-8"))
     assert {shot["status"] for shot in run["shots"]} == {"cached"}
     assert run["loads"] == [] and Path(run["film"]).is_file()
 
@@ -118,11 +118,14 @@ def test_a_run_with_nothing_to_do_lists_every_take(prefect_server, storyboard: P
     again = CliRunner().invoke(app, ["run", str(storyboard), "-p", "test", "-o", str(out)])
     assert again.exit_code == 0 and "nothing changed" in again.output and "Flow run" not in again.output
     onward = next(
-        s for s in json.loads((out / "run.json").read_text(encoding="utf-8"))["shots"] if s["shot_id"] == "onward"
+        s
+        for s in json.loads((out / storyboard.stem / "run.json").read_text(encoding="utf-8"))["shots"]
+        if s["shot_id"] == "onward"
     )
+    takes = out / storyboard.stem / "takes" / "onward"
     assert [(t["take"], t["status"], t["chosen"], t["clip"]) for t in onward["takes"]] == [
-        (1, "cached", True, str(out / "takes" / "onward" / "take-1.mp4")),
-        (2, "cached", False, str(out / "takes" / "onward" / "take-2.mp4")),
+        (1, "cached", True, str(takes / "take-1.mp4")),
+        (2, "cached", False, str(takes / "take-2.mp4")),
     ]
 
 

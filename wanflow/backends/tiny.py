@@ -27,6 +27,7 @@ from transformers import T5TokenizerFast, UMT5Config, UMT5EncoderModel
 from wanflow.backends.quiet import quiet_progress_bars
 from wanflow.backends.store import TINY_FORMAT, TINY_MARKER, models_root
 from wanflow.catalog import BACKENDS, DEFAULT_NEGATIVE_PROMPT, MAX_FRAMES, BackendSpec
+from wanflow.nofollow import refuse_links
 from wanflow.storyboard.bounds import MAX_RENDER_SIDE
 
 TEXT_DIM = 32  # UMT5 d_model == transformer text_dim, as 4096 is for the real models
@@ -171,5 +172,8 @@ def write_tiny_models(out_dir: Path) -> dict[str, Path]:
 
 
 def make_tiny_models(out_dir: Path | None = None) -> dict[str, Path]:
-    """Write the three tiny models into `out_dir` (default `<models root>/tiny/`)."""
+    """Write the three tiny models into `out_dir` (default `<models root>/tiny/`), never through a link."""
+    if out_dir is None:
+        root = models_root()
+        refuse_links(root, *(root / "tiny" / backend_id for backend_id in BACKENDS))
     return write_tiny_models(out_dir or models_root() / "tiny")

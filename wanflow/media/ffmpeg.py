@@ -1,6 +1,6 @@
 """ffmpeg primitives: write a clip, read frames back, probe a file, run ffmpeg with clear errors.
 
-The only module that starts ffmpeg processes. It uses the ffmpeg binary that the
+The only module that starts ffmpeg processes (through `media.children`: they die with the run). It uses the ffmpeg binary that the
 imageio-ffmpeg wheel ships, so every machine runs the same build (it has no ffprobe: `probe`
 reads `ffmpeg -i` and counts frames by demuxing, which is exact and cheap).
 """
@@ -19,6 +19,7 @@ import numpy as np
 
 from wanflow.atomic import atomic_path
 from wanflow.errors import file_error
+from wanflow.media import children
 
 H264_PRESET = "veryfast"  # a sensible speed/size trade-off for the final encode
 
@@ -62,12 +63,13 @@ def run_ffmpeg(
         command += ["-progress", "pipe:1", "-nostats"]
     command += list(args)
     with tempfile.TemporaryFile() as stderr_file:
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr_file, text=True)
-        assert process.stdout is not None
-        for line in process.stdout:
-            if on_frame is not None and line.startswith("frame="):
-                on_frame(int(line.split("=", 1)[1]))
-        returncode = process.wait()
+        process = children.popen(command, stdout=subprocess.PIPE, stderr=stderr_file, text=True)
+        with children.killed_on_error(process):
+            assert process.stdout is not None
+            for line in process.stdout:
+                if on_frame is not None and line.startswith("frame="):
+                    on_frame(int(line.split("=", 1)[1]))
+            returncode = process.wait()
         stderr_file.seek(0)
         stderr = stderr_file.read().decode(errors="replace")
     if returncode != 0:
@@ -79,7 +81,7 @@ def run_ffmpeg(
 def _pipe_ffmpeg(args: Sequence[str], *, what: str, file: Path, stdin: bytes | None = None) -> bytes:
     """Run ffmpeg with raw data on its pipes; a failure becomes a UserError with ffmpeg's reason."""
     command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", *args]
-    result = subprocess.run(command, input=stdin, capture_output=True)
+    result = children.run(command, input=stdin, capture_output=True)
     if result.returncode != 0:
         raise file_error(file, f"ffmpeg failed to {what}: " + result.stderr.decode(errors="replace")[-400:])
     return result.stdout
@@ -158,7 +160,7 @@ def probe(path: Path) -> VideoInfo:
         raise file_error(path, "video file not found")
     # One ffmpeg run: the header (stderr), the frame count (demuxing every packet, no decode)
     # and the container tags (an ffmetadata output on stdout).
-    result = subprocess.run(
+    result = children.run(
         [
             ffmpeg_exe(),
             "-hide_banner",
@@ -218,7 +220,7 @@ def probe(path: Path) -> VideoInfo:
 
 def read_metadata(path: Path) -> dict[str, str]:
     """Container tags, read through ffmpeg's ffmetadata writer (values are unescaped exactly)."""
-    result = subprocess.run(
+    result = children.run(
         [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(path), "-f", "ffmetadata", "-"],
         capture_output=True,
         text=True,
@@ -276,7 +278,7 @@ def media_duration(path: Path) -> float:
     """Seconds of any media file (container duration); an audio file's length for the soundtrack."""
     if not path.is_file():
         raise file_error(path, "media file not found")
-    header = subprocess.run(
+    header = children.run(
         [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)], capture_output=True, text=True, errors="replace"
     ).stderr
     match = re.search(r"Duration: (\d+):(\d+):([\d.]+)", header)
@@ -293,5 +295,5 @@ def audio_samples(path: Path, rate: int = 48000) -> int:
 
 
 def has_filter(name: str) -> bool:
-    listing = subprocess.run([ffmpeg_exe(), "-hide_banner", "-filters"], capture_output=True, text=True).stdout
+    listing = children.run([ffmpeg_exe(), "-hide_banner", "-filters"], capture_output=True, text=True).stdout
     return any(line.split()[1:2] == [name] for line in listing.splitlines() if line.strip())

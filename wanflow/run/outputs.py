@@ -13,9 +13,11 @@ from pathlib import Path
 
 from wanflow.atomic import partial_path, write_text_atomic
 from wanflow.cache import ArtifactStore
+from wanflow.nofollow import check_no_links, make_folders
 from wanflow.plan import RenderJob, RenderPlan, cut_key, take_name
 from wanflow.report.words import warning_line
-from wanflow.run.outdir import fresh_cut, stamp_cut
+from wanflow.run.outdir import claim, fresh_cut, stamp_cut
+from wanflow.run.outdir import film_path as film_path_of
 from wanflow.run.prepare import PreparedRun
 from wanflow.run.summary import RunSummary, planned_outcomes
 
@@ -30,15 +32,14 @@ def assemble_and_report(plan: RenderPlan, store: ArtifactStore, summary: RunSumm
     takes = write_takes(plan, store, summary, out_dir)
     clip_paths = {job.shot_id: store.get_file("clips", job.keys.clip) for job in plan.jobs}
     missing = [shot_id for shot_id, path in clip_paths.items() if path is None]
-    clips_dir = out_dir / "clips"
-    clips_dir.mkdir(parents=True, exist_ok=True)
+    clips_dir = make_folders(out_dir, out_dir / "clips")
     cut, records = [], []
     for job in plan.jobs:
         source = clip_paths[job.shot_id]
         if source is None:
             continue
         local = clips_dir / f"{job.shot_id}.mp4"
-        _link_or_copy(source, local)
+        _link_or_copy(source, local, out_dir)
         cut.append(CutClip(shot=job.shot, path=local))
         records.append(_record(job, local, summary, takes))
     run_info = {"loads": summary.loads, "workers": summary.workers}
@@ -52,7 +53,7 @@ def assemble_and_report(plan: RenderPlan, store: ArtifactStore, summary: RunSumm
             )
             summary.report = {name: str(path) for name, path in vars(paths).items() if path is not None}
         return
-    film_path = out_dir / f"{Path(plan.film.path).stem}.mp4"
+    film_path = film_path_of(out_dir, plan.film.path)
     stamp = current_cut(plan, store, out_dir)
     if stamp is not None:
         logger.info(f"{film_path} is up to date (same clips, same spec, its files as cut): not cut again")
@@ -83,7 +84,7 @@ def current_cut(plan: RenderPlan, store: ArtifactStore, out_dir: Path) -> dict |
     """The stamp of the film in `out_dir` if it was cut from exactly these clips and this spec
     (and its report shows these takes) and its files are all as the cut wrote them (size and sha256); None when
     it must be cut (again)."""
-    return fresh_cut(_stamp_path(plan, out_dir), _cut_key(plan, store))
+    return fresh_cut(_stamp_path(plan, out_dir), _cut_key(plan, store), film_path_of(out_dir, plan.film.path))
 
 
 def unchanged_run(prepared: PreparedRun) -> RunSummary | None:
@@ -143,7 +144,11 @@ class _Log:
 
 
 def write_run_json(out_dir: Path, summary: RunSummary) -> None:
-    write_text_atomic(out_dir / "run.json", json.dumps(asdict(summary), indent=2, ensure_ascii=False))
+    """`run.json`, and the record of whose outputs the folder holds (a same-named spec is refused)."""
+    write_text_atomic(
+        check_no_links(out_dir, out_dir / "run.json"), json.dumps(asdict(summary), indent=2, ensure_ascii=False)
+    )
+    claim(out_dir, Path(summary.spec))
 
 
 def write_takes(plan: RenderPlan, store: ArtifactStore, summary: RunSummary, out_dir: Path) -> dict[str, Path]:
@@ -158,8 +163,8 @@ def write_takes(plan: RenderPlan, store: ArtifactStore, summary: RunSummary, out
         if source is None:
             continue
         target = take_path(out_dir, job)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        _link_or_copy(source, target)
+        make_folders(out_dir, target.parent)
+        _link_or_copy(source, target, out_dir)
         written[job.name] = target
         summary.outcome(job.shot_id).take_outcome(job.take).clip = str(target)
     return written
@@ -221,9 +226,10 @@ def _record(job: RenderJob, clip: Path, summary: RunSummary, takes: dict[str, Pa
     )
 
 
-def _link_or_copy(source: Path, target: Path) -> None:
-    """Hard-link when the cache shares the filesystem (instant, no space), else copy; atomic."""
-    staging = partial_path(target)
+def _link_or_copy(source: Path, target: Path, out_dir: Path) -> None:
+    """Hard-link when the cache shares the filesystem (instant, no space), else copy; atomic.
+    Never through a link below `out_dir` (the rename replaces a link at `target` itself)."""
+    staging = check_no_links(out_dir, partial_path(target))
     try:
         os.link(source, staging)
     except OSError:

@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wanflow.backends.store import find_model
-from wanflow.cache import ArtifactStore, default_cache_dir
+from wanflow.cache import ArtifactStore, check_cache_links, default_cache_dir
 from wanflow.catalog import BACKENDS
 from wanflow.confine import Confinement
 from wanflow.errors import Problem, UserError
 from wanflow.media.fonts import font_problems
 from wanflow.plan import RenderJob, RenderPlan, make_plan, resolve_profile, select_forced, select_shots
-from wanflow.run.outdir import check_writable
+from wanflow.run.outdir import check_writable, spec_folder, spec_name
 from wanflow.storyboard import load_film
 from wanflow.take import RenderSettings
 
@@ -81,11 +81,12 @@ def prepare_run(request: RunRequest, log: Log = print) -> PreparedRun:
     selected = select_shots(plan, list(request.only) or None)
     forced = select_forced(plan, list(request.force) or None, selected)
     confinement = Confinement.of_spec(request.spec)
-    out_dir = _not_led_out(request.out, confinement, "--out")
-    check_writable(out_dir, spec)
+    out_dir = spec_folder(_not_led_out(request.out, confinement, "--out"), spec)
+    check_writable(out_dir, spec, spec_name(spec))
     cache_dir = (
         request.cache.resolve() if request.cache else _not_led_out(default_cache_dir(spec), confinement, "cache")
     )
+    check_cache_links(cache_dir)
     return PreparedRun(
         request=request,
         plan=plan,
