@@ -15,7 +15,7 @@ Plans whose `weights` differ change the numbers, so `weights` is part of the cac
 `placement` only moves weights between memory and time and is not. `speed` is the expected
 GPU time relative to `resident`: an assumption, stated here once, that
 `benchmarks/bench_backends.py --real-size` measures on a GPU. Torch-free: the plan, the CLI
-and the exports read it; `wanflow.backends.memory` applies it.
+and the exports read it; `wanflow.backends.memory_plans` applies it.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from diffusers import WanPipeline
 
 from wanflow.backends.generate import Decoder
 from wanflow.backends.gguf_files import gguf_problems, quantize_q4_k, read_gguf_facts, write_gguf
-from wanflow.backends.memory import gguf_experts, place, text_encoder_fp8
+from wanflow.backends.memory_plans import gguf_experts, place, text_encoder_fp8
 from wanflow.backends.quantized import gguf_path
 from wanflow.backends.tiny_gguf import write_tiny_gguf_model
 from wanflow.catalog import BACKENDS
