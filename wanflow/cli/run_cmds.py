@@ -36,6 +36,18 @@ TakesOpt = Annotated[
         "--takes", help="Takes of every shot for this run, each with its own seed (default: the spec's takes:)."
     ),
 ]
+CardOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--card", help="GPU memory in GiB to plan for (default: the CUDA card's free memory; none: no fitting)."
+    ),
+]
+RamOpt = Annotated[float | None, typer.Option("--ram", help="CPU memory in GiB the plans may hold weights in.")]
+MemoryOpt = Annotated[
+    str | None,
+    typer.Option("--memory", help="Force one memory plan (resident, offload, fp8, fp8-offload, stream, fp8-stream, gguf-q8, gguf-q4)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the whole plan as JSON.")]
 NonstandardOpt = Annotated[
     bool,
     typer.Option("--allow-nonstandard", help="Render model folders whose layout differs from the official Wan2.2 one."),
@@ -59,17 +71,29 @@ def plan_command(
     allow_nonstandard: NonstandardOpt = False,
     takes: TakesOpt = None,
     allow_read: AllowReadOpt = None,
+    card: CardOpt = None,
+    ram: RamOpt = None,
+    memory: MemoryOpt = None,
+    json_output: JsonOpt = False,
 ) -> None:
-    """Print the render plan: each take's backend, size, frames, seed, estimated GPU time and memory, cached or not."""
+    """Print the render plan: each take's backend, size, frames, seed, memory plan, estimated GPU time and
+    memory, cached or not."""
     from wanflow.cache import ArtifactStore, default_cache_dir
     from wanflow.confine import allow_reading
+    from wanflow.memory import MEMORY_PLANS, check_card, memory_plan
     from wanflow.plan import make_plan
     from wanflow.plan.estimate import estimate
+    from wanflow.plan.fit import Budget, fit_takes
     from wanflow.settings import RenderSettings
     from wanflow.storyboard import load_film
 
     with user_errors():
         allow_reading(allow_read)
+        budget = Budget(
+            card_gib=None if card is None else check_card(card),
+            ram_gib=None if ram is None else check_card(ram),
+            forced=None if memory is None else memory_plan(memory).name,
+        )
         settings = RenderSettings(
             dtype=dtype,
             offload=offload,
@@ -80,7 +104,41 @@ def plan_command(
         )
         film = load_film(spec)
         plan = make_plan(film, profile, settings, takes)
+        if budget.card_gib is None and not plan.tiny:
+            from wanflow.backends.peaks import this_card_gib
+
+            budget = Budget(this_card_gib(), budget.ram_gib, budget.forced)
+        default = "offload" if offload else "resident"
+        choices, fit_problems = fit_takes(
+            plan, budget, default=default, text_encoder_cpu=t5_cpu, vae_tiling=vae_tiling
+        )
     store = ArtifactStore(cache or default_cache_dir(spec.resolve()))
+    statuses, seconds_of = {}, {}
+    for job in plan.takes:
+        seconds, _ = estimate(job, settings)
+        if seconds is not None:
+            seconds *= MEMORY_PLANS[choices[job.name].plan].speed
+        seconds_of[job.name] = seconds
+        if job.model_dir is None:
+            statuses[job.name] = "no model"
+        elif store.has("clips", job.keys.clip):
+            statuses[job.name] = "cached"
+        elif store.has("latents", job.keys.latents):
+            statuses[job.name] = "latents"
+        else:
+            statuses[job.name] = "render"
+    if json_output:
+        import json
+
+        from wanflow.plan.data import plan_data
+
+        data = plan_data(plan, choices, seconds_of, statuses, budget)
+        data["problems"] += [str(problem) for problem in fit_problems]
+        typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        with user_errors():
+            if plan.problems or fit_problems:
+                raise UserError([*plan.problems, *fit_problems])
+        return
     table = Table(title=f"{film.title}: profile {plan.profile}, film {plan.width}x{plan.height}")
     for column in (
         "shot",
@@ -91,22 +149,18 @@ def plan_command(
         "frames@fps",
         "seconds",
         "steps",
+        "memory plan",
         "est. GPU time",
         "est. memory",
         "cache",
     ):
         table.add_column(column, justify="right" if column in ("seconds", "steps") else "left")
     total_seconds, to_render = 0.0, 0
+    colours = {"no model": "[red]no model[/]", "cached": "[green]cached[/]", "latents": "[yellow]latents[/]"}
     for job in plan.takes:
-        seconds, memory = estimate(job, settings)
-        if job.model_dir is None:
-            status = "[red]no model[/]"
-        elif store.has("clips", job.keys.clip):
-            status = "[green]cached[/]"
-        elif store.has("latents", job.keys.latents):
-            status = "[yellow]latents[/]"
-        else:
-            status = "render"
+        seconds, choice = seconds_of[job.name], choices[job.name]
+        memory = choice.peak_gib
+        status = colours.get(statuses[job.name], statuses[job.name])
         if "cached" not in status:
             total_seconds += seconds or 0.0
             to_render += 1
@@ -120,6 +174,7 @@ def plan_command(
             f"{job.frames}@{job.fps}",
             f"{job.seconds:.2f}",
             str(job.steps),
+            _plan_label(choice),
             _duration(seconds) if seconds is not None else "-",
             f"{memory:.0f} GiB" if memory is not None else "-",
             status,
@@ -133,14 +188,15 @@ def plan_command(
         console.print(
             f"estimated GPU time for the work not cached: {_duration(total_seconds)} "
             "(the official single-GPU timings, H100 for A14B and RTX 4090 for TI2V-5B, scaled by size, frames and steps); "
-            "memory: the real-size weights on the GPU with these switches plus activations",
+            "memory: the real-size weights the memory plan keeps on the GPU plus activations (docs/models.md)",
             soft_wrap=True,  # one line: the terminal wraps it, a pipe keeps it whole
         )
     for job in plan.jobs:
         for note in job.notes:
             console.print(f"[dim]{job.shot_id}: {note}[/]", soft_wrap=True)
     with user_errors():  # model-limit problems, after the table that puts them in context
-        plan.check()
+        if plan.problems or fit_problems:
+            raise UserError([*plan.problems, *fit_problems])
         from wanflow.media.fonts import font_problems
 
         fonts = font_problems(film)
@@ -287,6 +343,12 @@ def _print_summary(summary) -> None:
         console.print(f"  {name}: {path}")
     if summary.note:
         console.print(f"[yellow]{summary.note}[/]")
+
+
+def _plan_label(choice) -> str:
+    """`fp8-offload`, `+ t5 cpu` and `+ vae tiling` where the plan needed them."""
+    extras = [name for name, on in (("t5 cpu", choice.text_encoder_cpu), ("vae tiling", choice.vae_tiling)) if on]
+    return " + ".join([choice.plan, *extras])
 
 
 def _dim(message: str) -> None:

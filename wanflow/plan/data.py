@@ -1,0 +1,49 @@
+"""The render plan as data (`wanflow plan --json`): what every take will be, cost and hold."""
+
+from __future__ import annotations
+
+from wanflow.plan.fit import Budget, MemoryChoice
+from wanflow.plan.jobs import RenderPlan
+
+
+def plan_data(
+    plan: RenderPlan,
+    choices: dict[str, MemoryChoice],
+    seconds: dict[str, float | None],
+    cache: dict[str, str],
+    budget: Budget,
+) -> dict[str, object]:
+    """One JSON-ready record per take, in film order, beside the film, profile and card it was planned for."""
+    takes = []
+    for job in plan.takes:
+        takes.append(
+            {
+                "shot": job.shot_id,
+                "take": job.take,
+                "in_film": job.chosen,
+                "backend": job.backend,
+                "tiny": job.tiny,
+                "model_installed": job.model_dir is not None,
+                "width": job.width,
+                "height": job.height,
+                "frames": job.frames,
+                "fps": job.fps,
+                "steps": job.steps,
+                "seed": job.seed,
+                "memory": choices[job.name].data(),
+                "estimated_seconds": None if seconds[job.name] is None else round(seconds[job.name], 1),
+                "cache": cache[job.name],
+                "clip_key": job.keys.clip,
+            }
+        )
+    return {
+        "film": plan.film.title,
+        "spec": str(plan.film.path),
+        "profile": plan.profile,
+        "size": [plan.width, plan.height],
+        "card_gib": budget.card_gib,
+        "ram_gib": budget.ram_gib,
+        "memory": budget.forced,
+        "takes": takes,
+        "problems": [str(problem) for problem in plan.problems],
+    }
