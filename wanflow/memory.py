@@ -44,7 +44,7 @@ class MemoryPlan:
 
     def numerics(self) -> dict[str, object]:
         """What changes a latent's numbers: nothing for bf16 (today's keys), else the storage."""
-        return {} if self.weights == "bf16" else {"weights": self.weights}
+        return {} if self.weights == "bf16" else {"storage": self.weights}
 
 
 MEMORY_PLANS: dict[str, MemoryPlan] = {

@@ -151,3 +151,17 @@ def test_unknown_plans_and_cards_are_one_message() -> None:
         memory_plan("tiny-ram")
     with pytest.raises(UserError, match="--card is the GPU's memory in GiB"):
         check_card(0.5)
+
+
+def test_the_generator_holds_its_experts_as_the_takes_memory_plan_says(root: Path) -> None:
+    from factories import take_settings
+
+    from wanflow.backends.generate import Generator, PromptEmbeds
+
+    embeds = PromptEmbeds(torch.randn(512, 32), torch.zeros(512, 32))
+    take = take_settings(width=64, height=64, frames=9, memory="gguf-q8")
+    generator = Generator.load(BACKEND, root / BACKEND, memory="gguf-q8")
+    assert type(generator.pipe.transformer.blocks[0].attn1.to_q).__name__ == "GGUFLinear"
+    assert generator.generate(take, embeds).isfinite().all()
+    with pytest.raises(ValueError, match="a gguf-q8 take handed to a resident generator"):
+        Generator.load(BACKEND, root / BACKEND).generate(take, embeds)

@@ -30,12 +30,14 @@ from diffusers import (
 
 from wanflow.backends.layout import declared_module_class
 from wanflow.backends.lora import LoraSwitcher
+from wanflow.backends.memory_plans import gguf_experts, place
 from wanflow.backends.quiet import quiet_progress_bars
 from wanflow.backends.store import is_tiny
 from wanflow.catalog import STEP_CACHES, BackendSpec, backend_spec
 from wanflow.errors import UserError
-from wanflow.film import ImageFit, Lora
-from wanflow.settings import RenderSettings
+from wanflow.film import ImageFit
+from wanflow.memory import DEFAULT_PLAN, MemoryPlan, memory_plan
+from wanflow.take import RenderSettings, TakeSettings
 
 log = logging.getLogger("wanflow.backends")
 
@@ -120,23 +122,12 @@ class TextEncoder:
         return embeds[0].cpu()
 
 
-@dataclass
-class GenerationRequest:
-    prompt_embeds: torch.Tensor  # [512, text_dim] from TextEncoder.encode
-    negative_embeds: torch.Tensor
-    seed: int
-    width: int
-    height: int
-    frames: int
-    steps: int
-    guidance_high: float  # high-noise expert (pipeline `guidance_scale`)
-    guidance_low: float  # low-noise expert (pipeline `guidance_scale_2`); ignored by one-expert models
-    shift: float  # UniPC flow_shift
-    image: PIL.Image.Image | None = None  # start frame (I2V-A14B, TI2V-5B image mode)
-    loras: tuple[Lora, ...] = ()
-    # How the image fills width x height. `official` expects the size the plan framed for the
-    # image (wanflow.plan.framing); `cover` suits any size.
-    fit: ImageFit = "cover"
+@dataclass(frozen=True)
+class PromptEmbeds:
+    """A take's two prompts as the text encoder made them: [512, text_dim] each, on the CPU."""
+
+    prompt: torch.Tensor
+    negative: torch.Tensor
 
 
 def fit_image(
@@ -209,11 +200,17 @@ class Generator:
             self.image_pipe = _image_pipe_sharing(pipe)
         self._base_scheduler_config = dict(pipe.scheduler.config)
         self._active: WanPipeline | WanImageToVideoPipeline | None = None
+        self.memory = effective_plan(DEFAULT_PLAN, settings)
         self.loras = LoraSwitcher(pipe, spec.experts)
 
     @classmethod
-    def load(cls, backend_id: str, model_dir: Path, settings: RenderSettings = RenderSettings()) -> Generator:
+    def load(
+        cls, backend_id: str, model_dir: Path, settings: RenderSettings = RenderSettings(), memory: str = DEFAULT_PLAN
+    ) -> Generator:
+        """The backend's generator holding its experts as the memory plan `memory` says (GGUF
+        experts come from `<id>-gguf/` beside the model folder)."""
         spec = backend_spec(backend_id)
+        plan = effective_plan(memory, settings)
         experts = ("transformer", "transformer_2") if spec.experts == 2 else ("transformer",)
         _check_folder(model_dir, "scheduler", "vae", *experts)
         device = torch_device(settings)
@@ -225,9 +222,10 @@ class Generator:
         parts: dict[str, Any] = dict(text_encoder=None, tokenizer=None, vae=vae)
         if pipeline_class is WanImageToVideoPipeline:
             parts.update(image_encoder=None, image_processor=None)
+        parts.update(gguf_experts(spec, model_dir, plan, dtype, model_dir.parent))
         with quiet_progress_bars(is_tiny(model_dir)):
             pipe = pipeline_class.from_pretrained(model_dir, dtype=dtype, **parts)
-        return cls.from_pipeline(backend_id, model_dir, pipe, settings)
+        return cls.from_pipeline(backend_id, model_dir, pipe, settings, plan.name)
 
     @classmethod
     def from_pipeline(
@@ -236,20 +234,21 @@ class Generator:
         model_dir: Path,
         pipe: WanPipeline | WanImageToVideoPipeline,
         settings: RenderSettings = RenderSettings(),
+        memory: str = DEFAULT_PLAN,
     ) -> Generator:
-        """A generator over a built pipeline: its modules placed and its step cache on, as `load`
-        leaves them (the GPU benchmark hands it real-size pipelines with random weights)."""
+        """A generator over a built pipeline: its modules stored and placed as the memory plan says
+        and its step cache on, as `load` leaves them (the GPU benchmark hands it real-size
+        pipelines with random weights)."""
         device = torch_device(settings)
+        plan = effective_plan(memory, settings)
         if pipe.vae is None:  # the pipeline reads its strides off the VAE; give them explicitly
             vae_config = json.loads((model_dir / "vae" / "config.json").read_text(encoding="utf-8"))
             pipe.vae_scale_factor_temporal = vae_config.get("scale_factor_temporal", 4)
             pipe.vae_scale_factor_spatial = vae_config.get("scale_factor_spatial", 8)
-        if not settings.offload or device.type != "cuda":
-            for module in (pipe.transformer, getattr(pipe, "transformer_2", None), pipe.vae):
-                if module is not None:
-                    module.to(device)  # (pipe.to would recast dtypes and warn about it)
+        place(pipe, plan, device, torch_dtype(settings, device))
         pipe.set_progress_bar_config(disable=True)  # progress goes to the caller's callback
         generator = cls(backend_spec(backend_id), model_dir, pipe, settings)
+        generator.memory = plan
         generator._enable_step_cache(settings.step_cache)
         return generator
 
@@ -277,8 +276,8 @@ class Generator:
         key = "flow_shift" if "flow_shift" in self._base_scheduler_config else "shift"
         return scheduler_class.from_config(self._base_scheduler_config, **{key: shift})
 
-    def _pipe_for(self, request: GenerationRequest) -> WanPipeline | WanImageToVideoPipeline:
-        if request.image is None:
+    def _pipe_for(self, image: PIL.Image.Image | None) -> WanPipeline | WanImageToVideoPipeline:
+        if image is None:
             if self.spec.needs_image:
                 raise UserError(f"{self.spec.id} needs a start image (image: or continue_from:)")
             pipe = self.pipe
@@ -286,42 +285,62 @@ class Generator:
             if self.image_pipe is None:
                 raise UserError(f"{self.spec.id} does not take a start image; use ti2v-5b or i2v-a14b")
             pipe = self.image_pipe
-        if self.settings.offload and self.device.type == "cuda" and pipe is not self._active:
+        if self.memory.placement == "offload" and self.device.type == "cuda" and pipe is not self._active:
             pipe.enable_model_cpu_offload(device=self.device)  # hooks move one expert in at a time
         self._active = pipe
         return pipe
 
-    def generate(self, request: GenerationRequest, progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
-        """Normalised latents (1, z, (frames-1)//4+1, H/stride, W/stride), float32, on the CPU."""
-        pipe = self._pipe_for(request)
-        self.loras.apply(request.loras)
-        pipe.scheduler = self._scheduler_with_shift(request.shift)
+    def generate(
+        self,
+        take: TakeSettings,
+        embeds: PromptEmbeds,
+        image: PIL.Image.Image | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> torch.Tensor:
+        """Normalised latents (1, z, (frames-1)//4+1, H/stride, W/stride), float32, on the CPU.
+
+        `image` is the start frame (the take's image, or its upstream's last frame), framed here
+        as `take.fit` says at the size the plan fixed.
+        """
+        if take.backend != self.spec.id:
+            raise ValueError(f"a {take.backend} take handed to the {self.spec.id} generator")
+        if memory_plan(take.memory).weights != self.memory.weights:
+            raise ValueError(f"a {take.memory} take handed to a {self.memory.name} generator")
+        pipe = self._pipe_for(image)
+        self.loras.apply(take.loras)
+        pipe.scheduler = self._scheduler_with_shift(take.shift)
 
         def on_step(_pipe: object, step: int, _timestep: object, _tensors: dict[str, Any]) -> dict[str, Any]:
             if progress is not None:
-                progress(step + 1, request.steps)
+                progress(step + 1, take.steps)
             return {}
 
         call: dict[str, Any] = dict(
-            prompt_embeds=request.prompt_embeds.unsqueeze(0).to(self.device),
-            negative_prompt_embeds=request.negative_embeds.unsqueeze(0).to(self.device),
-            height=request.height,
-            width=request.width,
-            num_frames=request.frames,
-            num_inference_steps=request.steps,
-            guidance_scale=request.guidance_high,
+            prompt_embeds=embeds.prompt.unsqueeze(0).to(self.device),
+            negative_prompt_embeds=embeds.negative.unsqueeze(0).to(self.device),
+            height=take.height,
+            width=take.width,
+            num_frames=take.frames,
+            num_inference_steps=take.steps,
+            guidance_scale=take.guidance_high,
             # A CPU generator makes the noise, and so the result, the same on every device.
-            generator=torch.Generator("cpu").manual_seed(request.seed),
+            generator=torch.Generator("cpu").manual_seed(take.seed),
             output_type="latent",
             callback_on_step_end=on_step,
         )
         if self.spec.experts == 2:
-            call["guidance_scale_2"] = request.guidance_low
-        if request.image is not None:
-            call["image"] = fit_image(request.image, request.width, request.height, request.fit, self.spec)
+            call["guidance_scale_2"] = take.guidance_low
+        if image is not None:
+            call["image"] = fit_image(image, take.width, take.height, take.fit, self.spec)
         with torch.inference_mode():
             latents = pipe(**call).frames
         return latents.to("cpu", torch.float32)
+
+
+def effective_plan(memory: str, settings: RenderSettings) -> MemoryPlan:
+    """The memory plan; `--offload` (RenderSettings.offload) turns the default `resident` into `offload`."""
+    plan = memory_plan(memory)
+    return memory_plan("offload") if settings.offload and plan.name == DEFAULT_PLAN else plan
 
 
 def _load_vae(model_dir: Path) -> AutoencoderKLWan:

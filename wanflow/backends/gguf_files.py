@@ -206,3 +206,26 @@ def expected_shapes(config_dir: Path) -> dict[str, tuple[int, ...]]:
     with init_empty_weights():
         model = WanTransformer3DModel.from_config(config)
     return {name: tuple(tensor.shape) for name, tensor in model.state_dict().items()}
+
+
+def verify_installed(root: Path) -> list[tuple[str, Path, list[str]]]:
+    """Every GGUF expert under `root` (and `root/tiny`): (backend id, path, problems).
+
+    Shapes are held against the Diffusers folder beside it when installed, else the official
+    config; the file's SHA-256 against the one its pull wrote (`<file>.sha256`).
+    """
+    from wanflow.backends.layout import official_folder
+    from wanflow.backends.quantized import installed_ggufs
+    from wanflow.hashing import sha256_of_file
+
+    checked = []
+    for base in (root, root / "tiny"):
+        for backend_id, component, quant, path in installed_ggufs(base):
+            beside = base / backend_id / component
+            config_dir = beside if (beside / "config.json").is_file() else official_folder(backend_id) / component
+            problems = gguf_problems(path, config_dir, quant)
+            recorded = path.with_name(path.name + ".sha256")
+            if recorded.is_file() and recorded.read_text(encoding="utf-8").strip() != sha256_of_file(path):
+                problems.append(f"{path.name}: its SHA-256 is not the one recorded when it was pulled; pull it again")
+            checked.append((backend_id, path, problems))
+    return checked

@@ -57,5 +57,17 @@ LIGHTNING_FILES = {
 
 
 def lightning_path(root: Path, backend_id: str, component: str) -> Path:
-    """Where `wanflow models pull lightx2v` puts an expert's 4-step LoRA."""
-    return root / "lightx2v" / Path(LIGHTNING_FILES[(backend_id, component)]).name
+    """Where `wanflow models pull lightx2v` puts an expert's 4-step LoRA (the repository's own path)."""
+    return root / "lightx2v" / LIGHTNING_FILES[(backend_id, component)]
+
+
+def installed_ggufs(root: Path) -> list[tuple[str, str, str, Path]]:
+    """(backend id, component, quant, path) of every GGUF expert present under the models root."""
+    found = []
+    for backend_id in GGUF_REPOS:
+        for component in EXPERT_COMPONENTS:
+            for quant in GGUF_QUANTS:
+                path = gguf_path(root, backend_id, component, quant)
+                if path.is_file():
+                    found.append((backend_id, component, quant, path))
+    return found

@@ -83,12 +83,15 @@ def plan_command(
     from wanflow.memory import MEMORY_PLANS, check_card, memory_plan
     from wanflow.plan import make_plan
     from wanflow.plan.estimate import estimate
-    from wanflow.plan.fit import Budget, fit_takes
-    from wanflow.settings import RenderSettings
+    from wanflow.plan.fit import Budget, fit_plan
     from wanflow.storyboard import load_film
+    from wanflow.take import RenderSettings
 
     with user_errors():
         allow_reading(allow_read)
+        from wanflow import settings as environment
+
+        card = card if card is not None else environment.current().card
         budget = Budget(
             card_gib=None if card is None else check_card(card),
             ram_gib=None if ram is None else check_card(ram),
@@ -108,10 +111,7 @@ def plan_command(
             from wanflow.backends.peaks import this_card_gib
 
             budget = Budget(this_card_gib(), budget.ram_gib, budget.forced)
-        default = "offload" if offload else "resident"
-        choices, fit_problems = fit_takes(
-            plan, budget, default=default, text_encoder_cpu=t5_cpu, vae_tiling=vae_tiling
-        )
+        plan, choices = fit_plan(plan, budget, settings, default="offload" if offload else "resident")
     store = ArtifactStore(cache or default_cache_dir(spec.resolve()))
     statuses, seconds_of = {}, {}
     for job in plan.takes:
@@ -133,11 +133,9 @@ def plan_command(
         from wanflow.plan.data import plan_data
 
         data = plan_data(plan, choices, seconds_of, statuses, budget)
-        data["problems"] += [str(problem) for problem in fit_problems]
         typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
         with user_errors():
-            if plan.problems or fit_problems:
-                raise UserError([*plan.problems, *fit_problems])
+            plan.check()
         return
     table = Table(title=f"{film.title}: profile {plan.profile}, film {plan.width}x{plan.height}")
     for column in (
@@ -168,12 +166,12 @@ def plan_command(
         table.add_row(
             job.shot_id,
             f"{job.take}" + (" (film)" if several and job.chosen else ""),
-            str(job.seed),
+            str(job.settings.seed),
             job.backend + (" (tiny)" if job.tiny else ""),
-            f"{job.width}x{job.height}",
-            f"{job.frames}@{job.fps}",
-            f"{job.seconds:.2f}",
-            str(job.steps),
+            f"{job.settings.width}x{job.settings.height}",
+            f"{job.settings.frames}@{job.settings.fps}",
+            f"{job.settings.seconds:.2f}",
+            str(job.settings.steps),
             _plan_label(choice),
             _duration(seconds) if seconds is not None else "-",
             f"{memory:.0f} GiB" if memory is not None else "-",
@@ -195,8 +193,7 @@ def plan_command(
         for note in job.notes:
             console.print(f"[dim]{job.shot_id}: {note}[/]", soft_wrap=True)
     with user_errors():  # model-limit problems, after the table that puts them in context
-        if plan.problems or fit_problems:
-            raise UserError([*plan.problems, *fit_problems])
+        plan.check()
         from wanflow.media.fonts import font_problems
 
         fonts = font_problems(film)
@@ -236,19 +233,36 @@ def run_command(
     ] = None,
     takes: TakesOpt = None,
     allow_read: AllowReadOpt = None,
+    card: CardOpt = None,
+    ram: RamOpt = None,
+    memory: MemoryOpt = None,
 ) -> None:
     """Render the storyboard into a film (a Prefect flow; local, or on $PREFECT_API_URL)."""
     from wanflow.confine import allow_reading
     from wanflow.plan import TINY_NOTICE
     from wanflow.run.prepare import RunRequest, handing_over, prepare_run
-    from wanflow.settings import RenderSettings
+    from wanflow.take import RenderSettings
 
     with user_errors():  # every input problem is reported here, before Prefect starts
         allow_reading(allow_read)  # in the environment, so a flow re-preparing elsewhere in this run sees it too
         gpu_list = gpu_ids(gpus)
         settings = RenderSettings(device, dtype, offload, t5_cpu, vae_tiling, step_cache, allow_nonstandard)
+        from wanflow import settings as environment
+        from wanflow.memory import check_card, memory_plan
+
+        card = card if card is not None else environment.current().card
         request = RunRequest(
-            spec, profile, tuple(split_ids(only)), tuple(split_ids(force)), out, cache, settings, takes
+            spec,
+            profile,
+            tuple(split_ids(only)),
+            tuple(split_ids(force)),
+            out,
+            cache,
+            settings,
+            takes,
+            card_gib=None if card is None else check_card(card),
+            ram_gib=None if ram is None else check_card(ram),
+            memory=None if memory is None else memory_plan(memory).name,
         )
         prepared = prepare_run(request, log=_dim)
         if cluster:

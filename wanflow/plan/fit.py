@@ -12,12 +12,14 @@ take keeps the plan the switches name, and nothing is checked. The peaks come fr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from wanflow.backends.quantized import GGUF_REPOS
 from wanflow.errors import Problem
-from wanflow.memory import MEMORY_PLANS, MemoryPlan, memory_plan
-from wanflow.plan.jobs import RenderPlan
+from wanflow.memory import DEFAULT_PLAN, MEMORY_PLANS, MemoryPlan, memory_plan
+from wanflow.plan.jobs import RenderJob, RenderPlan
+from wanflow.plan.keys import job_keys
+from wanflow.take import RenderSettings
 
 CARD_RESERVE_GIB = 1.0
 
@@ -124,37 +126,58 @@ def refusal(backend_id: str, budget: Budget, nearest: MemoryChoice, excess: floa
     )
 
 
-def fit_takes(
-    plan: RenderPlan, budget: Budget, *, default: str, text_encoder_cpu: bool, vae_tiling: bool
-) -> tuple[dict[str, MemoryChoice], list[Problem]]:
-    """Every take's memory choice (by job name), and one problem per shot size that fits no plan."""
+def fit_plan(
+    plan: RenderPlan, budget: Budget, render: RenderSettings, *, default: str = DEFAULT_PLAN
+) -> tuple[RenderPlan, dict[str, MemoryChoice]]:
+    """The plan with every take's memory plan fitted (`TakeSettings.memory`) and its keys made anew.
+
+    Plans that change numbers change the latents key, and so the keys of the takes that continue
+    from the take (recomputed in film order, as `make_plan` makes them). A shot size no plan fits
+    is a plan problem, said once per size, naming the shot, the nearest plan and how far over.
+    """
     choices: dict[str, MemoryChoice] = {}
     problems: list[Problem] = []
     refused: set[tuple[str, int, int, int]] = set()
+    new_clips: dict[str, str] = {}
+    fitted: dict[str, RenderJob] = {}
     for job in plan.takes:
+        take = job.settings
         if job.tiny:
-            plan_name = budget.forced or default
-            memory_plan(plan_name)
-            choices[job.name] = MemoryChoice(plan_name, text_encoder_cpu, vae_tiling, None, None)
-            continue
-        found = choose(
-            job.backend,
-            job.width,
-            job.height,
-            job.frames,
-            budget,
-            default=default,
-            text_encoder_cpu=text_encoder_cpu,
-            vae_tiling=vae_tiling,
+            found: MemoryChoice | tuple[MemoryChoice, float] = MemoryChoice(
+                budget.forced or default, render.text_encoder_cpu, render.vae_tiling, None, None
+            )
+            memory_plan(found.plan)
+        else:
+            found = choose(
+                take.backend,
+                take.width,
+                take.height,
+                take.frames,
+                budget,
+                default=default,
+                text_encoder_cpu=render.text_encoder_cpu,
+                vae_tiling=render.vae_tiling,
+            )
+        if not isinstance(found, MemoryChoice):
+            nearest, excess = found
+            size = (take.backend, take.width, take.height, take.frames)
+            if size not in refused:  # said once, at the first take of that size
+                refused.add(size)
+                message = refusal(take.backend, budget, nearest, excess)
+                problems.append(Problem(str(plan.film.path), job.shot.line, None, f"shots.{job.shot_id}", message))
+            found = nearest
+        choices[job.name] = found
+        take = replace(take, memory=found.plan)
+        upstream_clip = new_clips.get(job.upstream_job) if job.upstream_job else None
+        keys = job_keys(
+            compiled=job.compiled, take=take, weights=job.weights, upstream_clip=upstream_clip, render=render
         )
-        if isinstance(found, MemoryChoice):
-            choices[job.name] = found
-            continue
-        nearest, excess = found
-        choices[job.name] = nearest
-        size = (job.backend, job.width, job.height, job.frames)
-        if size not in refused:  # said once, at the first take of that size
-            refused.add(size)
-            message = refusal(job.backend, budget, nearest, excess)
-            problems.append(Problem(str(plan.film.path), job.shot.line, None, f"shots.{job.shot_id}", message))
-    return choices, problems
+        fitted[job.name] = replace(job, settings=take, keys=keys)
+        new_clips[job.name] = keys.clip
+    plan = replace(
+        plan,
+        jobs=tuple(fitted[job.name] for job in plan.jobs),
+        takes=tuple(fitted[job.name] for job in plan.takes),
+        problems=(*plan.problems, *problems),
+    )
+    return plan, choices

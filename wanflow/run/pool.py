@@ -22,7 +22,7 @@ import filelock
 import platformdirs
 
 from wanflow.plan import RenderJob
-from wanflow.settings import RenderSettings
+from wanflow.take import RenderSettings
 
 
 @dataclass
@@ -40,6 +40,7 @@ class ModelPool:
     _text_encoders: dict[Path, object] = field(default_factory=dict)
     _text_encoder_backends: dict[Path, str] = field(default_factory=dict)
     _generator: tuple[str, object] | None = None
+    _memory: str | None = None  # the memory plan the resident generator holds its experts by
     _decoders: dict[Path, object] = field(default_factory=dict)
 
     def text_encoder(self, job: RenderJob):
@@ -50,12 +51,13 @@ class ModelPool:
         return self._text_encoders[job.model_dir]
 
     def generator(self, job: RenderJob):
-        if self._generator is not None and self._generator[0] == job.backend:
+        """The job's backend held as its memory plan says (another plan of the same backend loads anew)."""
+        if self._generator is not None and self._generator[0] == job.backend and self._memory == job.settings.memory:
             return self._generator[1]
         self.release_generator()
         self.loads.append(f"generator:{job.backend}")
-        generator = _backends().Generator.load(job.backend, job.model_dir, self.settings)
-        self._generator = (job.backend, generator)
+        generator = _backends().Generator.load(job.backend, job.model_dir, self.settings, job.settings.memory)
+        self._generator, self._memory = (job.backend, generator), job.settings.memory
         return generator
 
     def decoder(self, job: RenderJob):

@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from wanflow.backends.store import find_model
@@ -21,9 +21,10 @@ from wanflow.confine import Confinement
 from wanflow.errors import Problem, UserError
 from wanflow.media.fonts import font_problems
 from wanflow.plan import RenderJob, RenderPlan, make_plan, resolve_profile, select_forced, select_shots
+from wanflow.plan.fit import Budget, fit_plan
 from wanflow.run.outdir import check_writable
-from wanflow.settings import RenderSettings
 from wanflow.storyboard import load_film
+from wanflow.take import RenderSettings
 
 Log = Callable[[str], None]
 
@@ -40,6 +41,9 @@ class RunRequest:
     cache: Path | None = None
     settings: RenderSettings = field(default_factory=RenderSettings)
     takes: int | None = None  # --takes: takes of every shot for this run (None: the storyboard's)
+    card_gib: float | None = None  # --card: fit every take's memory plan to it (None: the CUDA card's free memory)
+    ram_gib: float | None = None  # --ram: the CPU memory the memory plans may hold weights in
+    memory: str | None = None  # --memory: one memory plan for every take
 
 
 @dataclass(frozen=True)
@@ -58,13 +62,25 @@ class PreparedRun:
         return bool(self.forced) or any(not store.has("clips", job.keys.clip) for job in self.takes)
 
 
+def fit_memory(plan: RenderPlan, request: RunRequest) -> RenderPlan:
+    """Every take's memory plan fitted to the card (`wanflow.plan.fit`); a film no plan fits is a plan problem."""
+    budget = Budget(request.card_gib, request.ram_gib, request.memory)
+    if budget.card_gib is None and not plan.tiny:
+        from wanflow.backends.peaks import this_card_gib  # torch: only for real models
+
+        budget = replace(budget, card_gib=this_card_gib())
+    if budget == Budget():
+        return plan  # no card to fit and nothing forced: every take stays `resident` (or --offload)
+    return fit_plan(plan, budget, request.settings, default="offload" if request.settings.offload else "resident")[0]
+
+
 def prepare_run(request: RunRequest, log: Log = print) -> PreparedRun:
     """Everything that can be checked before a model loads is checked here, all problems at once."""
     film = load_film(request.spec)  # problems name the spec as the user wrote it, as `validate` does
     spec = film.path
     if resolve_profile(film, request.profile).tiny:
         ensure_tiny_models(log)
-    plan = make_plan(film, request.profile, request.settings, request.takes)
+    plan = fit_memory(make_plan(film, request.profile, request.settings, request.takes), request)
     plan.check()
     fonts = font_problems(film)  # the cut's needs, checked before the first shot renders
     if fonts:
