@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from wanflow.cli.common import AllowReadOpt, gpu_ids, make_console, print_problems, print_table, split_ids, user_errors
+from wanflow.cli.common import AllowReadOpt, gpu_ids, make_console, print_table, split_ids, user_errors
 from wanflow.errors import UserError
+from wanflow.take import RenderSettings
 
 console = make_console(soft_wrap=False)
 
@@ -38,14 +41,12 @@ TakesOpt = Annotated[
 ]
 CardOpt = Annotated[
     float | None,
-    typer.Option(
-        "--card", help="GPU memory in GiB to plan for (default: the CUDA card's free memory; none: no fitting)."
-    ),
+    typer.Option("--card", help="GPU memory in GiB to fit memory plans to (default: $WANFLOW_CARD, else the CUDA card's free memory)."),
 ]
-RamOpt = Annotated[float | None, typer.Option("--ram", help="CPU memory in GiB the plans may hold weights in.")]
+RamOpt = Annotated[float | None, typer.Option("--ram", help="CPU memory in GiB the memory plans may hold weights in.")]
 MemoryOpt = Annotated[
     str | None,
-    typer.Option("--memory", help="Force one memory plan (resident, offload, fp8, fp8-offload, stream, fp8-stream, gguf-q8, gguf-q4)."),
+    typer.Option("--memory", help="One memory plan for every take: resident, offload, fp8, fp8-offload, stream, fp8-stream, gguf-q8, gguf-q4."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the whole plan as JSON.")]
 NonstandardOpt = Annotated[
@@ -76,64 +77,26 @@ def plan_command(
     memory: MemoryOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
-    """Print the render plan: each take's backend, size, frames, seed, memory plan, estimated GPU time and
-    memory, cached or not."""
+    """Print the render plan: each take's backend, size, frames, seed, memory plan, estimated GPU time
+    and memory, cached or not."""
     from wanflow.cache import ArtifactStore, default_cache_dir
     from wanflow.confine import allow_reading
-    from wanflow.memory import MEMORY_PLANS, check_card, memory_plan
     from wanflow.plan import make_plan
-    from wanflow.plan.estimate import estimate
-    from wanflow.plan.fit import Budget, fit_plan
+    from wanflow.plan.data import costs_and_cache, plan_data
+    from wanflow.plan.fit import card_budget, fit_plan
     from wanflow.storyboard import load_film
-    from wanflow.take import RenderSettings
 
     with user_errors():
         allow_reading(allow_read)
-        from wanflow import settings as environment
-
-        card = card if card is not None else environment.current().card
-        budget = Budget(
-            card_gib=None if card is None else check_card(card),
-            ram_gib=None if ram is None else check_card(ram),
-            forced=None if memory is None else memory_plan(memory).name,
-        )
-        settings = RenderSettings(
-            dtype=dtype,
-            offload=offload,
-            text_encoder_cpu=t5_cpu,
-            vae_tiling=vae_tiling,
-            step_cache=step_cache,
-            allow_nonstandard=allow_nonstandard,
-        )
+        settings = render_settings(None, dtype, offload, t5_cpu, vae_tiling, step_cache, allow_nonstandard)
         film = load_film(spec)
         plan = make_plan(film, profile, settings, takes)
-        if budget.card_gib is None and not plan.tiny:
-            from wanflow.backends.peaks import this_card_gib
-
-            budget = Budget(this_card_gib(), budget.ram_gib, budget.forced)
+        budget = card_budget(plan, card, ram, memory)
         plan, choices = fit_plan(plan, budget, settings, default="offload" if offload else "resident")
     store = ArtifactStore(cache or default_cache_dir(spec.resolve()))
-    statuses, seconds_of = {}, {}
-    for job in plan.takes:
-        seconds, _ = estimate(job, settings)
-        if seconds is not None:
-            seconds *= MEMORY_PLANS[choices[job.name].plan].speed
-        seconds_of[job.name] = seconds
-        if job.model_dir is None:
-            statuses[job.name] = "no model"
-        elif store.has("clips", job.keys.clip):
-            statuses[job.name] = "cached"
-        elif store.has("latents", job.keys.latents):
-            statuses[job.name] = "latents"
-        else:
-            statuses[job.name] = "render"
+    seconds_of, statuses = costs_and_cache(plan, choices, store, settings)
     if json_output:
-        import json
-
-        from wanflow.plan.data import plan_data
-
-        data = plan_data(plan, choices, seconds_of, statuses, budget)
-        typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        typer.echo(json.dumps(plan_data(plan, choices, seconds_of, statuses, budget), ensure_ascii=False, indent=2))
         with user_errors():
             plan.check()
         return
@@ -172,7 +135,7 @@ def plan_command(
             f"{job.settings.frames}@{job.settings.fps}",
             f"{job.settings.seconds:.2f}",
             str(job.settings.steps),
-            _plan_label(choice),
+            choice.label(),
             _duration(seconds) if seconds is not None else "-",
             f"{memory:.0f} GiB" if memory is not None else "-",
             status,
@@ -220,12 +183,7 @@ def run_command(
     step_cache: StepCacheOpt = None,
     allow_nonstandard: NonstandardOpt = False,
     cluster: Annotated[
-        str | None,
-        typer.Option(
-            "--cluster",
-            envvar="WANFLOW_CLUSTER",
-            help="Render on this Dask cluster (tcp://HOST:PORT; $WANFLOW_CLUSTER).",
-        ),
+        str | None, typer.Option("--cluster", help="Render on this Dask cluster (tcp://HOST:PORT; $WANFLOW_CLUSTER).")
     ] = None,
     workers: Annotated[int, typer.Option("--workers", help="Start a local cluster of N CPU workers for this run.")] = 0,
     gpus: Annotated[
@@ -238,91 +196,62 @@ def run_command(
     memory: MemoryOpt = None,
 ) -> None:
     """Render the storyboard into a film (a Prefect flow; local, or on $PREFECT_API_URL)."""
+    from wanflow import settings as environment
     from wanflow.confine import allow_reading
     from wanflow.plan import TINY_NOTICE
-    from wanflow.run.prepare import RunRequest, handing_over, prepare_run
-    from wanflow.take import RenderSettings
+    from wanflow.run.flow import render
+    from wanflow.run.prepare import RunRequest
 
-    with user_errors():  # every input problem is reported here, before Prefect starts
-        allow_reading(allow_read)  # in the environment, so a flow re-preparing elsewhere in this run sees it too
-        gpu_list = gpu_ids(gpus)
-        settings = RenderSettings(device, dtype, offload, t5_cpu, vae_tiling, step_cache, allow_nonstandard)
-        from wanflow import settings as environment
-        from wanflow.memory import check_card, memory_plan
-
-        card = card if card is not None else environment.current().card
+    with user_errors():  # every input problem is reported before Prefect starts, with exit code 2
+        allow_reading(allow_read)
         request = RunRequest(
-            spec,
-            profile,
-            tuple(split_ids(only)),
-            tuple(split_ids(force)),
-            out,
-            cache,
-            settings,
-            takes,
-            card_gib=None if card is None else check_card(card),
-            ram_gib=None if ram is None else check_card(ram),
-            memory=None if memory is None else memory_plan(memory).name,
-        )
-        prepared = prepare_run(request, log=_dim)
-        if cluster:
-            from wanflow.run.cluster import check_cluster, connect
-
-            with connect(cluster, str(spec)) as client:
-                check_cluster(client, prepared)
-        elif workers or gpu_list:
-            from wanflow.run.cluster import check_worker_specs, worker_specs
-
-            check_worker_specs(worker_specs(workers, gpu_list), prepared)
-    from wanflow.run.outdir import writing
-    from wanflow.run.outputs import unchanged_run, write_run_json
-
-    with writing(prepared.out_dir):  # one writer at a time; what a killed run left is removed
-        summary = unchanged_run(prepared)
-        if summary is not None:
-            write_run_json(prepared.out_dir, summary)
-    if summary is not None:  # nothing to render or cut: no Prefect, no model, no ffmpeg
-        _print_summary(summary)
-        return
-    from wanflow.run.server import run_server  # Prefect loads only once the input is known good
-
-    with handing_over(prepared), run_server(log=_dim) as server_up:
-        from wanflow.run.flow import render_film
-        from wanflow.run.pool import preload_backends
-
-        if not (cluster or workers or gpu_list) and prepared.renders_takes():
-            preload_backends()  # in this process, while the server boots on another core
-        try:
-            server_up()
-        except RuntimeError as error:  # not the input's fault: exit 1, with what the server said
-            console.print(f"[bold red]run failed[/]: {error}")
-            raise typer.Exit(1) from None
-        state = render_film(
-            spec=str(request.spec),
+            spec=spec,
             profile=profile,
-            only=list(request.only) or None,
-            force=list(request.force) or None,
-            out=str(out),
-            cache=str(cache) if cache else None,
-            settings=settings,
-            cluster=cluster,
-            workers=workers,
-            gpus=list(gpu_list) or None,
+            only=tuple(split_ids(only)),
+            force=tuple(split_ids(force)),
+            out=out,
+            cache=cache,
+            settings=render_settings(device, dtype, offload, t5_cpu, vae_tiling, step_cache, allow_nonstandard),
             takes=takes,
-            return_state=True,
+            card_gib=card if card is not None else environment.current().card,
+            ram_gib=ram,
+            memory=memory,
+            cluster=cluster or environment.current().cluster,
+            workers=workers,
+            gpus=gpu_ids(gpus),
         )
-    summary = state.result(raise_on_failure=False)
-    if isinstance(summary, BaseException):
-        if isinstance(summary, UserError):
-            print_problems(summary)
-            raise typer.Exit(2)
-        console.print(f"[bold red]run failed[/]: {summary}")
-        raise typer.Exit(1)
-    _print_summary(summary)
-    if prepared.plan.tiny:
+        result = render(request, log=_dim)
+    if result.summary is None:
+        console.print(f"[bold red]run failed[/]: {result.error}")
+        raise typer.Exit(result.exit_code)
+    _print_summary(result.summary)
+    if result.tiny and result.rendered:
         console.print(f"[yellow]note[/]: {TINY_NOTICE}")
-    if summary.count("failed") or summary.count("skipped"):
-        raise typer.Exit(1)
+    raise typer.Exit(result.exit_code)
+
+
+def render_settings(
+    device: str | None,
+    dtype: str,
+    offload: bool,
+    t5_cpu: bool,
+    vae_tiling: bool,
+    step_cache: str | None,
+    allow_nonstandard: bool,
+) -> RenderSettings:
+    """The machine switches `plan` and `run` share, as one record (with $WANFLOW_CPU_THREADS)."""
+    from wanflow import settings as environment
+
+    return RenderSettings(
+        device=device,
+        dtype=dtype,
+        offload=offload,
+        text_encoder_cpu=t5_cpu,
+        vae_tiling=vae_tiling,
+        step_cache=step_cache,
+        allow_nonstandard=allow_nonstandard,
+        cpu_threads=environment.current().cpu_threads,
+    )
 
 
 def _print_summary(summary) -> None:
@@ -357,12 +286,6 @@ def _print_summary(summary) -> None:
         console.print(f"  {name}: {path}")
     if summary.note:
         console.print(f"[yellow]{summary.note}[/]")
-
-
-def _plan_label(choice) -> str:
-    """`fp8-offload`, `+ t5 cpu` and `+ vae tiling` where the plan needed them."""
-    extras = [name for name, on in (("t5 cpu", choice.text_encoder_cpu), ("vae tiling", choice.vae_tiling)) if on]
-    return " + ".join([choice.plan, *extras])
 
 
 def _dim(message: str) -> None:

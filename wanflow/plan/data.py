@@ -2,8 +2,33 @@
 
 from __future__ import annotations
 
+from wanflow.cache.store import ArtifactStore
+from wanflow.memory import MEMORY_PLANS
+from wanflow.plan.estimate import estimate
 from wanflow.plan.fit import Budget, MemoryChoice
 from wanflow.plan.jobs import RenderPlan
+from wanflow.take import RenderSettings
+
+
+def costs_and_cache(
+    plan: RenderPlan, choices: dict[str, MemoryChoice], store: ArtifactStore, settings: RenderSettings
+) -> tuple[dict[str, float | None], dict[str, str]]:
+    """Per take: estimated GPU seconds under its memory plan, and its cache state
+    (`no model`, `cached`, `latents`, `render`)."""
+    seconds_of: dict[str, float | None] = {}
+    statuses: dict[str, str] = {}
+    for job in plan.takes:
+        seconds, _ = estimate(job, settings)
+        seconds_of[job.name] = None if seconds is None else seconds * MEMORY_PLANS[choices[job.name].plan].speed
+        if job.model_dir is None:
+            statuses[job.name] = "no model"
+        elif store.has("clips", job.keys.clip):
+            statuses[job.name] = "cached"
+        elif store.has("latents", job.keys.latents):
+            statuses[job.name] = "latents"
+        else:
+            statuses[job.name] = "render"
+    return seconds_of, statuses
 
 
 def plan_data(

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 from wanflow.backends.quantized import GGUF_REPOS
 from wanflow.errors import Problem
-from wanflow.memory import DEFAULT_PLAN, MEMORY_PLANS, MemoryPlan, memory_plan
+from wanflow.memory import DEFAULT_PLAN, MEMORY_PLANS, MemoryPlan, check_card, memory_plan
 from wanflow.plan.jobs import RenderJob, RenderPlan
 from wanflow.plan.keys import job_keys
 from wanflow.take import RenderSettings
@@ -41,6 +41,11 @@ class MemoryChoice:
     peak_gib: float | None  # None for tiny models
     host_gib: float | None
 
+    def label(self) -> str:
+        """`fp8-offload`, `+ t5 cpu` and `+ vae tiling` where the plan needed them."""
+        extras = [name for name, on in (("t5 cpu", self.text_encoder_cpu), ("vae tiling", self.vae_tiling)) if on]
+        return " + ".join([self.plan, *extras])
+
     def data(self) -> dict[str, object]:
         return {
             "plan": self.plan,
@@ -49,6 +54,23 @@ class MemoryChoice:
             "peak_gib": None if self.peak_gib is None else round(self.peak_gib, 2),
             "host_gib": None if self.host_gib is None else round(self.host_gib, 2),
         }
+
+
+def card_budget(plan: RenderPlan, card: float | None, ram: float | None, memory: str | None) -> Budget:
+    """--card (else $WANFLOW_CARD, else the CUDA card's free memory; torch only for real models), --ram
+    and --memory, each checked: one message for a card or plan that makes no sense."""
+    from wanflow import settings as environment
+
+    card = card if card is not None else environment.current().card
+    if card is None and not plan.tiny:
+        from wanflow.backends.peaks import this_card_gib
+
+        card = this_card_gib()
+    return Budget(
+        card_gib=None if card is None else check_card(card),
+        ram_gib=None if ram is None else check_card(ram),
+        forced=None if memory is None else memory_plan(memory).name,
+    )
 
 
 def candidate_plans(backend_id: str, budget: Budget, default: str) -> list[MemoryPlan]:
