@@ -173,6 +173,7 @@ class ProfileSpec:
     steps: int | None = None
     max_frames: int | None = None  # caps every shot's frame count (quick drafts)
     tiny: bool = False  # use the tiny random-weight models
+    lightning: bool = False  # the 4-step tier: lightx2v LoRAs per expert, catalog.LIGHTNING's sampler and guidance
 
 
 @dataclass(frozen=True)

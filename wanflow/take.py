@@ -43,6 +43,7 @@ class TakeSettings:
     loras: tuple[Lora, ...] = ()
     image: Path | None = None  # the start image file; None: text only, or the upstream's last frame
     memory: str = DEFAULT_PLAN  # the memory plan (wanflow.memory) the plan fitted to the card
+    sampler: str = "unipc"  # unipc (official) | euler (the turbo tier: flow-matching Euler, ComfyUI's schedule)
 
     @property
     def seconds(self) -> float:
@@ -66,6 +67,8 @@ class TakeSettings:
             ],
         }
         payload.update(memory_plan(self.memory).numerics())  # fp8 / GGUF storage; nothing for bf16
+        if self.sampler != "unipc":
+            payload["sampler"] = self.sampler
         if self.image is not None:
             payload.update(image_sha256=file_sha256(self.image), fit=self.fit)
         elif upstream_clip is not None:

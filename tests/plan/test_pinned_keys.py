@@ -59,6 +59,7 @@ CHANGES: dict[str, object] = {
     "loras": "a LoRA file",
     "image": "another image",
     "memory": "fp8",  # storage that changes the numbers; offload and stream only move weights
+    "sampler": "euler",
 }
 
 

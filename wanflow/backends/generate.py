@@ -31,6 +31,7 @@ from wanflow.backends.layout import declared_module_class
 from wanflow.backends.lora import LoraSwitcher
 from wanflow.backends.memory_plans import gguf_experts, place
 from wanflow.backends.quiet import quiet_progress_bars
+from wanflow.backends.samplers import euler_scheduler
 from wanflow.backends.store import is_tiny
 from wanflow.catalog import STEP_CACHES, BackendSpec, backend_spec
 from wanflow.errors import UserError
@@ -304,7 +305,10 @@ class Generator:
             raise ValueError(f"a {take.memory} take handed to a {self.memory.name} generator")
         pipe = self._pipe_for(image)
         self.loras.apply(take.loras)
-        pipe.scheduler = self._scheduler_with_shift(take.shift)
+        if take.sampler == "euler":  # the turbo tier (catalog.LIGHTNING)
+            pipe.scheduler = euler_scheduler(take.shift)
+        else:
+            pipe.scheduler = self._scheduler_with_shift(take.shift)
 
         def on_step(_pipe: object, step: int, _timestep: object, _tensors: dict[str, Any]) -> dict[str, Any]:
             if progress is not None:

@@ -21,6 +21,7 @@ from wanflow.plan.framing import framed_size, image_size
 from wanflow.plan.keys import JobKeys, job_keys
 from wanflow.plan.profiles import resolve_profile
 from wanflow.plan.takes import check_takes_option, take_name, take_numbers, take_seed
+from wanflow.plan.tiers import tier_settings
 from wanflow.storyboard.load import load_film
 from wanflow.take import RenderSettings, TakeSettings
 
@@ -197,6 +198,7 @@ def make_plan(
         compiled = compile_shot(film, shot)
         upstream_clip = clip_keys.get(shot.continue_from or "")
         upstream_job = take_name(shot.continue_from, film.shot(shot.continue_from).take) if shot.continue_from else None
+        tier = tier_settings(profile, spec, shot.loras, where, problems, missing_models)
         for take in take_numbers(shot, takes):
             take_settings = TakeSettings(
                 backend=backend_id,
@@ -205,14 +207,10 @@ def make_plan(
                 height=height,
                 frames=frames,
                 fps=spec.fps,
-                steps=profile.steps or spec.steps,
-                guidance_high=spec.guidance_high,
-                guidance_low=spec.guidance_low,
-                shift=spec.shift,
                 boundary_ratio=spec.boundary_ratio,
                 fit=shot.fit,
-                loras=shot.loras,
                 image=shot.image,
+                **tier,  # steps, guidance, shift, LoRAs (and the turbo tier's sampler)
             )
             keys = job_keys(
                 compiled=compiled, take=take_settings, weights=weights, upstream_clip=upstream_clip, render=settings
