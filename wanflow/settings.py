@@ -41,7 +41,6 @@ class Settings(BaseSettings):
         "", validation_alias="CUDA_VISIBLE_DEVICES", description="CUDA's own: the GPUs this process may use."
     )
 
-
     def allowed_entries(self) -> list[str]:
         return [entry for entry in self.allow_read.split(os.pathsep) if entry.strip()]
 

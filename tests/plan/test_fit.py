@@ -91,3 +91,18 @@ def test_a_film_no_plan_fits_is_refused_naming_shot_nearest_plan_and_excess(no_m
 def test_nonsense_card_or_memory_is_one_message(options: list[str], message: str, no_models: None) -> None:
     result = runner.invoke(app, ["plan", str(EXAMPLE), "--profile", "final", *options])
     assert result.exit_code == 2 and message in result.stderr and "Traceback" not in result.output
+
+
+def test_fitting_keeps_the_keys_of_plans_that_only_move_weights(no_models: None) -> None:
+    """`offload` / `stream` leave every key as make_plan made it (continuations and end frames too)."""
+    from wanflow.plan import make_plan
+    from wanflow.plan.fit import fit_plan
+    from wanflow.storyboard import load_film
+    from wanflow.take import RenderSettings
+
+    plan = make_plan(load_film(EXAMPLE), "final")
+    for forced in ("offload", "stream"):
+        fitted, _ = fit_plan(plan, Budget(forced=forced), RenderSettings())
+        assert [job.keys for job in fitted.takes] == [job.keys for job in plan.takes]
+    fp8, _ = fit_plan(plan, Budget(forced="fp8"), RenderSettings())
+    assert all(a.keys.latents != b.keys.latents for a, b in zip(fp8.takes, plan.takes, strict=True))

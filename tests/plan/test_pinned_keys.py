@@ -60,6 +60,7 @@ CHANGES: dict[str, object] = {
     "image": "another image",
     "memory": "fp8",  # storage that changes the numbers; offload and stream only move weights
     "sampler": "euler",
+    "end_image": "another image",
 }
 
 
@@ -75,7 +76,7 @@ def test_every_setting_of_a_take_reaches_its_latents_key(tmp_path: Path) -> None
     image.write_bytes(b"one picture")
     other.write_bytes(b"another picture")
     lora.write_bytes(b"weights")
-    files = {"loras": (Lora(lora),), "image": other}
+    files = {"loras": (Lora(lora),), "image": other, "end_image": other}
     compiled = CompiledShot(shot_id="s0", mode="i2v", lang="zh", prompt="p", negative="n", phrases=(), warnings=())
     base = take_settings(image=image)
 
@@ -89,3 +90,20 @@ def test_every_setting_of_a_take_reaches_its_latents_key(tmp_path: Path) -> None
     for moves_weights in ("offload", "stream"):
         assert latents(replace(base, memory=moves_weights)) == latents(base)
     assert latents(replace(base, memory="gguf-q8")) != latents(replace(base, memory="gguf-q4"))
+    ending = replace(base, end_image=image)
+    assert latents(ending) != latents(replace(base, end_image=other)) != latents(base)  # the end frame's bytes
+
+
+def test_an_end_frame_rendered_by_another_shot_is_in_the_key_by_that_shots_clip() -> None:
+    from wanflow.grammar.compile import CompiledShot
+    from wanflow.plan.keys import job_keys
+
+    compiled = CompiledShot(shot_id="s0", mode="i2v", lang="zh", prompt="p", negative="n", phrases=(), warnings=())
+
+    def latents(end_clip: str | None) -> str:
+        take = take_settings()
+        return job_keys(
+            compiled=compiled, take=take, weights="w", upstream_clip=None, render=RenderSettings(), end_clip=end_clip
+        ).latents
+
+    assert len({latents(None), latents("clip-a"), latents("clip-b")}) == 3

@@ -12,7 +12,7 @@ from factories import take_settings
 from wanflow.backends.quantized import LIGHTNING_FILES
 from wanflow.catalog import BACKENDS, LIGHTNING, LIGHTNING_BACKENDS
 from wanflow.plan import make_plan
-from wanflow.report.comfyui import template_path
+from wanflow.report.comfyui import TEMPLATES, template_path
 from wanflow.storyboard import load_film
 
 REPO = Path(__file__).resolve().parents[2]
@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def lightning_branch(backend_id: str) -> dict[str, object]:
     """The Lightning nodes of the installed official template: LoRAs, samplers, model sampling."""
-    template = json.loads(template_path(backend_id).read_text(encoding="utf-8"))
+    template = json.loads(template_path(TEMPLATES[backend_id]).read_text(encoding="utf-8"))
     nodes = template["nodes"] + [n for g in template.get("definitions", {}).get("subgraphs", []) for n in g["nodes"]]
     loras = [n["widgets_values"] for n in nodes if n["type"] == "LoraLoaderModelOnly"]
     samplers = sorted(

@@ -190,9 +190,13 @@ def fit_plan(
             found = nearest
         choices[job.name] = found
         take = replace(take, memory=found.plan)
-        upstream_clip = new_clips.get(job.upstream_job) if job.upstream_job else None
         keys = job_keys(
-            compiled=job.compiled, take=take, weights=job.weights, upstream_clip=upstream_clip, render=render
+            compiled=job.compiled,
+            take=take,
+            weights=job.weights,
+            upstream_clip=new_clips.get(job.upstream_job) if job.upstream_job else None,
+            render=render,
+            end_clip=new_clips.get(job.end_job) if job.end_job else None,
         )
         fitted[job.name] = replace(job, settings=take, keys=keys)
         new_clips[job.name] = keys.clip
