@@ -30,9 +30,10 @@ from diffusers import (
 from wanflow.backends.layout import declared_module_class
 from wanflow.backends.lora import LoraSwitcher
 from wanflow.backends.memory_plans import gguf_experts, place
+from wanflow.backends.quantized import gguf_folder
 from wanflow.backends.quiet import quiet_progress_bars
 from wanflow.backends.samplers import euler_scheduler
-from wanflow.backends.store import is_tiny
+from wanflow.backends.store import is_tiny, models_root
 from wanflow.catalog import STEP_CACHES, BackendSpec, backend_spec
 from wanflow.errors import UserError
 from wanflow.film import ImageFit
@@ -229,7 +230,10 @@ class Generator:
         parts: dict[str, Any] = dict(text_encoder=None, tokenizer=None, vae=vae)
         if pipeline_class is WanImageToVideoPipeline:
             parts.update(image_encoder=None, image_processor=None)
-        parts.update(gguf_experts(spec, model_dir, plan, dtype, model_dir.parent))
+        # GGUF experts sit beside the model folder (`<root>/<id>-gguf/`); a folder in the Hugging Face
+        # cache has them under the models root.
+        beside = gguf_folder(model_dir.parent, spec.id).is_dir()
+        parts.update(gguf_experts(spec, model_dir, plan, dtype, model_dir.parent if beside else models_root()))
         with quiet_progress_bars(is_tiny(model_dir)):
             pipe = pipeline_class.from_pretrained(model_dir, dtype=dtype, **parts)
         return cls.from_pipeline(backend_id, model_dir, pipe, settings, plan.name)
