@@ -29,15 +29,14 @@ from diffusers import (
 
 from wanflow.backends.layout import declared_module_class
 from wanflow.backends.lora import LoraSwitcher
-from wanflow.backends.memory_plans import gguf_experts, place
-from wanflow.backends.quantized import gguf_folder
+from wanflow.backends.memory_plans import effective_plan, gguf_experts, place
 from wanflow.backends.quiet import quiet_progress_bars
 from wanflow.backends.samplers import euler_scheduler
-from wanflow.backends.store import is_tiny, models_root
+from wanflow.backends.store import is_tiny
 from wanflow.catalog import STEP_CACHES, BackendSpec, backend_spec
 from wanflow.errors import UserError
 from wanflow.film import ImageFit
-from wanflow.memory import DEFAULT_PLAN, MemoryPlan, memory_plan
+from wanflow.memory import DEFAULT_PLAN, memory_plan
 from wanflow.take import RenderSettings, TakeSettings
 
 log = logging.getLogger("wanflow.backends")
@@ -230,10 +229,7 @@ class Generator:
         parts: dict[str, Any] = dict(text_encoder=None, tokenizer=None, vae=vae)
         if pipeline_class is WanImageToVideoPipeline:
             parts.update(image_encoder=None, image_processor=None)
-        # GGUF experts sit beside the model folder (`<root>/<id>-gguf/`); a folder in the Hugging Face
-        # cache has them under the models root.
-        beside = gguf_folder(model_dir.parent, spec.id).is_dir()
-        parts.update(gguf_experts(spec, model_dir, plan, dtype, model_dir.parent if beside else models_root()))
+        parts.update(gguf_experts(spec, model_dir, plan, dtype))
         with quiet_progress_bars(is_tiny(model_dir)):
             pipe = pipeline_class.from_pretrained(model_dir, dtype=dtype, **parts)
         return cls.from_pipeline(backend_id, model_dir, pipe, settings, plan.name)
@@ -356,12 +352,6 @@ class Generator:
         with torch.inference_mode():
             latents = pipe(**call).frames
         return latents.to("cpu", torch.float32)
-
-
-def effective_plan(memory: str, settings: RenderSettings) -> MemoryPlan:
-    """The memory plan; `--offload` (RenderSettings.offload) turns the default `resident` into `offload`."""
-    plan = memory_plan(memory)
-    return memory_plan("offload") if settings.offload and plan.name == DEFAULT_PLAN else plan
 
 
 def _load_vae(model_dir: Path) -> AutoencoderKLWan:

@@ -19,22 +19,36 @@ from diffusers import GGUFQuantizationConfig, WanTransformer3DModel
 from diffusers.hooks import apply_layerwise_casting
 
 from wanflow.backends.gguf_files import gguf_problems
-from wanflow.backends.quantized import EXPERT_COMPONENTS, gguf_path
+from wanflow.backends.quantized import EXPERT_COMPONENTS, gguf_folder, gguf_path
 from wanflow.backends.quiet import quiet_progress_bars
+from wanflow.backends.store import models_root
 from wanflow.catalog import BackendSpec
 from wanflow.errors import Problem, UserError
-from wanflow.memory import MemoryPlan
+from wanflow.memory import DEFAULT_PLAN, MemoryPlan, memory_plan
+from wanflow.take import RenderSettings
 
 FP8 = torch.float8_e4m3fn
 BLOCKS_PER_GROUP = 1  # stream: one transformer block per transfer, the next one prefetched
 
 
+def effective_plan(memory: str, settings: RenderSettings) -> MemoryPlan:
+    """The memory plan; `--offload` (RenderSettings.offload) turns the default `resident` into `offload`."""
+    plan = memory_plan(memory)
+    return memory_plan("offload") if settings.offload and plan.name == DEFAULT_PLAN else plan
+
+
 def gguf_experts(
-    spec: BackendSpec, model_dir: Path, plan: MemoryPlan, dtype: torch.dtype, root: Path
+    spec: BackendSpec, model_dir: Path, plan: MemoryPlan, dtype: torch.dtype, root: Path | None = None
 ) -> dict[str, WanTransformer3DModel]:
-    """The experts read from their GGUF files (checked first), to hand to `from_pretrained`; {} unless GGUF."""
+    """The experts read from their GGUF files (checked first), to hand to `from_pretrained`; {} unless GGUF.
+
+    They sit beside the model folder (`<root>/<id>-gguf/`); for a folder in the Hugging Face cache,
+    under the models root.
+    """
     if not plan.gguf:
         return {}
+    if root is None:
+        root = model_dir.parent if gguf_folder(model_dir.parent, spec.id).is_dir() else models_root()
     components = EXPERT_COMPONENTS[: spec.experts]
     paths = {component: gguf_path(root, spec.id, component, plan.weights) for component in components}
     problems = []
