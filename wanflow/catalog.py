@@ -222,4 +222,27 @@ BUILTIN_PROFILES: dict[str, ProfileSpec] = {
         height=ANIMATIC_SIZE[1],
         animatic=True,
     ),
+    "turbo": ProfileSpec(name="turbo", text_backend="t2v-a14b", image_backend="i2v-a14b", steps=4, lightning=True),
 }
+
+
+@dataclass(frozen=True)
+class Lightning:
+    """The 4-step tier as ComfyUI's official Wan2.2 A14B templates run their "Lightning" branch
+    (comfyui-workflow-templates-json; a test reads them from the installed package): the
+    lightx2v 4-step LoRA at strength 1 on each expert, 4 steps with the high-noise expert on the
+    first 2, cfg 1 (no negative pass), Euler with the `simple` schedule, shift 5. The official
+    boundaries (0.875, 0.9) fall between that schedule's 2nd and 3rd timesteps (937.5, 833.3),
+    so the diffusers pipeline switches experts where the template does."""
+
+    steps: int = 4
+    high_steps: int = 2
+    guidance: float = 1.0
+    sampler: str = "euler"
+    shift: float = 5.0
+    lora_strength: float = 1.0
+
+
+LIGHTNING = Lightning()
+LIGHTNING_BACKENDS = ("t2v-a14b", "i2v-a14b")  # TI2V-5B: no published 4-step distillation LoRA is known
+SAMPLERS = ("unipc", "euler")  # the official solver; Euler flow matching on ComfyUI's `simple` schedule

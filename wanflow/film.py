@@ -191,6 +191,7 @@ class ProfileSpec:
     max_frames: int | None = None  # caps every shot's frame count (quick drafts)
     tiny: bool = False  # use the tiny random-weight models
     animatic: bool = False  # no model: every take drawn from its start picture (docs/animatic.md)
+    lightning: bool = False  # the 4-step tier: lightx2v LoRAs per expert, catalog.LIGHTNING's sampler and guidance
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from wanflow.catalog import STEP_CACHES
 from wanflow.errors import Problem, UserError
 from wanflow.film import ImageFit, Lora
 from wanflow.hashing import file_sha256
+from wanflow.memory import DEFAULT_PLAN, memory_plan
 
 DTYPES = ("auto", "bf16", "fp16", "fp32")
 
@@ -41,6 +42,8 @@ class TakeSettings:
     fit: ImageFit = "official"  # how the start image (or the upstream's last frame) fills the frame
     loras: tuple[Lora, ...] = ()
     image: Path | None = None  # the start image file; None: text only, or the upstream's last frame
+    memory: str = DEFAULT_PLAN  # the memory plan (wanflow.memory) the plan fitted to the card
+    sampler: str = "unipc"  # unipc (official) | euler (the turbo tier: flow-matching Euler, ComfyUI's schedule)
     end_image: Path | None = (
         None  # the last frame's file (first-last-frame); None: none, or a rendered shot's first frame
     )
@@ -73,6 +76,9 @@ class TakeSettings:
                 {"sha256": file_sha256(lora.path), "scale": lora.scale, "expert": lora.expert} for lora in self.loras
             ],
         }
+        payload.update(memory_plan(self.memory).numerics())  # fp8 / GGUF storage; nothing for bf16
+        if self.sampler != "unipc":
+            payload["sampler"] = self.sampler
         if self.image is not None:
             payload.update(image_sha256=file_sha256(self.image), fit=self.fit)
         elif upstream_clip is not None:

@@ -25,6 +25,7 @@ from wanflow.plan.limits import request_problem
 from wanflow.plan.models import installed_model, missing_model_message, nonstandard_layout
 from wanflow.plan.profiles import resolve_profile
 from wanflow.plan.takes import check_takes_option, take_name, take_numbers, take_seed
+from wanflow.plan.tiers import tier_settings
 from wanflow.storyboard.load import load_film
 from wanflow.take import RenderSettings, TakeSettings
 
@@ -216,6 +217,7 @@ def make_plan(
         upstream_clip = clip_keys.get(shot.continue_from or "")
         upstream_job = take_name(shot.continue_from, film.shot(shot.continue_from).take) if shot.continue_from else None
         panel = panel_of(film, shot) if profile.animatic else None
+        tier = tier_settings(profile, spec, shot.loras, where, problems, missing_models)
         end = end_frame(film, shot)
         end_job = take_name(end.shot, film.shot(end.shot).take) if end and end.shot else None
         notes += [end.note()] if end else []
@@ -227,14 +229,10 @@ def make_plan(
                 height=height,
                 frames=frames,
                 fps=spec.fps,
-                steps=profile.steps or spec.steps,
-                guidance_high=spec.guidance_high,
-                guidance_low=spec.guidance_low,
-                shift=spec.shift,
                 boundary_ratio=spec.boundary_ratio,
                 fit=shot.fit,
-                loras=shot.loras,
                 image=shot.image,
+                **tier,  # steps, guidance, shift, LoRAs (and the turbo tier's sampler)
                 end_image=end.image if end else None,
                 **_animatic_fields(shot, take, take_seed(seed, take)) if profile.animatic else {},
             )

@@ -19,6 +19,7 @@ from wanflow.confine import Confinement
 from wanflow.errors import Problem, UserError
 from wanflow.media.fonts import font_problems
 from wanflow.plan import RenderJob, RenderPlan, make_plan, resolve_profile, select_forced, select_shots
+from wanflow.plan.fit import Budget, card_budget, fit_plan
 from wanflow.run.outdir import check_writable, spec_folder, spec_name
 from wanflow.storyboard import load_film
 from wanflow.take import RenderSettings
@@ -41,6 +42,9 @@ class RunRequest:
     cluster: str | None = None  # an existing Dask scheduler's address
     workers: int = 0  # a local cluster of N CPU workers for this run
     gpus: tuple[int, ...] = ()  # a local cluster of one worker per GPU for this run
+    card_gib: float | None = None  # --card: fit every take's memory plan to it (None: the CUDA card's free memory)
+    ram_gib: float | None = None  # --ram: the CPU memory the memory plans may hold weights in
+    memory: str | None = None  # --memory: one memory plan for every take
 
     @property
     def distributed(self) -> bool:
@@ -74,6 +78,11 @@ def prepare_run(request: RunRequest, log: Log = print) -> PreparedRun:
     if resolve_profile(film, request.profile).tiny:
         ensure_tiny_models(log)
     plan = make_plan(film, request.profile, request.settings, request.takes)
+    budget = card_budget(plan, request.card_gib, request.ram_gib, request.memory)
+    if budget != Budget():  # a card to fit, or a plan forced; else every take stays `resident` (or --offload)
+        plan = fit_plan(plan, budget, request.settings, default="offload" if request.settings.offload else "resident")[
+            0
+        ]
     plan.check()
     fonts = font_problems(film)  # the cut's needs, checked before the first shot renders
     if fonts:
