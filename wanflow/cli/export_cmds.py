@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from wanflow.cli.common import AllowReadOpt, make_console, user_errors
-from wanflow.errors import Problem, UserError
+from wanflow.errors import Problem, UserError, shown
 
 if TYPE_CHECKING:
     from wanflow.report.comfyui import ShotSettings
@@ -56,16 +56,16 @@ def comfyui_command(
         workflow = shot_workflow(settings)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out, json.dumps(workflow, ensure_ascii=False, indent=2) + "\n")
-    say = f"wrote {out}: {settings.backend}, {settings.width}x{settings.height}, {settings.frames} frames"
+    say = f"wrote {shown(str(out))}: {settings.backend}, {settings.width}x{settings.height}, {settings.frames} frames"
     console.print(f"{say} @ {settings.fps} fps, seed {settings.seed}", markup=False)
     console.print(f"  {expert_steps(settings)}", markup=False)
     if start is not None:
         if start.source is not None:
             _write_start_image(start, out.parent / start.name)
-        console.print(f"  start image: {start.note}", markup=False)
+        console.print(f"  start image: {shown(start.note)}", markup=False)
     for lora in settings.loras:
         where = f"{lora.expert} expert, scale {lora.scale:g}"
-        console.print(f"  LoRA: copy {lora.path} into ComfyUI/models/loras/ ({where})", markup=False)
+        console.print(f"  LoRA: copy {shown(str(lora.path))} into ComfyUI/models/loras/ ({where})", markup=False)
 
 
 def export_settings(spec: Path, shot_id: str, profile: str) -> tuple[ShotSettings, StartImage | None]:
@@ -117,12 +117,13 @@ def export_settings(spec: Path, shot_id: str, profile: str) -> tuple[ShotSetting
 def _start_image(spec_path: Path, plan, job) -> StartImage:
     """The shot's own image, or the last frame of the shot it continues from when that is rendered."""
     from wanflow.cache import ArtifactStore, default_cache_dir
+    from wanflow.media.clips import cached_clip
 
     name = f"{job.shot_id}_start.png"
     if job.shot.image is not None:
         return StartImage(name, job.shot.image, False, f"{name} (from {job.shot.image}): copy it into ComfyUI/input/")
     upstream = plan.job(job.upstream)
-    clip = ArtifactStore(default_cache_dir(spec_path)).get_file("clips", upstream.keys.clip)
+    clip = cached_clip(ArtifactStore(default_cache_dir(spec_path)), upstream.keys.clip)
     if clip is None:
         note = (
             f"the last frame of {upstream.shot_id}, which is not rendered under profile {plan.profile} yet: "

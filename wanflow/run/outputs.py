@@ -11,6 +11,7 @@ from pathlib import Path
 
 from wanflow.atomic import partial_path, write_text_atomic
 from wanflow.cache import ArtifactStore
+from wanflow.media.clips import cached_clip
 from wanflow.plan import RenderJob, RenderPlan, cut_key, take_name
 from wanflow.run.outdir import fresh_cut, stamp_cut
 from wanflow.run.prepare import PreparedRun
@@ -25,7 +26,7 @@ def assemble_and_report(plan: RenderPlan, store: ArtifactStore, summary: RunSumm
     from wanflow.report.storyboard import manifest_metadata, read_thumbnails, write_report
 
     takes = write_takes(plan, store, summary, out_dir)
-    clip_paths = {job.shot_id: store.get_file("clips", job.keys.clip) for job in plan.jobs}
+    clip_paths = {job.shot_id: cached_clip(store, job.keys.clip) for job in plan.jobs}
     missing = [shot_id for shot_id, path in clip_paths.items() if path is None]
     clips_dir = out_dir / "clips"
     clips_dir.mkdir(parents=True, exist_ok=True)
@@ -123,7 +124,7 @@ def write_takes(plan: RenderPlan, store: ArtifactStore, summary: RunSummary, out
     """
     written: dict[str, Path] = {}
     for job in plan.takes:
-        source = store.get_file("clips", job.keys.clip)
+        source = cached_clip(store, job.keys.clip)
         if source is None:
             continue
         target = take_path(out_dir, job)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wanflow.cache import ArtifactStore
+from wanflow.media.clips import cached_clip
 from wanflow.plan import RenderJob
 from wanflow.run.pool import ModelPool, device_lock
 
@@ -29,7 +30,7 @@ def needs_generation(job: RenderJob, store: ArtifactStore, *, force: bool = Fals
     """
     if force:
         return True
-    return store.get_file("clips", job.keys.clip) is None and store.get_file("latents", job.keys.latents) is None
+    return cached_clip(store, job.keys.clip) is None and store.get_file("latents", job.keys.latents) is None
 
 
 @dataclass(frozen=True)
@@ -119,11 +120,11 @@ def decode_clip(job: RenderJob, store: ArtifactStore, pool: ModelPool, *, force:
     """Decode the shot's latents to an mp4 clip in the cache. Returns (clip path, decoded now)."""
     from wanflow.media.ffmpeg import write_clip
 
-    existing = None if force else store.get_file("clips", job.keys.clip)
+    existing = None if force else cached_clip(store, job.keys.clip)
     if existing is not None:  # a hit takes no lock: a read-only cache serves it
         return existing, False
     with store.lock("clips", job.keys.clip):
-        existing = None if force else store.get_file("clips", job.keys.clip)
+        existing = None if force else cached_clip(store, job.keys.clip)
         if existing is not None:
             return existing, False
         loaded = _get_tensors(store, "latents", job.keys.latents)
@@ -185,9 +186,10 @@ def _load_embeds(store: ArtifactStore, key: str):
 
 
 def _open_image(path: Path):
-    from PIL import Image
+    """As the official code does (`Image.open(path).convert("RGB")`: no EXIF rotation), its format only."""
+    from wanflow.storyboard.mediafiles import open_start_image
 
-    with Image.open(path) as image:
+    with open_start_image(path) as image:
         return image.convert("RGB")
 
 

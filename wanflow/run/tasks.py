@@ -14,6 +14,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from wanflow.cache import ArtifactStore
+from wanflow.media.clips import cached_clip
 from wanflow.plan import RenderJob
 from wanflow.run.cluster import worker_name
 from wanflow.run.phases import encode_prompts, render_shot
@@ -67,7 +68,7 @@ def render_task(
     store, pool, logger = ArtifactStore(cache_dir), current_pool(settings), get_run_logger()
     logger.info(f"shot {job.name}: {job.backend} {job.width}x{job.height} {job.frames}f, seed {job.seed}")
     before = len(pool.loads)
-    upstream = store.get_file("clips", upstream_clip_key) if upstream_clip_key else None
+    upstream = cached_clip(store, upstream_clip_key) if upstream_clip_key else None
     if upstream_clip_key and upstream is None:
         raise RuntimeError(f"shot {job.name}: the clip of {job.upstream_job!r} is not in the cache {cache_dir}")
     work = render_shot(job, store, pool, upstream_clip=upstream, force=force, log=logger.info)
