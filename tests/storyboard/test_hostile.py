@@ -660,3 +660,23 @@ def test_an_ffmpeg_that_cannot_run_stops_with_one_line(repo: Repo, monkeypatch: 
         monkeypatch.delenv(FFMPEG_ENV)
         ffmpeg_exe.cache_clear()
     assert message.startswith(f"wanflow: ffmpeg: the ffmpeg named by {FFMPEG_ENV} cannot run ({not_a_program}:")
+
+
+def test_a_prefect_api_that_does_not_answer_ends_the_run_in_one_line(repo: Repo, tiny_models_root: Path) -> None:
+    """PREFECT_API_URL naming a server that is not there: one line saying so and what to do, exit 1."""
+    import socket
+
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}/api"  # nothing listens once it is closed
+    spec = repo.write()
+    with temporary_settings(updates={PREFECT_API_URL: dead}):
+        result = runner.invoke(app, ["run", str(spec), "--out", str(repo.root / "out")])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert result.output.splitlines()[-1] == (
+        f"run failed: the Prefect API at {dead} (PREFECT_API_URL) does not answer: start that server or correct "
+        "the URL, or unset PREFECT_API_URL to let wanflow start a temporary one"
+    )

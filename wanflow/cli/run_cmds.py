@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 from typing import Annotated
 
@@ -224,7 +225,7 @@ def run_command(
     if summary is not None:  # nothing to render or cut: no Prefect, no model, no ffmpeg
         _print_summary(summary)
         return
-    from wanflow.run.server import run_server  # Prefect loads only once the input is known good
+    from wanflow.run.server import api_fault, run_server  # Prefect loads only once the input is known good
 
     with handing_over(prepared), run_server(log=_dim) as server_up:
         from wanflow.run.flow import render_film
@@ -235,28 +236,35 @@ def run_command(
         try:
             server_up()
         except RuntimeError as error:  # not the input's fault: exit 1, with what the server said
-            console.print(f"[bold red]run failed[/]: {named(error)}")
+            console.print(f"[bold red]run failed[/]: {named(error)}", soft_wrap=True)
             raise typer.Exit(1) from None
-        state = render_film(
-            spec=str(request.spec),
-            profile=profile,
-            only=list(request.only) or None,
-            force=list(request.force) or None,
-            out=str(out),
-            cache=str(cache) if cache else None,
-            settings=settings,
-            cluster=cluster,
-            workers=workers,
-            gpus=list(gpu_list) or None,
-            takes=takes,
-            return_state=True,
-        )
+        try:
+            state = render_film(
+                spec=str(request.spec),
+                profile=profile,
+                only=list(request.only) or None,
+                force=list(request.force) or None,
+                out=str(out),
+                cache=str(cache) if cache else None,
+                settings=settings,
+                cluster=cluster,
+                workers=workers,
+                gpus=list(gpu_list) or None,
+                takes=takes,
+                return_state=True,
+            )
+        except Exception as error:  # the Prefect API gone (unreachable, killed mid-run): one line, exit 1
+            fault = api_fault(error)
+            if fault is None:
+                raise
+            console.print(f"[bold red]run failed[/]: {named(fault)}", soft_wrap=True)
+            raise typer.Exit(1) from None
     summary = state.result(raise_on_failure=False)
     if isinstance(summary, BaseException):
         if isinstance(summary, UserError):
             print_problems(summary)
             raise typer.Exit(2)
-        console.print(f"[bold red]run failed[/]: {named(summary)}")
+        console.print(f"[bold red]run failed[/]: {named(failure_line(summary, prepared.out_dir))}", soft_wrap=True)
         raise typer.Exit(1)
     _print_summary(summary)
     if prepared.plan.tiny:
@@ -297,6 +305,15 @@ def _print_summary(summary) -> None:
         console.print(f"  {name}: {named(path)}")
     if summary.note:
         console.print(f"[yellow]{named(summary.note)}[/]")
+
+
+def failure_line(error: BaseException, out_dir: Path) -> str:
+    """What failed, in one line; an OS error keeps its path (or names --out, where the run writes)."""
+    if isinstance(error, OSError) and error.strerror:
+        where = error.filename if error.filename is not None else f"while writing the run into {out_dir}"
+        hint = "; free some space and run again: finished shots are in the cache" if error.errno == errno.ENOSPC else ""
+        return f"{error.strerror}: {where}{hint}"
+    return str(error)
 
 
 def _dim(message: str) -> None:

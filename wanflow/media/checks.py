@@ -31,5 +31,9 @@ def soundtrack_problems(film: Film) -> list[Problem]:
 
 
 def cut_problems(film: Film) -> list[Problem]:
-    """Every problem the cut would meet with the film's fonts and soundtrack."""
+    """Every problem a run would meet with ffmpeg (every clip is written with it), the film's fonts and soundtrack."""
+    try:
+        ffmpeg_exe()
+    except UserError as error:
+        return [*error.problems, *font_problems(film)]
     return font_problems(film) + soundtrack_problems(film)

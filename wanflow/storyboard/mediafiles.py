@@ -15,6 +15,7 @@ the same way (rotate the pixels themselves to change that).
 from __future__ import annotations
 
 import functools
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,7 +111,9 @@ def open_start_image(path: Path):  # -> PIL.Image.Image (not imported at module 
     if expected is None:
         raise MediaFileError(f"{path.name}: not an image wanflow reads ({', '.join(IMAGE_FORMATS)})")
     try:
-        image = Image.open(path, formats=[expected])
+        with warnings.catch_warnings():  # past 89 M pixels Pillow warns; the limit below is far lower
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(path, formats=[expected])
     except UnidentifiedImageError:
         raise MediaFileError(f"{path.name} is not a {expected} image") from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
