@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from wanflow.run.pool import ModelPool, device_lock, physical_device
-from wanflow.settings import RenderSettings
+from wanflow.take import RenderSettings
 
 
 @pytest.mark.parametrize(

@@ -646,19 +646,20 @@ def test_a_timecode_timeline_at_a_rate_timecode_lacks_is_refused_at_validate(rep
 
 
 def test_an_ffmpeg_that_cannot_run_stops_with_one_line(repo: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
-    from wanflow.media.ffmpeg import FFMPEG_ENV, ffmpeg_exe
+    from wanflow import settings
+    from wanflow.media.ffmpeg import FFMPEG_ENV
 
     spec = repo.write(top="soundtrack: [music.wav]\n")
     not_a_program = repo.root / "ffmpeg"
     not_a_program.write_text("#!/nonexistent/interpreter\n", encoding="utf-8")
     not_a_program.chmod(0o755)
     monkeypatch.setenv(FFMPEG_ENV, str(not_a_program))
-    ffmpeg_exe.cache_clear()
+    settings.reload()
     try:
         message = refused(repo, "validate", str(spec))
     finally:
         monkeypatch.delenv(FFMPEG_ENV)
-        ffmpeg_exe.cache_clear()
+        settings.reload()
     assert message.startswith(f"wanflow: ffmpeg: the ffmpeg named by {FFMPEG_ENV} cannot run ({not_a_program}:")
 
 

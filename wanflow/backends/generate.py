@@ -34,8 +34,8 @@ from wanflow.backends.quiet import quiet_progress_bars
 from wanflow.backends.store import is_tiny
 from wanflow.catalog import STEP_CACHES, BackendSpec, backend_spec
 from wanflow.errors import UserError
-from wanflow.film import ImageFit, Lora
-from wanflow.settings import RenderSettings
+from wanflow.film import ImageFit
+from wanflow.take import RenderSettings, TakeSettings
 
 log = logging.getLogger("wanflow.backends")
 
@@ -120,23 +120,12 @@ class TextEncoder:
         return embeds[0].cpu()
 
 
-@dataclass
-class GenerationRequest:
-    prompt_embeds: torch.Tensor  # [512, text_dim] from TextEncoder.encode
-    negative_embeds: torch.Tensor
-    seed: int
-    width: int
-    height: int
-    frames: int
-    steps: int
-    guidance_high: float  # high-noise expert (pipeline `guidance_scale`)
-    guidance_low: float  # low-noise expert (pipeline `guidance_scale_2`); ignored by one-expert models
-    shift: float  # UniPC flow_shift
-    image: PIL.Image.Image | None = None  # start frame (I2V-A14B, TI2V-5B image mode)
-    loras: tuple[Lora, ...] = ()
-    # How the image fills width x height. `official` expects the size the plan framed for the
-    # image (wanflow.plan.framing); `cover` suits any size.
-    fit: ImageFit = "cover"
+@dataclass(frozen=True)
+class PromptEmbeds:
+    """A take's two prompts as the text encoder made them: [512, text_dim] each, on the CPU."""
+
+    prompt: torch.Tensor
+    negative: torch.Tensor
 
 
 def fit_image(
@@ -277,8 +266,8 @@ class Generator:
         key = "flow_shift" if "flow_shift" in self._base_scheduler_config else "shift"
         return scheduler_class.from_config(self._base_scheduler_config, **{key: shift})
 
-    def _pipe_for(self, request: GenerationRequest) -> WanPipeline | WanImageToVideoPipeline:
-        if request.image is None:
+    def _pipe_for(self, image: PIL.Image.Image | None) -> WanPipeline | WanImageToVideoPipeline:
+        if image is None:
             if self.spec.needs_image:
                 raise UserError(f"{self.spec.id} needs a start image (image: or continue_from:)")
             pipe = self.pipe
@@ -291,34 +280,46 @@ class Generator:
         self._active = pipe
         return pipe
 
-    def generate(self, request: GenerationRequest, progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
-        """Normalised latents (1, z, (frames-1)//4+1, H/stride, W/stride), float32, on the CPU."""
-        pipe = self._pipe_for(request)
-        self.loras.apply(request.loras)
-        pipe.scheduler = self._scheduler_with_shift(request.shift)
+    def generate(
+        self,
+        take: TakeSettings,
+        embeds: PromptEmbeds,
+        image: PIL.Image.Image | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> torch.Tensor:
+        """Normalised latents (1, z, (frames-1)//4+1, H/stride, W/stride), float32, on the CPU.
+
+        `image` is the start frame (the take's image, or its upstream's last frame), framed here
+        as `take.fit` says at the size the plan fixed.
+        """
+        if take.backend != self.spec.id:
+            raise ValueError(f"a {take.backend} take handed to the {self.spec.id} generator")
+        pipe = self._pipe_for(image)
+        self.loras.apply(take.loras)
+        pipe.scheduler = self._scheduler_with_shift(take.shift)
 
         def on_step(_pipe: object, step: int, _timestep: object, _tensors: dict[str, Any]) -> dict[str, Any]:
             if progress is not None:
-                progress(step + 1, request.steps)
+                progress(step + 1, take.steps)
             return {}
 
         call: dict[str, Any] = dict(
-            prompt_embeds=request.prompt_embeds.unsqueeze(0).to(self.device),
-            negative_prompt_embeds=request.negative_embeds.unsqueeze(0).to(self.device),
-            height=request.height,
-            width=request.width,
-            num_frames=request.frames,
-            num_inference_steps=request.steps,
-            guidance_scale=request.guidance_high,
+            prompt_embeds=embeds.prompt.unsqueeze(0).to(self.device),
+            negative_prompt_embeds=embeds.negative.unsqueeze(0).to(self.device),
+            height=take.height,
+            width=take.width,
+            num_frames=take.frames,
+            num_inference_steps=take.steps,
+            guidance_scale=take.guidance_high,
             # A CPU generator makes the noise, and so the result, the same on every device.
-            generator=torch.Generator("cpu").manual_seed(request.seed),
+            generator=torch.Generator("cpu").manual_seed(take.seed),
             output_type="latent",
             callback_on_step_end=on_step,
         )
         if self.spec.experts == 2:
-            call["guidance_scale_2"] = request.guidance_low
-        if request.image is not None:
-            call["image"] = fit_image(request.image, request.width, request.height, request.fit, self.spec)
+            call["guidance_scale_2"] = take.guidance_low
+        if image is not None:
+            call["image"] = fit_image(image, take.width, take.height, take.fit, self.spec)
         with torch.inference_mode():
             latents = pipe(**call).frames
         return latents.to("cpu", torch.float32)

@@ -76,8 +76,8 @@ def plan_command(
     from wanflow.confine import allow_reading
     from wanflow.plan import make_plan
     from wanflow.plan.estimate import estimate
-    from wanflow.settings import RenderSettings
     from wanflow.storyboard import load_film
+    from wanflow.take import RenderSettings
 
     with user_errors():
         allow_reading(allow_read)
@@ -125,12 +125,12 @@ def plan_command(
         table.add_row(
             job.shot_id,
             f"{job.take}" + (" (film)" if several and job.chosen else ""),
-            str(job.seed),
+            str(job.settings.seed),
             job.backend + (" (tiny)" if job.tiny else ""),
-            f"{job.width}x{job.height}",
-            f"{job.frames}@{job.fps}",
-            f"{job.seconds:.2f}",
-            str(job.steps),
+            f"{job.settings.width}x{job.settings.height}",
+            f"{job.settings.frames}@{job.settings.fps}",
+            f"{job.settings.seconds:.2f}",
+            str(job.settings.steps),
             _duration(seconds) if seconds is not None else "-",
             f"{memory:.0f} GiB" if memory is not None else "-",
             status,
@@ -196,7 +196,7 @@ def run_command(
     from wanflow.confine import allow_reading
     from wanflow.plan import TINY_NOTICE
     from wanflow.run.prepare import RunRequest, handing_over, prepare_run
-    from wanflow.settings import RenderSettings
+    from wanflow.take import RenderSettings
 
     with user_errors():  # every input problem is reported here, before Prefect starts
         allow_reading(allow_read)  # in the environment, so a flow re-preparing elsewhere in this run sees it too

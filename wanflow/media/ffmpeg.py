@@ -11,7 +11,6 @@ Every file is opened as the one kind of media it must be (media/inputs.py).
 from __future__ import annotations
 
 import functools
-import os
 import re
 import subprocess
 import tempfile
@@ -25,6 +24,7 @@ import numpy as np
 from wanflow.atomic import atomic_path
 from wanflow.errors import Problem, UserError, file_error
 from wanflow.media.inputs import audio_input, clip_input
+from wanflow.settings import current
 
 H264_PRESET = "veryfast"  # a sensible speed/size trade-off for the final encode
 FFMPEG_ENV = "WANFLOW_FFMPEG"  # an ffmpeg the user asks for instead of the bundled one
@@ -60,16 +60,22 @@ def bundled_ffmpeg() -> Path:
     return Path(imageio_ffmpeg.__file__).parent / "binaries" / FNAME_PER_PLATFORM.get(get_platform(), "ffmpeg")
 
 
-@functools.cache
 def ffmpeg_exe() -> str:
-    """The bundled ffmpeg, or $WANFLOW_FFMPEG when set; checked once per process that it runs."""
-    asked = os.environ.get(FFMPEG_ENV, "")
+    """The bundled ffmpeg, or the one $WANFLOW_FFMPEG names; checked once per process that it runs."""
+    asked = current().ffmpeg
+    return _runnable(str(asked) if asked else None)
+
+
+@functools.cache
+def _runnable(asked: str | None) -> str:
     exe = asked or str(bundled_ffmpeg())
     try:
         result = subprocess.run([exe, "-hide_banner", "-version"], capture_output=True, timeout=60)
         reason = "" if result.returncode == 0 else f"exit code {result.returncode}"
-    except (OSError, subprocess.TimeoutExpired) as error:
-        reason = str(error) if not isinstance(error, OSError) else error.strerror or repr(error)
+    except subprocess.TimeoutExpired:
+        reason = "no answer to -version within 60 s"
+    except OSError as error:
+        reason = error.strerror or repr(error)
     if reason:
         if asked:
             message = f"the ffmpeg named by {FFMPEG_ENV} cannot run ({exe}: {reason}); fix or unset {FFMPEG_ENV}"

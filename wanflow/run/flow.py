@@ -42,7 +42,7 @@ from wanflow.run.pool import run_pool
 from wanflow.run.prepare import PreparedRun, RunRequest, handed_over, prepare_run
 from wanflow.run.summary import RunSummary, TaskReport, planned_outcomes
 from wanflow.run.tasks import encode_task, render_task
-from wanflow.settings import RenderSettings
+from wanflow.take import RenderSettings
 
 
 @flow(name="render-film", flow_run_name="{spec}:{profile}", log_prints=False)
@@ -272,7 +272,7 @@ def _publish_artifacts(prepared: PreparedRun, summary: RunSummary) -> None:
                 "status": outcome.status,
                 "backend": job.backend,
                 "take": f"{job.take} of {len(outcome.takes)}",
-                "seed": job.seed,
+                "seed": job.settings.seed,
                 "seconds": round(outcome.seconds, 1),
                 "worker": outcome.worker or "",
                 "prompt": job.compiled.prompt,

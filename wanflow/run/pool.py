@@ -22,7 +22,7 @@ import filelock
 import platformdirs
 
 from wanflow.plan import RenderJob
-from wanflow.settings import RenderSettings
+from wanflow.take import RenderSettings
 
 
 @dataclass

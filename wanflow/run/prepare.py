@@ -22,8 +22,8 @@ from wanflow.errors import Problem, UserError
 from wanflow.media.checks import cut_problems
 from wanflow.plan import RenderJob, RenderPlan, make_plan, resolve_profile, select_forced, select_shots
 from wanflow.run.outdir import check_writable
-from wanflow.settings import RenderSettings
 from wanflow.storyboard import load_film
+from wanflow.take import RenderSettings
 
 Log = Callable[[str], None]
 
