@@ -225,9 +225,10 @@ def run_command(
     if summary is not None:  # nothing to render or cut: no Prefect, no model, no ffmpeg
         _print_summary(summary)
         return
-    from wanflow.run.server import api_fault, run_server  # Prefect loads only once the input is known good
+    from wanflow.run.apifaults import api_fault, quiet_api_tracebacks
+    from wanflow.run.server import run_server  # Prefect loads only once the input is known good
 
-    with handing_over(prepared), run_server(log=_dim) as server_up:
+    with handing_over(prepared), quiet_api_tracebacks(), run_server(log=_dim) as server_up:
         from wanflow.run.flow import render_film
         from wanflow.run.pool import preload_backends
 

@@ -23,6 +23,8 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from wanflow.run.apifaults import check_api
+
 # Run by `python -c` with the run's pid and the server's pid: waits for the server to end, or for
 # the run to die (then stops the server: SIGTERM, and SIGKILL after 10 s).
 _GUARD = """
@@ -144,7 +146,7 @@ def run_server(log: Callable[[str], None]) -> Iterator[Callable[[], None]]:
         asked = "heartbeat_frequency" in get_current_settings().flows.model_fields_set
         beat = PREFECT_FLOWS_HEARTBEAT_FREQUENCY.value() if asked else None
         with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: beat}):
-            yield lambda: _check_api(PREFECT_API_URL.value())
+            yield lambda: check_api(PREFECT_API_URL.value(), _healthy)
         return
     log("starting Prefect's temporary server (set PREFECT_API_URL to use a running one)")
     server = TemporaryServer()
@@ -165,36 +167,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def api_fault(error: BaseException) -> str | None:
-    """One line for a run that the Prefect API failed (unreachable, gone mid-run); None for other errors."""
-    import httpx
-    from prefect.settings import PREFECT_API_URL
-
-    chain: list[BaseException] = []
-    seen: BaseException | None = error
-    while seen is not None and len(chain) < 32:
-        chain.append(seen)
-        seen = seen.__cause__ or seen.__context__
-    if not any(
-        isinstance(cause, httpx.TransportError) or (isinstance(cause, RuntimeError) and "reach API" in str(cause))
-        for cause in chain
-    ):
-        return None
-    return (
-        f"the Prefect API at {PREFECT_API_URL.value()} stopped answering ({type(error).__name__}: {error}); "
-        "the shots rendered so far are in the cache: start the server again (or unset PREFECT_API_URL) and run again"
-    )
-
-
-def _check_api(api_url: str | None) -> None:
-    """A running server named by PREFECT_API_URL answers before the flow starts (else one line, exit 1)."""
-    if api_url and not _healthy(api_url.rstrip("/")):
-        raise RuntimeError(
-            f"the Prefect API at {api_url} (PREFECT_API_URL) does not answer: start that server or correct "
-            "the URL, or unset PREFECT_API_URL to let wanflow start a temporary one"
-        )
 
 
 def _healthy(api_url: str) -> bool:
