@@ -17,13 +17,17 @@ from wanflow.errors import Problem, UserError
 
 
 class Settings(BaseSettings):
-    """wanflow's environment: `WANFLOW_<NAME>` for each field, and two variables of other tools."""
+    """wanflow's environment: `WANFLOW_<NAME>` for each field, and CUDA's `CUDA_VISIBLE_DEVICES`.
+
+    Prefect's own variables (PREFECT_API_URL, ...) are read by Prefect's settings."""
 
     model_config = SettingsConfigDict(env_prefix="WANFLOW_", extra="ignore", frozen=True, populate_by_name=True)
 
     cache: Path | None = Field(None, description="The cache folder (default: .wanflow/cache at the repository root).")
     models: Path | None = Field(None, description="The models root (default: the per-user cache folder).")
-    font: Path | None = Field(None, description="A font file for title cards and burnt-in captions.")
+    font: str | None = Field(
+        None, description="A font file for title cards and burnt-in captions (`FILE#INDEX` for a face of a .ttc)."
+    )
     ffmpeg: Path | None = Field(None, description="An ffmpeg to run instead of the one imageio-ffmpeg ships.")
     allow_read: str = Field(
         "", description="Folders outside the storyboard repository it may read, separated by the path separator."
@@ -34,15 +38,25 @@ class Settings(BaseSettings):
     cuda_visible_devices: str = Field(
         "", validation_alias="CUDA_VISIBLE_DEVICES", description="CUDA's own: the GPUs this process may use."
     )
-    prefect_api_url: str | None = Field(
-        None, validation_alias="PREFECT_API_URL", description="Prefect's own: the server runs report to."
-    )
 
     def allowed_entries(self) -> list[str]:
         return [entry for entry in self.allow_read.split(os.pathsep) if entry.strip()]
 
 
 _current: Settings | None = None
+
+# Prefect's own variables that wanflow sets before Prefect is imported (a user's value wins).
+PREFECT_DEFAULTS = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false"}  # a storyboard tool does not phone home
+
+
+def set_prefect_defaults() -> None:
+    for name, value in PREFECT_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+
+
+def child_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a process wanflow starts: this one's, with `extra` on top."""
+    return {**os.environ, **(extra or {})}
 
 
 def reload() -> Settings:

@@ -29,6 +29,7 @@ from diffusers import (
 from transformers import T5Config, T5EncoderModel
 from typer.testing import CliRunner
 
+from wanflow import settings as environment
 from wanflow.backends.generate import Generator, PromptEmbeds, TextEncoder
 from wanflow.backends.layout import CLASS_DEFAULTS, check_layout, describe_layout, official_folder
 from wanflow.backends.tiny import _tokenizer
@@ -271,6 +272,7 @@ def test_plan_and_run_refuse_a_nonstandard_folder_unless_allowed(
     root = tmp_path / "models"
     shutil.copytree(fixture_dirs["t2v-a14b"], root / "t2v-a14b")  # no tiny marker: planned as real weights
     monkeypatch.setenv("WANFLOW_MODELS", str(root))
+    environment.reload()
     spec = tmp_path / "film.yaml"
     spec.write_text(SPEC, encoding="utf-8")
 

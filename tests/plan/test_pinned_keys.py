@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from factories import take_settings
 
+from wanflow import settings
 from wanflow.plan import make_plan
 from wanflow.storyboard import load_film
 from wanflow.take import RenderSettings
@@ -32,6 +33,7 @@ SETTINGS = {
 def no_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Real-size models are never installed here: their keys use the fingerprint 'missing'."""
     monkeypatch.setenv("WANFLOW_MODELS", str(tmp_path))
+    settings.reload()
 
 
 @pytest.mark.parametrize("name", sorted(SETTINGS))

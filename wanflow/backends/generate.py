@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,12 +67,9 @@ def _check_folder(model_dir: Path, *parts: str) -> None:
         )
 
 
-CPU_THREADS_VARIABLE = "WANFLOW_CPU_THREADS"
-
-
-def _prepare_cpu(model_dir: Path, device: torch.device) -> None:
-    """On the CPU: one intra-op thread (unless $WANFLOW_CPU_THREADS says otherwise), and a warning
-    for full-size weights.
+def _prepare_cpu(model_dir: Path, device: torch.device, settings: RenderSettings) -> None:
+    """On the CPU: `settings.cpu_threads` intra-op threads (one unless $WANFLOW_CPU_THREADS says
+    otherwise), and a warning for full-size weights.
 
     OpenMP threads that wait for a core spin: beside Prefect's and Dask's own threads, or on a
     shared machine, a 2-thread tiny-VAE decode measured 3 to 6 times slower than a 1-thread one
@@ -81,7 +77,7 @@ def _prepare_cpu(model_dir: Path, device: torch.device) -> None:
     """
     if device.type != "cpu":
         return
-    torch.set_num_threads(max(1, int(os.environ.get(CPU_THREADS_VARIABLE, "1") or 1)))
+    torch.set_num_threads(settings.cpu_threads)
     if not is_tiny(model_dir):
         log.warning(
             "running the full-size model in %s on the CPU: one clip takes many hours; "
@@ -101,7 +97,7 @@ class TextEncoder:
     def load(cls, model_dir: Path, settings: RenderSettings = RenderSettings()) -> TextEncoder:
         _check_folder(model_dir, "tokenizer", "text_encoder")
         device = torch.device("cpu") if settings.text_encoder_cpu else torch_device(settings)
-        _prepare_cpu(model_dir, device)
+        _prepare_cpu(model_dir, device, settings)
         tokenizer = declared_module_class(model_dir, "tokenizer").from_pretrained(model_dir / "tokenizer")
         dtype = torch_dtype(settings, torch_device(settings))
         text_encoder_class = declared_module_class(model_dir, "text_encoder")
@@ -207,7 +203,7 @@ class Generator:
         _check_folder(model_dir, "scheduler", "vae", *experts)
         device = torch_device(settings)
         dtype = torch_dtype(settings, device)
-        _prepare_cpu(model_dir, device)
+        _prepare_cpu(model_dir, device, settings)
         pipeline_class = WanImageToVideoPipeline if spec.pipeline == "WanImageToVideoPipeline" else WanPipeline
         # The VAE stays in float32 (bf16 VAEs band and drift); T2V-A14B does not need it at all.
         vae = _load_vae(model_dir) if spec.accepts_image else None
@@ -344,7 +340,7 @@ class Decoder:
     def load(cls, model_dir: Path, settings: RenderSettings = RenderSettings()) -> Decoder:
         _check_folder(model_dir, "vae")
         device = torch_device(settings)
-        _prepare_cpu(model_dir, device)
+        _prepare_cpu(model_dir, device, settings)
         vae = _load_vae(model_dir).to(device).eval()
         if settings.vae_tiling:
             vae.enable_tiling()

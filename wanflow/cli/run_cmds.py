@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 from pathlib import Path
 from typing import Annotated
 
@@ -10,17 +9,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from wanflow.cli.common import (
-    AllowReadOpt,
-    gpu_ids,
-    make_console,
-    named,
-    print_problems,
-    print_table,
-    split_ids,
-    user_errors,
-)
+from wanflow.cli.common import AllowReadOpt, gpu_ids, make_console, named, print_table, split_ids, user_errors
 from wanflow.errors import UserError
+from wanflow.take import RenderSettings
 
 console = make_console(soft_wrap=False)
 
@@ -77,18 +68,10 @@ def plan_command(
     from wanflow.plan import make_plan
     from wanflow.plan.estimate import estimate
     from wanflow.storyboard import load_film
-    from wanflow.take import RenderSettings
 
     with user_errors():
         allow_reading(allow_read)
-        settings = RenderSettings(
-            dtype=dtype,
-            offload=offload,
-            text_encoder_cpu=t5_cpu,
-            vae_tiling=vae_tiling,
-            step_cache=step_cache,
-            allow_nonstandard=allow_nonstandard,
-        )
+        settings = render_settings(None, dtype, offload, t5_cpu, vae_tiling, step_cache, allow_nonstandard)
         film = load_film(spec)
         plan = make_plan(film, profile, settings, takes)
     store = ArtifactStore(cache or default_cache_dir(spec.resolve()))
@@ -178,12 +161,7 @@ def run_command(
     step_cache: StepCacheOpt = None,
     allow_nonstandard: NonstandardOpt = False,
     cluster: Annotated[
-        str | None,
-        typer.Option(
-            "--cluster",
-            envvar="WANFLOW_CLUSTER",
-            help="Render on this Dask cluster (tcp://HOST:PORT; $WANFLOW_CLUSTER).",
-        ),
+        str | None, typer.Option("--cluster", help="Render on this Dask cluster (tcp://HOST:PORT; $WANFLOW_CLUSTER).")
     ] = None,
     workers: Annotated[int, typer.Option("--workers", help="Start a local cluster of N CPU workers for this run.")] = 0,
     gpus: Annotated[
@@ -193,85 +171,59 @@ def run_command(
     allow_read: AllowReadOpt = None,
 ) -> None:
     """Render the storyboard into a film (a Prefect flow; local, or on $PREFECT_API_URL)."""
+    from wanflow import settings as environment
     from wanflow.confine import allow_reading
     from wanflow.plan import TINY_NOTICE
-    from wanflow.run.prepare import RunRequest, handing_over, prepare_run
-    from wanflow.take import RenderSettings
+    from wanflow.run.flow import render
+    from wanflow.run.prepare import RunRequest
 
-    with user_errors():  # every input problem is reported here, before Prefect starts
-        allow_reading(allow_read)  # in the environment, so a flow re-preparing elsewhere in this run sees it too
-        gpu_list = gpu_ids(gpus)
-        settings = RenderSettings(device, dtype, offload, t5_cpu, vae_tiling, step_cache, allow_nonstandard)
+    with user_errors():  # every input problem is reported before Prefect starts, with exit code 2
+        allow_reading(allow_read)
         request = RunRequest(
-            spec, profile, tuple(split_ids(only)), tuple(split_ids(force)), out, cache, settings, takes
+            spec=spec,
+            profile=profile,
+            only=tuple(split_ids(only)),
+            force=tuple(split_ids(force)),
+            out=out,
+            cache=cache,
+            settings=render_settings(device, dtype, offload, t5_cpu, vae_tiling, step_cache, allow_nonstandard),
+            takes=takes,
+            cluster=cluster or environment.current().cluster,
+            workers=workers,
+            gpus=gpu_ids(gpus),
         )
-        prepared = prepare_run(request, log=_dim)
-        if cluster:
-            from wanflow.run.cluster import check_cluster, connect
-
-            with connect(cluster, str(spec)) as client:
-                check_cluster(client, prepared)
-        elif workers or gpu_list:
-            from wanflow.run.cluster import check_worker_specs, worker_specs
-
-            check_worker_specs(worker_specs(workers, gpu_list), prepared)
-    from wanflow.run.outdir import writing
-    from wanflow.run.outputs import unchanged_run, write_run_json
-
-    with writing(prepared.out_dir):  # one writer at a time; what a killed run left is removed
-        summary = unchanged_run(prepared)
-        if summary is not None:
-            write_run_json(prepared.out_dir, summary)
-    if summary is not None:  # nothing to render or cut: no Prefect, no model, no ffmpeg
-        _print_summary(summary)
-        return
-    from wanflow.run.apifaults import api_fault, quiet_api_tracebacks
-    from wanflow.run.server import run_server  # Prefect loads only once the input is known good
-
-    with handing_over(prepared), quiet_api_tracebacks(), run_server(log=_dim) as server_up:
-        from wanflow.run.flow import render_film
-        from wanflow.run.pool import preload_backends
-
-        if not (cluster or workers or gpu_list) and prepared.renders_takes():
-            preload_backends()  # in this process, while the server boots on another core
-        try:
-            server_up()
-        except RuntimeError as error:  # not the input's fault: exit 1, with what the server said
-            console.print(f"[bold red]run failed[/]: {named(error)}", soft_wrap=True)
-            raise typer.Exit(1) from None
-        try:
-            state = render_film(
-                spec=str(request.spec),
-                profile=profile,
-                only=list(request.only) or None,
-                force=list(request.force) or None,
-                out=str(out),
-                cache=str(cache) if cache else None,
-                settings=settings,
-                cluster=cluster,
-                workers=workers,
-                gpus=list(gpu_list) or None,
-                takes=takes,
-                return_state=True,
-            )
-        except Exception as error:  # the Prefect API gone (unreachable, killed mid-run): one line, exit 1
-            fault = api_fault(error)
-            if fault is None:
-                raise
-            console.print(f"[bold red]run failed[/]: {named(fault)}", soft_wrap=True)
-            raise typer.Exit(1) from None
-    summary = state.result(raise_on_failure=False)
-    if isinstance(summary, BaseException):
-        if isinstance(summary, UserError):
-            print_problems(summary)
-            raise typer.Exit(2)
-        console.print(f"[bold red]run failed[/]: {named(failure_line(summary, prepared.out_dir))}", soft_wrap=True)
-        raise typer.Exit(1)
-    _print_summary(summary)
-    if prepared.plan.tiny:
+        result = render(request, log=_dim)
+    if result.summary is None:
+        console.print(f"[bold red]run failed[/]: {named(result.error)}", soft_wrap=True)
+        raise typer.Exit(result.exit_code)
+    _print_summary(result.summary)
+    if result.tiny and result.rendered:
         console.print(f"[yellow]note[/]: {TINY_NOTICE}")
-    if summary.count("failed") or summary.count("skipped"):
-        raise typer.Exit(1)
+    raise typer.Exit(result.exit_code)
+
+
+def render_settings(
+    device: str | None,
+    dtype: str,
+    offload: bool,
+    t5_cpu: bool,
+    vae_tiling: bool,
+    step_cache: str | None,
+    allow_nonstandard: bool,
+) -> RenderSettings:
+    """The machine switches `plan` and `run` share, as one record (with $WANFLOW_CPU_THREADS)."""
+    from wanflow import settings as environment
+
+    return RenderSettings(
+        device=device,
+        dtype=dtype,
+        offload=offload,
+        text_encoder_cpu=t5_cpu,
+        vae_tiling=vae_tiling,
+        step_cache=step_cache,
+        allow_nonstandard=allow_nonstandard,
+        cpu_threads=environment.current().cpu_threads,
+    )
 
 
 def _print_summary(summary) -> None:
@@ -306,15 +258,6 @@ def _print_summary(summary) -> None:
         console.print(f"  {name}: {named(path)}")
     if summary.note:
         console.print(f"[yellow]{named(summary.note)}[/]")
-
-
-def failure_line(error: BaseException, out_dir: Path) -> str:
-    """What failed, in one line; an OS error keeps its path (or names --out, where the run writes)."""
-    if isinstance(error, OSError) and error.strerror:
-        where = error.filename if error.filename is not None else f"while writing the run into {out_dir}"
-        hint = "; free some space and run again: finished shots are in the cache" if error.errno == errno.ENOSPC else ""
-        return f"{error.strerror}: {where}{hint}"
-    return str(error)
 
 
 def _dim(message: str) -> None:

@@ -8,10 +8,10 @@ memory manager is switched off for them (no pause at 80 %, no kill at 95 %).
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass
 
+from wanflow import settings
 from wanflow.catalog import card_resources
 from wanflow.errors import Problem, UserError
 from wanflow.plan.placement import WorkerSlot
@@ -46,7 +46,7 @@ class WorkerSpec:
 def worker_specs(workers: int = 0, gpus: tuple[int, ...] = ()) -> list[WorkerSpec]:
     """`--gpus 0,1`: one worker per GPU, pinned to it; `--workers N`: N CPU workers (tiny models)."""
     if gpus:
-        card_gb = int(os.environ.get("WANFLOW_CARD_GB", DEFAULT_CARD_GB))
+        card_gb = settings.current().card_gb
         return [
             WorkerSpec(f"gpu{index}", {"CUDA_VISIBLE_DEVICES": str(index)}, card_resources(card_gb)) for index in gpus
         ]
@@ -69,21 +69,31 @@ def check_worker_specs(specs: list[WorkerSpec], prepared) -> None:
         raise UserError(problems)
 
 
-def local_cluster(specs: list[WorkerSpec], port: int = 0):
-    """A scheduler and one worker process (under a nanny) per spec, on 127.0.0.1."""
+def local_cluster(specs: list[WorkerSpec], port: int = 0, prefect_api_url: str | None = None):
+    """A scheduler and one worker process (under a nanny) per spec, on 127.0.0.1; its workers report
+    to `prefect_api_url` (the run's server) when given."""
     import dask
     from distributed import Nanny, Scheduler, SpecCluster
 
     workers = {
         spec.name: {
             "cls": Nanny,
-            "options": {**WORKER_OPTIONS, "name": spec.name, "env": spec.env, "resources": spec.resources},
+            "options": {
+                **WORKER_OPTIONS,
+                "name": spec.name,
+                "env": _worker_env(spec, prefect_api_url),
+                "resources": spec.resources,
+            },
         }
         for spec in specs
     }
     scheduler = {"cls": Scheduler, "options": {"host": "127.0.0.1", "port": port, "dashboard": False}}
     with dask.config.set(CLUSTER_CONFIG):
         return SpecCluster(workers=workers, scheduler=scheduler, silence_logs=40)
+
+
+def _worker_env(spec: WorkerSpec, prefect_api_url: str | None) -> dict[str, str]:
+    return {**spec.env, "PREFECT_API_URL": prefect_api_url} if prefect_api_url else dict(spec.env)
 
 
 def describe_workers(client) -> list[WorkerSlot]:

@@ -1,48 +1,114 @@
-"""The Prefect flow that renders a storyboard: in-process, on a local Dask cluster, or on a studio's.
+"""A run's one lifecycle, for `wanflow run` and for the Prefect deployment alike.
 
-One task graph, three engines. The flow's own process prepares once, places the shots, submits
-`encode-prompts` per model and `render-shot` per take of each shot (a continuation waits for the
-task of its upstream's chosen take), then cuts the film and writes the report. In-process,
-tasks run one at a time in this process; on Dask, each runs on a long-lived worker that keeps
-its models warm, routed by the GPU class its model needs, and Dask renders a dead worker's shot
-on another.
+prepare (bad input: a UserError, before Prefect starts) -> check the engine (a cluster that
+cannot hold the film is refused before any work) -> answer a run with nothing to do from the
+cache and the cut's stamp (no Prefect, no model, no ffmpeg) -> Prefect's server when none is
+set -> the heavy imports while it boots -> the task graph (`graph.render_prepared`) -> the
+result. `render_film` is the deployment's flow: it calls `render` from inside its own flow run.
 """
 
 from __future__ import annotations
 
-import os
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+import errno
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from prefect import flow, get_run_logger
-from prefect.artifacts import (
-    create_markdown_artifact,
-    create_progress_artifact,
-    create_table_artifact,
-    update_progress_artifact,
-)
-from prefect.futures import PrefectFuture, as_completed
-from prefect.states import Failed
-from prefect.task_runners import ThreadPoolTaskRunner
+from prefect import flow
+from prefect.context import FlowRunContext
 
-from wanflow.cache import ArtifactStore
-from wanflow.catalog import BACKENDS
 from wanflow.errors import UserError
-from wanflow.media.clips import cached_clip
-from wanflow.plan import TINY_NOTICE, RenderJob, generation_order
-from wanflow.plan.placement import Placement, place, unplaceable
-from wanflow.report.markdown import markdown_file_link, markdown_text
-from wanflow.run.cluster import check_cluster, connect, local_cluster, worker_specs
+from wanflow.run.apifaults import api_fault, quiet_api_tracebacks
+from wanflow.run.cluster import check_cluster, check_worker_specs, connect, worker_specs
 from wanflow.run.outdir import writing
-from wanflow.run.outputs import assemble_and_report, write_run_json
-from wanflow.run.phases import needs_generation
-from wanflow.run.pool import run_pool
-from wanflow.run.prepare import PreparedRun, RunRequest, handed_over, prepare_run
-from wanflow.run.summary import RunSummary, TaskReport, planned_outcomes
-from wanflow.run.tasks import encode_task, render_task
+from wanflow.run.outputs import unchanged_run, write_run_json
+from wanflow.run.prepare import PreparedRun, RunRequest, prepare_run
+from wanflow.run.summary import RunSummary
 from wanflow.take import RenderSettings
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How a run ended: its summary, or why there is none (`error`: not the input's fault)."""
+
+    summary: RunSummary | None
+    tiny: bool = False  # the plan's models are the tiny random-weight ones
+    error: str | None = None
+    rendered: bool = True  # False: nothing to do, answered from the cache and the cut's stamp
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every shot has its clip; 1 when a shot failed or the run could not finish."""
+        if self.error or self.summary is None:
+            return 1
+        return 1 if self.summary.count("failed") or self.summary.count("skipped") else 0
+
+
+def render(request: RunRequest, log: Log = print) -> RunResult:
+    """Render the storyboard into a film. Bad input raises UserError before anything starts."""
+    prepared = prepare_run(request, log=log)
+    _check_engine(prepared)
+    with writing(prepared.out_dir):  # one writer at a time; what a killed run left is removed
+        summary = unchanged_run(prepared)
+        if summary is not None:
+            write_run_json(prepared.out_dir, summary)
+    if summary is not None:  # nothing to render or cut
+        return RunResult(summary, prepared.plan.tiny, rendered=False)
+    from wanflow.run.graph import render_prepared  # Prefect's flow machinery, once the input is good
+
+    if FlowRunContext.get() is not None:  # a deployment's flow run: the graph runs inside it
+        return _result(prepared, render_prepared.fn(prepared))
+    from wanflow.run.server import run_server
+
+    with quiet_api_tracebacks(), run_server(log=log) as server_up:
+        if not request.distributed and prepared.renders_takes():
+            from wanflow.run.pool import preload_backends
+
+            preload_backends()  # in this process, while the server boots on another core
+        try:
+            server_up()
+        except RuntimeError as error:  # not the input's fault: what the server said
+            return RunResult(None, prepared.plan.tiny, str(error))
+        try:
+            state = render_prepared(prepared, return_state=True)
+        except Exception as error:  # the Prefect API gone (killed mid-run, unreachable): one line
+            fault = api_fault(error)
+            if fault is None:
+                raise
+            return RunResult(None, prepared.plan.tiny, fault)
+    return _result(prepared, state.result(raise_on_failure=False))
+
+
+def failure_line(error: BaseException, out_dir: Path) -> str:
+    """What failed, in one line; an OS error keeps its path (or names --out, where the run writes)."""
+    if isinstance(error, OSError) and error.strerror:
+        where = error.filename if error.filename is not None else f"while writing the run into {out_dir}"
+        hint = "; free some space and run again: finished shots are in the cache" if error.errno == errno.ENOSPC else ""
+        return f"{error.strerror}: {where}{hint}"
+    return api_fault(error) or str(error)
+
+
+def _check_engine(prepared: PreparedRun) -> None:
+    """The cluster (or the local one about to start) can render every model of the film."""
+    request = prepared.request
+    if request.cluster:
+        with connect(request.cluster, str(request.spec)) as client:
+            check_cluster(client, prepared)
+    elif request.workers or request.gpus:
+        check_worker_specs(worker_specs(request.workers, request.gpus), prepared)
+
+
+def _result(prepared: PreparedRun, outcome: object) -> RunResult:
+    """The flow's return value (a summary, a Failed state carrying one, or the error it raised)."""
+    if isinstance(outcome, UserError):  # found while rendering (a cluster refused mid-run): still the input's
+        raise outcome
+    if isinstance(outcome, BaseException):
+        return RunResult(None, prepared.plan.tiny, failure_line(outcome, prepared.out_dir))
+    if not isinstance(outcome, RunSummary):  # a Failed state returned from inside a deployment's run
+        outcome = outcome.data  # type: ignore[attr-defined]
+    return RunResult(outcome, prepared.plan.tiny)
 
 
 @flow(name="render-film", flow_run_name="{spec}:{profile}", log_prints=False)
@@ -59,238 +125,34 @@ def render_film(
     gpus: list[int] | None = None,
     takes: int | None = None,
 ) -> RunSummary:
-    """Render a storyboard into a film: prepare, render every take that the cache lacks, cut, report.
+    """Render a storyboard into a film (the deployment's entry point; `wanflow run` calls `render`).
 
     `cluster` (or $WANFLOW_CLUSTER) is an existing Dask scheduler's address; `workers` / `gpus`
     start a local cluster for this run; with none of them the tasks run in this process.
     `takes` renders that many takes of every selected shot instead of the storyboard's `takes:`.
     """
-    logger = get_run_logger()
-    phases: dict[str, float] = {}
-    with _timed(phases, "plan"):
-        request = RunRequest(
-            Path(spec),
-            profile,
-            tuple(only or ()),
-            tuple(force or ()),
-            Path(out),
-            Path(cache) if cache else None,
-            settings,
-            takes,
-        )
-        prepared = handed_over(request) or prepare_run(request, log=logger.info)
-    if prepared.plan.tiny:
-        logger.warning(TINY_NOTICE)
-    summary = RunSummary(str(prepared.plan.film.path), prepared.plan.profile, shots=[])
-    with (
-        _timed(phases, "render"),
-        _engine(prepared, cluster or os.environ.get("WANFLOW_CLUSTER"), workers, gpus) as engine,
-    ):
-        _render(prepared, engine, summary, logger)
-    summary.phases = phases
-    with _timed(phases, "assemble"), writing(prepared.out_dir):  # one writer; a killed run's leftovers go
-        assemble_and_report(prepared.plan, ArtifactStore(prepared.cache_dir), summary, prepared.out_dir, logger)
-    _publish_artifacts(prepared, summary)
-    write_run_json(prepared.out_dir, summary)
-    failed = [shot.shot_id for shot in summary.shots if shot.status in ("failed", "skipped")]
-    if failed:
-        return Failed(message=f"{len(failed)} shot(s) failed or skipped: {', '.join(failed)}", data=summary)
-    return summary
+    from prefect import get_run_logger
+    from prefect.states import Failed
 
+    from wanflow import settings as environment
 
-class _Engine:
-    """Where tasks run: the task runner, and the cluster's workers when there is one."""
-
-    def __init__(self, runner, workers=None) -> None:
-        self.runner = runner
-        self.workers = workers or []  # WorkerSlot list; empty in-process
-
-    @property
-    def distributed(self) -> bool:
-        return bool(self.workers)
-
-
-@contextmanager
-def _engine(prepared: PreparedRun, cluster: str | None, workers: int, gpus: list[int] | None) -> Iterator[_Engine]:
-    settings = prepared.request.settings
-    if not cluster and not workers and not gpus:
-        with ThreadPoolTaskRunner(max_workers=1) as runner, run_pool(settings):  # one device, one task at a time
-            yield _Engine(runner)
-        return
-    from prefect_dask import DaskTaskRunner
-
-    if cluster:
-        with _dask_runner(DaskTaskRunner, cluster, prepared) as engine:
-            yield engine
-        return
-    local = local_cluster(worker_specs(workers, tuple(gpus or ())))
-    with local, _dask_runner(DaskTaskRunner, local.scheduler_address, prepared) as engine:
-        yield engine
-
-
-@contextmanager
-def _dask_runner(runner_class, address: str, prepared: PreparedRun) -> Iterator[_Engine]:
-    connect(address, str(prepared.plan.film.path)).close()  # a clear error when nothing answers
-    with runner_class(address=address) as runner:
-        runner.client.wait_for_workers(1, timeout=60)
-        yield _Engine(runner, check_cluster(runner.client, prepared))
-
-
-def _render(prepared: PreparedRun, engine: _Engine, summary: RunSummary, logger) -> None:
-    """Submit the takes that need work, in an order that keeps models warm; gather what they report."""
-    store = ArtifactStore(prepared.cache_dir)
-    plan = prepared.plan
-    outcomes = planned_outcomes(plan)
-    takes = {job.name: outcomes[job.shot_id].take_outcome(job.take) for job in plan.takes}
-    summary.shots = list(outcomes.values())
-    todo: list[RenderJob] = []
-    for job in prepared.takes:
-        clip = None if job.shot_id in prepared.forced else cached_clip(store, job.keys.clip)
-        if clip is None:
-            todo.append(job)
-        else:
-            takes[job.name].status, takes[job.name].clip = "cached", str(clip)
-    logger.info(
-        f"{len(prepared.jobs)} shot(s) selected ({len(prepared.takes)} take(s)), "
-        f"{len(todo)} take(s) to render, {len(prepared.takes) - len(todo)} cached"
+    request = RunRequest(
+        spec=Path(spec),
+        profile=profile,
+        only=tuple(only or ()),
+        force=tuple(force or ()),
+        out=Path(out),
+        cache=Path(cache) if cache else None,
+        settings=settings,
+        takes=takes,
+        cluster=cluster or environment.current().cluster,
+        workers=workers,
+        gpus=tuple(gpus or ()),
     )
-    if todo:
-        _submit(todo, prepared, engine, takes, summary, logger)
-    for outcome in outcomes.values():
-        outcome.settle()
-
-
-def _submit(todo: list[RenderJob], prepared: PreparedRun, engine: _Engine, takes, summary: RunSummary, logger) -> None:
-    """One render-shot task per take; a continuation waits for the take of its upstream the film uses."""
-    store = ArtifactStore(prepared.cache_dir)
-    placement = _placement(todo, engine, str(prepared.plan.film.path))
-    summary.workers = sorted({w.name for w in engine.workers}) if engine.distributed else ["local"]
-    to_encode = [job for job in todo if needs_generation(job, store, force=job.shot_id in prepared.forced)]
-    encodes = _submit_encodes(to_encode, prepared, engine, placement)
-    futures: dict[str, PrefectFuture] = {}
-    for job in generation_order(todo):
-        upstream = futures.get(job.upstream_job or "")
-        wait_for = [f for f in (encodes.get(job.backend), upstream) if f is not None]
-        upstream_key = prepared.plan.job(job.upstream).keys.clip if job.upstream else None
-        with _annotations(job, engine, placement):
-            futures[job.name] = engine.runner.submit(
-                render_task,
-                parameters=dict(
-                    job=job,
-                    cache_dir=prepared.cache_dir,
-                    settings=prepared.request.settings,
-                    upstream_clip_key=upstream_key,
-                    force=job.shot_id in prepared.forced,
-                ),
-                wait_for=wait_for,
-            )
-    _gather(encodes, futures, {job.name: job for job in todo}, takes, summary, prepared, logger)
-
-
-def _placement(todo: list[RenderJob], engine: _Engine, where: str) -> Placement | None:
-    if not engine.distributed:
-        return None
-    problems = unplaceable(todo, engine.workers, where)
-    if problems:
-        raise UserError(problems)
-    return place(todo, engine.workers)
-
-
-def _submit_encodes(
-    jobs: list[RenderJob], prepared: PreparedRun, engine: _Engine, placement: Placement | None
-) -> dict[str, PrefectFuture]:
-    """One encode task per model, on the worker that renders that model's first shot."""
-    futures = {}
-    for backend in dict.fromkeys(job.backend for job in generation_order(jobs)):
-        group = [job for job in jobs if job.backend == backend]
-        with _annotations(group[0], engine, placement, first=True):
-            futures[backend] = engine.runner.submit(
-                encode_task,
-                parameters=dict(jobs=group, cache_dir=prepared.cache_dir, settings=prepared.request.settings),
-            )
-    return futures
-
-
-@contextmanager
-def _annotations(job: RenderJob, engine: _Engine, placement: Placement | None, first: bool = False) -> Iterator[None]:
-    """On Dask: the GPU class the model needs, the placed worker (others allowed if it dies), the order."""
-    if placement is None:
-        yield
-        return
-    import dask  # only a Dask run reads annotations
-
-    worker = placement.encoder[job.backend] if first else placement.worker[job.name]
-    rank = -1 if first else placement.rank[job.name]
-    with dask.annotate(
-        resources={BACKENDS[job.backend].card_resource: 1},
-        workers=[worker],
-        allow_other_workers=True,
-        priority=-rank,
-    ):
-        yield
-
-
-def _gather(encodes, futures, jobs, takes, summary: RunSummary, prepared: PreparedRun, logger) -> None:
-    """Results as they complete; a failed take fails alone and skips only the takes continuing from it."""
-    progress = create_progress_artifact(progress=0.0, description=f"{prepared.plan.film.title}: takes done")
-    by_future = {id(future): name for name, future in futures.items()}
-    reports: list[TaskReport] = []
-    for done, future in enumerate(as_completed([*encodes.values(), *futures.values()]), start=1):
-        update_progress_artifact(progress, progress=100.0 * done / (len(encodes) + len(futures)))
-        name = by_future.get(id(future))
-        try:
-            report: TaskReport = future.result()
-        except Exception as error:  # the take's own error, as the user should read it
-            if name is None:
-                logger.error(f"encoding prompts failed: {type(error).__name__}: {error}")
-                continue
-            outcome, upstream = takes[name], jobs[name].upstream_job
-            if upstream and takes[upstream].status in ("failed", "skipped"):
-                outcome.status, outcome.error = "skipped", f"continues from failed shot {jobs[name].upstream!r}"
-            else:
-                outcome.status, outcome.error = "failed", f"{type(error).__name__}: {error}"
-                logger.error(f"shot {name} failed: {outcome.error}")
-            continue
-        reports.append(report)
-        if name is not None:
-            outcome = takes[name]
-            outcome.status = "rendered" if report.generated else "cached"
-            outcome.seconds, outcome.clip, outcome.worker = report.seconds, report.clip, report.worker
-            outcome.started, outcome.ended = report.started, report.ended
-    summary.loads = [{"worker": r.worker, "model": model} for r in reports for model in r.loads]
-
-
-def _publish_artifacts(prepared: PreparedRun, summary: RunSummary) -> None:
-    """For people in the Prefect UI: short columns first, so the long prompt does not push them off."""
-    plan = prepared.plan
-    rows = []
-    for job in plan.jobs:
-        outcome = summary.outcome(job.shot_id)
-        rows.append(
-            {
-                "shot": job.shot_id,
-                "status": outcome.status,
-                "backend": job.backend,
-                "take": f"{job.take} of {len(outcome.takes)}",
-                "seed": job.settings.seed,
-                "seconds": round(outcome.seconds, 1),
-                "worker": outcome.worker or "",
-                "prompt": job.compiled.prompt,
-            }
-        )
-    title = markdown_text(plan.film.title)  # the UI renders descriptions and artifacts as markdown
-    create_table_artifact(rows, key=None, description=f"Storyboard of {title} ({plan.profile})")
-    if summary.film or summary.report:
-        film = f"- film: {markdown_file_link(summary.film, summary.film)}" if summary.film else None
-        links = [film or f"- {markdown_text(summary.note)}"]
-        links += [f"- {name}: {markdown_file_link(path, path)}" for name, path in summary.report.items()]
-        create_markdown_artifact("\n".join(links), key=None, description=f"{title}: the cut and its report")
-
-
-@contextmanager
-def _timed(phases: dict[str, float], name: str) -> Iterator[None]:
-    started = time.perf_counter()
-    try:
-        yield
-    finally:
-        phases[name] = time.perf_counter() - started
+    result = render(request, log=get_run_logger().info)
+    if result.summary is None:
+        raise RuntimeError(result.error)
+    if result.exit_code:
+        failed = [shot.shot_id for shot in result.summary.shots if shot.status in ("failed", "skipped")]
+        return Failed(message=f"{len(failed)} shot(s) failed or skipped: {', '.join(failed)}", data=result.summary)
+    return result.summary

@@ -2,7 +2,7 @@
 
 Each phase reads and fills the content-addressed cache, so a phase that finds its artifact
 does no work and loads no model. Models are held by a `ModelPool` that loads each one at most
-once per run and keeps one generator in memory at a time. No Prefect here: `wanflow.run.flow`
+once per run and keeps one generator in memory at a time. No Prefect here: `wanflow.run.tasks`
 wraps these in tasks.
 """
 
