@@ -684,3 +684,13 @@ def test_a_prefect_api_that_does_not_answer_ends_the_run_in_one_line(repo: Repo,
         f"run failed: the Prefect API at {dead} (PREFECT_API_URL) does not answer: start that server or correct "
         "the URL, or unset PREFECT_API_URL to let wanflow start a temporary one"
     )
+
+
+def test_output_folders_that_are_not_folders_are_refused_before_rendering(repo: Repo, tiny_models_root: Path) -> None:
+    spec = repo.write()
+    (repo.root / "out.txt").write_text("not a folder", encoding="utf-8")
+    message = refused(repo, "run", str(spec), "--out", str(repo.root / "out.txt"))
+    assert message == f"wanflow: --out: {repo.root / 'out.txt'} is a file, not a folder"
+    (repo.root / "out" / "film.mp4").mkdir(parents=True)
+    message = refused(repo, "run", str(spec), "--out", str(repo.root / "out"))
+    assert message == f"wanflow: --out: {repo.root / 'out' / 'film.mp4'} is a folder; the run writes a file there"

@@ -250,6 +250,8 @@ def _decodable_image(path: Path) -> Path:
         image_facts(path)
     except MediaFileError as error:
         raise problem(f"image {error}") from None
+    except OSError as error:
+        raise problem(f"image {path.name} cannot be read: {error.strerror or error}") from None
     return path
 
 
