@@ -147,9 +147,10 @@ def _submit(todo: list[RenderJob], prepared: PreparedRun, engine: _Engine, takes
     encodes = _submit_encodes(to_encode, prepared, engine, placement)
     futures: dict[str, PrefectFuture] = {}
     for job in generation_order(todo):
-        upstream = futures.get(job.upstream_job or "")
-        wait_for = [f for f in (encodes.get(job.backend), upstream) if f is not None]
+        needed = [futures.get(name) for name in job.waits_for]  # its upstream's take, the take it ends on
+        wait_for = [f for f in (encodes.get(job.backend), *needed) if f is not None]
         upstream_key = prepared.plan.job(job.upstream).keys.clip if job.upstream else None
+        end_key = prepared.plan.job(job.end_shot).keys.clip if job.end_shot else None
         with _annotations(job, engine, placement):
             futures[job.name] = engine.runner.submit(
                 render_task,
@@ -158,6 +159,7 @@ def _submit(todo: list[RenderJob], prepared: PreparedRun, engine: _Engine, takes
                     cache_dir=prepared.cache_dir,
                     settings=prepared.request.settings,
                     upstream_clip_key=upstream_key,
+                    end_clip_key=end_key,
                     force=job.shot_id in prepared.forced,
                 ),
                 wait_for=wait_for,
@@ -224,9 +226,12 @@ def _gather(encodes, futures, jobs, takes, summary: RunSummary, prepared: Prepar
             if name is None:
                 logger.error(f"encoding prompts failed: {type(error).__name__}: {error}")
                 continue
-            outcome, upstream = takes[name], jobs[name].upstream_job
-            if upstream and takes[upstream].status in ("failed", "skipped"):
-                outcome.status, outcome.error = "skipped", f"continues from failed shot {jobs[name].upstream!r}"
+            outcome = takes[name]
+            job = jobs[name]
+            failed = [needed for needed in job.waits_for if takes[needed].status in ("failed", "skipped")]
+            if failed:
+                how = "continues from" if failed[0] == job.upstream_job else "ends on the first frame of"
+                outcome.status, outcome.error = "skipped", f"{how} failed shot {failed[0].split('#')[0]!r}"
             else:
                 outcome.status, outcome.error = "failed", f"{type(error).__name__}: {error}"
                 logger.error(f"shot {name} failed: {outcome.error}")
