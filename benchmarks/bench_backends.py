@@ -8,9 +8,16 @@ memory beside the official single-GPU table and wanflow's real-size estimate, th
 speed-up of each step cache. The results replace the bench_backends section of
 benchmarks/README.md.
 `--tiny`: the same code on the tiny models' configs on the CPU (kept working by the tests).
+`--card GB` caps this process's GPU memory to emulate a smaller card on a bigger one
+(`torch.cuda.set_per_process_memory_fraction`) and runs every memory plan whose estimated peak
+fits it (GGUF plans need GGUF files, which random weights do not have: they are left out),
+each on a fresh random-weight pipeline, beside the plan's estimated peak; `--turbo` adds the
+turbo tier's settings (4 steps, guidance 1, Euler; random weights carry no LoRA) for the A14B
+models. `--steps` shortens every run (seconds per step stay comparable).
 
     python benchmarks/bench_backends.py --real-size                    # all backends, A14B at 480p
     python benchmarks/bench_backends.py --real-size --resolution 720p --backends t2v-a14b
+    python benchmarks/bench_backends.py --real-size --card 24 --turbo --steps 4 --step-caches ''   # 480p plans of a 24 GiB card
     python benchmarks/bench_backends.py --tiny                         # CPU smoke run
 """
 
@@ -20,7 +27,7 @@ import argparse
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from statistics import median
 
@@ -31,9 +38,12 @@ from PIL import Image
 from wanflow.atomic import write_text_atomic
 from wanflow.backends.generate import Generator, PromptEmbeds
 from wanflow.backends.layout import declared_module_class, official_folder, read_config
-from wanflow.backends.realsize import GIB, random_component, real_size
+from wanflow.backends.memory import free_memory
+from wanflow.backends.peaks import plan_peak
+from wanflow.backends.realsize import GIB, random_component
 from wanflow.backends.tiny import write_tiny_model
-from wanflow.catalog import BACKENDS, STEP_CACHES, BackendSpec
+from wanflow.catalog import BACKENDS, LIGHTNING, LIGHTNING_BACKENDS, STEP_CACHES, BackendSpec
+from wanflow.memory import memory_plan
 from wanflow.take import RenderSettings, TakeSettings
 
 GenerateCall = tuple[TakeSettings, PromptEmbeds, Image.Image | None]  # one Generator.generate call
@@ -52,6 +62,8 @@ class Measurement:
     seconds: float  # one whole generation
     seconds_per_step: float  # median over the steps
     peak_gib: float  # torch.cuda.max_memory_allocated; nan on the CPU
+    plan: str = "offload"  # the memory plan (wanflow.memory); `turbo` rows run the turbo tier's settings
+    tier: str = "final"
 
 
 def random_pipeline(
@@ -92,15 +104,36 @@ def measure(generator: Generator, call: GenerateCall, label: str, step_cache: st
     seconds = time.perf_counter() - start
     steps = [b - a for a, b in zip([start, *ticks], ticks)]
     peak = torch.cuda.max_memory_allocated() / GIB if device.type == "cuda" else float("nan")
-    return Measurement(generator.spec.id, step_cache, label, take.frames, take.steps, seconds, median(steps), peak)
+    return Measurement(
+        generator.spec.id,
+        step_cache,
+        label,
+        take.frames,
+        take.steps,
+        seconds,
+        median(steps),
+        peak,
+        generator.memory.name,
+        "turbo" if take.sampler == "euler" else "final",
+    )
 
 
 def bench_backend(
-    spec: BackendSpec, folder: Path, device: torch.device, size: tuple[int, int], frames: int, steps: int, step_caches
+    spec: BackendSpec,
+    folder: Path,
+    device: torch.device,
+    size: tuple[int, int],
+    frames: int,
+    steps: int,
+    step_caches,
+    plans: tuple[str, ...] = (),
+    turbo: bool = False,
 ) -> list[Measurement]:
-    """The uncached run, then one per step cache, on one random-weight pipeline."""
+    """The uncached run, then one per step cache, on one random-weight pipeline; then one run per
+    memory plan (each on a fresh pipeline: fp8 storage and group offloading change its modules),
+    and the turbo tier's settings."""
     offload = device.type == "cuda"  # the official single-GPU settings: --offload_model --convert_model_dtype
-    pipe = random_pipeline(spec, folder, torch.bfloat16 if offload else torch.float32, device)
+    dtype = torch.bfloat16 if offload else torch.float32
     text_dim = read_config(folder, "transformer")["text_dim"]
     embeds = torch.randn(512, text_dim, generator=torch.Generator().manual_seed(0))
     width, height = size
@@ -118,9 +151,11 @@ def bench_backend(
         boundary_ratio=spec.boundary_ratio,
         fit="cover",
     )
-    call = (take, PromptEmbeds(embeds, embeds), Image.new("RGB", size, "gray") if spec.needs_image else None)
+    image = Image.new("RGB", size, "gray") if spec.needs_image else None
+    call = (take, PromptEmbeds(embeds, embeds), image)
     rows = []
-    for step_cache in (None, *step_caches):
+    pipe = random_pipeline(spec, folder, dtype, device)
+    for step_cache in (None, *step_caches) if not plans else ():
         options = RenderSettings(
             device=str(device), dtype="bf16" if offload else "fp32", offload=offload, step_cache=step_cache
         )
@@ -129,7 +164,38 @@ def bench_backend(
         if step_cache is not None:
             for transformer in generator.transformers():
                 transformer.disable_cache()  # the next run starts uncached
+    options = RenderSettings(device=str(device), dtype="bf16" if offload else "fp32")
+    for plan in plans:
+        del pipe
+        free_memory()
+        pipe = random_pipeline(spec, folder, dtype, device if plan == "resident" else torch.device("cpu"))
+        generator = Generator.from_pipeline(spec.id, folder, pipe, options, plan)
+        rows.append(measure(generator, (replace(take, memory=plan), *call[1:]), f"{width}x{height}", None))
+    if turbo and spec.id in LIGHTNING_BACKENDS:
+        fast = replace(
+            take,
+            steps=LIGHTNING.steps,
+            guidance_high=LIGHTNING.guidance,
+            guidance_low=LIGHTNING.guidance,
+            shift=LIGHTNING.shift,
+            sampler=LIGHTNING.sampler,
+            memory=plans[-1] if plans else "resident",
+        )
+        generator = Generator.from_pipeline(spec.id, folder, pipe, options, fast.memory) if not plans else generator
+        rows.append(measure(generator, (fast, *call[1:]), f"{width}x{height}", None))
     return rows
+
+
+def fitting_plans(backend_id: str, size: tuple[int, int], frames: int, card_gib: float) -> tuple[str, ...]:
+    """Every memory plan but the GGUF ones whose estimated peak fits the card, fastest first."""
+    from wanflow.plan.fit import CARD_RESERVE_GIB, Budget, candidate_plans
+
+    fitting = []
+    for plan in candidate_plans(backend_id, Budget(card_gib=card_gib), "resident"):
+        peak = plan_peak(backend_id, plan, *size, frames, text_encoder_cpu=True)
+        if not plan.gguf and peak.gpu_gib <= card_gib - CARD_RESERVE_GIB:
+            fitting.append(plan.name)
+    return tuple(fitting)
 
 
 def official_columns(row: Measurement, resolution: str) -> tuple[str, str]:
@@ -138,8 +204,8 @@ def official_columns(row: Measurement, resolution: str) -> tuple[str, str]:
     label = "720p" if row.backend == "ti2v-5b" else resolution
     official = f"{spec.official_seconds[label]} s / {spec.official_peak_gb[label]} GiB ({spec.official_gpu})"
     width, height = (int(v) for v in row.size.split("x"))
-    size = real_size(row.backend, dtype="bf16", offload=True, text_encoder_cpu=row.backend == "ti2v-5b")
-    return official, f"{size.peak_gpu_bytes(width, height, row.frames) / GIB:.1f}"
+    peak = plan_peak(row.backend, memory_plan(row.plan), width, height, row.frames, text_encoder_cpu=True)
+    return official, f"{peak.gpu_gib:.1f}"
 
 
 def table(rows: list[Measurement], resolution: str, device_name: str) -> str:
@@ -150,14 +216,16 @@ def table(rows: list[Measurement], resolution: str, device_name: str) -> str:
         f"Real-size random-weight models on {device_name}, bf16, model CPU offload, through wanflow's Generator. "
         f"Run: `python benchmarks/bench_backends.py --real-size --resolution {resolution}`.",
         "",
-        "| backend | step cache | size | frames | steps | s/step | total s | peak GiB | official s / GiB | estimate GiB | speed-up |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| backend | tier | memory plan | step cache | size | frames | steps | s/step | total s | peak GiB | official s / GiB | estimate GiB | speed-up |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    uncached = {row.backend: row.seconds for row in rows if row.step_cache is None}
+    uncached = {}
+    for row in rows:
+        uncached.setdefault(row.backend, row.seconds)  # the first run of each backend
     for row in rows:
         official, estimate = official_columns(row, resolution)
         lines.append(
-            f"| {row.backend} | {row.step_cache or '-'} | {row.size} | {row.frames} | {row.steps} | "
+            f"| {row.backend} | {row.tier} | {row.plan} | {row.step_cache or '-'} | {row.size} | {row.frames} | {row.steps} | "
             f"{row.seconds_per_step:.2f} | {row.seconds:.1f} | {row.peak_gib:.1f} | {official} | {estimate} | "
             f"{uncached[row.backend] / row.seconds:.2f} |"
         )
@@ -188,6 +256,13 @@ def main(argv: list[str] | None = None) -> list[Measurement]:
     parser.add_argument("--resolution", choices=["480p", "720p"], default="480p", help="A14B size")
     parser.add_argument("--step-caches", default=",".join(STEP_CACHES), help="comma-separated; '' for none")
     parser.add_argument("--readme", type=Path, default=Path(__file__).parent / "README.md")
+    parser.add_argument(
+        "--card", type=float, default=None, help="cap GPU memory at GB (GiB) and run the plans that fit"
+    )
+    parser.add_argument(
+        "--plans", default="", help="comma-separated memory plans to run (default with --card: all that fit)"
+    )
+    parser.add_argument("--turbo", action="store_true", help="also run the turbo tier's settings (A14B)")
     args = parser.parse_args(argv)
     if args.real_size and not torch.cuda.is_available():
         print(
@@ -197,6 +272,9 @@ def main(argv: list[str] | None = None) -> list[Measurement]:
         )
         raise SystemExit(2)
     step_caches = [kind for kind in args.step_caches.split(",") if kind]
+    if args.card is not None and args.real_size:
+        total = torch.cuda.get_device_properties(0).total_memory
+        torch.cuda.set_per_process_memory_fraction(min(1.0, args.card * GIB / total))
     rows: list[Measurement] = []
     with tempfile.TemporaryDirectory() as scratch:
         for backend_id in args.backends.split(","):
@@ -208,12 +286,15 @@ def main(argv: list[str] | None = None) -> list[Measurement]:
                 folder, device = official_folder(backend_id), torch.device("cuda")
                 size = spec.default_size if spec.id == "ti2v-5b" or args.resolution == "720p" else (832, 480)
                 frames, steps = spec.frames, args.steps or spec.steps
-            rows += bench_backend(spec, folder, device, size, frames, steps, step_caches)
+            plans = tuple(memory_plan(name).name for name in args.plans.split(",") if name)
+            if not plans and args.card is not None:
+                plans = fitting_plans(backend_id, size if not args.tiny else (832, 480), frames, args.card)
+            rows += bench_backend(spec, folder, device, size, frames, steps, step_caches, plans, args.turbo)
             if device.type == "cuda":
                 torch.cuda.empty_cache()
     for row in rows:
         print(
-            f"{row.backend:10} {row.step_cache or '-':12} {row.size:>10} {row.frames:>4}f {row.steps:>3} steps "
+            f"{row.backend:10} {row.tier:6} {row.plan:11} {row.step_cache or '-':12} {row.size:>10} {row.frames:>4}f {row.steps:>3} steps "
             f"{row.seconds_per_step:7.2f} s/step {row.seconds:8.1f} s  peak {row.peak_gib:5.1f} GiB"
         )
     if args.real_size:

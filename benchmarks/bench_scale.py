@@ -137,7 +137,7 @@ def _run(spec: Path, env: dict[str, str], work: Path, name: str, cluster: str | 
     if cluster:
         args += ["--cluster", cluster]
     wall = timed(lambda: wanflow(args, env, work))
-    run = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    run = json.loads((out / spec.stem / "run.json").read_text(encoding="utf-8"))
     rendered = sum(1 for shot in run["shots"] if shot["status"] == "rendered")
     return {"wall": wall, "render": run["phases"]["render"], "rendered": rendered, "loads": len(run["loads"])}
 

@@ -194,10 +194,12 @@ def card_resources(card_gb: int) -> dict[str, int]:
 # --- the built-in tiers --------------------------------------------------------------------
 # `preview` is a wiring check on tiny random-weight models (its pictures are noise), `draft`
 # renders every shot on TI2V-5B (a 24 GB card), `final` uses the two-expert A14B models
-# (80 GB cards). A spec may declare its own profiles beside these.
+# (80 GB cards), `animatic` draws every take without a model (docs/animatic.md). A spec may
+# declare its own profiles beside these.
 
 PREVIEW_SIZE = (256, 144)  # 16:9, a multiple of 16: fine for every tiny model
 PREVIEW_STEPS = 4
+ANIMATIC_SIZE = (512, 288)  # `final`'s 1280x720 scaled by 0.4, 16:9 in multiples of 16
 
 BUILTIN_PROFILES: dict[str, ProfileSpec] = {
     "preview": ProfileSpec(
@@ -211,4 +213,36 @@ BUILTIN_PROFILES: dict[str, ProfileSpec] = {
     ),
     "draft": ProfileSpec(name="draft", text_backend="ti2v-5b", image_backend="ti2v-5b"),
     "final": ProfileSpec(name="final", text_backend="t2v-a14b", image_backend="i2v-a14b"),
+    # No model: every take drawn, framed and timed as `final` renders it, at 0.4 of its width and height.
+    "animatic": ProfileSpec(
+        name="animatic",
+        text_backend="t2v-a14b",
+        image_backend="i2v-a14b",
+        width=ANIMATIC_SIZE[0],
+        height=ANIMATIC_SIZE[1],
+        animatic=True,
+    ),
+    "turbo": ProfileSpec(name="turbo", text_backend="t2v-a14b", image_backend="i2v-a14b", steps=4, lightning=True),
 }
+
+
+@dataclass(frozen=True)
+class Lightning:
+    """The 4-step tier as ComfyUI's official Wan2.2 A14B templates run their "Lightning" branch
+    (comfyui-workflow-templates-json; a test reads them from the installed package): the
+    lightx2v 4-step LoRA at strength 1 on each expert, 4 steps with the high-noise expert on the
+    first 2, cfg 1 (no negative pass), Euler with the `simple` schedule, shift 5. The official
+    boundaries (0.875, 0.9) fall between that schedule's 2nd and 3rd timesteps (937.5, 833.3),
+    so the diffusers pipeline switches experts where the template does."""
+
+    steps: int = 4
+    high_steps: int = 2
+    guidance: float = 1.0
+    sampler: str = "euler"
+    shift: float = 5.0
+    lora_strength: float = 1.0
+
+
+LIGHTNING = Lightning()
+LIGHTNING_BACKENDS = ("t2v-a14b", "i2v-a14b")  # TI2V-5B: no published 4-step distillation LoRA is known
+SAMPLERS = ("unipc", "euler")  # the official solver; Euler flow matching on ComfyUI's `simple` schedule

@@ -82,6 +82,15 @@ class Transition:
 
 
 @dataclass(frozen=True)
+class Spot:
+    """Where a value is written in the storyboard, for messages found after validation."""
+
+    path: str  # validate's path style: `scenes[0].shots[1].duration`
+    line: int | None
+    column: int | None
+
+
+@dataclass(frozen=True)
 class Shot:
     id: str
     scene_id: str
@@ -116,6 +125,7 @@ class Shot:
     trim_end: float | None = None  # seconds from the clip's start where it ends (None = its end)
     hold: float = 0.0  # seconds the last frame is held
     speed: float = 1.0  # playback speed factor
+    length_at: Spot | None = None  # the `duration:`/`frames:` that set the length (None: the backend's)
 
     @property
     def image_conditioned(self) -> bool:
@@ -180,6 +190,8 @@ class ProfileSpec:
     steps: int | None = None
     max_frames: int | None = None  # caps every shot's frame count (quick drafts)
     tiny: bool = False  # use the tiny random-weight models
+    animatic: bool = False  # no model: every take drawn from its start picture (docs/animatic.md)
+    lightning: bool = False  # the 4-step tier: lightx2v LoRAs per expert, catalog.LIGHTNING's sampler and guidance
 
 
 @dataclass(frozen=True)

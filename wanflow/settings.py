@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     cpu_threads: int = Field(1, ge=1, le=1024, description="torch's intra-op threads when rendering on the CPU.")
     cluster: str | None = Field(None, description="A Dask scheduler's address to render on (tcp://HOST:PORT).")
     card_gb: int = Field(80, ge=1, le=4096, description="The GPU memory of CPU workers in a local cluster, in GB.")
+    card: float | None = Field(
+        None, description="The GPU memory in GiB `plan` fits memory plans to (default: the CUDA card's free memory)."
+    )
     cuda_visible_devices: str = Field(
         "", validation_alias="CUDA_VISIBLE_DEVICES", description="CUDA's own: the GPUs this process may use."
     )

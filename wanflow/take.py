@@ -19,6 +19,7 @@ from wanflow.catalog import STEP_CACHES
 from wanflow.errors import Problem, UserError
 from wanflow.film import ImageFit, Lora
 from wanflow.hashing import file_sha256
+from wanflow.memory import DEFAULT_PLAN, memory_plan
 
 DTYPES = ("auto", "bf16", "fp16", "fp32")
 
@@ -41,9 +42,16 @@ class TakeSettings:
     fit: ImageFit = "official"  # how the start image (or the upstream's last frame) fills the frame
     loras: tuple[Lora, ...] = ()
     image: Path | None = None  # the start image file; None: text only, or the upstream's last frame
+    memory: str = DEFAULT_PLAN  # the memory plan (wanflow.memory) the plan fitted to the card
+    sampler: str = "unipc"  # unipc (official) | euler (the turbo tier: flow-matching Euler, ComfyUI's schedule)
     end_image: Path | None = (
         None  # the last frame's file (first-last-frame); None: none, or a rendered shot's first frame
     )
+    # The animatic profile draws the take instead of generating it (docs/animatic.md): `backend`
+    # then only says whose framing and frame rate it follows.
+    animatic: bool = False
+    camera: tuple[str, ...] = ()  # animatic: the camera terms that move it
+    start_view: tuple[float, float, float] = (1.0, 0.0, 0.0)  # animatic: its first frame's zoom, x, y
 
     @property
     def seconds(self) -> float:
@@ -67,6 +75,31 @@ class TakeSettings:
             "loras": [
                 {"sha256": file_sha256(lora.path), "scale": lora.scale, "expert": lora.expert} for lora in self.loras
             ],
+        }
+        payload.update(memory_plan(self.memory).numerics())  # fp8 / GGUF storage; nothing for bf16
+        if self.sampler != "unipc":
+            payload["sampler"] = self.sampler
+        if self.image is not None:
+            payload.update(image_sha256=file_sha256(self.image), fit=self.fit)
+        elif upstream_clip is not None:
+            payload.update(upstream_clip=upstream_clip, fit=self.fit)
+        if self.end_image is not None:
+            payload.update(end_image_sha256=file_sha256(self.end_image))
+        elif end_clip is not None:
+            payload.update(end_clip=end_clip)
+        return payload
+
+    def animatic_payload(self, upstream_clip: str | None, end_clip: str | None = None) -> dict[str, object]:
+        """The part of an animatic clip's key this record decides: what draws it, no model."""
+        payload: dict[str, object] = {
+            "framing": self.backend,
+            "seed": self.seed,  # the handheld shake's
+            "width": self.width,
+            "height": self.height,
+            "frames": self.frames,
+            "fps": self.fps,
+            "camera": list(self.camera),
+            "start_view": list(self.start_view),
         }
         if self.image is not None:
             payload.update(image_sha256=file_sha256(self.image), fit=self.fit)
@@ -96,6 +129,9 @@ class JobKeys:
 # to being in the payload, so a new setting cannot be forgotten by the cache).
 _NOT_IN_LATENTS = {
     "fps": "a playback rate: the clip key has it, the latents do not depend on it",
+    "animatic": "an animatic take has no latents: its clip key is animatic_payload's",
+    "camera": "a generated take's camera is in its prompt; an animatic's clip key has it",
+    "start_view": "drawing only: an animatic's clip key has it",
 }
 
 

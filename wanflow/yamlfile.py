@@ -27,6 +27,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from wanflow.errors import Problem, UserError
+from wanflow.yamlindent import explain
 
 Loc = Sequence[str | int]
 
@@ -289,6 +290,9 @@ def load_yaml(text: str, file: str) -> tuple[YamlDocument, list[Problem]]:
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        started = (error.context_mark.line + 1, error.context_mark.column + 1) if error.context_mark else None
+        if line is not None and (said := explain(text, line, column, error.problem or "", error.context, started)):
+            return YamlDocument(None, None), [Problem(file, said[0], said[1], "", f"YAML syntax error: {said[2]}")]
         what = error.problem or "invalid YAML"
         if error.context:
             started = error.context_mark

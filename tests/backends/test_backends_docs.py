@@ -44,6 +44,15 @@ def test_bench_tiny_mode_runs_the_real_size_code_on_the_cpu() -> None:
     assert all(row.seconds > 0 and 0 < row.seconds_per_step <= row.seconds for row in rows)
 
 
+def test_bench_runs_memory_plans_and_the_turbo_tier() -> None:
+    rows = _bench().main(["--tiny", "--steps", "1", "--backends", "t2v-a14b", "--plans", "resident,fp8", "--turbo"])
+    assert [(row.plan, row.tier, row.steps) for row in rows] == [
+        ("resident", "final", 1),
+        ("fp8", "final", 1),
+        ("fp8", "turbo", 4),
+    ]
+
+
 def test_bench_real_size_refuses_without_cuda(capsys: pytest.CaptureFixture[str]) -> None:
     if torch.cuda.is_available():
         pytest.skip("a CUDA GPU is present: --real-size would run")

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 
+from wanflow.backends.footprint import TABLE, footprint
 from wanflow.backends.generate import Decoder, Generator, TextEncoder
 from wanflow.backends.layout import official_folder
-from wanflow.backends.realsize import GIB, component_size, real_size
+from wanflow.backends.realsize import GIB, component_size, fresh_table, real_size
 from wanflow.catalog import BACKENDS
 from wanflow.take import RenderSettings
 
@@ -139,3 +143,24 @@ def test_real_sizes_are_built_once_per_process() -> None:
     assert real_size("t2v-a14b", dtype="bf16", offload=True) is real_size("t2v-a14b", dtype="bf16", offload=True)
     assert real_size("t2v-a14b", dtype="auto").dtype == "bf16"  # the estimate is for a CUDA GPU
     assert official_folder("t2v-a14b").name == "t2v-a14b"
+
+
+def test_the_shipped_footprints_are_a_fresh_computation() -> None:
+    """footprints.json (what `wanflow plan` reads without torch) equals the meta-device models;
+    after a change to the official configs or the loaders: `python -m wanflow.backends.realsize`."""
+    assert json.loads(TABLE.read_text(encoding="utf-8")) == fresh_table()
+    for backend_id in BACKENDS:
+        for dtype, offload, t5_cpu in SWITCHES:
+            shipped = footprint(backend_id, dtype=dtype, offload=offload, text_encoder_cpu=t5_cpu)
+            assert shipped == real_size(backend_id, dtype=dtype, offload=offload, text_encoder_cpu=t5_cpu).footprint
+
+
+def test_estimating_a_real_model_imports_no_torch() -> None:
+    """`wanflow plan --profile final` answers in about a second: torch's import alone takes several."""
+    code = (
+        "import sys; from wanflow.backends.footprint import footprint; from wanflow.plan import estimate; "
+        "footprint('t2v-a14b', offload=True).peak_gpu_bytes(1280, 720, 81); "
+        "assert 'torch' not in sys.modules and 'diffusers' not in sys.modules, 'torch imported'"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from wanflow.backends.validate import check_request, check_size, frames_for_dura
 from wanflow.backends.verify import verify_model
 from wanflow.catalog import BACKENDS, DEFAULT_NEGATIVE_PROMPT, MAX_FRAMES
 from wanflow.errors import UserError
+from wanflow.storyboard.bounds import MAX_RENDER_SIDE
 
 
 def test_registry_holds_the_official_defaults() -> None:
@@ -77,19 +79,29 @@ def test_check_request_reports_every_problem_at_once(tmp_path: Path) -> None:
     assert check_request("i2v-a14b", width=832, height=480, frames=81, image_from_previous_shot=True) == []
 
 
-def test_frames_and_sizes_past_what_a_model_places_are_refused(tiny_model_dirs: dict[str, Path]) -> None:
-    """The longest clip wanflow renders, and what the tiny models' 32-position rotary table holds."""
+def test_frames_and_sizes_past_what_a_model_places_are_refused(
+    tiny_model_dirs: dict[str, Path], tmp_path: Path
+) -> None:
+    """The longest clip wanflow renders; every model, tiny ones included, places it at the largest size."""
     with pytest.raises(UserError, match=f"{MAX_FRAMES + 4} frames is more than the {MAX_FRAMES}"):
         check_request("t2v-a14b", width=832, height=480, frames=MAX_FRAMES + 4)
     official = Path(__file__).resolve().parents[2] / "wanflow" / "backends" / "official"
     for backend_id in BACKENDS:  # the official configs: 1024 positions, never the binding bound
         assert positions_problem(official / backend_id, 2048, 2048, MAX_FRAMES) is None
-    tiny = tiny_model_dirs["t2v-a14b"]
-    assert positions_problem(tiny, 256, 144, 125) is None
-    assert "at most 125 frames and 512 pixels a side" in positions_problem(tiny, 256, 144, 129)
-    assert "at most 125 frames" in positions_problem(tiny, 1024, 576, 9)
+        side = MAX_RENDER_SIDE // BACKENDS[backend_id].size_multiple * BACKENDS[backend_id].size_multiple
+        assert positions_problem(tiny_model_dirs[backend_id], side, side, MAX_FRAMES) is None
+    # A model with a short rotary table (as the tiny format 3 had: 32 positions) is refused in words.
+    short = tmp_path / "short"
+    for part in ("transformer", "vae"):
+        (short / part).mkdir(parents=True)
+        shutil.copy(tiny_model_dirs["t2v-a14b"] / part / "config.json", short / part / "config.json")
+    config = json.loads((short / "transformer" / "config.json").read_text(encoding="utf-8"))
+    (short / "transformer" / "config.json").write_text(json.dumps({**config, "rope_max_seq_len": 32}))
+    assert positions_problem(short, 256, 144, 125) is None
+    assert "at most 125 frames and 512 pixels a side" in positions_problem(short, 256, 144, 129)
+    assert "at most 125 frames" in positions_problem(short, 1024, 576, 9)
     with pytest.raises(UserError, match="rotary embedding holds") as caught:
-        check_request("t2v-a14b", width=256, height=144, frames=241, tiny=True, model_dir=tiny)
+        check_request("t2v-a14b", width=256, height=144, frames=241, tiny=True, model_dir=short)
     assert [p.field for p in caught.value.problems] == ["frames"]
 
 

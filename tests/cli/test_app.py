@@ -50,3 +50,20 @@ def test_a_thread_still_at_work_is_waited_for(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "marker.thread").read_text() == "done"
     assert (tmp_path / "marker").read_text() == "exit hooks ran"
+
+
+def test_version_and_help_without_bool_noise() -> None:
+    from typer.testing import CliRunner
+
+    import wanflow
+    from wanflow.cli.app import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["--version"])
+    assert (result.exit_code, result.output) == (0, f"wanflow {wanflow.__version__}\n")
+    for command in ([], ["run"], ["cache", "ls"], ["export"]):
+        shown = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "120"}).output
+        assert "--help" in shown and "<bool>" not in shown, shown
+    assert "<int>" in runner.invoke(app, ["run", "--help"], env={"COLUMNS": "120"}).output  # other types stay
+    export = runner.invoke(app, ["export", "--help"], env={"COLUMNS": "200"}).output
+    assert "comfyui" in export and "timelines: [otio, fcp_xml, edl]" in export

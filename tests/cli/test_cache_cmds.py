@@ -54,6 +54,25 @@ def test_ls_lists_entries_and_filters_by_kind(store: ArtifactStore) -> None:
     assert "embeds" not in clips_only.stdout and "2 entries" in clips_only.stdout
 
 
+def test_ls_piped_keeps_every_word_whole(store: ArtifactStore, tmp_path: Path) -> None:
+    """Piped, Rich assumes 80 columns and cut `10 days ago` and long meta in two; a row is one line."""
+    src = tmp_path / "long.mp4"
+    src.write_bytes(b"x" * 100)
+    meta = {"shot": "a-very-long-shot-name-for-the-harbour-at-dusk", "prompt": "一艘小船在黄昏的港口里轻轻摇晃 " * 3}
+    store.put_file("clips", ArtifactStore.key("clips", {"name": "long"}), src, meta)
+    result = subprocess.run(
+        [sys.executable, "-c", "from wanflow.cli.app import main; main()", *_cache(store, "ls")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={k: v for k, v in os.environ.items() if k != "COLUMNS"},
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.startswith("│")]
+    assert len(rows) == 4  # one line per entry
+    assert any("10 days ago" in row for row in rows) and any(meta["shot"] in row for row in rows)
+
+
 def test_ls_of_an_empty_cache_and_a_bad_kind(tmp_path: Path) -> None:
     empty = runner.invoke(app, ["cache", "ls", "--cache", str(tmp_path)])
     assert empty.exit_code == 0 and "no entries" in empty.stdout

@@ -69,12 +69,13 @@ def test_a_run_with_nothing_to_do_starts_no_prefect_and_loads_no_model(prefect_s
     out = storyboard.parent / "out"
     first = CliRunner().invoke(app, ["run", str(storyboard), "-p", "test", "-o", str(out)])
     assert first.exit_code == 0, first.output
-    (out / "run.json").unlink()
+    (out / storyboard.stem / "run.json").unlink()
     again = CliRunner().invoke(app, ["run", str(storyboard), "-p", "test", "-o", str(out)])
     assert again.exit_code == 0, again.output
     assert "nothing changed" in again.output
+    assert "phases:" not in again.output  # no phase ran: no empty `phases: `
     assert "Flow run" not in again.output  # no flow run: nothing needed Prefect
-    run = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    run = json.loads((out / storyboard.stem / "run.json").read_text(encoding="utf-8"))
     assert {shot["status"] for shot in run["shots"]} == {"cached"}
     assert run["loads"] == [] and Path(run["film"]).is_file()
 
@@ -106,6 +107,7 @@ def test_the_plan_table_is_whole_when_piped(tiny_models_root: Path) -> None:
     assert [cells[0], *cells[3:6]] == ["carriage", "i2v-a14b (tiny)", "240x144", "49@16"]  # framed from 832x480
     assert cells[-1] == "render" or cells[-1] == "cached"
     assert "carriage: start image subway.png is 832x480: renders at 240x144" in result.stdout
+    assert "7 shots, 7 takes" in result.stdout and "(film) marks" not in result.stdout  # no shot has takes
 
 
 def test_a_run_with_nothing_to_do_lists_every_take(prefect_server, storyboard: Path) -> None:
@@ -116,11 +118,14 @@ def test_a_run_with_nothing_to_do_lists_every_take(prefect_server, storyboard: P
     again = CliRunner().invoke(app, ["run", str(storyboard), "-p", "test", "-o", str(out)])
     assert again.exit_code == 0 and "nothing changed" in again.output and "Flow run" not in again.output
     onward = next(
-        s for s in json.loads((out / "run.json").read_text(encoding="utf-8"))["shots"] if s["shot_id"] == "onward"
+        s
+        for s in json.loads((out / storyboard.stem / "run.json").read_text(encoding="utf-8"))["shots"]
+        if s["shot_id"] == "onward"
     )
+    takes = out / storyboard.stem / "takes" / "onward"
     assert [(t["take"], t["status"], t["chosen"], t["clip"]) for t in onward["takes"]] == [
-        (1, "cached", True, str(out / "takes" / "onward" / "take-1.mp4")),
-        (2, "cached", False, str(out / "takes" / "onward" / "take-2.mp4")),
+        (1, "cached", True, str(takes / "take-1.mp4")),
+        (2, "cached", False, str(takes / "take-2.mp4")),
     ]
 
 
@@ -152,7 +157,7 @@ def test_plan_shows_every_take_with_its_seed(spec: Path) -> None:
         ["1 (film)", rows["city"][0][2]],
         ["2", str(take_seed(int(rows["city"][0][2]), 2))],
     ]
-    assert "7 shots, 8 takes (8 to render)" in result.stdout
+    assert "7 shots, 8 takes (8 to render); (film) marks the take the film uses" in result.stdout
 
 
 def test_plan_takes_option_counts_every_take(spec: Path) -> None:
@@ -164,3 +169,26 @@ def test_plan_takes_option_counts_every_take(spec: Path) -> None:
     assert "7 shots, 21 takes (21 to render)" in result.stdout
     bad = runner.invoke(app, ["plan", str(spec), "--takes", "17"])
     assert bad.exit_code == 2 and "--takes: must be 1 .. 16, not 17" in bad.stderr
+
+
+def test_an_unknown_profile_gets_the_near_name(spec: Path) -> None:
+    result = runner.invoke(app, ["plan", str(spec), "--profile", "priview"])
+    assert result.exit_code == 2
+    assert (
+        "--profile: unknown profile 'priview'; did you mean 'preview'? (known: draft, final, preview" in result.stderr
+    )
+
+
+def test_the_default_out_sits_beside_the_cache_at_the_repository_root(tmp_path: Path, monkeypatch) -> None:
+    from wanflow.cache.store import default_cache_dir
+    from wanflow.cli.common import default_out
+
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "specs" / "deep").mkdir(parents=True)
+    spec = tmp_path / "specs" / "deep" / "film.yaml"
+    monkeypatch.delenv("WANFLOW_CACHE", raising=False)
+    monkeypatch.chdir(tmp_path / "specs")  # wherever the command runs from
+    assert default_out(Path("deep/film.yaml")) == tmp_path.resolve() / "out"
+    assert default_cache_dir(spec).parent.parent == default_out(spec).parent
+    shown = runner.invoke(app, ["run", "--help"], env={"COLUMNS": "200"}).output
+    assert "default: out/ at the repository root, beside the cache" in shown

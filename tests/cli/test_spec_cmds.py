@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -116,8 +117,35 @@ def test_init_scaffolds_a_repository_that_validates(tmp_path: Path) -> None:
         ".pre-commit-config.yaml",
         "wanflow.schema.json",
     ]
-    assert [line.removeprefix("wrote ") for line in result.stdout.splitlines()[:-1]] == [str(target / n) for n in names]
-    assert sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file()) == sorted(names)
+    said = result.stdout.splitlines()
+    assert [line.removeprefix("wrote ") for line in said[: len(names)]] == [str(target / n) for n in names]
+    assert said[len(names) :] == [
+        f"made {target} a git repository (branch main): the storyboard repository",
+        "next:",
+        f"  cd {target} && wanflow validate specs/film.yaml",
+        f"  cd {target} && wanflow plan specs/film.yaml --profile preview",
+        f"  cd {target} && wanflow run specs/film.yaml --profile preview",
+    ]
+    files = sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file() and ".git" not in p.parts)
+    assert files == sorted(names)
+    # a real git repository, whose .gitignore keeps the caches and films out
+    git = shutil.which("git")
+    assert git is not None
+    status = subprocess.run(
+        [git, "status", "--porcelain", "--untracked-files=all"], cwd=target, capture_output=True, text=True
+    )
+    assert status.returncode == 0, status.stderr
+    (target / "out").mkdir(), (target / "specs" / ".wanflow").mkdir()
+    (target / "out" / "film.mp4").write_bytes(b"x"), (target / "specs" / ".wanflow" / "c").write_bytes(b"x")
+    ignored = subprocess.run(
+        [git, "check-ignore", "out/film.mp4", "specs/.wanflow/c"], cwd=target, capture_output=True, text=True
+    )
+    assert ignored.stdout.split() == ["out/film.mp4", "specs/.wanflow/c"]
+    again = runner.invoke(app, ["init", str(target / "more")])  # inside that repository: said, not nested
+    assert f"inside the git repository {target}" in again.stdout and not (target / "more" / ".git").exists()
+    assert "wanflow keys" in (target / "specs" / "film.yaml").read_text(encoding="utf-8")
+    listed = runner.invoke(app, ["keys"])
+    assert listed.exit_code == 0 and "| `continue_from` |" in listed.stdout and "### `output:`" in listed.stdout
 
     spec = target / "specs" / "film.yaml"
     assert spec.read_text(encoding="utf-8").startswith("# yaml-language-server: $schema=../wanflow.schema.json\n")

@@ -58,6 +58,8 @@ CHANGES: dict[str, object] = {
     "fit": "cover",
     "loras": "a LoRA file",
     "image": "another image",
+    "memory": "fp8",  # storage that changes the numbers; offload and stream only move weights
+    "sampler": "euler",
     "end_image": "another image",
 }
 
@@ -85,6 +87,9 @@ def test_every_setting_of_a_take_reaches_its_latents_key(tmp_path: Path) -> None
         changed = replace(base, **{name: files.get(name, value)})
         assert latents(changed) != latents(base), name
     assert latents(replace(base, fps=24)) == latents(base)  # a playback rate: only the clip key has it
+    for moves_weights in ("offload", "stream"):
+        assert latents(replace(base, memory=moves_weights)) == latents(base)
+    assert latents(replace(base, memory="gguf-q8")) != latents(replace(base, memory="gguf-q4"))
     ending = replace(base, end_image=image)
     assert latents(ending) != latents(replace(base, end_image=other)) != latents(base)  # the end frame's bytes
 

@@ -263,6 +263,7 @@ def test_export_comfyui_writes_the_example_films_sea_shot(tmp_path: Path) -> Non
     [
         (["--shot", "nope"], "--shot: no shot 'nope' in the film"),
         (["--shot", "sea", "--profile", "nope"], "--profile: unknown profile 'nope'"),
+        (["--shot", "sea", "--profile", "animatic"], "--profile: profile animatic draws its takes without a model"),
     ],
 )
 def test_bad_input_is_one_message_exit_2_and_nothing_written(tmp_path: Path, args: list[str], message: str) -> None:

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -103,6 +104,17 @@ def test_manifest_holds_provenance_and_travels_in_the_mp4(reported) -> None:
     assert manifest["output"]["frames"] == result.frames == probe(result.path).frames
     embedded = json.loads(probe(result.path).metadata["comment"])
     assert [s["prompt"] for s in embedded["shots"]] == [r.prompt for r in records]
+
+
+def test_the_same_clips_cut_twice_give_the_same_film_bytes(reported, tmp_path: Path) -> None:
+    """Render seconds, cached or not and the run's loads live in manifest.json, not in the film."""
+    film, records, result, _ = reported
+    again = [replace(r, seconds=r.seconds + 10, cached=not r.cached) for r in records]
+    metadata = manifest_metadata(film, again, profile="preview", run_info={"loads": [{"model": "x", "worker": "w"}]})
+    clips = [CutClip(r.shot, r.clip) for r in again]
+    second = assemble(film, clips, tmp_path / "film.mp4", width=64, height=36, metadata=metadata)
+    assert second.path.read_bytes() == result.path.read_bytes()
+    assert "seconds" not in json.loads(probe(second.path).metadata["comment"])["shots"][0]
 
 
 def test_contact_sheet_has_a_row_per_shot(reported) -> None:

@@ -86,7 +86,7 @@ def _wanflow(args: list[str], cwd: Path, timeout: float = 300) -> subprocess.Com
 
 
 def _run_json(out: Path) -> dict:
-    return json.loads((out / "run.json").read_text(encoding="utf-8"))
+    return json.loads((out / "film" / "run.json").read_text(encoding="utf-8"))
 
 
 def _read_line_until(process: subprocess.Popen, prefix: str, limit: float) -> str:
@@ -179,7 +179,7 @@ def test_a_film_splits_over_two_warm_workers_and_an_edit_reloads_nothing(
         f"{part}:{backend}" for part in ("text_encoder", "generator", "decoder") for backend in ("t2v-a14b", "i2v-a14b")
     }
     assert shots["onward"]["started"] >= shots["wade"]["ended"]  # continuity: after its upstream
-    assert probe(out / "film.mp4").frames > 0
+    assert probe(out / "film" / "film.mp4").frames > 0
 
     _storyboard(tmp_path / "films", wade_action="wades through deep water")
     second = _wanflow(
@@ -251,7 +251,7 @@ def test_a_worker_killed_mid_shot_has_its_shot_rendered_by_the_other(dask_cluste
     (shot,) = _run_json(out)["shots"]
     assert shot["status"] == "rendered"
     assert shot["worker"] == ({"w0", "w1"} - {victim}).pop()
-    assert probe(out / "film.mp4").frames > 0
+    assert probe(out / "film" / "film.mp4").frames > 0
 
 
 def test_a_shot_no_worker_can_hold_is_refused_before_any_work(tiny_models_root: Path, tmp_path: Path) -> None:

@@ -166,10 +166,14 @@ def test_a_worker_elsewhere_renders_a_triggered_run_in_the_repository(studio: St
     assert run.name == "specs/film.yaml:test"
     assert run.parameters == {"spec": "specs/film.yaml", "profile": "test", "cache": str(studio.cache)}
 
-    film = studio.repo / "out" / "film.mp4"
+    film = studio.repo / "out" / "film" / "film.mp4"
     info = probe(film)
     assert info.frames > 0 and (info.width, info.height) == (128, 80)
-    assert sorted(p.name for p in (studio.repo / "out" / "clips").iterdir()) == ["beam.mp4", "coast.mp4", "keeper.mp4"]
+    assert sorted(p.name for p in (studio.repo / "out" / "film" / "clips").iterdir()) == [
+        "beam.mp4",
+        "coast.mp4",
+        "keeper.mp4",
+    ]
     assert len(list((studio.cache / "clips").glob("*/*/"))) == 3  # the cache parameter was honoured
     assert not (studio.repo / "specs" / ".wanflow").exists() and not (studio.repo / ".wanflow").exists()
 

@@ -111,8 +111,8 @@ def test_a_run_killed_with_kill_9_resumes_and_leaves_no_server(
 
     result = _cli(storyboard)  # resumes, on the session's server
     assert result.returncode == 0, result.stdout + result.stderr
-    statuses = _statuses(storyboard.parent / "out")
-    run_json = json.loads((storyboard.parent / "out" / "run.json").read_text(encoding="utf-8"))
+    statuses = _statuses(storyboard.parent / "out" / "film")
+    run_json = json.loads((storyboard.parent / "out" / "film" / "run.json").read_text(encoding="utf-8"))
     keys = {shot["shot_id"]: Path(shot["clip"]).parent.name for shot in run_json["shots"]}
     assert {statuses[shot] for shot, key in keys.items() if key in cached_before} == {"cached"}
     assert admin.verify(store) == []  # nothing corrupt, nothing half-written
@@ -128,7 +128,7 @@ def test_a_run_stopped_by_its_pid_takes_its_server_along(storyboard: Path, own_p
 
 
 def test_a_damaged_film_is_cut_again_and_leftovers_are_removed(prefect_server, storyboard: Path) -> None:
-    out = storyboard.parent / "out"
+    out = storyboard.parent / "out" / "film"
     assert _cli(storyboard).returncode == 0
     film = out / "film.mp4"
     frames, cut_at = probe(film).frames, film.stat().st_mtime_ns
@@ -176,17 +176,21 @@ def test_a_complete_run_needs_no_write_access_to_the_cache(prefect_server, story
     finally:
         subprocess.run(["chmod", "-R", "u+w", str(cache)], check=True)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert set(_statuses(out).values()) == {"cached"}
-    assert probe(out / "film.mp4").frames > 0
+    assert set(_statuses(out / "film").values()) == {"cached"}
+    assert probe(out / "film" / "film.mp4").frames > 0
     assert sorted(str(p) for p in cache.rglob("*")) == before
 
 
 UNWRITABLE = [
     ("out is a file", lambda out: out.write_text("x"), "{out} is a file, not a folder"),
     ("a parent of out is a file", lambda out: out.parent.joinpath("file").write_text("x"), "{parent}/file is a file"),
-    ("out/clips is a file", lambda out: (out.mkdir(), (out / "clips").write_text("x")), "{out}/clips is a file"),
-    ("the film is a folder", lambda out: (out / "film.mp4").mkdir(parents=True), "{out}/film.mp4 is a folder"),
-    ("run.json is a folder", lambda out: (out / "run.json").mkdir(parents=True), "{out}/run.json is a folder"),
+    (
+        "out/film/clips is a file",
+        lambda out: ((out / "film").mkdir(parents=True), (out / "film" / "clips").write_text("x")),
+        "{out}/film/clips is a file",
+    ),
+    ("the film is a folder", lambda out: (out / "film" / "film.mp4").mkdir(parents=True), "{out}/film/film.mp4 is a"),
+    ("run.json is a folder", lambda out: (out / "film" / "run.json").mkdir(parents=True), "{out}/film/run.json is a"),
 ]
 
 

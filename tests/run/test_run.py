@@ -128,7 +128,7 @@ def test_only_and_force_select_shots_and_their_continuity(prefect_server, storyb
     assert _statuses(summary) == {"wade": "rendered", "still": "not selected", "onward": "rendered"}
     assert summary.film is None and "still" in summary.note
     # no film, but the clips rendered and a report of them, to look at
-    out = storyboard.parent / "out"
+    out = storyboard.parent / "out" / storyboard.stem  # each storyboard's outputs in a folder of its own
     assert sorted(path.name for path in (out / "clips").iterdir()) == ["onward.mp4", "wade.mp4"]
     assert probe(out / "clips" / "onward.mp4").frames > 0
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
@@ -189,7 +189,9 @@ def test_two_concurrent_runs_render_each_key_once(prefect_server, storyboard: Pa
     ]
     outputs = [run.communicate(timeout=300)[0] for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs
-    summaries = [json.loads((storyboard.parent / f"out{i}" / "run.json").read_text()) for i in range(2)]
+    summaries = [
+        json.loads((storyboard.parent / f"out{i}" / storyboard.stem / "run.json").read_text()) for i in range(2)
+    ]
     for shot_id in ("wade", "still", "onward"):
         statuses = sorted(
             next(s["status"] for s in summary["shots"] if s["shot_id"] == shot_id) for summary in summaries

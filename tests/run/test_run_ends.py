@@ -67,6 +67,7 @@ def test_end_at_chains_two_shots_and_every_end_frame_shows(
     with Image.open(end_png) as picture:
         assert np.array_equal(np.asarray(picture.convert("RGB")), hall_first)
 
+    out = out / spec.stem  # each storyboard's outputs in a folder of its own
     write_run_json(out, summary)
     ends = {shot["shot_id"]: shot["end_frame"] for shot in json.loads((out / "run.json").read_text("utf-8"))["shots"]}
     assert ends == {"door": "first frame of hall", "hall": None, "stairs": str(tmp_path / "panel.png")}

@@ -67,7 +67,7 @@ def _frames(path: Path) -> np.ndarray:
 
 
 def test_takes_render_once_each_and_a_pick_renders_nothing_but_recuts_the_film(prefect_server, storyboard) -> None:
-    out = storyboard.parent / "out"
+    out = storyboard.parent / "out" / storyboard.stem
     first = _run(storyboard)
     assert _takes(first) == {
         "still": [(1, "rendered"), (2, "rendered")],
@@ -108,7 +108,7 @@ def test_takes_render_once_each_and_a_pick_renders_nothing_but_recuts_the_film(p
 
 
 def test_a_continuation_follows_the_chosen_take_of_its_upstream(prefect_server, storyboard) -> None:
-    out = storyboard.parent / "out"
+    out = storyboard.parent / "out" / storyboard.stem
     _run(storyboard)
     pick_take(storyboard, "wade", 2)
     summary = _run(storyboard)

@@ -385,23 +385,28 @@ def test_a_storyboard_of_too_many_shots_is_refused_within_10_s(repo: Repo, shots
 
 
 def test_plan_refuses_a_shot_longer_than_its_backend_renders(repo: Repo, tiny_models_root: Path) -> None:
-    """14 s passes validate (at 16 fps it is 225 frames), but at TI2V-5B's 24 fps it is 337."""
+    """14 s passes validate (at 16 fps it is 225 frames), but at TI2V-5B's 24 fps it is 337: the plan
+    says so at the `duration:` the user wrote, in validate's path style, with the value that fits."""
     spec = repo.write(top="profiles: {five: {backend: ti2v-5b, tiny: true, size: 128x96}}\n")
-    spec.write_text(spec.read_text(encoding="utf-8").replace("duration: 2", "duration: 14"), encoding="utf-8")
+    text = spec.read_text(encoding="utf-8")
+    spec.write_text(text.replace("duration: 2", "duration: 14"), encoding="utf-8")
     assert runner.invoke(app, ["validate", str(spec)]).exit_code == 0
     message = refused(repo, "plan", str(spec), "--profile", "five")
+    line = 1 + text[: text.index("duration: 2")].count("\n")
+    column = 1 + text.index("duration: 2") - (text.rfind("\n", 0, text.index("duration: 2")) + 1)
     assert message.endswith(
-        "shots.s1.frames: 337 frames is more than the 241 one generation makes; shorten the shot or split it in two"
+        f"film.yaml:{line}:{column}: scenes[0].shots[0].duration: 14 s is 337 frames at ti2v-5b's 24 fps, more than "
+        "the 241 one generation makes; write `duration: 10` or less, or split the shot in two"
     )
 
 
-def test_plan_refuses_what_the_tiny_preview_models_cannot_place(repo: Repo, tiny_models_root: Path) -> None:
-    spec = repo.write(shot="      - id: s2\n        frames: 241\n")
+def test_the_tiny_preview_models_place_the_longest_shot(repo: Repo, tiny_models_root: Path) -> None:
+    """Preview (tiny models) plans every length validate accepts: 241 frames, 15 s at 16 fps."""
+    spec = repo.write(shot="      - id: s2\n        frames: 241\n      - id: s3\n        duration: 15\n")
     assert runner.invoke(app, ["validate", str(spec)]).exit_code == 0
-    message = refused(repo, "plan", str(spec))  # preview: tiny models, 32 rotary positions per axis
-    assert message.endswith(
-        "241 frames of 256x144 are more positions than this model's rotary embedding holds (32 per axis): at most 125 frames and 512 pixels a side"
-    )
+    result = runner.invoke(app, ["plan", str(spec)])
+    assert result.exit_code == 0, result.output
+    assert "241@16" in result.output
 
 
 def test_template_denial_of_service_through_the_cli(repo: Repo) -> None:

@@ -29,11 +29,14 @@ from diffusers import (
 
 from wanflow.backends.layout import declared_module_class
 from wanflow.backends.lora import LoraSwitcher
+from wanflow.backends.memory_plans import effective_plan, gguf_experts, place
 from wanflow.backends.quiet import quiet_progress_bars
+from wanflow.backends.samplers import euler_scheduler
 from wanflow.backends.store import is_tiny
 from wanflow.catalog import STEP_CACHES, BackendSpec, backend_spec
 from wanflow.errors import UserError
-from wanflow.film import ImageFit
+from wanflow.fit import fit_end_image, fit_image
+from wanflow.memory import DEFAULT_PLAN, memory_plan
 from wanflow.take import RenderSettings, TakeSettings
 
 log = logging.getLogger("wanflow.backends")
@@ -124,43 +127,6 @@ class PromptEmbeds:
     negative: torch.Tensor
 
 
-def fit_image(
-    image: PIL.Image.Image, width: int, height: int, fit: ImageFit = "cover", spec: BackendSpec | None = None
-) -> PIL.Image.Image:
-    """The start frame at exactly width x height, as `fit` says.
-
-    `cover`: scaled to cover, centre cropped. `contain`: scaled to fit whole, centred on black.
-    `official`: as the official code of `spec`'s model does it at its framed size: TI2V-5B
-    covers and crops (textimage2video.py); I2V-A14B resizes to the size (image2video.py), with
-    Pillow's bicubic as diffusers' Wan image-to-video example does.
-    """
-    image = image.convert("RGB")
-    if fit == "official" and spec is not None and spec.image_sizing == "max_area":
-        return image.resize((width, height), PIL.Image.BICUBIC)
-    if fit == "contain":
-        scale = min(width / image.width, height / image.height)
-        inner = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-        framed = PIL.Image.new("RGB", (width, height), (0, 0, 0))
-        framed.paste(image.resize(inner, PIL.Image.LANCZOS), ((width - inner[0]) // 2, (height - inner[1]) // 2))
-        return framed
-    scale = max(width / image.width, height / image.height)
-    resized = image.resize(
-        (max(width, round(image.width * scale)), max(height, round(image.height * scale))), PIL.Image.LANCZOS
-    )
-    left, top = (resized.width - width) // 2, (resized.height - height) // 2
-    return resized.crop((left, top, left + width, top + height))
-
-
-def fit_end_image(image: PIL.Image.Image, take: TakeSettings, spec: BackendSpec) -> PIL.Image.Image:
-    """The last frame at the start frame's size, framed as the start frame is; under `official` a
-    picture of another aspect is covered and centre-cropped (as diffusers' first-last-frame example
-    and ComfyUI's WanFirstLastFrameToVideo do) rather than stretched."""
-    fit = take.fit
-    if fit == "official" and abs(image.width / image.height - take.width / take.height) > 0.01:
-        fit = "cover"
-    return fit_image(image, take.width, take.height, fit, spec)
-
-
 def _image_pipe_sharing(pipe: WanPipeline) -> WanImageToVideoPipeline:
     """TI2V-5B's image mode over the very modules of its text pipeline, dtypes untouched.
 
@@ -204,11 +170,17 @@ class Generator:
             self.image_pipe = _image_pipe_sharing(pipe)
         self._base_scheduler_config = dict(pipe.scheduler.config)
         self._active: WanPipeline | WanImageToVideoPipeline | None = None
+        self.memory = effective_plan(DEFAULT_PLAN, settings)
         self.loras = LoraSwitcher(pipe, spec.experts)
 
     @classmethod
-    def load(cls, backend_id: str, model_dir: Path, settings: RenderSettings = RenderSettings()) -> Generator:
+    def load(
+        cls, backend_id: str, model_dir: Path, settings: RenderSettings = RenderSettings(), memory: str = DEFAULT_PLAN
+    ) -> Generator:
+        """The backend's generator holding its experts as the memory plan `memory` says (GGUF
+        experts come from `<id>-gguf/` beside the model folder)."""
         spec = backend_spec(backend_id)
+        plan = effective_plan(memory, settings)
         experts = ("transformer", "transformer_2") if spec.experts == 2 else ("transformer",)
         _check_folder(model_dir, "scheduler", "vae", *experts)
         device = torch_device(settings)
@@ -220,9 +192,10 @@ class Generator:
         parts: dict[str, Any] = dict(text_encoder=None, tokenizer=None, vae=vae)
         if pipeline_class is WanImageToVideoPipeline:
             parts.update(image_encoder=None, image_processor=None)
+        parts.update(gguf_experts(spec, model_dir, plan, dtype))
         with quiet_progress_bars(is_tiny(model_dir)):
             pipe = pipeline_class.from_pretrained(model_dir, dtype=dtype, **parts)
-        return cls.from_pipeline(backend_id, model_dir, pipe, settings)
+        return cls.from_pipeline(backend_id, model_dir, pipe, settings, plan.name)
 
     @classmethod
     def from_pipeline(
@@ -231,20 +204,21 @@ class Generator:
         model_dir: Path,
         pipe: WanPipeline | WanImageToVideoPipeline,
         settings: RenderSettings = RenderSettings(),
+        memory: str = DEFAULT_PLAN,
     ) -> Generator:
-        """A generator over a built pipeline: its modules placed and its step cache on, as `load`
-        leaves them (the GPU benchmark hands it real-size pipelines with random weights)."""
+        """A generator over a built pipeline: its modules stored and placed as the memory plan says
+        and its step cache on, as `load` leaves them (the GPU benchmark hands it real-size
+        pipelines with random weights)."""
         device = torch_device(settings)
+        plan = effective_plan(memory, settings)
         if pipe.vae is None:  # the pipeline reads its strides off the VAE; give them explicitly
             vae_config = json.loads((model_dir / "vae" / "config.json").read_text(encoding="utf-8"))
             pipe.vae_scale_factor_temporal = vae_config.get("scale_factor_temporal", 4)
             pipe.vae_scale_factor_spatial = vae_config.get("scale_factor_spatial", 8)
-        if not settings.offload or device.type != "cuda":
-            for module in (pipe.transformer, getattr(pipe, "transformer_2", None), pipe.vae):
-                if module is not None:
-                    module.to(device)  # (pipe.to would recast dtypes and warn about it)
+        place(pipe, plan, device, torch_dtype(settings, device))
         pipe.set_progress_bar_config(disable=True)  # progress goes to the caller's callback
         generator = cls(backend_spec(backend_id), model_dir, pipe, settings)
+        generator.memory = plan
         generator._enable_step_cache(settings.step_cache)
         return generator
 
@@ -281,7 +255,7 @@ class Generator:
             if self.image_pipe is None:
                 raise UserError(f"{self.spec.id} does not take a start image; use ti2v-5b or i2v-a14b")
             pipe = self.image_pipe
-        if self.settings.offload and self.device.type == "cuda" and pipe is not self._active:
+        if self.memory.placement == "offload" and self.device.type == "cuda" and pipe is not self._active:
             pipe.enable_model_cpu_offload(device=self.device)  # hooks move one expert in at a time
         self._active = pipe
         return pipe
@@ -303,11 +277,16 @@ class Generator:
         """
         if take.backend != self.spec.id:
             raise ValueError(f"a {take.backend} take handed to the {self.spec.id} generator")
+        if memory_plan(take.memory).weights != self.memory.weights:
+            raise ValueError(f"a {take.memory} take handed to a {self.memory.name} generator")
         if end_image is not None and (image is None or not self.spec.accepts_last_frame):
             raise UserError(f"{self.spec.id} cannot end on a given frame; i2v-a14b can (with a start frame)")
         pipe = self._pipe_for(image)
         self.loras.apply(take.loras)
-        pipe.scheduler = self._scheduler_with_shift(take.shift)
+        if take.sampler == "euler":  # the turbo tier (catalog.LIGHTNING)
+            pipe.scheduler = euler_scheduler(take.shift)
+        else:
+            pipe.scheduler = self._scheduler_with_shift(take.shift)
 
         def on_step(_pipe: object, step: int, _timestep: object, _tensors: dict[str, Any]) -> dict[str, Any]:
             if progress is not None:

@@ -19,6 +19,7 @@ import filelock
 import platformdirs
 
 from wanflow import settings
+from wanflow.memory import DEFAULT_PLAN
 from wanflow.take import RenderSettings
 
 
@@ -36,6 +37,7 @@ class ModelPool:
     _text_encoders: dict[Path, object] = field(default_factory=dict)
     _text_encoder_backends: dict[Path, str] = field(default_factory=dict)
     _generator: tuple[str, object] | None = None
+    _memory: str | None = None  # the memory plan the resident generator holds its experts by
     _decoders: dict[Path, object] = field(default_factory=dict)
 
     def text_encoder(self, backend: str, model_dir: Path):
@@ -45,13 +47,14 @@ class ModelPool:
             self._text_encoder_backends[model_dir] = backend
         return self._text_encoders[model_dir]
 
-    def generator(self, backend: str, model_dir: Path):
-        if self._generator is not None and self._generator[0] == backend:
+    def generator(self, backend: str, model_dir: Path, memory: str = DEFAULT_PLAN):
+        """The backend held as the memory plan says (another plan of the same backend loads anew)."""
+        if self._generator is not None and self._generator[0] == backend and self._memory == memory:
             return self._generator[1]
         self.release_generator()
         self.loads.append(f"generator:{backend}")
-        generator = _generation().Generator.load(backend, model_dir, self.settings)
-        self._generator = (backend, generator)
+        generator = _generation().Generator.load(backend, model_dir, self.settings, memory)
+        self._generator, self._memory = (backend, generator), memory
         return generator
 
     def decoder(self, backend: str, model_dir: Path):

@@ -21,6 +21,7 @@ from huggingface_hub.errors import (
 from wanflow.backends.store import missing_parts, models_root
 from wanflow.catalog import backend_spec
 from wanflow.errors import UserError
+from wanflow.nofollow import refuse_links
 
 
 def pull_model(backend_id: str, *, root: Path | None = None, token: str | None = None) -> Path:
@@ -31,6 +32,7 @@ def pull_model(backend_id: str, *, root: Path | None = None, token: str | None =
     if final.is_dir() and not missing_parts(final):
         return final
     partial = root / f".{backend_id}.partial"
+    refuse_links(root, final, partial)  # a download is never written, nor a folder removed, through a link
     partial.mkdir(parents=True, exist_ok=True)
     try:
         snapshot_download(spec.repo_id, local_dir=partial, token=token)

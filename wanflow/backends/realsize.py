@@ -9,10 +9,9 @@ diffusers keeps a model's `_keep_in_fp32_modules` in float32 at any dtype, trans
 `_keep_in_fp32_modules` in fp16 and `_keep_in_fp32_modules_strict` in fp16 and bf16, and
 wanflow loads every VAE in float32.
 
-Memory per device follows wanflow's phases (generate.py): the text encoder alone (`encode`,
-on the CPU with --t5-cpu), then the transformer(s) plus, for image models, the VAE
-(`generate`; with --offload only the largest of them is on the GPU at a time), then the VAE
-(`decode`). The peak adds an activation term to the generate phase:
+Memory per device follows wanflow's phases (`footprint.phases`). The numbers `wanflow plan`
+needs are shipped in footprints.json (`python -m wanflow.backends.realsize` writes it anew),
+so planning never imports torch. The peak adds an activation term to the generate phase:
 ACTIVATION_BYTES_PER_TOKEN_CHANNEL bytes per transformer token per channel of the model width,
 fitted to the official H100 rows of T2V-A14B (41.3 / 59.8 GiB at 480p / 720p, offload, bf16)
 over the weights wanflow keeps on the GPU there. The official code needs more for activations
@@ -25,7 +24,7 @@ without --vae-tiling.
 from __future__ import annotations
 
 import functools
-import math
+import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,11 +34,11 @@ from accelerate import init_empty_weights
 from accelerate.utils import set_module_tensor_to_device
 from diffusers import ModelMixin
 
+from wanflow.backends.footprint import ACTIVATION_BYTES_PER_TOKEN_CHANNEL, GIB, TABLE, Footprint, phases
 from wanflow.backends.layout import declared_module_class, official_folder, read_config
-from wanflow.catalog import backend_spec
+from wanflow.catalog import BACKENDS, backend_spec
 
-ACTIVATION_BYTES_PER_TOKEN_CHANNEL = 92  # at a 2-byte compute dtype; twice that in float32
-GIB = 1 << 30
+__all__ = ["ACTIVATION_BYTES_PER_TOKEN_CHANNEL", "GIB", "RealSize", "fresh_table", "real_size"]
 
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
 
@@ -81,21 +80,29 @@ class RealSize:
     model_dim: int  # transformer width (heads x head dim), which activations scale with
     tokens_per_latent: tuple[int, int, int]  # pixels per transformer token: (frames, height, width)
 
+    @property
+    def footprint(self) -> Footprint:
+        """The torch-free numbers `wanflow plan` reads (shipped in footprints.json)."""
+        return Footprint(
+            self.backend_id,
+            self.dtype,
+            self.offload,
+            self.text_encoder_cpu,
+            self.phases,
+            self.model_dim,
+            self.tokens_per_latent,
+        )
+
     def tokens(self, width: int, height: int, frames: int) -> int:
         """Transformer sequence length of one clip."""
-        per_frame, per_row, per_column = self.tokens_per_latent
-        return ((frames - 1) // per_frame + 1) * (height // per_row) * (width // per_column)
+        return self.footprint.tokens(width, height, frames)
 
     def activation_bytes(self, width: int, height: int, frames: int) -> int:
-        scale = _DTYPES[self.dtype].itemsize / 2
-        return math.ceil(
-            ACTIVATION_BYTES_PER_TOKEN_CHANNEL * scale * self.tokens(width, height, frames) * self.model_dim
-        )
+        return self.footprint.activation_bytes(width, height, frames)
 
     def peak_gpu_bytes(self, width: int, height: int, frames: int) -> int:
         """The most GPU memory any phase holds: weights, plus activations while generating."""
-        generate = self.phases["generate"]["cuda"] + self.activation_bytes(width, height, frames)
-        return max(self.phases["encode"]["cuda"], generate, self.phases["decode"]["cuda"])
+        return self.footprint.peak_gpu_bytes(width, height, frames)
 
 
 def component_size(folder: Path, component: str, dtype: torch.dtype) -> ComponentSize:
@@ -162,14 +169,8 @@ def real_size(
     experts = ("transformer", "transformer_2")[: spec.experts]
     components = {name: component_size(folder, name, _DTYPES[dtype]) for name in ("text_encoder", *experts)}
     components["vae"] = component_size(folder, "vae", torch.float32)
-    generating = [components[name] for name in experts] + ([components["vae"]] if spec.accepts_image else [])
-    on_gpu = max(c.bytes for c in generating) if offload else sum(c.bytes for c in generating)
-    text_encoder = components["text_encoder"].bytes
-    phases = {
-        "encode": {"cuda": 0, "cpu": text_encoder} if text_encoder_cpu else {"cuda": text_encoder, "cpu": 0},
-        "generate": {"cuda": on_gpu, "cpu": sum(c.bytes for c in generating) - on_gpu},
-        "decode": {"cuda": components["vae"].bytes, "cpu": 0},
-    }
+    component_bytes = {name: component.bytes for name, component in components.items()}
+    resident = phases(spec.id, component_bytes, offload=offload, text_encoder_cpu=text_encoder_cpu)
     transformer = read_config(folder, "transformer")
     vae = read_config(folder, "vae")
     _, patch_h, patch_w = transformer["patch_size"]
@@ -180,7 +181,29 @@ def real_size(
         offload=offload,
         text_encoder_cpu=text_encoder_cpu,
         components=components,
-        phases=phases,
+        phases=resident,
         model_dim=transformer["num_attention_heads"] * transformer["attention_head_dim"],
         tokens_per_latent=(vae["scale_factor_temporal"], spatial * patch_h, spatial * patch_w),
     )
+
+
+def fresh_table() -> dict[str, dict]:
+    """What footprints.json holds, computed from the official configs on the meta device."""
+    table = {}
+    for backend_id in BACKENDS:
+        sizes = {dtype: real_size(backend_id, dtype=dtype) for dtype in _DTYPES}
+        first = sizes["bf16"]
+        table[backend_id] = {
+            "model_dim": first.model_dim,
+            "tokens_per_latent": list(first.tokens_per_latent),
+            "component_bytes": {
+                dtype: {name: component.bytes for name, component in size.components.items()}
+                for dtype, size in sizes.items()
+            },
+        }
+    return table
+
+
+if __name__ == "__main__":  # python -m wanflow.backends.realsize: write footprints.json anew
+    TABLE.write_text(json.dumps(fresh_table(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    print(f"wrote {TABLE}")

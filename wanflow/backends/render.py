@@ -57,7 +57,7 @@ def generate_latents(
 
     embeds = PromptEmbeds(_embeds(store, keys.prompt), _embeds(store, keys.negative))
     start, end = _open_image(image), _open_image(end_image)
-    generator = pool.generator(take.backend, model_dir)
+    generator = pool.generator(take.backend, model_dir, take.memory)
     started = time.perf_counter()
     with device_lock(str(generator.device)):
         latents = generator.generate(take, embeds, start, progress=progress, end_image=end)

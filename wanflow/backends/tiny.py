@@ -26,9 +26,22 @@ from transformers import T5TokenizerFast, UMT5Config, UMT5EncoderModel
 
 from wanflow.backends.quiet import quiet_progress_bars
 from wanflow.backends.store import TINY_FORMAT, TINY_MARKER, models_root
-from wanflow.catalog import BACKENDS, DEFAULT_NEGATIVE_PROMPT, BackendSpec
+from wanflow.catalog import BACKENDS, DEFAULT_NEGATIVE_PROMPT, MAX_FRAMES, BackendSpec
+from wanflow.nofollow import refuse_links
+from wanflow.storyboard.bounds import MAX_RENDER_SIDE
 
 TEXT_DIM = 32  # UMT5 d_model == transformer text_dim, as 4096 is for the real models
+PATCH = (1, 2, 2)  # the official (time, height, width) patch
+
+
+def rope_positions() -> int:
+    """Rotary positions per axis that place every clip `validate` accepts: the longest shot
+    (MAX_FRAMES) and the largest side a profile may ask for (MAX_RENDER_SIDE), on every backend.
+    The table is a few KB whatever its length; only the positions a clip uses cost compute."""
+    latent_frames = max((MAX_FRAMES - 1) // spec.vae_stride[0] + 1 for spec in BACKENDS.values())
+    latent_side = max(MAX_RENDER_SIDE // spec.vae_stride[1] // min(PATCH[1:]) for spec in BACKENDS.values())
+    return max(latent_frames // PATCH[0], latent_side)
+
 
 # Characters the tiny tokenizer knows, one token each: printable ASCII, the CJK Unified
 # Ideographs block and CJK punctuation, so zh and en prompts both map to distinct ids.
@@ -65,7 +78,7 @@ def _text_encoder(vocab_size: int) -> UMT5EncoderModel:
 
 def _transformer(spec: BackendSpec) -> WanTransformer3DModel:
     return WanTransformer3DModel(
-        patch_size=(1, 2, 2),
+        patch_size=PATCH,
         num_attention_heads=2,
         attention_head_dim=12,
         in_channels=spec.transformer_in_channels(),
@@ -76,7 +89,7 @@ def _transformer(spec: BackendSpec) -> WanTransformer3DModel:
         num_layers=2,
         cross_attn_norm=True,
         qk_norm="rms_norm_across_heads",
-        rope_max_seq_len=32,
+        rope_max_seq_len=rope_positions(),
     ).eval()
 
 
@@ -159,5 +172,8 @@ def write_tiny_models(out_dir: Path) -> dict[str, Path]:
 
 
 def make_tiny_models(out_dir: Path | None = None) -> dict[str, Path]:
-    """Write the three tiny models into `out_dir` (default `<models root>/tiny/`)."""
+    """Write the three tiny models into `out_dir` (default `<models root>/tiny/`), never through a link."""
+    if out_dir is None:
+        root = models_root()
+        refuse_links(root, *(root / "tiny" / backend_id for backend_id in BACKENDS))
     return write_tiny_models(out_dir or models_root() / "tiny")

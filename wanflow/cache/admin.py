@@ -2,13 +2,18 @@
 
 Separate from the store's read/write path because it walks the whole folder; it reads no
 tensors, so `wanflow cache ls` stays fast. `ArtifactStore.entries/du/gc/verify` call these.
+A cache may be committed with a storyboard, links and all: the walk never follows a link, gc
+removes only real folders and regular files of the store's own layout, and the links it meets
+are reported (`GcResult.links`), never deleted through.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -28,6 +33,8 @@ from wanflow.cache.store import (
     CorruptEntry,
     CorruptError,
 )
+from wanflow.errors import Problem, UserError
+from wanflow.nofollow import MAX_REPORTED, LinkError, is_real_folder, link_message, links_below, read_bounded
 
 if TYPE_CHECKING:
     from wanflow.cache.store import ArtifactStore
@@ -61,16 +68,28 @@ class GcResult:
     kept: int = 0
     leftovers_removed: int = 0  # temp dirs of crashed puts, interrupted removals, stale scratch files
     freed: int = 0  # bytes, entries and leftovers
+    links: list[Path] = field(default_factory=list)  # links in the cache: skipped, never followed
+
+
+ENTRY_DEPTH = 3  # <root>/<kind>/<shard>/<key>: the files inside an entry are checked as each is read
+
+
+def check_cache_links(root: Path) -> None:
+    """UserError (one line per link) when a link is in the cache's folders, its locks, its scratch
+    folder or in place of an entry: a run would write through it."""
+    links = links_below(Path(root), ENTRY_DEPTH)
+    if links:
+        raise UserError([Problem("wanflow", None, None, "cache", link_message(link)) for link in links[:MAX_REPORTED]])
 
 
 def entries(store: ArtifactStore, kind: str | None = None) -> Iterator[Entry]:
     """Every entry directory, complete or not, sorted by kind then key."""
     for kind_dir in _kind_dirs(store.root, kind):
         for shard in sorted(kind_dir.iterdir()):
-            if shard.name.startswith(".") or not shard.is_dir():
+            if shard.name.startswith(".") or not is_real_folder(shard):
                 continue
             for entry_dir in sorted(shard.iterdir()):
-                if KEY_PATTERN.fullmatch(entry_dir.name) and entry_dir.is_dir():
+                if KEY_PATTERN.fullmatch(entry_dir.name) and is_real_folder(entry_dir):
                     entry = _describe(kind_dir.name, entry_dir)
                     if entry is not None:
                         yield entry
@@ -105,7 +124,7 @@ def gc(
     if keep is None and older_than is None:
         raise ValueError("gc needs keep and/or older_than; with neither it would remove everything")
     cutoff = datetime.now(UTC) - older_than if older_than is not None else None
-    result = GcResult(dry_run=dry_run)
+    result = GcResult(dry_run=dry_run, links=links_below(store.root, ENTRY_DEPTH))
     for entry in list(entries(store)):
         referenced = keep is not None and entry.key in keep
         recent = cutoff is not None and entry.last_used > cutoff
@@ -167,8 +186,8 @@ def _kind_dirs(root: Path, kind: str | None) -> list[Path]:
     if not root.is_dir():
         return []
     if kind is not None:
-        return [root / kind] if (root / kind).is_dir() else []
-    return sorted(path for path in root.iterdir() if KIND_PATTERN.fullmatch(path.name) and path.is_dir())
+        return [root / kind] if is_real_folder(root / kind) else []
+    return sorted(path for path in root.iterdir() if KIND_PATTERN.fullmatch(path.name) and is_real_folder(path))
 
 
 def _describe(kind: str, entry_dir: Path) -> Entry | None:
@@ -180,13 +199,13 @@ def _describe(kind: str, entry_dir: Path) -> Entry | None:
     meta: dict[str, Any] | None = None
     created = fallback_time
     try:
-        record = json.loads((entry_dir / META_NAME).read_text(encoding="utf-8"))
+        record = json.loads(read_bounded(entry_dir / META_NAME, 1 << 20))
         meta = record["meta"]
         created = datetime.fromisoformat(record["created"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         pass
     try:
-        last_used = datetime.fromtimestamp((entry_dir / LAST_USED_NAME).stat().st_mtime, UTC)
+        last_used = datetime.fromtimestamp((entry_dir / LAST_USED_NAME).lstat().st_mtime, UTC)
     except OSError:
         last_used = created
     return Entry(
@@ -198,33 +217,43 @@ def _remove_unless_locked(store: ArtifactStore, entry: Entry) -> bool:
     try:
         with store.lock(entry.kind, entry.key).acquire(timeout=0):
             store.remove_dir(entry.path)
-    except filelock.Timeout:
+    except (filelock.Timeout, LinkError):  # a running render holds it; a link is in the way (reported)
         return False
     return True
 
 
 def _leftovers(root: Path) -> list[Path]:
     stale_before = (datetime.now(UTC) - STALE_TEMP_AGE).timestamp()
-    candidates = sorted((root / SCRATCH_DIR).glob("*")) if (root / SCRATCH_DIR).is_dir() else []
+    candidates = sorted((root / SCRATCH_DIR).iterdir()) if is_real_folder(root / SCRATCH_DIR) else []
     for kind_dir in _kind_dirs(root, None):
         candidates += sorted(p for p in kind_dir.iterdir() if p.name.startswith((TEMP_PREFIX, TRASH_PREFIX)))
     found = []
     for path in candidates:
         try:
-            stale = path.name.startswith(TRASH_PREFIX) or path.stat().st_mtime < stale_before
+            status = path.lstat()
         except FileNotFoundError:
             continue
-        if stale:
+        if not (stat.S_ISREG(status.st_mode) or stat.S_ISDIR(status.st_mode)):
+            continue  # a link (reported by gc), a FIFO: not the store's to remove
+        if path.name.startswith(TRASH_PREFIX) or status.st_mtime < stale_before:
             found.append(path)
     return found
 
 
 def _tree_size(path: Path) -> int:
-    total = 0
+    """Bytes of the regular files at or below `path`, links not followed."""
     try:
-        for item in [path] if path.is_file() else path.rglob("*"):
-            if item.is_file():
-                total += item.stat().st_size
+        status = path.lstat()
     except FileNotFoundError:  # being removed meanwhile (another gc, a discard)
-        pass
+        return 0
+    if not stat.S_ISDIR(status.st_mode):
+        return status.st_size if stat.S_ISREG(status.st_mode) else 0
+    total = 0
+    for top, _dirs, files in os.walk(path, followlinks=False):
+        for name in files:
+            try:
+                status = os.lstat(os.path.join(top, name))
+            except FileNotFoundError:
+                continue
+            total += status.st_size if stat.S_ISREG(status.st_mode) else 0
     return total

@@ -9,6 +9,8 @@ key once. Maintenance (listing, sizes, gc, verify) lives in `wanflow.cache.admin
 
 Layout: `<root>/<kind>/<key[:2]>/<key>/{meta.json, last_used, data files}`,
 temp dirs `<root>/<kind>/.tmp-*`, locks `<root>/.locks/<kind>-<key>.lock`, staging `<root>/.scratch/`.
+The cache may be committed with a storyboard: nothing below the root is written, removed or read
+through a link (`wanflow.nofollow`), and meta.json is read as untrusted input (bounded).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import logging
 import os
 import re
 import shutil
+import stat
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -29,6 +32,7 @@ import filelock
 
 from wanflow import settings
 from wanflow.hashing import check_plain, json_sha256, sha256_of_file
+from wanflow.nofollow import check_no_links, first_link, make_folders, read_bounded
 
 CODE_VERSION = "1"
 """Bump when generation code changes what a key produces: every key changes with it."""
@@ -43,6 +47,7 @@ TEMP_PREFIX = ".tmp-"
 TRASH_PREFIX = ".trash-"
 SCRATCH_DIR = ".scratch"
 RECORD_FORMAT = 1
+MAX_META_BYTES = 1 << 20  # a meta.json is a few KB; a bigger one is not the store's
 
 KIND_PATTERN = re.compile(r"[a-z0-9_-]+")
 KINDS = ("embeds", "latents", "clips")  # what a render writes: prompt embeddings, latents, decoded clips
@@ -124,8 +129,13 @@ class ArtifactStore:
         check_kind(kind)
         check_key(key)
         path = (self.root / LOCKS_DIR / f"{kind}-{key}.lock").absolute()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return filelock.FileLock(path, is_singleton=True)
+        self._folders(path.parent)
+        return filelock.FileLock(check_no_links(self.root.absolute(), path), is_singleton=True)
+
+    def _folders(self, folder: Path) -> Path:
+        """`folder` below the root, made as real folders; LinkError where a link is in the way."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        return make_folders(self.root.absolute(), folder.absolute())
 
     def has(self, kind: str, key: str) -> bool:
         """A complete entry exists (cheap: contents are checked by the reads)."""
@@ -165,8 +175,7 @@ class ArtifactStore:
     ) -> Path:
         final = self.entry_dir(kind, key)
         check_plain(meta, "meta")
-        kind_dir = self.root / kind
-        kind_dir.mkdir(parents=True, exist_ok=True)
+        kind_dir = self._folders(self.root / kind)
         if self.lock(kind, key).is_locked:  # no other writer of this key: its temp dirs are a killed run's
             for stale in kind_dir.glob(f"{TEMP_PREFIX}{key[:16]}-*"):
                 shutil.rmtree(stale, ignore_errors=True)
@@ -191,8 +200,8 @@ class ArtifactStore:
             meta_path.write_text(json.dumps(record, indent=2, ensure_ascii=False), encoding="utf-8")
             _fsync(meta_path)
             (temp_dir / LAST_USED_NAME).touch()
-            final.parent.mkdir(exist_ok=True)
-            self._move_into_place(temp_dir, final)
+            self._folders(final.parent)
+            self._move_into_place(temp_dir, check_no_links(self.root.absolute(), final.absolute()))
         except BaseException:
             if undo is not None:
                 undo(temp_dir)
@@ -258,6 +267,10 @@ class ArtifactStore:
         entry_dir = self.entry_dir(kind, key)
         if not entry_dir.exists():
             return None
+        link = first_link(self.root.absolute(), entry_dir.absolute())
+        if link is not None:  # committed with the storyboard, say: never read, never removed through
+            logger.warning("cache entry %s/%s passes through the link %s: read as missing", kind, key, link)
+            return None
         seen = self.stamp(kind, key)
         try:
             record = self.checked_record(kind, key)
@@ -271,9 +284,9 @@ class ArtifactStore:
     def get_meta(self, kind: str, key: str) -> dict[str, Any] | None:
         """The caller's meta of an entry, unchecked and cheap (for reports); None when unreadable."""
         try:
-            record = json.loads((self.entry_dir(kind, key) / META_NAME).read_text(encoding="utf-8"))
+            record = json.loads(read_bounded(self.entry_dir(kind, key) / META_NAME, MAX_META_BYTES))
             return dict(record["meta"])
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
             return None
 
     def scratch_dir(self) -> Path:
@@ -281,27 +294,30 @@ class ArtifactStore:
 
         Files left here (by a crash) are removed by gc once an hour old.
         """
-        path = self.root / SCRATCH_DIR
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        return self._folders(self.root / SCRATCH_DIR)
 
     def checked_record(self, kind: str, key: str) -> dict[str, Any]:
         """The entry's meta.json record after checking every data file's size and sha256."""
         entry_dir = self.entry_dir(kind, key)
         try:
-            record = json.loads((entry_dir / META_NAME).read_text(encoding="utf-8"))
+            record = json.loads(read_bounded(entry_dir / META_NAME, MAX_META_BYTES))
         except FileNotFoundError:
             raise CorruptError("meta.json is missing") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
             raise CorruptError(f"meta.json is unreadable: {error}") from None
         if not isinstance(record, dict) or not isinstance(record.get("files"), dict) or "meta" not in record:
             raise CorruptError("meta.json lacks its files/meta fields")
         if record.get("kind") != kind or record.get("key") != key:
             raise CorruptError(f"meta.json describes {record.get('kind')}/{record.get('key')}")
         for name, expected in record["files"].items():
+            if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", name):
+                raise CorruptError(f"meta.json names {name!r}, not a file of the entry")
             path = entry_dir / name
             try:
-                size = path.stat().st_size
+                status = path.lstat()
+                if not stat.S_ISREG(status.st_mode):
+                    raise CorruptError(f"{name} is not a regular file (a link?)")
+                size = status.st_size
                 if size != expected["size"]:
                     raise CorruptError(f"{name} is {size} bytes, expected {expected['size']} (truncated?)")
                 if sha256_of_file(path) != expected["sha256"]:
@@ -348,6 +364,7 @@ class ArtifactStore:
     def remove_dir(self, path: Path) -> None:
         """Rename aside first (readers see all or nothing), then delete."""
         trash = path.parent.parent / f"{TRASH_PREFIX}{uuid.uuid4().hex[:12]}"
+        check_no_links(self.root.absolute(), path.absolute())
         try:
             os.rename(path, trash)
         except FileNotFoundError:
@@ -357,7 +374,10 @@ class ArtifactStore:
 
 def _touch(path: Path) -> None:
     # last_used's mtime is what gc --older-than reads; a read-only cache simply keeps its ages.
+    # A link there is touched itself, never the file it names.
     try:
+        os.utime(path, follow_symlinks=False)
+    except FileNotFoundError:
         path.touch()
     except OSError:
         logger.debug("cannot record the last use of %s", path.parent)

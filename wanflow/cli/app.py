@@ -13,6 +13,7 @@ import typer
 
 from wanflow import settings
 from wanflow.cli.common import make_console, print_problems, user_errors
+from wanflow.cli.helpstyle import VersionOpt, plain_flags
 from wanflow.errors import UserError
 
 settings.set_prefect_defaults()  # before anything imports Prefect
@@ -25,10 +26,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+plain_flags()
+
 
 @app.callback()
-def _read_environment() -> None:
-    """Each command reads wanflow's environment once, before it does anything."""
+def _read_environment(version: VersionOpt = False) -> None:
+    """Each command reads wanflow's environment once, before it does anything (`--version`: eager, first)."""
     with user_errors():
         settings.reload()
 

@@ -17,7 +17,8 @@ from rich.table import Table
 from wanflow import settings
 from wanflow.cache import admin  # noqa: I001
 from wanflow.cache.store import KIND_PATTERN, KINDS, ArtifactStore, default_cache_dir
-from wanflow.cli.common import AllowReadOpt, make_console, stderr, user_errors
+from wanflow.cli.common import AllowReadOpt, make_console, print_table, stderr, user_errors
+from wanflow.confine import Confinement
 from wanflow.errors import Problem, UserError
 
 console = make_console()  # paths stay whole on one line
@@ -66,7 +67,7 @@ def ls_command(kind: KindOpt = None, cache: CacheOpt = None) -> None:
             _age(entry.last_used),
             escape(_summary(entry.meta)),
         )
-    console.print(table)
+    print_table(console, table)
     console.print(f"{len(listed)} entries, {humanize.naturalsize(sum(entry.size for entry in listed))}")
 
 
@@ -88,7 +89,7 @@ def du_command(cache: CacheOpt = None) -> None:
         str(sum(row.entries for row in usage)),
         humanize.naturalsize(sum(row.size for row in usage)),
     )
-    console.print(table)
+    print_table(console, table)
 
 
 @cache_app.command("gc")
@@ -130,6 +131,8 @@ def gc_command(
         keep = _referenced_keys(specs) if specs else None
         result = admin.gc(store, keep=keep, older_than=age, dry_run=dry_run)
     verb = "would remove" if dry_run else "removed"
+    for link in result.links:
+        console.print(f"ignored {escape(str(link))}: a link in the cache is never followed or removed by gc")
     if result.removed:
         console.print(f"{verb} from {escape(str(store.root))}:")
         table = Table()
@@ -137,7 +140,7 @@ def gc_command(
             table.add_column(column, justify="right" if column == "size" else "left")
         for entry in result.removed:
             table.add_row(entry.kind, entry.key[:12], humanize.naturalsize(entry.size), _age(entry.last_used))
-        console.print(table)
+        print_table(console, table)
     console.print(
         f"{verb} {len(result.removed)} entries and {result.leftovers_removed} leftover temp dirs "
         f"({humanize.naturalsize(result.freed)}); kept {result.kept}"
@@ -189,6 +192,13 @@ def _open(cache: Path | None, spec: Path | None) -> ArtifactStore:
         raise UserError(_option_problem(named_by, f"no cache at {root}: {where}"))
     if not root.is_dir():
         raise UserError(_option_problem(named_by, f"{root} is a file, not a cache folder"))
+    if named_by == "cache":  # the repository's own cache: a link committed there must not lead gc out
+        confinement = Confinement.of_folder(spec.parent if spec is not None else Path.cwd())
+        if not confinement.contains(root.resolve()):
+            message = (
+                f"{root} is inside the storyboard repository but leads outside it (a link?); name a cache with --cache"
+            )
+            raise UserError(_option_problem(named_by, message))
     return ArtifactStore(root)
 
 

@@ -80,6 +80,14 @@ def user_errors() -> Iterator[None]:
         raise typer.Exit(code=2) from None
 
 
+def default_out(spec: Path) -> Path:
+    """`out/` at the storyboard repository's root, where the cache's `.wanflow/` is too, wherever
+    the command runs from (an explicit relative `--out` is from the current folder, as any path)."""
+    from wanflow.confine import repository_root
+
+    return repository_root(spec.absolute().parent) / "out"
+
+
 def split_ids(values: list[str] | None) -> list[str]:
     """`--only a,b --only c` -> ["a", "b", "c"]."""
     return [part.strip() for value in values or () for part in value.split(",") if part.strip()]

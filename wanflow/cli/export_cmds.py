@@ -12,7 +12,14 @@ from wanflow.cli.common import AllowReadOpt, make_console, user_errors
 from wanflow.errors import shown
 
 console = make_console()
-export_app = typer.Typer(help="Write what wanflow knows in other tools' formats.", no_args_is_help=True)
+export_app = typer.Typer(
+    help=(
+        "Write what wanflow knows in other tools' formats: `comfyui` (one shot as a ComfyUI workflow). "
+        "Editor timelines (OpenTimelineIO, FCP 7 XML, CMX 3600 EDL) are written beside the film by every "
+        "run: choose them with `output: {timelines: \\[otio, fcp_xml, edl]}` in the storyboard."
+    ),
+    no_args_is_help=True,
+)
 
 
 def register(app: typer.Typer) -> None:

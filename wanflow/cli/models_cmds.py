@@ -15,7 +15,7 @@ from wanflow.backends.store import (
     weights_fingerprint,
 )
 from wanflow.catalog import BACKENDS, backend_spec
-from wanflow.cli.common import make_console, user_errors
+from wanflow.cli.common import make_console, print_table, user_errors
 from wanflow.errors import Problem, UserError
 
 models_app = typer.Typer(help="Install, list and check the Wan2.2 models.", no_args_is_help=True)
@@ -59,13 +59,51 @@ def list_command() -> None:
         usable_real = sorted({m.backend_id for m in installed if m.usable and not m.tiny})
         usable_tiny = sorted({m.backend_id for m in installed if m.usable and m.tiny})
         console.print(f"usable backends: {', '.join(usable_real) or 'none'}; tiny: {', '.join(usable_tiny) or 'none'}")
+        _list_quantized(root)
+
+
+def _list_quantized(root: Path) -> None:
+    """The GGUF experts (with their quant type as the file says it) and the lightx2v LoRAs present."""
+    from wanflow.backends.quantized import LIGHTNING_FILES, installed_ggufs, lightning_path
+
+    ggufs = [(b, c, q, p) for base in (root, root / "tiny") for b, c, q, p in installed_ggufs(base)]
+    loras = [lightning_path(root, *key) for key in LIGHTNING_FILES if lightning_path(root, *key).is_file()]
+    if not ggufs and not loras:
+        return
+    table = Table("model", "expert", "quant", "size", "path")
+    table.columns[-1].overflow = "fold"
+    for backend_id, component, quant, path in ggufs:
+        expert = "high-noise" if component == "transformer" else "low-noise"
+        table.add_row(backend_id, expert, quant, _human(path.stat().st_size), str(path))
+    for path in loras:
+        table.add_row("lightx2v", "LoRA", "-", _human(path.stat().st_size), str(path))
+    print_table(console, table)
 
 
 @models_app.command("pull")
-def pull_command(name: Annotated[str, typer.Argument(help="ti2v-5b, t2v-a14b or i2v-a14b")]) -> None:
+def pull_command(
+    name: Annotated[str, typer.Argument(help="ti2v-5b, t2v-a14b, i2v-a14b, or lightx2v (the 4-step LoRAs)")],
+    quant: Annotated[
+        str | None, typer.Option("--quant", help="GGUF experts of this quant type instead (q8_0 | q4_k_s; A14B only).")
+    ] = None,
+) -> None:
     """Download a model from the Hugging Face Hub into the models root (resumable)."""
     with user_errors():
+        if name == "lightx2v":
+            from wanflow.backends.pull_quantized import pull_lightning
+
+            for path in pull_lightning(models_root()):
+                console.print(f"[green]installed[/] {path}")
+            return
         spec = backend_spec(name)
+        if quant is not None:
+            from wanflow.backends.pull_quantized import pull_gguf
+            from wanflow.backends.quantized import gguf_repo_file
+
+            gguf_repo_file(spec.id, "transformer", quant)  # a quant or model without files: said before downloading
+            for path in pull_gguf(spec.id, quant, models_root()):
+                console.print(f"[green]installed[/] {path}")
+            return
         from wanflow.backends.pull import pull_model
 
         console.print(
@@ -106,6 +144,16 @@ def verify_command(
                 console.print(
                     f"[green]ok[/] {kind} {backend_id} ({folder}) fingerprint {weights_fingerprint(folder)[:16]}"
                 )
+        from wanflow.backends.gguf_files import verify_installed
+
+        for backend_id, path, found_problems in verify_installed(models_root()):
+            if name and backend_id != backend_spec(name).id:
+                continue
+            checked += 1
+            for message in found_problems:
+                problems.append(Problem(file=str(path), line=None, column=None, field=backend_id, message=message))
+            if not found_problems:
+                console.print(f"[green]ok[/] GGUF expert {backend_id} ({path})")
         if checked == 0:
             raise UserError(_nothing_installed(name, tiny))
         if problems:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -9,7 +10,16 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from wanflow.cli.common import AllowReadOpt, gpu_ids, make_console, named, print_table, split_ids, user_errors
+from wanflow.cli.common import (
+    AllowReadOpt,
+    default_out,
+    gpu_ids,
+    make_console,
+    named,
+    print_table,
+    split_ids,
+    user_errors,
+)
 from wanflow.errors import UserError
 from wanflow.take import RenderSettings
 
@@ -17,7 +27,7 @@ console = make_console(soft_wrap=False)
 
 SpecArg = Annotated[Path, typer.Argument(help="The storyboard spec (YAML).", show_default=False)]
 ProfileOpt = Annotated[
-    str, typer.Option("--profile", "-p", help="preview | draft | final | a profile the spec declares.")
+    str, typer.Option("--profile", "-p", help="preview | animatic | draft | final | a profile the spec declares.")
 ]
 CacheOpt = Annotated[
     Path | None,
@@ -38,6 +48,22 @@ TakesOpt = Annotated[
         "--takes", help="Takes of every shot for this run, each with its own seed (default: the spec's takes:)."
     ),
 ]
+CardOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--card",
+        help="GPU memory in GiB to fit memory plans to (default: $WANFLOW_CARD, else the CUDA card's free memory).",
+    ),
+]
+RamOpt = Annotated[float | None, typer.Option("--ram", help="CPU memory in GiB the memory plans may hold weights in.")]
+MemoryOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--memory",
+        help="One memory plan for every take: resident, offload, fp8, fp8-offload, stream, fp8-stream, gguf-q8, gguf-q4.",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the whole plan as JSON.")]
 NonstandardOpt = Annotated[
     bool,
     typer.Option("--allow-nonstandard", help="Render model folders whose layout differs from the official Wan2.2 one."),
@@ -61,12 +87,18 @@ def plan_command(
     allow_nonstandard: NonstandardOpt = False,
     takes: TakesOpt = None,
     allow_read: AllowReadOpt = None,
+    card: CardOpt = None,
+    ram: RamOpt = None,
+    memory: MemoryOpt = None,
+    json_output: JsonOpt = False,
 ) -> None:
-    """Print the render plan: each take's backend, size, frames, seed, estimated GPU time and memory, cached or not."""
+    """Print the render plan: each take's backend, size, frames, seed, memory plan, estimated GPU time
+    and memory, cached or not."""
     from wanflow.cache import ArtifactStore, default_cache_dir
     from wanflow.confine import allow_reading
     from wanflow.plan import make_plan
-    from wanflow.plan.estimate import estimate
+    from wanflow.plan.data import costs_and_cache, plan_data
+    from wanflow.plan.fit import card_budget, fit_plan
     from wanflow.storyboard import load_film
 
     with user_errors():
@@ -74,7 +106,15 @@ def plan_command(
         settings = render_settings(None, dtype, offload, t5_cpu, vae_tiling, step_cache, allow_nonstandard)
         film = load_film(spec)
         plan = make_plan(film, profile, settings, takes)
+        budget = card_budget(plan, card, ram, memory)
+        plan, choices = fit_plan(plan, budget, settings, default="offload" if offload else "resident")
     store = ArtifactStore(cache or default_cache_dir(spec.resolve()))
+    seconds_of, statuses = costs_and_cache(plan, choices, store, settings)
+    if json_output:
+        typer.echo(json.dumps(plan_data(plan, choices, seconds_of, statuses, budget), ensure_ascii=False, indent=2))
+        with user_errors():
+            plan.check()
+        return
     table = Table(title=f"{named(film.title)}: profile {plan.profile}, film {plan.width}x{plan.height}")
     for column in (
         "shot",
@@ -85,22 +125,18 @@ def plan_command(
         "frames@fps",
         "seconds",
         "steps",
+        "memory plan",
         "est. GPU time",
         "est. memory",
         "cache",
     ):
         table.add_column(column, justify="right" if column in ("seconds", "steps") else "left")
     total_seconds, to_render = 0.0, 0
+    colours = {"no model": "[red]no model[/]", "cached": "[green]cached[/]", "latents": "[yellow]latents[/]"}
     for job in plan.takes:
-        seconds, memory = estimate(job, settings)
-        if job.model_dir is None:
-            status = "[red]no model[/]"
-        elif store.has("clips", job.keys.clip):
-            status = "[green]cached[/]"
-        elif store.has("latents", job.keys.latents):
-            status = "[yellow]latents[/]"
-        else:
-            status = "render"
+        seconds, choice = seconds_of[job.name], choices[job.name]
+        memory = choice.peak_gib
+        status = colours.get(statuses[job.name], statuses[job.name])
         if "cached" not in status:
             total_seconds += seconds or 0.0
             to_render += 1
@@ -109,25 +145,24 @@ def plan_command(
             job.shot_id,
             f"{job.take}" + (" (film)" if several and job.chosen else ""),
             str(job.settings.seed),
-            job.backend + (" (tiny)" if job.tiny else ""),
+            f"animatic ({job.backend})" if job.settings.animatic else job.backend + (" (tiny)" if job.tiny else ""),
             f"{job.settings.width}x{job.settings.height}",
             f"{job.settings.frames}@{job.settings.fps}",
             f"{job.settings.seconds:.2f}",
-            str(job.settings.steps),
+            "-" if job.settings.animatic else str(job.settings.steps),
+            choice.label(),
             _duration(seconds) if seconds is not None else "-",
             f"{memory:.0f} GiB" if memory is not None else "-",
             status,
         )
     print_table(console, table)
-    console.print(
-        f"{len(plan.jobs)} shots, {len(plan.takes)} takes ({to_render} to render); "
-        "(film) marks the take the film uses where a shot has several"
-    )
+    marks = "; (film) marks the take the film uses where a shot has several" if len(plan.takes) > len(plan.jobs) else ""
+    console.print(f"{len(plan.jobs)} shots, {len(plan.takes)} takes ({to_render} to render){marks}")
     if total_seconds:
         console.print(
             f"estimated GPU time for the work not cached: {_duration(total_seconds)} "
             "(the official single-GPU timings, H100 for A14B and RTX 4090 for TI2V-5B, scaled by size, frames and steps); "
-            "memory: the real-size weights on the GPU with these switches plus activations",
+            "memory: the real-size weights the memory plan keeps on the GPU plus activations (docs/models.md)",
             soft_wrap=True,  # one line: the terminal wraps it, a pipe keeps it whole
         )
     for job in plan.jobs:
@@ -151,7 +186,15 @@ def run_command(
     force: Annotated[
         list[str] | None, typer.Option("--force", help="Re-render these shots (or 'all') even if cached.")
     ] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the film, its clips and report.")] = Path("out"),
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Folder for the film, its clips and report (default: out/ at the repository root, beside the cache).",
+            show_default=False,
+        ),
+    ] = None,
     cache: CacheOpt = None,
     device: DeviceOpt = None,
     dtype: DtypeOpt = "auto",
@@ -169,6 +212,9 @@ def run_command(
     ] = None,
     takes: TakesOpt = None,
     allow_read: AllowReadOpt = None,
+    card: CardOpt = None,
+    ram: RamOpt = None,
+    memory: MemoryOpt = None,
 ) -> None:
     """Render the storyboard into a film (a Prefect flow; local, or on $PREFECT_API_URL)."""
     from wanflow import settings as environment
@@ -184,10 +230,13 @@ def run_command(
             profile=profile,
             only=tuple(split_ids(only)),
             force=tuple(split_ids(force)),
-            out=out,
+            out=out or default_out(spec),
             cache=cache,
             settings=render_settings(device, dtype, offload, t5_cpu, vae_tiling, step_cache, allow_nonstandard),
             takes=takes,
+            card_gib=card if card is not None else environment.current().card,
+            ram_gib=ram,
+            memory=memory,
             cluster=cluster or environment.current().cluster,
             workers=workers,
             gpus=gpu_ids(gpus),
@@ -247,7 +296,7 @@ def _print_summary(summary) -> None:
         takes = ", ".join(f"{summary.count_takes(s)} {s}" for s in statuses if summary.count_takes(s))
         counts += f"; takes: {takes or 'none'} (* the take the film uses)"
     phases = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in summary.phases.items())
-    console.print(f"shots: {counts or 'none'}; phases: {phases}")
+    console.print(f"shots: {counts or 'none'}" + (f"; phases: {phases}" if phases else ""))
     loaded = ", ".join(f"{load['model']} ({load['worker']})" for load in summary.loads)
     console.print(f"models loaded: {loaded or 'none'}")
     if summary.film:

@@ -17,7 +17,7 @@ SCHEMA_FILE = "wanflow.schema.json"
 EXAMPLE_FILM = """\
 # yaml-language-server: $schema=../wanflow.schema.json
 # A storyboard: `wanflow validate specs/film.yaml` checks it, `wanflow run specs/film.yaml` films it.
-# The format is documented in wanflow's docs/spec-format.md.
+# Every key of the format: `wanflow keys`; the cinematography terms: `wanflow vocab`.
 wanflow: 1
 title: 灯塔
 lang: zh

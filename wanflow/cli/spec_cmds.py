@@ -7,6 +7,7 @@ pre-commit hook.
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -72,16 +73,38 @@ def init(
     directory: Annotated[Path, typer.Argument(help="Folder for the new storyboard repository.")] = Path("."),
 ) -> None:
     """Scaffold a storyboard repository: example spec, Prefect deployments, pre-commit hook, schema."""
+    from wanflow.cli.newrepo import ensure_repository
     from wanflow.cli.scaffold import write_scaffold
 
     with user_errors():
         written = write_scaffold(directory)
+        repository = ensure_repository(directory)
     for path in written:
         stdout.print(f"wrote {path}", markup=False)
-    stdout.print(f"next: wanflow validate {directory / 'specs' / 'film.yaml'}", markup=False)
+    stdout.print(repository, markup=False)
+    go = "" if directory.absolute() == Path.cwd() else f"cd {shlex.quote(str(directory))} && "
+    stdout.print("next:", markup=False)
+    for command in NEXT_COMMANDS:
+        stdout.print(f"  {go}{command}", markup=False)
+
+
+NEXT_COMMANDS = (
+    "wanflow validate specs/film.yaml",
+    "wanflow plan specs/film.yaml --profile preview",
+    "wanflow run specs/film.yaml --profile preview",
+)
+
+
+def keys() -> None:
+    """Print every key of the storyboard format, level by level (the reference in docs/spec-format.md)."""
+    from wanflow.storyboard.keyref import key_reference
+
+    with user_errors():
+        sys.stdout.write(key_reference())
 
 
 def register(app: typer.Typer) -> None:
     app.command()(validate)
     app.command()(schema)
     app.command()(init)
+    app.command()(keys)

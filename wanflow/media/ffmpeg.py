@@ -1,6 +1,6 @@
 """ffmpeg primitives: write a clip, read frames back, probe a file, run ffmpeg with clear errors.
 
-The only module that starts ffmpeg processes. It uses the ffmpeg binary that the
+The only module that starts ffmpeg processes (through `media.children`: they die with the run). It uses the ffmpeg binary that the
 imageio-ffmpeg wheel ships, so every machine runs the same build (it has no ffprobe: `probe`
 reads `ffmpeg -i` and counts frames by demuxing, which is exact and cheap). Another ffmpeg runs
 only when the user names it ($WANFLOW_FFMPEG); a bundled binary that cannot run stops the command.
@@ -23,6 +23,7 @@ import numpy as np
 
 from wanflow.atomic import atomic_path
 from wanflow.errors import Problem, UserError, file_error
+from wanflow.media import children
 from wanflow.media.inputs import audio_input, clip_input
 from wanflow.settings import current
 
@@ -70,7 +71,7 @@ def ffmpeg_exe() -> str:
 def _runnable(asked: str | None) -> str:
     exe = asked or str(bundled_ffmpeg())
     try:
-        result = subprocess.run([exe, "-hide_banner", "-version"], capture_output=True, timeout=60)
+        result = children.run([exe, "-hide_banner", "-version"], capture_output=True, timeout=60)
         reason = "" if result.returncode == 0 else f"exit code {result.returncode}"
     except subprocess.TimeoutExpired:
         reason = "no answer to -version within 60 s"
@@ -100,12 +101,13 @@ def run_ffmpeg(
         command += ["-progress", "pipe:1", "-nostats"]
     command += list(args)
     with tempfile.TemporaryFile() as stderr_file:
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr_file, text=True)
-        assert process.stdout is not None
-        for line in process.stdout:
-            if on_frame is not None and line.startswith("frame="):
-                on_frame(int(line.split("=", 1)[1]))
-        returncode = process.wait()
+        process = children.popen(command, stdout=subprocess.PIPE, stderr=stderr_file, text=True)
+        with children.killed_on_error(process):
+            assert process.stdout is not None
+            for line in process.stdout:
+                if on_frame is not None and line.startswith("frame="):
+                    on_frame(int(line.split("=", 1)[1]))
+            returncode = process.wait()
         stderr_file.seek(0)
         stderr = stderr_file.read().decode(errors="replace")
     if returncode != 0:
@@ -117,7 +119,7 @@ def run_ffmpeg(
 def _pipe_ffmpeg(args: Sequence[str], *, what: str, file: Path, stdin: bytes | None = None) -> bytes:
     """Run ffmpeg with raw data on its pipes; a failure becomes a UserError with ffmpeg's reason."""
     command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", *args]
-    result = subprocess.run(command, input=stdin, capture_output=True)
+    result = children.run(command, input=stdin, capture_output=True)
     if result.returncode != 0:
         raise file_error(file, f"ffmpeg failed to {what}: " + result.stderr.decode(errors="replace")[-400:])
     return result.stdout
@@ -131,7 +133,7 @@ def _error_lines(stderr: str) -> list[str]:
     return errors[:4] or lines[-4:]
 
 
-def write_clip(frames: np.ndarray, fps: float, path: Path, *, crf: int = 18) -> None:
+def write_clip(frames: np.ndarray, fps: float, path: Path, *, crf: int = 18, preset: str = H264_PRESET) -> None:
     """uint8 [F, H, W, 3] -> H.264 yuv420p mp4, written atomically."""
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise ValueError(f"write_clip wants uint8 [frames, height, width, 3], got {frames.dtype} {frames.shape}")
@@ -152,7 +154,7 @@ def write_clip(frames: np.ndarray, fps: float, path: Path, *, crf: int = 18) -> 
             "-i",
             "pipe:0",
         ]
-        args += ["-an", "-c:v", "libx264", "-preset", H264_PRESET, "-crf", str(crf), "-pix_fmt", "yuv420p"]
+        args += ["-an", "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p"]
         args += ["-movflags", "+faststart", "-f", "mp4", str(temp)]
         _pipe_ffmpeg(args, what="write the clip", file=path, stdin=np.ascontiguousarray(frames).tobytes())
 
@@ -196,7 +198,7 @@ def probe(path: Path) -> VideoInfo:
         raise file_error(path, "video file not found")
     # One ffmpeg run: the header (stderr), the frame count (demuxing every packet, no decode)
     # and the container tags (an ffmetadata output on stdout).
-    result = subprocess.run(
+    result = children.run(
         [
             ffmpeg_exe(),
             "-hide_banner",
@@ -255,7 +257,7 @@ def probe(path: Path) -> VideoInfo:
 
 def read_metadata(path: Path) -> dict[str, str]:
     """Container tags, read through ffmpeg's ffmetadata writer (values are unescaped exactly)."""
-    result = subprocess.run(
+    result = children.run(
         [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", *clip_input(path), "-f", "ffmetadata", "-"],
         capture_output=True,
         text=True,
@@ -313,7 +315,7 @@ def media_duration(path: Path) -> float:
     """Seconds of a soundtrack file (its container's duration), read by the demuxer its suffix names."""
     if not path.is_file():
         raise file_error(path, "media file not found")
-    header = subprocess.run(
+    header = children.run(
         [ffmpeg_exe(), "-hide_banner", "-nostdin", *audio_input(path)], capture_output=True, text=True, errors="replace"
     ).stderr
     match = re.search(r"Duration: (\d+):(\d+):([\d.]+)", header)
@@ -325,7 +327,7 @@ def media_duration(path: Path) -> float:
 
 def check_audio(path: Path, decode_seconds: float) -> float:
     """A soundtrack file's length in seconds, once its first `decode_seconds` decode without error."""
-    result = subprocess.run(
+    result = children.run(
         [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-xerror", *audio_input(path), "-map", "0:a:0"]
         + ["-t", f"{decode_seconds:g}", "-f", "null", "-"],
         capture_output=True,
@@ -348,5 +350,5 @@ def audio_samples(path: Path, rate: int = 48000) -> int:
 
 
 def has_filter(name: str) -> bool:
-    listing = subprocess.run([ffmpeg_exe(), "-hide_banner", "-filters"], capture_output=True, text=True).stdout
+    listing = children.run([ffmpeg_exe(), "-hide_banner", "-filters"], capture_output=True, text=True).stdout
     return any(line.split()[1:2] == [name] for line in listing.splitlines() if line.strip())

@@ -8,7 +8,6 @@ Debian/Ubuntu, Fedora, macOS and Windows. No font found is a UserError that says
 from __future__ import annotations
 
 import shutil
-import subprocess
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +17,7 @@ from PIL import ImageFont
 from wanflow import settings
 from wanflow.errors import Problem, UserError
 from wanflow.film import Film
+from wanflow.media import children
 
 INSTALL_HINT = (
     "no font with Chinese glyphs found: run scripts/install-system-deps.sh "
@@ -61,7 +61,7 @@ def _from_env() -> FontFile | None:
 def _from_fontconfig() -> FontFile | None:
     if shutil.which("fc-list") is None:
         return None
-    listing = subprocess.run(
+    listing = children.run(
         ["fc-list", "-f", "%{file}|%{index}|%{family}|%{style}\n", ":lang=zh"],
         capture_output=True,
         text=True,

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
+from wanflow.backends.footprint import GIB, footprint
 from wanflow.catalog import BACKENDS
 from wanflow.plan.jobs import RenderJob
 from wanflow.take import RenderSettings
 
 
 def estimate(job: RenderJob, settings: RenderSettings = RenderSettings()) -> tuple[float | None, float | None]:
-    """(GPU seconds, peak GiB); None for tiny models.
+    """(GPU seconds, peak GiB); None for tiny models and the animatic (no GPU, no model).
 
     Seconds are scaled from the official single-GPU table by size, frames and steps. Memory
-    comes from the real-size model built on the meta device under these settings: the weights
-    each phase keeps on the GPU plus an activation term (`wanflow.backends.realsize`). The
-    first real-model estimate imports torch and diffusers (seconds); later ones are cached.
+    comes from the real-size model under these settings: the weights each phase keeps on the
+    GPU plus an activation term, from numbers computed once on the meta device and shipped
+    (`wanflow.backends.footprint`), so a plan never imports torch.
     """
-    if job.tiny:
+    if job.tiny or job.settings.animatic:
         return None, None
-    from wanflow.backends.realsize import GIB, real_size
 
     spec = BACKENDS[job.backend]
     label = "720p" if job.settings.width * job.settings.height > 832 * 480 else "480p"
@@ -29,7 +29,7 @@ def estimate(job: RenderJob, settings: RenderSettings = RenderSettings()) -> tup
     work = (job.settings.width * job.settings.height * job.settings.frames * job.settings.steps) / (
         ref_w * ref_h * spec.frames * spec.steps
     )
-    size = real_size(
+    size = footprint(
         job.backend, dtype=settings.dtype, offload=settings.offload, text_encoder_cpu=settings.text_encoder_cpu
     )
     return spec.official_seconds[label] * work, size.peak_gpu_bytes(

@@ -7,21 +7,25 @@ Planning is pure and cheap (no torch): it is what `wanflow plan` prints and what
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from wanflow.backends.layout import check_layout, describe_layout
-from wanflow.backends.store import model_dir, weights_fingerprint
+from wanflow.backends.store import weights_fingerprint
 from wanflow.backends.validate import check_request, frames_for_duration
 from wanflow.catalog import BACKENDS, BackendSpec
 from wanflow.errors import Problem, UserError
 from wanflow.film import Film, Shot
 from wanflow.grammar.compile import CompiledShot, compile_shot
+from wanflow.media.animatic_panel import Panel
+from wanflow.plan.animatic import animatic_keys, panel_of, start_view
 from wanflow.plan.ends import end_frame, end_problems, needed_first, render_order
 from wanflow.plan.framing import framed_size, image_size
 from wanflow.plan.keys import JobKeys, job_keys
+from wanflow.plan.limits import request_problem
+from wanflow.plan.models import installed_model, missing_model_message, nonstandard_layout
 from wanflow.plan.profiles import resolve_profile
 from wanflow.plan.takes import check_takes_option, take_name, take_numbers, take_seed
+from wanflow.plan.tiers import tier_settings
 from wanflow.storyboard.load import load_film
 from wanflow.take import RenderSettings, TakeSettings
 
@@ -43,6 +47,7 @@ class RenderJob:
     take: int = 1  # which take of the shot this job renders (its seed is that take's)
     upstream_job: str | None = None  # name of the job it continues from: its upstream's chosen take
     end_job: str | None = None  # name of the job whose rendered first frame ends it (`end_at:` a shot without image)
+    panel: Panel | None = None  # an animatic take of a text-only shot starts on this storyboard panel
 
     @property
     def waits_for(self) -> tuple[str, ...]:
@@ -170,17 +175,19 @@ def make_plan(
         where = _where(film, shot)
         routing = _routing_problems(spec, shot, where) + end_problems(spec, shot, where)
         problems += routing
-        folder = _find_model(backend_id, profile.tiny)
-        if folder is None:
+        folder = None if profile.animatic else installed_model(backend_id, profile.tiny)
+        if profile.animatic:
+            weights = "animatic"  # drawn: no model
+        elif folder is None:
             if backend_id not in missing_models:
-                missing_models[backend_id] = where("backend", _missing_model_message(backend_id, profile.tiny))
+                missing_models[backend_id] = where("backend", missing_model_message(backend_id, profile.tiny))
             weights = "missing"
         else:
             weights = fingerprints.setdefault(folder, weights_fingerprint(folder))
         model_layout = None
         if folder is not None and not profile.tiny:
             if folder not in layouts:
-                layouts[folder] = _nonstandard_layout(backend_id, folder, settings, where, problems)
+                layouts[folder] = nonstandard_layout(backend_id, folder, settings, where, problems)
             model_layout = layouts[folder]
         profile_size = (profile.width, profile.height) if profile.width and profile.height else spec.default_size
         frames, notes = _frames(shot, spec, profile.max_frames)
@@ -194,14 +201,14 @@ def make_plan(
                     frames=frames,
                     image=shot.image,
                     image_from_previous_shot=shot.continue_from is not None,
-                    tiny=profile.tiny,
+                    tiny=profile.tiny or profile.animatic,  # any multiple of the stride: no quality to lose
                     allow_custom_size=profile.width is not None,
                     file=str(film.path),
                     line=shot.line,
                     model_dir=folder,
                 )
             except UserError as error:
-                problems += [replace(p, field=f"shots.{shot.id}.{p.field}") for p in error.problems]
+                problems += [request_problem(p, shot, spec, frames) for p in error.problems]
             else:
                 width, height = _framing(shot, spec, profile_size, sizes, where, problems, notes)
         sizes[shot.id] = (width, height)
@@ -209,6 +216,8 @@ def make_plan(
         compiled = compile_shot(film, shot)
         upstream_clip = clip_keys.get(shot.continue_from or "")
         upstream_job = take_name(shot.continue_from, film.shot(shot.continue_from).take) if shot.continue_from else None
+        panel = panel_of(film, shot) if profile.animatic else None
+        tier = tier_settings(profile, spec, shot.loras, where, problems, missing_models)
         end = end_frame(film, shot)
         end_job = take_name(end.shot, film.shot(end.shot).take) if end and end.shot else None
         notes += [end.note()] if end else []
@@ -220,24 +229,25 @@ def make_plan(
                 height=height,
                 frames=frames,
                 fps=spec.fps,
-                steps=profile.steps or spec.steps,
-                guidance_high=spec.guidance_high,
-                guidance_low=spec.guidance_low,
-                shift=spec.shift,
                 boundary_ratio=spec.boundary_ratio,
                 fit=shot.fit,
-                loras=shot.loras,
                 image=shot.image,
+                **tier,  # steps, guidance, shift, LoRAs (and the turbo tier's sampler)
                 end_image=end.image if end else None,
+                **_animatic_fields(shot, take, take_seed(seed, take)) if profile.animatic else {},
             )
-            keys = job_keys(
-                compiled=compiled,
-                take=take_settings,
-                weights=weights,
-                upstream_clip=upstream_clip,
-                render=settings,
-                end_clip=clip_keys.get(end.shot) if end and end.shot else None,
-            )
+            end_clip = clip_keys.get(end.shot) if end and end.shot else None
+            if profile.animatic:
+                keys = animatic_keys(take_settings, panel, upstream_clip, end_clip)
+            else:
+                keys = job_keys(
+                    compiled=compiled,
+                    take=take_settings,
+                    weights=weights,
+                    upstream_clip=upstream_clip,
+                    render=settings,
+                    end_clip=end_clip,
+                )
             job = RenderJob(
                 shot=shot,
                 compiled=compiled,
@@ -251,6 +261,7 @@ def make_plan(
                 model_layout=model_layout,
                 take=take,
                 upstream_job=upstream_job,
+                panel=panel,
                 end_job=end_job,
             )
             all_takes.append(job)
@@ -292,9 +303,13 @@ def referenced_keys(spec_path: Path) -> set[str]:
     for name in available_profiles(film):
         plan = make_plan(film, name)
         for job in plan.takes:
-            if job.model_dir is not None:
+            if job.model_dir is not None or job.settings.animatic:
                 keys.update(job.keys.all().values())
     return keys
+
+
+def _animatic_fields(shot: Shot, take: int, seed: int) -> dict[str, object]:
+    return {"animatic": True, "camera": shot.camera, "start_view": start_view(shot, take, seed)}
 
 
 def _frames(shot: Shot, spec: BackendSpec, max_frames: int | None) -> tuple[int, list[str]]:
@@ -356,39 +371,6 @@ def _routing_problems(spec: BackendSpec, shot: Shot, where) -> list[Problem]:
     if spec.needs_image and not shot.image_conditioned:
         return [where("backend", f"{spec.id} needs a start image (image:) or continue_from:")]
     return []
-
-
-def _nonstandard_layout(
-    backend_id: str, folder: Path, settings: RenderSettings, where, problems: list[Problem]
-) -> dict[str, object] | None:
-    """None for an official folder; a problem for another one, or its own layout when it is allowed."""
-    differences = check_layout(backend_id, folder)
-    if not differences:
-        return None
-    if not settings.allow_nonstandard:
-        listed = "; ".join(str(difference) for difference in differences)
-        problems.append(
-            where(
-                "backend",
-                f"model {backend_id} in {folder} is not the official Wan2.2 layout: {listed}. "
-                f"Check it with `wanflow models verify {backend_id}`, or render it as it is with --allow-nonstandard",
-            )
-        )
-        return None
-    return describe_layout(folder)
-
-
-def _find_model(backend_id: str, tiny: bool) -> Path | None:
-    try:
-        return model_dir(backend_id, tiny=tiny)
-    except UserError:
-        return None
-
-
-def _missing_model_message(backend_id: str, tiny: bool) -> str:
-    if tiny:
-        return f"tiny {backend_id} model missing; run `wanflow models make-tiny`"
-    return f"model {backend_id} is not installed; run `wanflow models pull {backend_id}`"
 
 
 def _where(film: Film, shot: Shot):

@@ -1,35 +1,73 @@
-"""The order shots (each take a job of its own) are generated in on one device: continuity first, then fewest model swaps."""
+"""The order shots (each take a job of its own) are generated in on one device: continuity first, then fewest model loads.
+
+A model load costs minutes with real A14B weights, so the order is a sequence of *phases*:
+load one model, render every shot of it that is ready, including those that become ready
+on the way (a continuation of a shot just rendered), then switch. Running every ready shot
+of the loaded model never costs a later load, so the fewest loads is the shortest sequence
+of phases that renders everything: a breadth-first search over which model to load next.
+"""
 
 from __future__ import annotations
 
 from wanflow.plan.jobs import RenderJob
 
+MAX_FRONTIER = 64  # states kept per search depth; past it the ones with most shots done (never hit by real films)
+
 
 def generation_order(jobs: list[RenderJob]) -> list[RenderJob]:
-    """Continuity first, then as few model swaps as possible.
+    """Every job once, each after the job it continues from, loading each model as few times as possible.
 
-    Greedy: keep rendering ready shots on the backend that is loaded; when none is ready,
-    switch to the backend with the most ready shots. Text-only backends never depend on
-    another shot, so the usual plans load each backend exactly once.
+    Within a phase, shots keep film order; between equally short sequences, the one that
+    loads the model of the earliest ready shot first wins (so a film of one model is in film order).
     """
-    pending = list(jobs)
+    if not jobs:
+        return []
     selected = {job.name for job in jobs}
-    done: set[str] = set()
-    order: list[RenderJob] = []
-    current: str | None = None
-    while pending:
-        ready = [j for j in pending if all(name not in selected or name in done for name in j.waits_for)]
-        if not any(j.backend == current for j in ready):
-            counts: dict[str, int] = {}
-            for j in ready:
-                counts[j.backend] = counts.get(j.backend, 0) + 1
-            current = max(counts, key=lambda b: (counts[b], -_first_index(ready, b)))
-        job = next(j for j in ready if j.backend == current)
-        order.append(job)
-        done.add(job.name)
-        pending.remove(job)
-    return order
+    frontier: list[tuple[tuple[RenderJob, ...], str | None]] = [((), None)]
+    seen: set[frozenset[str]] = set()
+    while True:
+        following: list[tuple[tuple[RenderJob, ...], str | None]] = []
+        for order, current in frontier:
+            done = {job.name for job in order}
+            for backend in _ready_backends(jobs, done, selected):
+                if backend == current:
+                    continue
+                phase = _phase(jobs, backend, done, selected)
+                grown = order + phase
+                if len(grown) == len(jobs):
+                    return list(grown)
+                key = frozenset(job.name for job in grown) | {f"\0{backend}"}
+                if key not in seen:
+                    seen.add(key)
+                    following.append((grown, backend))
+        frontier = sorted(following, key=lambda state: -len(state[0]))[:MAX_FRONTIER]
 
 
-def _first_index(jobs: list[RenderJob], backend: str) -> int:
-    return next(i for i, j in enumerate(jobs) if j.backend == backend)
+def loads(order: list[RenderJob]) -> int:
+    """How many times a device loads a model rendering `order`: once per change of backend."""
+    return sum(1 for index, job in enumerate(order) if index == 0 or order[index - 1].backend != job.backend)
+
+
+def _ready(job: RenderJob, done: set[str], selected: set[str]) -> bool:
+    """Not done, and every job it needs a clip of (continued from, ended on) done or not in this run."""
+    return job.name not in done and all(name not in selected or name in done for name in job.waits_for)
+
+
+def _ready_backends(jobs: list[RenderJob], done: set[str], selected: set[str]) -> list[str]:
+    """Backends with a ready job, in the film order of their first ready job."""
+    return list(dict.fromkeys(job.backend for job in jobs if _ready(job, done, selected)))
+
+
+def _phase(jobs: list[RenderJob], backend: str, done: set[str], selected: set[str]) -> tuple[RenderJob, ...]:
+    """Every job of `backend` that is ready or becomes ready while the phase runs, in film order."""
+    done = set(done)
+    phase: list[RenderJob] = []
+    progressed = True
+    while progressed:
+        progressed = False
+        for job in jobs:
+            if job.backend == backend and _ready(job, done, selected):
+                phase.append(job)
+                done.add(job.name)
+                progressed = True
+    return tuple(phase)

@@ -202,6 +202,12 @@ def fill_shot(api: ApiGraph, shot: ShotSettings) -> ApiGraph:
 
 def shot_workflow(shot: ShotSettings) -> ApiGraph:
     """The backend's official template, in API format, set to the shot."""
+    if shot.take.sampler != "unipc":  # wanflow's turbo tier: the template's Lightning branch, not yet written
+        raise UserError(
+            f"shot {shot.shot_id}: the ComfyUI export writes the template's official branch (UniPC); the turbo "
+            "tier's Lightning branch is not exported yet: export it with --profile final, and switch on the "
+            "template's own 'Enable Lightning LoRA' in ComfyUI"
+        )
     return prune(fill_shot(_folded_template(shot_template(shot), shot.start_image is not None), shot))
 
 

@@ -44,7 +44,8 @@ class ShotRecord:
 
     @property
     def backend(self) -> str:
-        return self.settings.backend
+        """The model that rendered it, or `animatic`: drawn, no model."""
+        return "animatic" if self.settings.animatic else self.settings.backend
 
     @property
     def compared(self) -> bool:

@@ -27,6 +27,7 @@ from wanflow.report.contact_sheet import clip_thumbnails, contact_sheet, take_th
 from wanflow.report.otio import build_otio, render_timeline_media
 from wanflow.report.records import ShotRecord, TakeRecord
 from wanflow.report.timelines import write_timelines
+from wanflow.report.words import film_vocabulary, look_words
 from wanflow.storyboard.mediafiles import open_start_image
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -113,9 +114,20 @@ def build_manifest(film: Film, records: list[ShotRecord], *, profile: str, run_i
     }
 
 
+_RUN_FIELDS = ("cached", "seconds")  # a shot's provenance fields that say how this run went
+
+
 def manifest_metadata(film: Film, records: list[ShotRecord], *, profile: str, run_info: dict) -> dict[str, str]:
-    """`assemble(..., metadata=...)`: the manifest as compact JSON in the MP4's comment tag."""
+    """`assemble(..., metadata=...)`: the manifest as compact JSON in the MP4's comment tag.
+
+    Only what the film's pictures and sound come from: what changes from run to run (render
+    seconds, cached or not, the run's model loads and workers) stays in manifest.json, so the
+    same clips cut twice give the same film, byte for byte."""
     manifest = build_manifest(film, records, profile=profile, run_info=run_info)
+    manifest.pop("run")
+    for shot in manifest["shots"]:
+        for varying in _RUN_FIELDS:
+            shot.pop(varying, None)
     return {"comment": json.dumps(manifest, ensure_ascii=False, separators=(",", ":"), default=str)}
 
 
@@ -190,6 +202,7 @@ def render_html(
         if record.shot.continue_from is not None:
             continued_by.setdefault(record.shot.continue_from, []).append(record.shot.id)
     by_id = {record.shot.id: record for record in records}
+    vocabulary = film_vocabulary(film)
     scenes = []
     for scene in film.scenes:
         shots = []
@@ -201,7 +214,7 @@ def render_html(
             shots.append(
                 {
                     "record": record,
-                    "look": look_fields(shot),
+                    "look": look_words(shot, vocabulary),
                     "frames": [_data_uri(image) for image in thumbs[shot.id]],
                     "start_frame": _start_frame(record, thumbs),
                     "end_frame": _end_frame(record, thumbs),

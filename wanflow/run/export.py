@@ -88,6 +88,9 @@ def _exported_job(plan: RenderPlan, shot_id: str, take: int | None) -> RenderJob
     problems = plan.shot_problems(shot_id, models=False)
     if problems:
         raise UserError(problems)
+    if plan.job(shot_id).settings.animatic:
+        message = f"profile {plan.profile} draws its takes without a model: no workflow to export; export a profile that renders (draft, final)"
+        raise UserError(Problem(str(plan.film.path), None, None, "--profile", message))
     if take is None:
         return plan.job(shot_id)
     return next(job for job in plan.takes_of(shot_id) if job.take == take)

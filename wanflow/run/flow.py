@@ -1,8 +1,8 @@
 """A run's one lifecycle, for `wanflow run` and for the Prefect deployment alike.
 
 prepare (bad input: a UserError, before Prefect starts) -> check the engine (a cluster that
-cannot hold the film is refused before any work) -> answer a run with nothing to do from the
-cache and the cut's stamp (no Prefect, no model, no ffmpeg) -> Prefect's server when none is
+cannot hold the film is refused before any work) -> answer a run with nothing to render from the
+cache (the cut's stamp, or a cut in this process: no Prefect, no model) -> Prefect's server when none is
 set -> the heavy imports while it boots -> the task graph (`graph.render_prepared`) -> the
 result. `render_film` is the deployment's flow: it calls `render` from inside its own flow run.
 """
@@ -21,7 +21,7 @@ from wanflow.errors import UserError
 from wanflow.run.apifaults import api_fault, quiet_api_tracebacks
 from wanflow.run.cluster import check_cluster, check_worker_specs, connect, worker_specs
 from wanflow.run.outdir import writing
-from wanflow.run.outputs import unchanged_run, write_run_json
+from wanflow.run.outputs import cut_from_cache, unchanged_run, write_run_json
 from wanflow.run.prepare import PreparedRun, RunRequest, prepare_run
 from wanflow.run.summary import RunSummary
 from wanflow.take import RenderSettings
@@ -51,10 +51,10 @@ def render(request: RunRequest, log: Log = print) -> RunResult:
     prepared = prepare_run(request, log=log)
     _check_engine(prepared)
     with writing(prepared.out_dir):  # one writer at a time; what a killed run left is removed
-        summary = unchanged_run(prepared)
+        summary = unchanged_run(prepared) or cut_from_cache(prepared, log)
         if summary is not None:
             write_run_json(prepared.out_dir, summary)
-    if summary is not None:  # nothing to render or cut
+    if summary is not None:  # nothing to render: no Prefect, no model
         return RunResult(summary, prepared.plan.tiny, rendered=False)
     from wanflow.run.graph import render_prepared  # Prefect's flow machinery, once the input is good
 

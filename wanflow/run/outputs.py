@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
@@ -12,8 +14,11 @@ from pathlib import Path
 from wanflow.atomic import partial_path, write_text_atomic
 from wanflow.cache import ArtifactStore
 from wanflow.media.clips import cached_clip
+from wanflow.nofollow import check_no_links, make_folders
 from wanflow.plan import RenderJob, RenderPlan, cut_key, take_name
-from wanflow.run.outdir import fresh_cut, stamp_cut
+from wanflow.report.words import warning_line
+from wanflow.run.outdir import claim, fresh_cut, stamp_cut
+from wanflow.run.outdir import film_path as film_path_of
 from wanflow.run.prepare import PreparedRun
 from wanflow.run.summary import RunSummary, planned_outcomes
 
@@ -28,15 +33,14 @@ def assemble_and_report(plan: RenderPlan, store: ArtifactStore, summary: RunSumm
     takes = write_takes(plan, store, summary, out_dir)
     clip_paths = {job.shot_id: cached_clip(store, job.keys.clip) for job in plan.jobs}
     missing = [shot_id for shot_id, path in clip_paths.items() if path is None]
-    clips_dir = out_dir / "clips"
-    clips_dir.mkdir(parents=True, exist_ok=True)
+    clips_dir = make_folders(out_dir, out_dir / "clips")
     cut, records = [], []
     for job in plan.jobs:
         source = clip_paths[job.shot_id]
         if source is None:
             continue
         local = clips_dir / f"{job.shot_id}.mp4"
-        _link_or_copy(source, local)
+        _link_or_copy(source, local, out_dir)
         cut.append(CutClip(shot=job.shot, path=local))
         records.append(_record(job, local, summary, takes))
     run_info = {"loads": summary.loads, "workers": summary.workers}
@@ -50,7 +54,7 @@ def assemble_and_report(plan: RenderPlan, store: ArtifactStore, summary: RunSumm
             )
             summary.report = {name: str(path) for name, path in vars(paths).items() if path is not None}
         return
-    film_path = out_dir / f"{Path(plan.film.path).stem}.mp4"
+    film_path = film_path_of(out_dir, plan.film.path)
     stamp = current_cut(plan, store, out_dir)
     if stamp is not None:
         logger.info(f"{film_path} is up to date (same clips, same spec, its files as cut): not cut again")
@@ -81,39 +85,71 @@ def current_cut(plan: RenderPlan, store: ArtifactStore, out_dir: Path) -> dict |
     """The stamp of the film in `out_dir` if it was cut from exactly these clips and this spec
     (and its report shows these takes) and its files are all as the cut wrote them (size and sha256); None when
     it must be cut (again)."""
-    return fresh_cut(_stamp_path(plan, out_dir), _cut_key(plan, store))
+    return fresh_cut(_stamp_path(plan, out_dir), _cut_key(plan, store), film_path_of(out_dir, plan.film.path))
 
 
 def unchanged_run(prepared: PreparedRun) -> RunSummary | None:
     """The summary of a run with nothing to do (every clip cached, the cut current), or None.
 
-    Such a run needs no model, no Prefect and no ffmpeg: the CLI answers it from the cache and
-    the stamp in about a second instead of starting Prefect's server for nothing.
+    Such a run needs no model, no Prefect and no ffmpeg: it is answered from the cache and the
+    stamp in about a second instead of starting Prefect's server for nothing.
     """
-    if prepared.forced:
+    if prepared.renders_takes():
         return None
     plan, store = prepared.plan, ArtifactStore(prepared.cache_dir)
-    if any(not store.has("clips", job.keys.clip) for job in (*plan.jobs, *prepared.takes)):
+    if any(not store.has("clips", job.keys.clip) for job in plan.jobs):
         return None
     stamp = current_cut(plan, store, prepared.out_dir)
     in_cache = [job for job in plan.takes if store.has("clips", job.keys.clip)]
     if stamp is None or not all(take_path(prepared.out_dir, job).is_file() for job in in_cache):
         return None
-    outcomes = planned_outcomes(plan)
-    for job in prepared.takes:
-        outcomes[job.shot_id].take_outcome(job.take).status = "cached"
+    summary = _cached_summary(prepared)
     for job in in_cache:
-        outcomes[job.shot_id].take_outcome(job.take).clip = str(take_path(prepared.out_dir, job))
-    for outcome in outcomes.values():
-        outcome.settle()
-    summary = RunSummary(str(plan.film.path), plan.profile, list(outcomes.values()), film=stamp["film"])
-    summary.report = stamp["report"]
+        summary.outcome(job.shot_id).take_outcome(job.take).clip = str(take_path(prepared.out_dir, job))
+    summary.film, summary.report = stamp["film"], stamp["report"]
     summary.note = "nothing changed: every clip was in the cache and the film is up to date"
     return summary
 
 
+def cut_from_cache(prepared: PreparedRun, log: Callable[[str], None]) -> RunSummary | None:
+    """The run of an edit that renders nothing (a caption, a title, a transition, another take
+    chosen): the film cut again from the cache, in this process, with no model and no Prefect.
+    None when some selected take must render (its clip missing, or found corrupt and discarded)."""
+    store = ArtifactStore(prepared.cache_dir)
+    if prepared.forced or any(cached_clip(store, job.keys.clip) is None for job in prepared.takes):
+        return None
+    started = time.perf_counter()
+    summary = _cached_summary(prepared)
+    summary.phases = {"plan": prepared.seconds}
+    assemble_and_report(prepared.plan, store, summary, prepared.out_dir, _Log(log))
+    summary.phases["assemble"] = time.perf_counter() - started
+    return summary
+
+
+def _cached_summary(prepared: PreparedRun) -> RunSummary:
+    """Every selected take cached; the others not selected."""
+    plan = prepared.plan
+    outcomes = planned_outcomes(plan)
+    for job in prepared.takes:
+        outcomes[job.shot_id].take_outcome(job.take).status = "cached"
+    for outcome in outcomes.values():
+        outcome.settle()
+    return RunSummary(str(plan.film.path), plan.profile, list(outcomes.values()))
+
+
+class _Log:
+    """The logger `assemble_and_report` speaks to, for a cut made outside Prefect's flow."""
+
+    def __init__(self, log: Callable[[str], None]) -> None:
+        self.info = self.warning = log
+
+
 def write_run_json(out_dir: Path, summary: RunSummary) -> None:
-    write_text_atomic(out_dir / "run.json", json.dumps(asdict(summary), indent=2, ensure_ascii=False))
+    """`run.json`, and the record of whose outputs the folder holds (a same-named spec is refused)."""
+    write_text_atomic(
+        check_no_links(out_dir, out_dir / "run.json"), json.dumps(asdict(summary), indent=2, ensure_ascii=False)
+    )
+    claim(out_dir, Path(summary.spec))
 
 
 def write_takes(plan: RenderPlan, store: ArtifactStore, summary: RunSummary, out_dir: Path) -> dict[str, Path]:
@@ -128,8 +164,8 @@ def write_takes(plan: RenderPlan, store: ArtifactStore, summary: RunSummary, out
         if source is None:
             continue
         target = take_path(out_dir, job)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        _link_or_copy(source, target)
+        make_folders(out_dir, target.parent)
+        _link_or_copy(source, target, out_dir)
         written[job.name] = target
         summary.outcome(job.shot_id).take_outcome(job.take).clip = str(target)
     return written
@@ -179,7 +215,7 @@ def _record(job: RenderJob, clip: Path, summary: RunSummary, takes: dict[str, Pa
         prompt=job.compiled.prompt,
         negative=job.compiled.negative,
         mode=job.compiled.mode,
-        warnings=tuple(w.message for w in job.compiled.warnings),
+        warnings=tuple(warning_line(w) for w in job.compiled.warnings),
         settings=job.settings,
         weights_fingerprint=job.weights,
         cache_keys=job.keys.all(),
@@ -191,9 +227,10 @@ def _record(job: RenderJob, clip: Path, summary: RunSummary, takes: dict[str, Pa
     )
 
 
-def _link_or_copy(source: Path, target: Path) -> None:
-    """Hard-link when the cache shares the filesystem (instant, no space), else copy; atomic."""
-    staging = partial_path(target)
+def _link_or_copy(source: Path, target: Path, out_dir: Path) -> None:
+    """Hard-link when the cache shares the filesystem (instant, no space), else copy; atomic.
+    Never through a link below `out_dir` (the rename replaces a link at `target` itself)."""
+    staging = check_no_links(out_dir, partial_path(target))
     try:
         os.link(source, staging)
     except OSError:

@@ -26,8 +26,11 @@ _default_log = logging.getLogger("wanflow.run.phases").info
 def needs_generation(job: RenderJob, store: ArtifactStore, *, force: bool = False) -> bool:
     """A shot needs the generator unless its clip or its latents are in the cache (and intact).
 
-    Intact is the store's checksum: no tensor is read, so asking costs no torch import.
+    Intact is the store's checksum: no tensor is read, so asking costs no torch import. An
+    animatic take is drawn, never generated.
     """
+    if job.settings.animatic:
+        return False
     if force:
         return True
     return cached_clip(store, job.keys.clip) is None and store.get_file("latents", job.keys.latents) is None

@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wanflow.backends.store import find_model
-from wanflow.cache import ArtifactStore, default_cache_dir
+from wanflow.cache import ArtifactStore, check_cache_links, default_cache_dir
 from wanflow.catalog import BACKENDS
 from wanflow.confine import Confinement
 from wanflow.errors import Problem, UserError
 from wanflow.media.checks import cut_problems
 from wanflow.plan import RenderJob, RenderPlan, make_plan, resolve_profile, select_forced, select_shots
-from wanflow.run.outdir import check_writable
+from wanflow.plan.fit import Budget, card_budget, fit_plan
+from wanflow.run.outdir import check_writable, spec_folder, spec_name
 from wanflow.storyboard import load_film
 from wanflow.take import RenderSettings
 
@@ -41,6 +42,9 @@ class RunRequest:
     cluster: str | None = None  # an existing Dask scheduler's address
     workers: int = 0  # a local cluster of N CPU workers for this run
     gpus: tuple[int, ...] = ()  # a local cluster of one worker per GPU for this run
+    card_gib: float | None = None  # --card: fit every take's memory plan to it (None: the CUDA card's free memory)
+    ram_gib: float | None = None  # --ram: the CPU memory the memory plans may hold weights in
+    memory: str | None = None  # --memory: one memory plan for every take
 
     @property
     def distributed(self) -> bool:
@@ -59,9 +63,11 @@ class PreparedRun:
     seconds: float = 0.0  # how long preparing took (the run's `plan` phase)
 
     def renders_takes(self) -> bool:
-        """Some selected take is forced or lacks its clip: the run will load a model."""
+        """Some selected take is generated (not drawn: the animatic) and forced or lacks its clip:
+        the run will load a model."""
         store = ArtifactStore(self.cache_dir)
-        return bool(self.forced) or any(not store.has("clips", job.keys.clip) for job in self.takes)
+        generated = [job for job in self.takes if not job.settings.animatic]
+        return any(job.shot_id in self.forced or not store.has("clips", job.keys.clip) for job in generated)
 
 
 def prepare_run(request: RunRequest, log: Log = print) -> PreparedRun:
@@ -72,6 +78,11 @@ def prepare_run(request: RunRequest, log: Log = print) -> PreparedRun:
     if resolve_profile(film, request.profile).tiny:
         ensure_tiny_models(log)
     plan = make_plan(film, request.profile, request.settings, request.takes)
+    budget = card_budget(plan, request.card_gib, request.ram_gib, request.memory)
+    if budget != Budget():  # a card to fit, or a plan forced; else every take stays `resident` (or --offload)
+        plan = fit_plan(plan, budget, request.settings, default="offload" if request.settings.offload else "resident")[
+            0
+        ]
     plan.check()
     needs = cut_problems(film)  # the cut's fonts and soundtrack, checked before the first shot renders
     if needs:
@@ -79,11 +90,12 @@ def prepare_run(request: RunRequest, log: Log = print) -> PreparedRun:
     selected = select_shots(plan, list(request.only) or None)
     forced = select_forced(plan, list(request.force) or None, selected)
     confinement = Confinement.of_spec(request.spec)
-    out_dir = _not_led_out(request.out, confinement, "--out")
-    check_writable(out_dir, spec)
+    out_dir = spec_folder(_not_led_out(request.out, confinement, "--out"), spec)
+    check_writable(out_dir, spec, spec_name(spec))
     cache_dir = (
         request.cache.resolve() if request.cache else _not_led_out(default_cache_dir(spec), confinement, "cache")
     )
+    check_cache_links(cache_dir)
     return PreparedRun(
         request=request,
         plan=plan,

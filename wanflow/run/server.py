@@ -141,6 +141,7 @@ def run_server(log: Callable[[str], None]) -> Iterator[Callable[[], None]]:
         PREFECT_API_URL,
         PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
         PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+        PREFECT_UI_URL,
         get_current_settings,
         temporary_settings,
     )
@@ -155,7 +156,9 @@ def run_server(log: Callable[[str], None]) -> Iterator[Callable[[], None]]:
     server = TemporaryServer()
     atexit.register(server.stop)
     # The Dask workers a run starts get the address as data (`local_cluster`), not through os.environ.
-    with temporary_settings(updates={PREFECT_API_URL: server.api_url, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+    # No UI link either: the server (and its UI) is gone when the run ends.
+    updates = {PREFECT_API_URL: server.api_url, PREFECT_UI_URL: "", PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+    with temporary_settings(updates=updates):
         yield lambda: server.wait_until_up(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
 
 

@@ -79,7 +79,13 @@ class ShotOutcome:
 def planned_outcomes(plan: RenderPlan) -> dict[str, ShotOutcome]:
     """Every shot of the plan with every take, "not selected" until the run says otherwise."""
     outcomes = {
-        job.shot_id: ShotOutcome(job.shot_id, job.backend, "not selected", take=job.take, end_frame=_end_frame(job))
+        job.shot_id: ShotOutcome(
+            job.shot_id,
+            "animatic" if job.settings.animatic else job.backend,
+            "not selected",
+            take=job.take,
+            end_frame=_end_frame(job),
+        )
         for job in plan.jobs
     }
     for job in plan.takes:

@@ -16,6 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from wanflow.cache import ArtifactStore
 from wanflow.media.clips import cached_clip
 from wanflow.plan import RenderJob
+from wanflow.run.animatic import draw_take
 from wanflow.run.cluster import worker_name
 from wanflow.run.phases import encode_prompts, render_shot
 from wanflow.run.pool import current_pool
@@ -81,6 +82,9 @@ def render_task(
     end = cached_clip(store, end_clip_key) if end_clip_key else None
     if end_clip_key and end is None:
         raise RuntimeError(f"shot {job.name}: the clip of {job.end_job!r} is not in the cache {cache_dir}")
-    work = render_shot(job, store, pool, upstream_clip=upstream, end_clip=end, force=force, log=logger.info)
+    if job.settings.animatic:  # drawn: no model, no torch
+        work = draw_take(job, store, upstream_clip=upstream, end_clip=end, force=force)
+    else:
+        work = render_shot(job, store, pool, upstream_clip=upstream, end_clip=end, force=force, log=logger.info)
     loads = tuple(pool.loads[before:])
     return TaskReport(worker_name(), loads, work.generated, work.seconds, str(work.clip), started, time.time())

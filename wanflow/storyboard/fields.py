@@ -9,6 +9,8 @@ resolve against the spec's folder), `confinement` (where files may be read from)
 from __future__ import annotations
 
 import difflib
+import itertools
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -78,6 +80,8 @@ def describe_unknown_term(error: UnknownTerm) -> str:
     message = f"unknown {error.category.replace('_', ' ')} {error.value!r}"
     if error.suggestions:
         message += f"; did you mean {' or '.join(error.suggestions[:3])}?"
+    else:
+        message += f"; `wanflow vocab {error.category}` lists its terms"
     if error.elsewhere:
         message += f" ({error.value!r} is a term of {', '.join(error.elsewhere)})"
     return message
@@ -178,6 +182,17 @@ def _check_id(value: str) -> str:
     return value
 
 
+def _near_name(path: Path, suffixes: tuple[str, ...]) -> str:
+    """`; did you mean 'boat.png'?` for a file of the kind beside the missing one (at most 1000 looked at)."""
+    try:
+        with os.scandir(path.parent) as entries:
+            names = [e.name for e in itertools.islice(entries, 1000) if Path(e.name).suffix.lower() in suffixes]
+    except OSError:
+        return ""
+    close = difflib.get_close_matches(path.name, names, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
 def _file_validator(suffixes: tuple[str, ...], what: str) -> AfterValidator:
     def existing(value: str, info: ValidationInfo) -> Path:
         base_dir: Path = _context(info, "base_dir")
@@ -187,7 +202,7 @@ def _file_validator(suffixes: tuple[str, ...], what: str) -> AfterValidator:
         except OutsideError as error:
             raise problem(f"{what} {error}") from None
         if not path.exists():
-            raise problem(f"{what} not found: {value} (looked for {path})")
+            raise problem(f"{what} not found: {value} (looked for {path}){_near_name(path, suffixes)}")
         if not path.is_file():
             raise problem(f"{what} is not a file: {value} ({path})")
         if path.suffix.lower() not in suffixes:

@@ -11,6 +11,7 @@ from yaml.nodes import MappingNode, Node
 
 from wanflow.errors import Problem
 from wanflow.storyboard.fields import did_you_mean
+from wanflow.storyboard.keyhints import unknown_key_message
 from wanflow.yamlfile import format_loc, key_node, locate, node_position
 
 _EXPECTED = {
@@ -51,8 +52,8 @@ def _problem(item: Any, loc: list[str | int], root_model: type[BaseModel], root:
         node = key_node(root, loc)
         return _at(file, node, loc, f"{loc[-1]!r} is not a valid name: use letters, digits, '_' and '-'")
     if kind == "extra_forbidden":
-        allowed = allowed_keys(root_model, loc[:-1])
-        message = f"unknown key {loc[-1]!r}{did_you_mean(str(loc[-1]), allowed)}"
+        mapping, _ = locate(root, loc[:-1])
+        message = unknown_key_message(str(loc[-1]), model_at(root_model, loc[:-1]), mapping)
         return _at(file, key_node(root, loc), loc, message)
     if kind == "missing":
         parent, _ = locate(root, loc[:-1])
@@ -118,11 +119,17 @@ def describe(value: Any) -> str:
 
 def allowed_keys(root_model: type[BaseModel], loc: list[str | int]) -> list[str]:
     """The keys the model at `loc` accepts (to suggest one for a misspelt key)."""
+    model = model_at(root_model, loc)
+    return list(model.model_fields) if model else []
+
+
+def model_at(root_model: type[BaseModel], loc: list[str | int]) -> type[BaseModel] | None:
+    """The model that reads the mapping at `loc`."""
     candidates: list[Any] = [root_model]
     for part in loc:
         candidates = [step for candidate in candidates for step in _steps(candidate, part)]
     models = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
-    return list(models[0].model_fields) if models else []
+    return models[0] if models else None
 
 
 def _steps(annotation: Any, part: str | int) -> list[Any]:

@@ -7,6 +7,7 @@ it; `duration` and `frames` are one setting (the nearest level that sets either 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from wanflow.film import (
     ProfileSpec,
     Scene,
     Shot,
+    Spot,
     TitleCard,
     Transition,
 )
@@ -34,7 +36,7 @@ from wanflow.storyboard.models import (
     ProfileSpecModel,
     ShotSpec,
 )
-from wanflow.yamlfile import YamlDocument, format_loc, line_of, locate, node_position
+from wanflow.yamlfile import YamlDocument, format_loc, key_node, line_of, locate, node_position
 
 QUALITY_CRF = {"high": 18, "medium": 23, "low": 28}
 _LIST_LOOK_FIELDS = ("light_source", "lighting", "angle", "color_tone", "effect")
@@ -52,6 +54,8 @@ def resolve_film(
             loc: list[str | int] = ["scenes", s, "shots", h]
             levels = [spec.defaults, scene.defaults, shot]
             resolved = _resolve_shot(shot, levels, scene.id, index, line_of(document.root, loc), shot.lang or spec.lang)
+            level_locs: list[list[str | int]] = [["defaults"], ["scenes", s, "defaults"], loc]
+            resolved = replace(resolved, length_at=_length_at(levels, level_locs, document))
             problems += _shot_problems(resolved, shot, document, file, loc)
             shots.append(resolved)
             index += 1
@@ -201,6 +205,21 @@ def _resolve_shot(
     )
 
 
+def _length_at(
+    levels: list[DefaultsSpec | None], level_locs: list[list[str | int]], document: YamlDocument
+) -> Spot | None:
+    """Where the shot's length is written: the nearest level's `duration:` or `frames:` key."""
+    for level, level_loc in reversed(list(zip(levels, level_locs))):
+        if level is None:
+            continue
+        for name in ("duration", "frames"):
+            if name in level.model_fields_set:
+                node = key_node(document.root, [*level_loc, name])
+                line, column = node_position(node) if node is not None else (None, None)
+                return Spot(format_loc([*level_loc, name]), line, column)
+    return None
+
+
 def _shot_problems(
     resolved: Shot, shot: ShotSpec, document: YamlDocument, file: str, loc: list[str | int]
 ) -> list[Problem]:
@@ -277,6 +296,7 @@ def _resolve_profile(name: str, profile: ProfileSpecModel) -> tuple[ProfileSpec 
             steps=profile.steps if profile.steps is not None else (base.steps if base else None),
             max_frames=profile.max_frames if profile.max_frames is not None else (base.max_frames if base else None),
             tiny=profile.tiny if profile.tiny is not None else (base.tiny if base else False),
+            animatic=base.animatic if base else False,
         ),
         "",
     )
