@@ -696,6 +696,8 @@ def test_output_folders_that_are_not_folders_are_refused_before_rendering(repo: 
     (repo.root / "out.txt").write_text("not a folder", encoding="utf-8")
     message = refused(repo, "run", str(spec), "--out", str(repo.root / "out.txt"))
     assert message == f"wanflow: --out: {repo.root / 'out.txt'} is a file, not a folder"
-    (repo.root / "out" / "film.mp4").mkdir(parents=True)
+    (repo.root / "out" / "film" / "film.mp4").mkdir(parents=True)  # where the film of specs/film.yaml goes
     message = refused(repo, "run", str(spec), "--out", str(repo.root / "out"))
-    assert message == f"wanflow: --out: {repo.root / 'out' / 'film.mp4'} is a folder; the run writes a file there"
+    assert (
+        message == f"wanflow: --out: {repo.root / 'out' / 'film' / 'film.mp4'} is a folder; the run writes a file there"
+    )
