@@ -5,7 +5,25 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# C0 and C1 controls (escape sequences start with one), DEL, and the bidirectional formatting
+# characters, which reorder what a terminal shows (a file name that reads backwards).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return ascii(match.group())[1:-1]
+
+
+def shown(text: str) -> str:
+    """Text a storyboard chose (a file name, a title, an id), safe on one line of a terminal, a log
+    or a text format: control characters, escape sequences and bidi overrides shown escaped."""
+    return _CONTROL.sub(_escaped, text)
+
+
+def shown_lines(text: str) -> str:
+    """As `shown`, keeping newlines and tabs: for output that is several lines by design."""
+    return _CONTROL_BUT_LINES.sub(_escaped, text)
 
 
 @dataclass(frozen=True)
@@ -25,7 +43,7 @@ class Problem:
             if self.column is not None:
                 where += f":{self.column}"
         text = f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
-        return _CONTROL.sub(lambda match: repr(match.group())[1:-1], text)
+        return shown(text)
 
 
 def file_error(path: object, message: str) -> UserError:

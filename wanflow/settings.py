@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     font: str | None = Field(
         None, description="A font file for title cards and burnt-in captions (`FILE#INDEX` for a face of a .ttc)."
     )
+    ffmpeg: Path | None = Field(None, description="An ffmpeg to run instead of the one imageio-ffmpeg ships.")
     allow_read: str = Field(
         "", description="Folders outside the storyboard repository it may read, separated by the path separator."
     )

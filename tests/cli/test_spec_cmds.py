@@ -69,7 +69,7 @@ def test_validate_and_run_reject_an_undecodable_start_image_alike(tmp_path: Path
     assert validated.exit_code == 2
     lines = validated.stderr.splitlines()
     assert [line.split(" cannot be decoded: ")[0] for line in lines] == [
-        "error: film.yaml:7:16: scenes[0].shots[0].image: image notes.png",
+        "error: film.yaml:7:16: scenes[0].shots[0].image: image notes.png is not a PNG image",
         "error: film.yaml:9:16: scenes[0].shots[1].image: image cut.png",
     ]
     ran = runner.invoke(app, ["run", "film.yaml", "--out", str(tmp_path / "out")])

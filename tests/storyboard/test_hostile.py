@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+import wave
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,6 +37,16 @@ lang: en
 {shot}"""
 
 _opened: list[str] | None = None
+
+
+def silence(path: Path, seconds: float, rate: int = 8000) -> Path:
+    """A real WAV file (Python's own writer): what a soundtrack is."""
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(b"\0\0" * int(seconds * rate))
+    return path
 
 
 def _audit(event: str, args: tuple) -> None:
@@ -86,7 +97,7 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Repo:
     outside.mkdir()
     Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(outside / "secret.png")
     Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(root / "specs" / "start.png")
-    (root / "specs" / "music.wav").write_bytes(b"RIFF")
+    silence(root / "specs" / "music.wav", seconds=1.0)
     (root / "specs" / "style.safetensors").write_bytes(b"{}")
     (outside / "secret.wav").write_bytes(b"RIFF" + SECRET.encode())
     (outside / "secret.safetensors").write_bytes(SECRET.encode())
@@ -407,3 +418,286 @@ def test_template_denial_of_service_through_the_cli(repo: Repo) -> None:
     assert "range of 100000 numbers" in refused(repo, "compile", str(repo.write()))
     (templates / "t2v.en.j2").write_text("{{ 'x' * 10**10 }}")
     assert "the result of '*' grows past" in refused(repo, "compile", str(repo.write()))
+
+
+# ---- media that names other files (issue 20) ------------------------------------------------------
+
+HLS = "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:1,\n{target}\n#EXT-X-ENDLIST\n"
+DASH = (
+    '<?xml version="1.0"?>\n<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" '
+    'profiles="urn:mpeg:dash:profile:isoff-on-demand:2011"><Period><AdaptationSet><Representation id="1" '
+    'bandwidth="1"><BaseURL>{target}</BaseURL></Representation></AdaptationSet></Period></MPD>\n'
+)
+
+
+def _soundtrack_text(r: Repo, text: str) -> tuple[str, str]:
+    (r.root / "specs" / "theme.wav").write_text(text, encoding="utf-8")
+    return "soundtrack: [theme.wav]\n", ""
+
+
+MEDIA: list[tuple[str, Setup, str]] = [
+    (
+        "an HLS playlist named theme.wav",
+        lambda r: _soundtrack_text(r, HLS.format(target=r.outside / "secret.wav")),
+        "audio file theme.wav is not a WAV file (it is text: a playlist, a manifest or a script?)",
+    ),
+    (
+        "a DASH manifest named theme.wav",
+        lambda r: _soundtrack_text(r, DASH.format(target=(r.outside / "secret.wav").as_uri())),
+        "audio file theme.wav is not a WAV file (it is text",
+    ),
+    (
+        "a concat script named theme.wav, through a link",
+        lambda r: (
+            r.link("specs/inner.wav", r.outside / "secret.wav"),
+            _soundtrack_text(r, "ffconcat version 1.0\nfile inner.wav\n"),
+        )[1],
+        "audio file theme.wav is not a WAV file (it is text",
+    ),
+    ("an empty soundtrack", lambda r: _soundtrack_text(r, ""), "audio file theme.wav is empty"),
+    (
+        "an mp3 that is a WAV file",
+        lambda r: (silence(r.root / "specs" / "theme.mp3", 1.0), ("soundtrack: [theme.mp3]\n", ""))[1],
+        "audio file theme.mp3 is not a MP3 file",
+    ),
+    (
+        "a text file named start.png",
+        lambda r: ((r.root / "specs" / "text.png").write_text("#EXTM3U\n"), ("", "        image: text.png\n"))[1],
+        "image text.png is not a PNG image",
+    ),
+    (
+        "a JPEG named start.png",
+        lambda r: (
+            Image.new("RGB", (64, 64)).save(r.root / "specs" / "photo.png", format="JPEG"),
+            ("", "        image: photo.png\n"),
+        )[1],
+        "image photo.png is not a PNG image",
+    ),
+]
+
+
+@pytest.mark.parametrize(("setup", "says"), [case[1:] for case in MEDIA], ids=[case[0] for case in MEDIA])
+def test_a_file_that_is_not_the_media_its_name_says_is_refused(repo: Repo, setup: Setup, says: str) -> None:
+    spec = repo.write(*setup(repo))
+    message = refused(repo, "validate", str(spec))
+    assert message.startswith(f"{spec}:") and says in message, message
+
+
+def _wav_header(data: bytes) -> bytes:
+    fmt = (1).to_bytes(2, "little") + (1).to_bytes(2, "little") + (8000).to_bytes(4, "little")
+    fmt += (16000).to_bytes(4, "little") + (2).to_bytes(2, "little") + (16).to_bytes(2, "little")
+    body = b"WAVE" + b"fmt " + len(fmt).to_bytes(4, "little") + fmt + b"data" + len(data).to_bytes(4, "little") + data
+    return b"RIFF" + len(body).to_bytes(4, "little") + body
+
+
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        (b"", "holds no sound"),
+        (None, "not a readable audio file"),  # a WAV header, then text
+    ],
+    ids=["a WAV of no samples", "a WAV header on a playlist"],
+)
+def test_a_soundtrack_that_does_not_decode_is_refused_at_validate(repo: Repo, data: bytes | None, says: str) -> None:
+    """Past the first bytes, ffmpeg decodes the soundtrack (as WAV only) before anything renders."""
+    path = repo.root / "specs" / "theme.wav"
+    if data is None:
+        path.write_bytes(_wav_header(b"")[:12] + HLS.format(target=repo.outside / "secret.wav").encode())
+    else:
+        path.write_bytes(_wav_header(data))
+    spec = repo.write(top="soundtrack: [theme.wav]\n")
+    message = refused(repo, "validate", str(spec))
+    assert message.startswith(f"{spec}: soundtrack[0]: theme.wav: ") and says in message, message
+
+
+def test_a_start_image_over_the_pixel_limit_is_refused_from_its_header(repo: Repo) -> None:
+    """A PNG whose header says 8000x6000 (48 megapixels, under Pillow's own limit) is not decoded."""
+    import struct
+    import zlib
+
+    small = repo.root / "specs" / "huge.png"
+    Image.new("RGB", (8, 8)).save(small)
+    data = bytearray(small.read_bytes())
+    ihdr = struct.pack(">II", 8000, 6000) + bytes(data[24:29])
+    data[16:29] = ihdr
+    data[29:33] = struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    small.write_bytes(bytes(data))
+    message = refused(repo, "validate", str(repo.write(shot="        image: huge.png\n")))
+    assert "image huge.png is 8000x6000 (48 megapixels); a start image holds at most 40 megapixels" in message
+
+
+def test_a_start_image_named_by_many_shots_is_read_once(repo: Repo) -> None:
+    shots = "".join(
+        f"      - id: m{n}\n        subject: a cat\n        duration: 2\n        image: start.png\n" for n in range(50)
+    )
+    spec = repo.write(shot=shots)
+    image = str(repo.root / "specs" / "start.png")
+    with watching_reads() as opened:
+        result = runner.invoke(app, ["validate", str(spec)])
+    assert result.exit_code == 0, result.output
+    assert 1 <= opened.count(image) <= 2  # the existence check aside, one decode
+
+
+def test_exif_orientation_is_not_applied_as_in_the_official_code(repo: Repo) -> None:
+    """The official Wan2.2 code opens a start image with Image.open(path).convert("RGB"): the stored
+    pixels, unrotated. A 64x32 photo tagged "rotate 90" is framed as the 64x32 it stores."""
+    from wanflow.storyboard.mediafiles import image_facts
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: rotate 90 clockwise to show
+    path = repo.root / "specs" / "phone.jpg"
+    Image.new("RGB", (64, 32), "white").save(path, exif=exif)
+    facts = image_facts(path)
+    assert (facts.width, facts.height) == (64, 32)
+
+
+def test_a_forged_cache_entry_is_a_broken_entry_and_is_rebuilt(repo: Repo) -> None:
+    """A committed cache entry whose data.mp4 is a manifest naming an outside video, with a matching
+    meta.json, reads as corrupt: it is discarded, never handed to ffmpeg."""
+    from wanflow.cache import ArtifactStore
+    from wanflow.media.clips import cached_clip
+
+    store = ArtifactStore(repo.root / ".wanflow" / "cache")
+    key = "a" * 64
+    for text in (HLS.format(target=repo.outside / "secret.mp4"), DASH.format(target="file:///dev/zero")):
+        manifest = repo.root / "data.mp4"
+        manifest.write_text(text, encoding="utf-8")
+        store.put_file("clips", key, manifest, {"shot": "s1"})
+        assert store.get_file("clips", key) is not None  # its meta.json matches: the sha256 check passes
+        assert cached_clip(store, key) is None
+        assert not store.entry_dir("clips", key).exists()
+        assert [entry.reason for entry in store.discarded][-1].endswith("not an mp4 file (no ftyp box at its start)")
+
+
+def test_ffmpeg_reads_a_concat_script_named_wav_as_wav_only(repo: Repo) -> None:
+    """Below the storyboard's own check: ffmpeg itself is told the one demuxer a file may use."""
+    from wanflow.errors import UserError
+    from wanflow.media.ffmpeg import check_audio, media_duration
+
+    repo.link("specs/inner.wav", repo.outside / "secret.wav")
+    silence(repo.outside / "secret.wav", 2.0)
+    script = repo.root / "specs" / "theme.wav"
+    script.write_text("ffconcat version 1.0\nfile inner.wav\n", encoding="utf-8")
+    for read in (media_duration, lambda path: check_audio(path, 1.0)):
+        with pytest.raises(UserError) as caught:
+            read(script)
+        assert "not a readable" in str(caught.value)
+
+
+# ---- text that is printed, written into other formats (issue 20) -------------------------------
+
+FORGED = "T\x1b]0;owned\x07\u202egnp.exe\nerror: forged"
+
+
+def test_a_spec_file_name_with_escapes_and_newlines_prints_on_one_escaped_line(repo: Repo) -> None:
+    spec = repo.root / "specs" / f"{FORGED}.yaml".replace("/", "_")
+    spec.write_text(SPEC.format(top="", shot=""), encoding="utf-8")
+    result = runner.invoke(app, ["validate", str(spec)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("\n") == 1 and "\x1b" not in result.stdout and "\u202e" not in result.stdout
+    assert "\\x1b]0;owned\\x07\\u202egnp.exe\\nerror: forged.yaml: OK" in result.stdout
+    spec.write_text(SPEC.format(top="", shot="        frames: 82\n"), encoding="utf-8")
+    message = refused(repo, "validate", str(spec))
+    assert "\x1b" not in message and "\\nerror: forged.yaml:" in message
+
+
+def test_bidi_overrides_in_a_storyboard_are_shown_escaped_by_compile(repo: Repo) -> None:
+    spec = repo.write()
+    spec.write_text(spec.read_text(encoding="utf-8").replace("a cat", "a \u202ecat\u2066 \x1b[2J"), encoding="utf-8")
+    result = runner.invoke(app, ["compile", str(spec)])
+    assert "\u202e" not in result.output and "\u2066" not in result.output and "\x1b" not in result.output
+    assert "\\u202e" in result.output or result.exit_code == 2, result.output
+
+
+def test_a_title_cannot_write_lines_into_an_edl() -> None:
+    import opentimelineio as otio
+
+    from wanflow.report.timelines import plain_names
+
+    rate = 24
+    timeline = otio.schema.Timeline(
+        name="Film\n001  AX       V     C        00:00:00:00 00:00:01:00 00:00:00:00 00:00:01:00\n* FROM CLIP: /etc/passwd"
+    )
+    track = otio.schema.Track(name="picture")
+    timeline.tracks.append(track)
+    span = otio.opentime.TimeRange(otio.opentime.RationalTime(0, rate), otio.opentime.RationalTime(24, rate))
+    reference = otio.schema.ExternalReference(target_url="file:///x/s1.mp4", available_range=span)
+    track.append(otio.schema.Clip(name="s1\r\n002 forged", media_reference=reference, source_range=span))
+    text = otio.adapters.write_to_string(plain_names(timeline), "cmx_3600")
+    lines = text.splitlines()
+    assert lines[0].startswith("TITLE: Film\\n001")
+    assert not any(line.startswith(("002", "* FROM CLIP: /etc/passwd")) for line in lines), text
+    assert sum(1 for line in lines if line[:3].isdigit()) == 1
+
+
+def test_prefect_markdown_keeps_a_title_as_text_and_links_as_files() -> None:
+    from markdown_it import MarkdownIt
+
+    from wanflow.report.markdown import markdown_file_link, markdown_text
+
+    title = "[film](javascript:alert(1)) <img src=x onerror=alert(1)>\n# heading"
+    path = "/out/[x](javascript:alert(1)).mp4"
+    renderer = MarkdownIt()
+    renderer.validateLink = lambda url: True  # as permissive as a UI that links file: URIs
+    html = renderer.render(f"Storyboard of {markdown_text(title)}\n\n- film: {markdown_file_link(path, path)}")
+    assert 'href="javascript' not in html and "<img" not in html and "<h1>" not in html
+    assert html.count("<a ") == 1 and 'href="file:///out/%5Bx%5D%28javascript%3Aalert%281%29%29.mp4"' in html
+
+
+# ---- late failures moved to validate (issue 20) -----------------------------------------------------
+
+
+@pytest.mark.parametrize("timelines", ["[fcp_xml]", "[otio, edl]"])
+def test_a_timecode_timeline_at_a_rate_timecode_lacks_is_refused_at_validate(repo: Repo, timelines: str) -> None:
+    spec = repo.write(top=f"output: {{fps: 8, timelines: {timelines}}}\n")
+    message = refused(repo, "validate", str(spec))
+    assert "timelines need a timecode frame rate (24, 25, 30, 48, 50, 60), not fps 8" in message
+
+
+def test_an_ffmpeg_that_cannot_run_stops_with_one_line(repo: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
+    from wanflow.media.ffmpeg import FFMPEG_ENV
+
+    spec = repo.write(top="soundtrack: [music.wav]\n")
+    not_a_program = repo.root / "ffmpeg"
+    not_a_program.write_text("#!/nonexistent/interpreter\n", encoding="utf-8")
+    not_a_program.chmod(0o755)
+    monkeypatch.setenv(FFMPEG_ENV, str(not_a_program))
+    settings.reload()
+    try:
+        message = refused(repo, "validate", str(spec))
+    finally:
+        monkeypatch.delenv(FFMPEG_ENV)
+        settings.reload()
+    assert message.startswith(f"wanflow: ffmpeg: the ffmpeg named by {FFMPEG_ENV} cannot run ({not_a_program}:")
+
+
+def test_a_prefect_api_that_does_not_answer_ends_the_run_in_one_line(repo: Repo, tiny_models_root: Path) -> None:
+    """PREFECT_API_URL naming a server that is not there: one line saying so and what to do, exit 1."""
+    import socket
+
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}/api"  # nothing listens once it is closed
+    spec = repo.write()
+    with temporary_settings(updates={PREFECT_API_URL: dead}):
+        result = runner.invoke(app, ["run", str(spec), "--out", str(repo.root / "out")])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert result.output.splitlines()[-1] == (
+        f"run failed: the Prefect API at {dead} (PREFECT_API_URL) does not answer: start that server or correct "
+        "the URL, or unset PREFECT_API_URL to let wanflow start a temporary one"
+    )
+
+
+def test_output_folders_that_are_not_folders_are_refused_before_rendering(repo: Repo, tiny_models_root: Path) -> None:
+    spec = repo.write()
+    (repo.root / "out.txt").write_text("not a folder", encoding="utf-8")
+    message = refused(repo, "run", str(spec), "--out", str(repo.root / "out.txt"))
+    assert message == f"wanflow: --out: {repo.root / 'out.txt'} is a file, not a folder"
+    (repo.root / "out" / "film" / "film.mp4").mkdir(parents=True)  # where the film of specs/film.yaml goes
+    message = refused(repo, "run", str(spec), "--out", str(repo.root / "out"))
+    assert (
+        message == f"wanflow: --out: {repo.root / 'out' / 'film' / 'film.mp4'} is a folder; the run writes a file there"
+    )

@@ -76,11 +76,12 @@ def decode_latents(backend: str, model_dir: Path, latents_key: str, store: Artif
 
 
 def _open_image(path: Path | None):
+    """As the official code does (`Image.open(path).convert("RGB")`: no EXIF rotation), its format only."""
     if path is None:
         return None
-    from PIL import Image
+    from wanflow.storyboard.mediafiles import open_start_image
 
-    with Image.open(path) as image:
+    with open_start_image(path) as image:
         return image.convert("RGB")
 
 

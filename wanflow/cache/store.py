@@ -240,13 +240,22 @@ class ArtifactStore:
         found = self._read(kind, key, load)
         return None if found is None else (found[0], found[1]["meta"])
 
-    def get_file(self, kind: str, key: str) -> Path | None:
-        """The stored file's path, or None when missing or corrupt."""
+    def get_file(self, kind: str, key: str, check: Callable[[Path], object] | None = None) -> Path | None:
+        """The stored file's path, or None when missing or corrupt.
+
+        `check(path)` says the file is what the kind holds (a clip is an mp4, not a playlist); what
+        it raises marks the entry corrupt, as a failed sha256 does: it is discarded and rebuilt.
+        """
 
         def locate(entry_dir: Path, record: dict[str, Any]) -> Path:
             if len(record["files"]) != 1:
                 raise CorruptError(f"holds {len(record['files'])} data files, not one")
             (name,) = record["files"]
+            if check is not None:
+                try:
+                    check(entry_dir / name)
+                except Exception as error:  # the checker's own error types
+                    raise CorruptError(f"{name} is not what a {kind} entry holds: {error}") from error
             return entry_dir / name
 
         found = self._read(kind, key, locate)

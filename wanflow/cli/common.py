@@ -5,20 +5,30 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.measure import Measurement
 from rich.table import Table
+from rich.text import Text
 
-from wanflow.errors import Problem, UserError
+from wanflow.errors import Problem, UserError, shown, shown_lines
+
+
+class SafeConsole(Console):
+    """A console that never lets printed text act on the terminal: every string it renders (tables
+    included) has its control characters, escape sequences and bidi overrides shown escaped.
+    Newlines stay, so a name a storyboard chose must still go through `shown` to stay on its line."""
+
+    def render_str(self, text: str, **options: Any) -> Text:
+        return super().render_str(shown_lines(text), **options)
 
 
 def make_console(*, stderr: bool = False, soft_wrap: bool = True) -> Console:
     """Plain output: no guessing at highlights or emoji (`:100:` in `film.yaml:100:` is a line)."""
-    return Console(stderr=stderr, highlight=False, emoji=False, soft_wrap=soft_wrap)
+    return SafeConsole(stderr=stderr, highlight=False, emoji=False, soft_wrap=soft_wrap)
 
 
 stderr = make_console(stderr=True)
@@ -34,7 +44,7 @@ def print_table(console: Console, table: Table) -> None:
         console.print(table)
         return
     width = Measurement.get(console, console.options.update_width(PIPED_MAX_WIDTH), table).maximum
-    Console(file=console.file, width=width, highlight=False, emoji=False, soft_wrap=console.soft_wrap).print(table)
+    SafeConsole(file=console.file, width=width, highlight=False, emoji=False, soft_wrap=console.soft_wrap).print(table)
 
 
 AllowReadOpt = Annotated[
@@ -46,6 +56,12 @@ AllowReadOpt = Annotated[
         show_default=False,
     ),
 ]
+
+
+def named(value: object) -> str:
+    """A name or text a storyboard chose, for a line printed with markup: on its one line, no
+    control characters or bidi overrides, and its brackets are not markup."""
+    return escape(shown(str(value)))
 
 
 def print_problems(error: UserError) -> None:

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from wanflow.cli.common import AllowReadOpt, make_console, user_errors
+from wanflow.errors import shown
 
 console = make_console()
 export_app = typer.Typer(
@@ -47,14 +48,14 @@ def comfyui_command(
         allow_reading(allow_read)
         exported = export_comfyui(spec, shot, profile, out, take)
     settings = exported.shot.take
-    say = f"wrote {out}: {settings.backend}, {settings.width}x{settings.height}, {settings.frames} frames"
+    say = f"wrote {shown(str(out))}: {settings.backend}, {settings.width}x{settings.height}, {settings.frames} frames"
     console.print(f"{say} @ {settings.fps} fps, seed {settings.seed}", markup=False)
     for line in expert_steps(exported.shot):
         console.print(f"  {line}", markup=False)
     if exported.start is not None:
-        console.print(f"  start image: {exported.start.note}", markup=False)
+        console.print(f"  start image: {shown(exported.start.note)}", markup=False)
     if exported.end is not None:
-        console.print(f"  end image: {exported.end.note}", markup=False)
+        console.print(f"  end image: {shown(exported.end.note)}", markup=False)
     for lora in settings.loras:
         name = lora_file_name(lora)  # `cp -n`: never overwrites; the hash in the name keeps files apart
         where = f"{lora.expert} expert{'s' if lora.expert == 'both' else ''}, " if settings.boundary_ratio else ""

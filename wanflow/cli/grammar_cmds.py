@@ -14,9 +14,9 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from wanflow.cli.common import AllowReadOpt, make_console, stderr, user_errors
+from wanflow.cli.common import AllowReadOpt, make_console, named, stderr, user_errors
 from wanflow.confine import Confinement
-from wanflow.errors import Problem, UserError
+from wanflow.errors import Problem, UserError, shown
 from wanflow.film import Lang
 from wanflow.grammar.compile import CompiledShot, compile_film
 from wanflow.grammar.files import load_vocabulary, storyboard_grammar_dir
@@ -69,18 +69,18 @@ def compile_command(
 def _print_shot(console: Console, item: CompiledShot, explain: bool) -> None:
     header = f"{item.shot_id} · {MODE_NAMES[item.mode]} · {item.lang}"
     console.rule(Text(header, style="bold cyan"), align="left")
-    console.print(Text(item.prompt))
+    console.print(Text(shown(item.prompt)))
     console.print(Text("negative prompt:", style="dim"))
-    console.print(Text(item.negative))
+    console.print(Text(shown(item.negative)))
     if explain:
         table = Table("#", "phrase", "source", show_edge=False)
         for number, phrase in enumerate(item.phrases, start=1):
-            table.add_row(str(number), Text(phrase.text), Text(phrase.source))
+            table.add_row(str(number), Text(shown(phrase.text)), Text(shown(phrase.source)))
         console.print(table)
     for warning in item.warnings:
         stderr.print(
             f"[yellow]warning[/] {escape(warning.code)} {escape(item.shot_id)} "
-            f"{escape(warning.field)}: {escape(warning.message)}"
+            f"{named(warning.field)}: {named(warning.message)}"
         )
         if explain and warning.code in EXPLANATIONS:
             stderr.print(f"  [dim]why {escape(warning.code)}:[/] {escape(EXPLANATIONS[warning.code])}")

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from wanflow.cli.common import make_console, user_errors
+from wanflow.errors import shown
 
 stdout = make_console()
 
@@ -23,14 +24,16 @@ def pick(
     with user_errors():
         result = pick_take(spec, shot, take)
     if not result.changed:
-        stdout.print(f"{spec}: {shot} already uses take {take}; nothing changed", markup=False)
+        stdout.print(f"{shown(str(spec))}: {shot} already uses take {take}; nothing changed", markup=False)
         return
-    stdout.print(f"{spec}:{result.line}: {shot} uses take {take} (was take {result.previous})", markup=False)
+    stdout.print(
+        f"{shown(str(spec))}:{result.line}: {shot} uses take {take} (was take {result.previous})", markup=False
+    )
     if result.continuations:
         again = f"renders again the shots continuing from it: {', '.join(result.continuations)}"
     else:
         again = "no take renders again"
-    stdout.print(f"next: wanflow run {spec} cuts the film with it ({again})", markup=False)
+    stdout.print(f"next: wanflow run {shown(str(spec))} cuts the film with it ({again})", markup=False)
 
 
 def register(app: typer.Typer) -> None:

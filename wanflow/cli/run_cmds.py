@@ -7,9 +7,19 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from wanflow.cli.common import AllowReadOpt, default_out, gpu_ids, make_console, print_table, split_ids, user_errors
+from wanflow.cli.common import (
+    AllowReadOpt,
+    default_out,
+    gpu_ids,
+    make_console,
+    named,
+    print_table,
+    split_ids,
+    user_errors,
+)
 from wanflow.errors import UserError
 from wanflow.take import RenderSettings
 
@@ -105,7 +115,7 @@ def plan_command(
         with user_errors():
             plan.check()
         return
-    table = Table(title=f"{film.title}: profile {plan.profile}, film {plan.width}x{plan.height}")
+    table = Table(title=f"{named(film.title)}: profile {plan.profile}, film {plan.width}x{plan.height}")
     for column in (
         "shot",
         "take",
@@ -157,14 +167,14 @@ def plan_command(
         )
     for job in plan.jobs:
         for note in job.notes:
-            console.print(f"[dim]{job.shot_id}: {note}[/]", soft_wrap=True)
+            console.print(f"[dim]{job.shot_id}: {escape(note)}[/]", soft_wrap=True)
     with user_errors():  # model-limit problems, after the table that puts them in context
         plan.check()
-        from wanflow.media.fonts import font_problems
+        from wanflow.media.checks import cut_problems
 
-        fonts = font_problems(film)
-        if fonts:
-            raise UserError(fonts)
+        needs = cut_problems(film)
+        if needs:
+            raise UserError(needs)
 
 
 def run_command(
@@ -233,7 +243,7 @@ def run_command(
         )
         result = render(request, log=_dim)
     if result.summary is None:
-        console.print(f"[bold red]run failed[/]: {result.error}")
+        console.print(f"[bold red]run failed[/]: {named(result.error)}", soft_wrap=True)
         raise typer.Exit(result.exit_code)
     _print_summary(result.summary)
     if result.tiny and result.rendered:
@@ -266,7 +276,7 @@ def render_settings(
 
 
 def _print_summary(summary) -> None:
-    table = Table(title=f"{Path(summary.spec).name} ({summary.profile})")
+    table = Table(title=f"{named(Path(summary.spec).name)} ({summary.profile})")
     several = any(len(shot.takes) > 1 for shot in summary.shots)
     for column in ("shot", "backend", "status", "seconds", "worker", *(("takes",) if several else ())):
         table.add_column(column)
@@ -274,7 +284,7 @@ def _print_summary(summary) -> None:
     for shot in summary.shots:
         status = f"[{colours[shot.status]}]{shot.status}[/]"
         if shot.error:
-            status += f" ({shot.error})"
+            status += f" ({named(shot.error)})"
         row = [shot.shot_id, shot.backend, status, f"{shot.seconds:.1f}", shot.worker or ""]
         if several:
             row.append(", ".join(f"{t.take}{'*' if t.chosen else ''} {t.status}" for t in shot.takes))
@@ -290,17 +300,17 @@ def _print_summary(summary) -> None:
     loaded = ", ".join(f"{load['model']} ({load['worker']})" for load in summary.loads)
     console.print(f"models loaded: {loaded or 'none'}")
     if summary.film:
-        console.print(f"film: [bold]{summary.film}[/]")
+        console.print(f"film: [bold]{named(summary.film)}[/]")
     elif summary.report:
         console.print("no film cut; the shots that have clips are reported in:")
     for name, path in summary.report.items():
-        console.print(f"  {name}: {path}")
+        console.print(f"  {name}: {named(path)}")
     if summary.note:
-        console.print(f"[yellow]{summary.note}[/]")
+        console.print(f"[yellow]{named(summary.note)}[/]")
 
 
 def _dim(message: str) -> None:
-    console.print(f"[dim]{message}[/]")
+    console.print(f"[dim]{escape(message)}[/]")
 
 
 def _duration(seconds: float) -> str:

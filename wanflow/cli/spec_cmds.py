@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from wanflow.cli.common import AllowReadOpt, make_console, print_problems, user_errors
-from wanflow.errors import UserError
+from wanflow.errors import UserError, shown
 from wanflow.film import Film
 
 stdout = make_console()
@@ -28,6 +28,7 @@ def validate(
 ) -> None:
     """Check storyboards: every problem of every file, one line each (exit code 2 if any)."""
     from wanflow.confine import allow_reading
+    from wanflow.media.checks import soundtrack_problems
     from wanflow.storyboard.load import load_film
 
     with user_errors():
@@ -36,12 +37,15 @@ def validate(
     for path in specs:
         try:
             film = load_film(path)
+            media = soundtrack_problems(film)  # decodes, with a length: not found out at the cut
+            if media:
+                raise UserError(media)
         except UserError as error:
             print_problems(error)
             failed = True
             continue
         if not quiet:
-            stdout.print(f"{path}: OK, {summary(film)}", markup=False)
+            stdout.print(f"{shown(str(path))}: OK, {summary(film)}", markup=False)
     if failed:
         raise typer.Exit(code=2)
 

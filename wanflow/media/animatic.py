@@ -23,6 +23,7 @@ from wanflow.fit import fit_end_image, fit_image
 from wanflow.media.animatic_moves import View, camera_path
 from wanflow.media.animatic_panel import Panel, draw_panel
 from wanflow.media.ffmpeg import read_frames, write_clip
+from wanflow.storyboard.mediafiles import open_start_image
 from wanflow.take import TakeSettings
 
 CRF = 12  # fine enough that a continuation, drawn from its upstream's decoded last frame, matches it
@@ -57,7 +58,7 @@ def start_picture(
     """A take's first picture, in its frame: the start image or the upstream clip's last frame
     framed as the real model would frame it (`fit:` on `spec`), else the shot's panel."""
     if image is not None:
-        with Image.open(image) as opened:
+        with open_start_image(image) as opened:  # its format only, within the pixel limit
             return fit_image(opened, size[0], size[1], fit, spec)
     if upstream_clip is not None:
         return fit_image(Image.fromarray(read_frames(upstream_clip, [-1])[0]), size[0], size[1], fit, spec)
@@ -72,7 +73,7 @@ def end_picture(
     """The picture a take ends on, framed as the generator frames its last frame: the end image,
     or the first frame of the clip it ends on; None when it ends on neither."""
     if image is not None:
-        with Image.open(image) as opened:
+        with open_start_image(image) as opened:  # its format only, within the pixel limit
             return fit_end_image(opened, take, spec)
     if clip is not None:
         return fit_end_image(Image.fromarray(read_frames(clip, [0])[0]), take, spec)

@@ -19,13 +19,7 @@ from wanflow.errors import Problem, UserError
 from wanflow.film import Film
 from wanflow.media.captions import write_sidecars
 from wanflow.media.cards import render_caption_overlay, render_title_card
-from wanflow.media.ffmpeg import (
-    H264_PRESET,
-    VideoInfo,
-    media_duration,
-    probe,
-    run_ffmpeg,
-)
+from wanflow.media.ffmpeg import H264_PRESET, VideoInfo, media_duration, probe, run_ffmpeg
 from wanflow.media.filtergraph import (
     AudioUse,
     Command,
@@ -37,6 +31,7 @@ from wanflow.media.filtergraph import (
     shot_chain,
     subtitle_language,
 )
+from wanflow.media.inputs import CLIP_FORMAT, clip_input, concat_input, image_input, subtitle_input
 from wanflow.media.timeline import CutClip, Timeline, plan_timeline
 
 __all__ = ["AssemblyResult", "CutClip", "assemble", "can_stream_copy", "plan_timeline"]
@@ -127,11 +122,11 @@ def _picture_inputs(
         if segment.card is not None:
             png = work / f"{segment.label}.png"
             render_title_card(segment.card, timeline.width, timeline.height).save(png)
-            index = command.add_input("-loop", "1", "-framerate", str(timeline.fps), "-i", str(png))
+            index = command.add_input(*image_input(png, loop_fps=timeline.fps))
             chain, label = card_chain(segment, index, timeline.fps)
         else:
             clip, info = clip_by_id[segment.label]
-            index = command.add_input("-i", str(clip.path))
+            index = command.add_input(*clip_input(clip.path))
             chain, label = shot_chain(
                 segment,
                 index,
@@ -151,7 +146,7 @@ def _picture_inputs(
         for number, cue in enumerate(timeline.cues):
             png = work / f"caption{number}.png"
             render_caption_overlay(cue.text, timeline.width, timeline.height).save(png)
-            captions.append((command.add_input("-i", str(png)), cue.start_frame, cue.end_frame))
+            captions.append((command.add_input(*image_input(png)), cue.start_frame, cue.end_frame))
     finish, final = finish_chain(timeline, joined, captions)
     command.chains += finish
     return final
@@ -183,8 +178,8 @@ def assemble(
         command = Command()
         if stream_copy:
             listing = work / "clips.txt"
-            listing.write_text(concat_list([clip.path for clip in clips]), encoding="utf-8")
-            command.add_input("-f", "concat", "-safe", "0", "-i", str(listing))
+            listing.write_text(concat_list([clip.path for clip in clips], CLIP_FORMAT), encoding="utf-8")
+            command.add_input(*concat_input(listing))
             video_map, video_codec = "0:v:0", ["-c:v", "copy"]
         else:
             video_map = "[" + _picture_inputs(film, timeline, clips, infos, command, work) + "]"
@@ -201,7 +196,7 @@ def assemble(
                 str(timeline.fps),
             ]
         audio_label = audio_chains(command, uses, timeline.frames, timeline.fps)
-        subtitle_index = command.add_input("-i", str(subtitles[0])) if subtitles else None
+        subtitle_index = command.add_input(*subtitle_input(subtitles[0])) if subtitles else None
         args = [*command.inputs]
         if command.chains:
             args += ["-filter_complex", ";".join(command.chains)]

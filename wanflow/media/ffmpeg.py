@@ -2,11 +2,15 @@
 
 The only module that starts ffmpeg processes (through `media.children`: they die with the run). It uses the ffmpeg binary that the
 imageio-ffmpeg wheel ships, so every machine runs the same build (it has no ffprobe: `probe`
-reads `ffmpeg -i` and counts frames by demuxing, which is exact and cheap).
+reads `ffmpeg -i` and counts frames by demuxing, which is exact and cheap). Another ffmpeg runs
+only when the user names it ($WANFLOW_FFMPEG); a bundled binary that cannot run stops the command.
+
+Every file is opened as the one kind of media it must be (media/inputs.py).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import subprocess
 import tempfile
@@ -18,10 +22,13 @@ import imageio_ffmpeg
 import numpy as np
 
 from wanflow.atomic import atomic_path
-from wanflow.errors import file_error
+from wanflow.errors import Problem, UserError, file_error
 from wanflow.media import children
+from wanflow.media.inputs import audio_input, clip_input
+from wanflow.settings import current
 
 H264_PRESET = "veryfast"  # a sensible speed/size trade-off for the final encode
+FFMPEG_ENV = "WANFLOW_FFMPEG"  # an ffmpeg the user asks for instead of the bundled one
 
 
 @dataclass(frozen=True)
@@ -47,8 +54,39 @@ class VideoInfo:
     metadata: dict[str, str] = field(default_factory=dict)  # container tags (title, comment, ...)
 
 
+def bundled_ffmpeg() -> Path:
+    """The binary inside the imageio-ffmpeg wheel (its own lookup would fall back, silently, to any ffmpeg on PATH)."""
+    from imageio_ffmpeg._definitions import FNAME_PER_PLATFORM, get_platform
+
+    return Path(imageio_ffmpeg.__file__).parent / "binaries" / FNAME_PER_PLATFORM.get(get_platform(), "ffmpeg")
+
+
 def ffmpeg_exe() -> str:
-    return imageio_ffmpeg.get_ffmpeg_exe()
+    """The bundled ffmpeg, or the one $WANFLOW_FFMPEG names; checked once per process that it runs."""
+    asked = current().ffmpeg
+    return _runnable(str(asked) if asked else None)
+
+
+@functools.cache
+def _runnable(asked: str | None) -> str:
+    exe = asked or str(bundled_ffmpeg())
+    try:
+        result = children.run([exe, "-hide_banner", "-version"], capture_output=True, timeout=60)
+        reason = "" if result.returncode == 0 else f"exit code {result.returncode}"
+    except subprocess.TimeoutExpired:
+        reason = "no answer to -version within 60 s"
+    except OSError as error:
+        reason = error.strerror or repr(error)
+    if reason:
+        if asked:
+            message = f"the ffmpeg named by {FFMPEG_ENV} cannot run ({exe}: {reason}); fix or unset {FFMPEG_ENV}"
+        else:
+            message = (
+                f"the ffmpeg bundled with imageio-ffmpeg cannot run ({exe}: {reason}); reinstall imageio-ffmpeg "
+                f"(pip install --force-reinstall imageio-ffmpeg), or set {FFMPEG_ENV} to an ffmpeg of your own"
+            )
+        raise UserError(Problem("wanflow", None, None, "ffmpeg", message))
+    return exe
 
 
 def run_ffmpeg(
@@ -124,7 +162,7 @@ def write_clip(frames: np.ndarray, fps: float, path: Path, *, crf: int = 18, pre
 def read_frames(path: Path, indices: Sequence[int] | None = None) -> np.ndarray:
     """Decode a clip to uint8 [F, H, W, 3]; `indices` picks frames (negative counts from the end)."""
     info = probe(path)
-    args = ["-i", str(path), "-map", "0:v:0"]
+    args = [*clip_input(path), "-map", "0:v:0"]
     wanted: list[int] = []
     if indices is not None:
         wanted = [i + info.frames if i < 0 else i for i in indices]
@@ -168,8 +206,7 @@ def probe(path: Path) -> VideoInfo:
             "-nostats",
             "-stats_period",
             "1000",
-            "-i",
-            str(path),
+            *clip_input(path),
             "-map",
             "0:v:0?",
             "-c",
@@ -221,7 +258,7 @@ def probe(path: Path) -> VideoInfo:
 def read_metadata(path: Path) -> dict[str, str]:
     """Container tags, read through ffmpeg's ffmetadata writer (values are unescaped exactly)."""
     result = children.run(
-        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(path), "-f", "ffmetadata", "-"],
+        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", *clip_input(path), "-f", "ffmetadata", "-"],
         capture_output=True,
         text=True,
         errors="replace",
@@ -275,11 +312,11 @@ def _split_unescaped(line: str) -> tuple[str, str]:
 
 
 def media_duration(path: Path) -> float:
-    """Seconds of any media file (container duration); an audio file's length for the soundtrack."""
+    """Seconds of a soundtrack file (its container's duration), read by the demuxer its suffix names."""
     if not path.is_file():
         raise file_error(path, "media file not found")
     header = children.run(
-        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)], capture_output=True, text=True, errors="replace"
+        [ffmpeg_exe(), "-hide_banner", "-nostdin", *audio_input(path)], capture_output=True, text=True, errors="replace"
     ).stderr
     match = re.search(r"Duration: (\d+):(\d+):([\d.]+)", header)
     if match is None:
@@ -288,9 +325,27 @@ def media_duration(path: Path) -> float:
     return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
 
 
+def check_audio(path: Path, decode_seconds: float) -> float:
+    """A soundtrack file's length in seconds, once its first `decode_seconds` decode without error."""
+    result = children.run(
+        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-xerror", *audio_input(path), "-map", "0:a:0"]
+        + ["-t", f"{decode_seconds:g}", "-f", "null", "-"],
+        capture_output=True,
+        text=True,
+        errors="replace",
+    )
+    if result.returncode != 0:
+        raise file_error(path, "not a readable audio file: " + " | ".join(_error_lines(result.stderr)))
+    match = re.search(r"Duration: (\d+):(\d+):([\d.]+)", result.stderr)
+    seconds = int(match.group(1)) * 3600 + int(match.group(2)) * 60 + float(match.group(3)) if match else 0.0
+    if seconds <= 0:
+        raise file_error(path, "holds no sound (ffmpeg reads a length of 0 s)")
+    return seconds
+
+
 def audio_samples(path: Path, rate: int = 48000) -> int:
     """Decoded length of the first audio stream in samples at `rate` (priming already trimmed)."""
-    args = ["-i", str(path), "-map", "0:a:0", "-ac", "1", "-ar", str(rate), "-f", "s16le", "pipe:1"]
+    args = [*clip_input(path), "-map", "0:a:0", "-ac", "1", "-ar", str(rate), "-f", "s16le", "pipe:1"]
     return len(_pipe_ffmpeg(args, what="decode audio", file=path)) // 2
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wanflow.film import AudioTrack, FitMode
+from wanflow.media.inputs import audio_input
 from wanflow.media.timeline import Segment, Timeline
 
 AUDIO_RATE = 48000
@@ -134,7 +135,7 @@ def audio_chains(command: Command, uses: list[AudioUse], total_frames: int, fps:
     labels = []
     for number, use in enumerate(uses):
         track = use.track
-        index = command.add_input("-i", str(track.path))
+        index = command.add_input(*audio_input(track.path))
         chain = (
             f"[{index}:a:0]atrim=start={track.trim_start:.6f}:duration={use.seconds:.6f},asetpts=PTS-STARTPTS,"
             f"aresample={AUDIO_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo,volume={track.volume:g}"
@@ -162,6 +163,8 @@ def subtitle_language(lang: str) -> str:
     return {"zh": "chi", "en": "eng"}.get(lang, "und")
 
 
-def concat_list(paths: list[Path]) -> str:
-    """The concat demuxer's list file (stream copy path); quotes escaped the way it wants."""
-    return "".join("file '" + str(path.resolve()).replace("'", "'\\''") + "'\n" for path in paths)
+def concat_list(paths: list[Path], demuxer: str) -> str:
+    """The concat demuxer's list file (stream copy path); quotes escaped the way it wants. Each
+    file may be opened by `demuxer` only (a clip that is itself a list or a playlist is refused)."""
+    quoted = ("'" + str(path.resolve()).replace("'", "'\\''") + "'" for path in paths)
+    return "ffconcat version 1.0\n" + "".join(f"file {path}\noption format_whitelist {demuxer}\n" for path in quoted)

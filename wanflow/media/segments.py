@@ -10,6 +10,7 @@ from wanflow.film import Film
 from wanflow.media.cards import render_title_card
 from wanflow.media.ffmpeg import H264_PRESET, probe, run_ffmpeg
 from wanflow.media.filtergraph import shot_chain
+from wanflow.media.inputs import clip_input, image_input
 from wanflow.media.timeline import Timeline
 
 
@@ -25,7 +26,7 @@ def render_cards(timeline: Timeline, folder: Path) -> dict[str, Path]:
             render_title_card(segment.card, timeline.width, timeline.height).save(png)
             with atomic_path(path) as temp:
                 run_ffmpeg(
-                    ["-loop", "1", "-framerate", str(timeline.fps), "-i", str(png), "-frames:v", str(segment.frames)]
+                    [*image_input(png, loop_fps=timeline.fps), "-frames:v", str(segment.frames)]
                     + ["-c:v", "libx264", "-preset", H264_PRESET, "-pix_fmt", "yuv420p", "-r", str(timeline.fps)]
                     + ["-movflags", "+faststart", "-f", "mp4", str(temp)],
                     what=f"render the {segment.label} card",
@@ -59,7 +60,7 @@ def conform_shots(film: Film, cut: Timeline, folder: Path) -> dict[str, Path]:
         path = folder / f"{segment.label}.mp4"
         with atomic_path(path) as temp:
             run_ffmpeg(
-                ["-i", str(segment.source), "-filter_complex", chain, "-map", f"[{label}]"]
+                [*clip_input(segment.source), "-filter_complex", chain, "-map", f"[{label}]"]
                 + ["-c:v", "libx264", "-preset", H264_PRESET, "-crf", str(film.output.crf), "-r", str(cut.fps)]
                 + ["-movflags", "+faststart", "-f", "mp4", str(temp)],
                 what=f"conform shot {segment.label}",

@@ -12,7 +12,8 @@ the model's stride. The two official scripts round differently, and wanflow foll
 
 `cover` and `contain` render at the profile's size (the image is cropped, or fitted whole with
 bars). A continuation's start picture is its upstream's last frame, so under `official` it keeps
-the upstream's size. Pure: Pillow reads the image's header, nothing is decoded.
+the upstream's size. Pure: the image's stored size comes from `storyboard.mediafiles.image_facts`, read
+once per file (loading the storyboard already did; EXIF orientation is not applied, as officially).
 """
 
 from __future__ import annotations
@@ -22,19 +23,18 @@ from pathlib import Path
 
 from wanflow.catalog import BackendSpec
 from wanflow.film import ImageFit
+from wanflow.storyboard.mediafiles import MediaFileError, image_facts
 
 Size = tuple[int, int]  # (width, height)
 
 
 def image_size(path: Path) -> Size | None:
-    """The picture's (width, height) from its header; None when it cannot be read (a spec problem)."""
-    from PIL import Image, UnidentifiedImageError
-
+    """The picture's stored (width, height), read once per file; None when it is refused (a spec problem)."""
     try:
-        with Image.open(path) as image:
-            return image.size
-    except (OSError, UnidentifiedImageError, ValueError):
+        facts = image_facts(path)
+    except (OSError, MediaFileError):
         return None
+    return facts.width, facts.height
 
 
 def best_output_size(width: int, height: int, stride: int, area: int) -> Size | None:

@@ -28,6 +28,7 @@ from wanflow.report.otio import build_otio, render_timeline_media
 from wanflow.report.records import ShotRecord, TakeRecord
 from wanflow.report.timelines import write_timelines
 from wanflow.report.words import film_vocabulary, look_words
+from wanflow.storyboard.mediafiles import open_start_image
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -143,7 +144,7 @@ def _data_uri(image: Image.Image) -> str:
 
 
 def _image_thumbnail(path: Path) -> Image.Image:
-    with Image.open(path) as image:
+    with open_start_image(path) as image:  # a start image: its own format only, within the pixel limit
         return thumbnail(image)
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import opentimelineio as otio
 
 from wanflow.atomic import write_text_atomic
+from wanflow.errors import shown, shown_lines
 from wanflow.film import Film
 from wanflow.media.segments import conform_shots
 from wanflow.media.timeline import Segment, Timeline
@@ -41,14 +42,30 @@ def write_timelines(
         if name == "otio":
             text = otio.adapters.write_to_string(timeline, "otio_json")
         elif name == "fcp_xml":
-            text = otio.adapters.write_to_string(conformed_timeline(cut, timeline, media, conformed), "fcp_xml")
+            text = otio.adapters.write_to_string(
+                plain_names(conformed_timeline(cut, timeline, media, conformed)), "fcp_xml"
+            )
         else:
             picture_only = conformed_timeline(cut, timeline, media, conformed, picture_only=True)
-            text = otio.adapters.write_to_string(picture_only, "cmx_3600")
+            text = otio.adapters.write_to_string(plain_names(picture_only), "cmx_3600")
         path = film_path.with_suffix(SUFFIXES[name])
         write_text_atomic(path, text)
         written[name] = path
     return written
+
+
+def plain_names(timeline: otio.schema.Timeline) -> otio.schema.Timeline:
+    """Every name on one line, without control characters (escaped, as `errors.shown` shows them):
+    an EDL is lines of text, where a title's newline would start an event of its own, and XML 1.0
+    cannot hold most control characters at all. Markers keep their line breaks (FCP XML escapes them)."""
+    timeline.name = shown(timeline.name)
+    for item in timeline.find_children():
+        item.name = shown(item.name)
+    for track in timeline.tracks:
+        track.name = shown(track.name)
+    for marker in timeline.tracks.markers:
+        marker.name = shown_lines(marker.name)
+    return timeline
 
 
 def conformed_timeline(

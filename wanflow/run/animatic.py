@@ -13,6 +13,7 @@ from wanflow.cache import ArtifactStore
 from wanflow.catalog import BACKENDS
 from wanflow.media.animatic import AnimaticClip, end_picture, start_picture, write_animatic
 from wanflow.media.animatic_moves import View
+from wanflow.media.clips import cached_clip
 from wanflow.plan import RenderJob
 from wanflow.run.phases import ShotWork
 
@@ -29,11 +30,11 @@ def draw_take(
     a take with an end frame cross-fading to it (its `end_image:`, or `end_clip`'s first frame)."""
     started = time.perf_counter()
     take = job.settings
-    existing = None if force else store.get_file("clips", job.keys.clip)
+    existing = None if force else cached_clip(store, job.keys.clip)
     if existing is not None:  # a hit takes no lock: a read-only cache serves it
         return ShotWork(False, False, existing, time.perf_counter() - started)
     with store.lock("clips", job.keys.clip):
-        existing = None if force else store.get_file("clips", job.keys.clip)
+        existing = None if force else cached_clip(store, job.keys.clip)
         if existing is not None:
             return ShotWork(False, False, existing, time.perf_counter() - started)
         picture = start_picture(

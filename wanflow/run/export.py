@@ -14,9 +14,11 @@ from wanflow.atomic import write_text_atomic
 from wanflow.cache import ArtifactStore, default_cache_dir
 from wanflow.errors import Problem, UserError
 from wanflow.film import MAX_TAKES
+from wanflow.media.clips import cached_clip
 from wanflow.plan import RenderJob, RenderPlan, make_plan
 from wanflow.report.comfyui import ShotSettings, shot_workflow
 from wanflow.storyboard import load_film
+from wanflow.storyboard.mediafiles import open_start_image
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,7 @@ def _start_image(spec: Path, plan: RenderPlan, job: RenderJob) -> StartImage:
     if job.shot.image is not None:
         return StartImage(name, job.shot.image, False, f"{name} (from {job.shot.image}): copy it into ComfyUI/input/")
     upstream = plan.job(job.upstream)
-    clip = ArtifactStore(default_cache_dir(spec.resolve())).get_file("clips", upstream.keys.clip)
+    clip = cached_clip(ArtifactStore(default_cache_dir(spec.resolve())), upstream.keys.clip)
     if clip is None:
         return StartImage(name, None, True, _not_written(spec, plan, upstream, name, "last"))
     return StartImage(name, clip, True, f"{name} (the last frame of {upstream.shot_id}): copy it into ComfyUI/input/")
@@ -114,7 +116,7 @@ def _end_image(spec: Path, plan: RenderPlan, job: RenderJob) -> StartImage:
         return StartImage(name, source, False, f"{name} (from {source}): copy it into ComfyUI/input/")
     assert job.end_shot is not None
     target = plan.job(job.end_shot)
-    clip = ArtifactStore(default_cache_dir(spec.resolve())).get_file("clips", target.keys.clip)
+    clip = cached_clip(ArtifactStore(default_cache_dir(spec.resolve())), target.keys.clip)
     if clip is None:
         return StartImage(name, None, True, _not_written(spec, plan, target, name, "first"), first_frame=True)
     note = f"{name} (the first frame of {target.shot_id}): copy it into ComfyUI/input/"
@@ -131,13 +133,11 @@ def _not_written(spec: Path, plan: RenderPlan, source: RenderJob, name: str, whi
 
 
 def _write_start_image(start: StartImage, target: Path) -> None:
-    from PIL import Image
-
     from wanflow.run.phases import first_frame_image, last_frame_image
 
     assert start.source is not None
     if start.from_clip:
         (first_frame_image if start.first_frame else last_frame_image)(start.source, target)
         return
-    with Image.open(start.source) as image:
+    with open_start_image(start.source) as image:  # its format only, within the pixel limit
         image.convert("RGB").save(target)

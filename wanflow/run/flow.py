@@ -9,6 +9,7 @@ result. `render_film` is the deployment's flow: it calls `render` from inside it
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from prefect import flow
 from prefect.context import FlowRunContext
 
 from wanflow.errors import UserError
+from wanflow.run.apifaults import api_fault, quiet_api_tracebacks
 from wanflow.run.cluster import check_cluster, check_worker_specs, connect, worker_specs
 from wanflow.run.outdir import writing
 from wanflow.run.outputs import cut_from_cache, unchanged_run, write_run_json
@@ -60,7 +62,7 @@ def render(request: RunRequest, log: Log = print) -> RunResult:
         return _result(prepared, render_prepared.fn(prepared))
     from wanflow.run.server import run_server
 
-    with run_server(log=log) as server_up:
+    with quiet_api_tracebacks(), run_server(log=log) as server_up:
         if not request.distributed and prepared.renders_takes():
             from wanflow.backends.pool import preload_backends
 
@@ -69,8 +71,23 @@ def render(request: RunRequest, log: Log = print) -> RunResult:
             server_up()
         except RuntimeError as error:  # not the input's fault: what the server said
             return RunResult(None, prepared.plan.tiny, str(error))
-        state = render_prepared(prepared, return_state=True)
+        try:
+            state = render_prepared(prepared, return_state=True)
+        except Exception as error:  # the Prefect API gone (killed mid-run, unreachable): one line
+            fault = api_fault(error)
+            if fault is None:
+                raise
+            return RunResult(None, prepared.plan.tiny, fault)
     return _result(prepared, state.result(raise_on_failure=False))
+
+
+def failure_line(error: BaseException, out_dir: Path) -> str:
+    """What failed, in one line; an OS error keeps its path (or names --out, where the run writes)."""
+    if isinstance(error, OSError) and error.strerror:
+        where = error.filename if error.filename is not None else f"while writing the run into {out_dir}"
+        hint = "; free some space and run again: finished shots are in the cache" if error.errno == errno.ENOSPC else ""
+        return f"{error.strerror}: {where}{hint}"
+    return api_fault(error) or str(error)
 
 
 def _check_engine(prepared: PreparedRun) -> None:
@@ -88,7 +105,7 @@ def _result(prepared: PreparedRun, outcome: object) -> RunResult:
     if isinstance(outcome, UserError):  # found while rendering (a cluster refused mid-run): still the input's
         raise outcome
     if isinstance(outcome, BaseException):
-        return RunResult(None, prepared.plan.tiny, str(outcome))
+        return RunResult(None, prepared.plan.tiny, failure_line(outcome, prepared.out_dir))
     if not isinstance(outcome, RunSummary):  # a Failed state returned from inside a deployment's run
         outcome = outcome.data  # type: ignore[attr-defined]
     return RunResult(outcome, prepared.plan.tiny)

@@ -28,8 +28,10 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from wanflow.cache import ArtifactStore
 from wanflow.catalog import BACKENDS
 from wanflow.errors import UserError
+from wanflow.media.clips import cached_clip
 from wanflow.plan import TINY_NOTICE, RenderJob, generation_order
 from wanflow.plan.placement import Placement, place, unplaceable
+from wanflow.report.markdown import markdown_file_link, markdown_text
 from wanflow.run.cluster import check_cluster, connect, local_cluster, worker_specs
 from wanflow.run.outdir import writing
 from wanflow.run.outputs import assemble_and_report, write_run_json
@@ -121,7 +123,7 @@ def _render(prepared: PreparedRun, engine: _Engine, summary: RunSummary, logger)
     summary.shots = list(outcomes.values())
     todo: list[RenderJob] = []
     for job in prepared.takes:
-        clip = None if job.shot_id in prepared.forced else store.get_file("clips", job.keys.clip)
+        clip = None if job.shot_id in prepared.forced else cached_clip(store, job.keys.clip)
         if clip is None:
             todo.append(job)
         else:
@@ -210,7 +212,9 @@ def _annotations(job: RenderJob, engine: _Engine, placement: Placement | None, f
 
 def _gather(encodes, futures, jobs, takes, summary: RunSummary, prepared: PreparedRun, logger) -> None:
     """Results as they complete; a failed take fails alone and skips only the takes continuing from it."""
-    progress = create_progress_artifact(progress=0.0, description=f"{prepared.plan.film.title}: takes done")
+    progress = create_progress_artifact(
+        progress=0.0, description=f"{markdown_text(prepared.plan.film.title)}: takes done"
+    )
     by_future = {id(future): name for name, future in futures.items()}
     reports: list[TaskReport] = []
     for done, future in enumerate(as_completed([*encodes.values(), *futures.values()]), start=1):
@@ -259,11 +263,13 @@ def _publish_artifacts(prepared: PreparedRun, summary: RunSummary) -> None:
                 "prompt": job.compiled.prompt,
             }
         )
-    create_table_artifact(rows, key=None, description=f"Storyboard of {plan.film.title} ({plan.profile})")
+    title = markdown_text(plan.film.title)  # the UI renders descriptions and artifacts as markdown
+    create_table_artifact(rows, key=None, description=f"Storyboard of {title} ({plan.profile})")
     if summary.film or summary.report:
-        links = [f"- film: [{summary.film}](file://{summary.film})" if summary.film else f"- {summary.note}"]
-        links += [f"- {name}: [{path}](file://{path})" for name, path in summary.report.items()]
-        create_markdown_artifact("\n".join(links), key=None, description=f"{plan.film.title}: the cut and its report")
+        film = f"- film: {markdown_file_link(summary.film, summary.film)}" if summary.film else None
+        links = [film or f"- {markdown_text(summary.note)}"]
+        links += [f"- {name}: {markdown_file_link(path, path)}" for name, path in summary.report.items()]
+        create_markdown_artifact("\n".join(links), key=None, description=f"{title}: the cut and its report")
 
 
 @contextmanager

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from wanflow.atomic import partial_path, write_text_atomic
 from wanflow.cache import ArtifactStore
+from wanflow.media.clips import cached_clip
 from wanflow.nofollow import check_no_links, make_folders
 from wanflow.plan import RenderJob, RenderPlan, cut_key, take_name
 from wanflow.report.words import warning_line
@@ -30,7 +31,7 @@ def assemble_and_report(plan: RenderPlan, store: ArtifactStore, summary: RunSumm
     from wanflow.report.storyboard import manifest_metadata, read_thumbnails, write_report
 
     takes = write_takes(plan, store, summary, out_dir)
-    clip_paths = {job.shot_id: store.get_file("clips", job.keys.clip) for job in plan.jobs}
+    clip_paths = {job.shot_id: cached_clip(store, job.keys.clip) for job in plan.jobs}
     missing = [shot_id for shot_id, path in clip_paths.items() if path is None]
     clips_dir = make_folders(out_dir, out_dir / "clips")
     cut, records = [], []
@@ -115,7 +116,7 @@ def cut_from_cache(prepared: PreparedRun, log: Callable[[str], None]) -> RunSumm
     chosen): the film cut again from the cache, in this process, with no model and no Prefect.
     None when some selected take must render (its clip missing, or found corrupt and discarded)."""
     store = ArtifactStore(prepared.cache_dir)
-    if prepared.forced or any(store.get_file("clips", job.keys.clip) is None for job in prepared.takes):
+    if prepared.forced or any(cached_clip(store, job.keys.clip) is None for job in prepared.takes):
         return None
     started = time.perf_counter()
     summary = _cached_summary(prepared)
@@ -159,7 +160,7 @@ def write_takes(plan: RenderPlan, store: ArtifactStore, summary: RunSummary, out
     """
     written: dict[str, Path] = {}
     for job in plan.takes:
-        source = store.get_file("clips", job.keys.clip)
+        source = cached_clip(store, job.keys.clip)
         if source is None:
             continue
         target = take_path(out_dir, job)

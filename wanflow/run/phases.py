@@ -16,6 +16,7 @@ from pathlib import Path
 
 from wanflow.backends.pool import ModelPool
 from wanflow.cache import ArtifactStore
+from wanflow.media.clips import cached_clip
 from wanflow.plan import RenderJob
 
 Log = Callable[[str], None]
@@ -32,7 +33,7 @@ def needs_generation(job: RenderJob, store: ArtifactStore, *, force: bool = Fals
         return False
     if force:
         return True
-    return store.get_file("clips", job.keys.clip) is None and store.get_file("latents", job.keys.latents) is None
+    return cached_clip(store, job.keys.clip) is None and store.get_file("latents", job.keys.latents) is None
 
 
 @dataclass(frozen=True)
@@ -102,11 +103,11 @@ def decode_clip(job: RenderJob, store: ArtifactStore, pool: ModelPool, *, force:
     from wanflow.backends.render import decode_latents
     from wanflow.media.ffmpeg import write_clip
 
-    existing = None if force else store.get_file("clips", job.keys.clip)
+    existing = None if force else cached_clip(store, job.keys.clip)
     if existing is not None:  # a hit takes no lock: a read-only cache serves it
         return existing, False
     with store.lock("clips", job.keys.clip):
-        existing = None if force else store.get_file("clips", job.keys.clip)
+        existing = None if force else cached_clip(store, job.keys.clip)
         if existing is not None:
             return existing, False
         frames = decode_latents(job.backend, job.model_dir, job.keys.latents, store, pool)

@@ -17,7 +17,7 @@ from wanflow.cache import ArtifactStore, check_cache_links, default_cache_dir
 from wanflow.catalog import BACKENDS
 from wanflow.confine import Confinement
 from wanflow.errors import Problem, UserError
-from wanflow.media.fonts import font_problems
+from wanflow.media.checks import cut_problems
 from wanflow.plan import RenderJob, RenderPlan, make_plan, resolve_profile, select_forced, select_shots
 from wanflow.plan.fit import Budget, card_budget, fit_plan
 from wanflow.run.outdir import check_writable, spec_folder, spec_name
@@ -84,9 +84,9 @@ def prepare_run(request: RunRequest, log: Log = print) -> PreparedRun:
             0
         ]
     plan.check()
-    fonts = font_problems(film)  # the cut's needs, checked before the first shot renders
-    if fonts:
-        raise UserError(fonts)
+    needs = cut_problems(film)  # the cut's fonts and soundtrack, checked before the first shot renders
+    if needs:
+        raise UserError(needs)
     selected = select_shots(plan, list(request.only) or None)
     forced = select_forced(plan, list(request.force) or None, selected)
     confinement = Confinement.of_spec(request.spec)

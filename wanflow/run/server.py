@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from wanflow import settings
+from wanflow.run.apifaults import check_api
 
 # Run by `python -c` with the run's pid and the server's pid: waits for the server to end, or for
 # the run to die (then stops the server: SIGTERM, and SIGKILL after 10 s).
@@ -149,7 +150,7 @@ def run_server(log: Callable[[str], None]) -> Iterator[Callable[[], None]]:
         asked = "heartbeat_frequency" in get_current_settings().flows.model_fields_set
         beat = PREFECT_FLOWS_HEARTBEAT_FREQUENCY.value() if asked else None
         with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: beat}):
-            yield lambda: None
+            yield lambda: check_api(PREFECT_API_URL.value(), _healthy)
         return
     log("starting Prefect's temporary server (set PREFECT_API_URL to use a running one)")
     server = TemporaryServer()

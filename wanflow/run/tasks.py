@@ -14,6 +14,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from wanflow.cache import ArtifactStore
+from wanflow.media.clips import cached_clip
 from wanflow.plan import RenderJob
 from wanflow.run.animatic import draw_take
 from wanflow.run.cluster import worker_name
@@ -75,10 +76,10 @@ def render_task(
         f"shot {job.name}: {job.backend} {job.settings.width}x{job.settings.height} {job.settings.frames}f, seed {job.settings.seed}"
     )
     before = len(pool.loads)
-    upstream = store.get_file("clips", upstream_clip_key) if upstream_clip_key else None
+    upstream = cached_clip(store, upstream_clip_key) if upstream_clip_key else None
     if upstream_clip_key and upstream is None:
         raise RuntimeError(f"shot {job.name}: the clip of {job.upstream_job!r} is not in the cache {cache_dir}")
-    end = store.get_file("clips", end_clip_key) if end_clip_key else None
+    end = cached_clip(store, end_clip_key) if end_clip_key else None
     if end_clip_key and end is None:
         raise RuntimeError(f"shot {job.name}: the clip of {job.end_job!r} is not in the cache {cache_dir}")
     if job.settings.animatic:  # drawn: no model, no torch

@@ -30,3 +30,8 @@ MAX_LORA_SCALE = 10.0
 MIN_SIDE = 32  # smaller frames leave title cards and captions no room
 MAX_RENDER_SIDE = 2048  # a profile's generation size: 1.6 times the largest official side (1280)
 MAX_FILM_SIDE = 4096  # the finished film: H.264 level 5.1 reaches 4096x2304
+# The integer frame rates SMPTE timecode counts (OpenTimelineIO's list): FCP 7 XML and EDL need one.
+TIMECODE_RATES = (24, 25, 30, 48, 50, 60)
+# A start image's pixels: an 8K frame or a 40-megapixel photo (Pillow's own limit is 89 M); the model
+# sees at most 1280x720, and the header is checked before any pixel is decoded.
+START_IMAGE_MAX_PIXELS = 40_000_000

@@ -38,10 +38,11 @@ from wanflow.storyboard.bounds import (
     MAX_TEXT_CHARS,
     MIN_SIDE,
 )
+from wanflow.storyboard.mediafiles import AUDIO_KINDS, IMAGE_FORMATS, MediaFileError, check_audio_file, image_facts
 
 TERM_MARK = "x-wanflow-term"  # marks vocabulary fields in the JSON schema (filled in by spec.py)
 BackendId = Literal[tuple(BACKENDS)]  # type: ignore[valid-type]
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+IMAGE_SUFFIXES = tuple(IMAGE_FORMATS)
 
 
 def problem(message: str, field: str | None = None) -> PydanticCustomError:
@@ -259,20 +260,30 @@ Id = Annotated[
 
 
 def _decodable_image(path: Path) -> Path:
-    """`validate` decodes a start image as `run` will, so a broken one fails here, not at run time."""
-    from PIL import Image  # only when a spec has an image: validate stays light
-
+    """`validate` decodes a start image as `run` will (once per file), so a broken one fails here."""
     try:
-        with Image.open(path) as image:
-            image.load()
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-        raise problem(f"image {path.name} cannot be decoded: {error}") from None
+        image_facts(path)
+    except MediaFileError as error:
+        raise problem(f"image {error}") from None
+    except OSError as error:
+        raise problem(f"image {path.name} cannot be read: {error.strerror or error}") from None
+    return path
+
+
+def _audio_media(path: Path) -> Path:
+    """A soundtrack is the audio its suffix says, not a playlist or a script naming other files."""
+    try:
+        check_audio_file(path)
+    except MediaFileError as error:
+        raise problem(f"audio file {error}") from None
+    except OSError as error:
+        raise problem(f"audio file {path.name} cannot be read: {error.strerror or error}") from None
     return path
 
 
 ImageFile = Annotated[Path, _file_validator(IMAGE_SUFFIXES, "image"), AfterValidator(_decodable_image)]
 LoraFile = Annotated[Path, _file_validator((".safetensors",), "LoRA file")]
-AudioFile = Annotated[Path, _file_validator((".wav", ".mp3", ".m4a", ".aac", ".flac", ".ogg", ".opus"), "audio file")]
+AudioFile = Annotated[Path, _file_validator(tuple(AUDIO_KINDS), "audio file"), AfterValidator(_audio_media)]
 Frames = Annotated[int, Field(gt=0, le=MAX_FRAMES, strict=True), AfterValidator(_four_n_plus_one)]
 Flag = Annotated[bool, Field(strict=True)]
 

@@ -27,6 +27,7 @@ from wanflow.storyboard.bounds import (
     MAX_TRACKS,
     MAX_VOLUME,
     MIN_SPEED,
+    TIMECODE_RATES,
 )
 from wanflow.storyboard.fields import (
     NAME_PATTERN,
@@ -234,6 +235,19 @@ class OutputSpec(SpecModel):
     def _one_quality(self) -> OutputSpec:
         if self.crf is not None and self.quality is not None:
             raise problem("set crf or quality, not both", "quality")
+        return self
+
+    @model_validator(mode="after")
+    def _timecode_rate(self) -> OutputSpec:
+        """FCP 7 XML and EDL count SMPTE timecode, which exists at a few rates only."""
+        timecoded = [name for name in self.timelines if name != "otio"]
+        if timecoded and self.fps not in TIMECODE_RATES:
+            rates = ", ".join(str(rate) for rate in TIMECODE_RATES)
+            raise problem(
+                f"{' and '.join(timecoded)} timelines need a timecode frame rate ({rates}), not fps {self.fps}: "
+                "set output.fps to one of them, or keep timelines: [otio]",
+                "timelines",
+            )
         return self
 
 
