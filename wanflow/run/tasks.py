@@ -72,4 +72,6 @@ def render_task(
         raise RuntimeError(f"shot {job.name}: the clip of {job.upstream_job!r} is not in the cache {cache_dir}")
     work = render_shot(job, store, pool, upstream_clip=upstream, force=force, log=logger.info)
     loads = tuple(pool.loads[before:])
-    return TaskReport(worker_name(), loads, work.generated, work.seconds, str(work.clip), started, time.time())
+    return TaskReport(
+        worker_name(), loads, work.generated, work.seconds, str(work.clip), started, time.time(), decoded=work.decoded
+    )
