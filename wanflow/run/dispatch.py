@@ -85,7 +85,7 @@ class Dispatcher:
         self.log = log
         self.workers: dict[str, LiveWorker] = {}  # the live ones, by address
         self.names: dict[str, str] = {}  # every worker seen in this run: address -> name
-        self.warm: dict[str, set[str]] = {}  # worker name -> backends sent to it in this run
+        self.warm: dict[str, set[str]] = {}  # worker address -> backends sent to it in this run
 
     def run(self, on_finished: Callable[[Unit], None] = lambda unit: None) -> dict[str, Unit]:
         if self.client is not None:
@@ -151,25 +151,21 @@ class Dispatcher:
                 self._say(f"{unit.name} failed: {unit.error}")
 
     def _choose_worker(self, unit: Unit) -> LiveWorker | None:
-        """The placed worker while it lives; else one of the class: the dead one's return, a warm one, the least busy."""
+        """The placed worker while it lives; else a live one of the class: warm, then least busy.
+
+        A worker restarted by its nanny has a new address and holds no model: it counts as cold.
+        """
         if unit.worker in self.workers:
             return self.workers[unit.worker]
         capable = [w for w in self.workers.values() if unit.resource in w.resources]
         if not capable:
             return None
-        placed_name = unit.attempts[-1].worker if unit.attempts else None
         busy = {w.address: 0 for w in capable}
         for other in self.units.values():
             if other.state == "running" and other.worker in busy:
                 busy[other.worker] += 1
         return min(
-            capable,
-            key=lambda w: (
-                w.name != placed_name,
-                unit.job.backend not in self.warm.get(w.name, ()),
-                busy[w.address],
-                w.name,
-            ),
+            capable, key=lambda w: (unit.job.backend not in self.warm.get(w.address, ()), busy[w.address], w.name)
         )
 
     def _submit(self, unit: Unit, worker: LiveWorker | None) -> None:
@@ -181,7 +177,7 @@ class Dispatcher:
             import dask
 
             unit.worker = worker.address
-            self.warm.setdefault(worker.name, set()).add(unit.job.backend)
+            self.warm.setdefault(worker.address, set()).add(unit.job.backend)
             with dask.annotate(
                 resources={unit.resource: 1}, workers=[worker.address], allow_other_workers=False, priority=-unit.rank
             ):
@@ -198,13 +194,10 @@ class Dispatcher:
         futures = [unit.future.wrapped_future for unit in running]
         if self.client is None:
             done, _ = concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_COMPLETED)
-        else:
-            import distributed
-
-            try:
-                done, _ = distributed.wait(futures, timeout=POLL_SECONDS, return_when="FIRST_COMPLETED")
-            except distributed.TimeoutError:
-                return []
+        else:  # a Dask future's done() is the client's own state: no round trip
+            deadline = time.monotonic() + POLL_SECONDS
+            while not (done := [future for future in futures if future.done()]) and time.monotonic() < deadline:
+                time.sleep(0.05)
         return [by_future[id(future)] for future in done]
 
     def _collect(self, unit: Unit) -> None:
