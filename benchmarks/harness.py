@@ -94,27 +94,42 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_prefect_server(env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen, str]:
-    """`prefect server start` on a free port; returns the process and its API URL once healthy."""
+def start_prefect_server(env: dict[str, str], cwd: Path, limit: float = 300) -> tuple[subprocess.Popen, str]:
+    """`prefect server start` on a free port; returns the process and its API URL once healthy.
+
+    What it says goes to the workspace's logs/ (a busy machine has taken minutes to start it)."""
     port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        cwd=cwd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    log = log_file("prefect-server")
+    with open(log or os.devnull, "wb") as output:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            cwd=cwd,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}/api"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                if response.status == 200:
-                    return server, url
-        except OSError:
-            time.sleep(0.5)
-    server.terminate()
-    raise RuntimeError("prefect server did not start within 120 s")
+    deadline = time.monotonic() + limit
+    try:
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                    if response.status == 200:
+                        return server, url
+            except OSError:
+                time.sleep(0.5)
+    finally:
+        if server.returncode is None and not _answers(url):  # not handed over: never left behind
+            server.terminate()
+    raise RuntimeError(f"prefect server did not answer within {limit:.0f} s (its output: {log})")
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
 
 
 def timed(action: Callable[[], object]) -> float:

@@ -402,6 +402,8 @@ def test_the_gpu80_worker_killed_mid_shot_and_restarted_by_its_nanny_finishes_th
     assert shots["sea"]["status"] == "rendered" and shots["sea"]["worker"] == "w80"  # the nanny's new one
     assert [a["status"] for a in shots["sea"]["takes"][0]["attempts"]] == ["retried", "done"]
     assert shots["sky"]["status"] == "rendered"
+    loads = Counter((load["worker"], load["model"]) for load in _run_json(out)["loads"])
+    assert loads[("w80", "generator:t2v-a14b")] == 2  # the dead attempt's load is recorded too
     assert "RUNNING" not in _task_runs(f"{spec}:slow80").values()
     _no_keyerror(dask_cluster)
 

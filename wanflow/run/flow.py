@@ -24,6 +24,7 @@ from prefect.artifacts import (
     create_table_artifact,
     update_progress_artifact,
 )
+from prefect.runtime import flow_run
 from prefect.states import Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -34,6 +35,7 @@ from wanflow.plan.placement import Placement, place, unplaceable
 from wanflow.run.cluster import check_cluster, connect, local_cluster, worker_specs, worker_wait_seconds
 from wanflow.run.dispatch import Dispatcher, Unit
 from wanflow.run.heartbeat import beating
+from wanflow.run.journal import read_journal
 from wanflow.run.outdir import writing
 from wanflow.run.outputs import assemble_and_report, write_run_json
 from wanflow.run.phases import needs_generation
@@ -232,7 +234,10 @@ def _gather(dispatcher: Dispatcher, takes, summary: RunSummary, prepared: Prepar
         outcome.seconds, outcome.clip, outcome.worker = report.seconds, report.clip, report.worker
         outcome.started, outcome.ended = report.started, report.ended
     reports = [unit.report for unit in units.values() if unit.report is not None]
-    summary.loads = [{"worker": r.worker, "model": model} for r in reports for model in r.loads]
+    journal = read_journal(prepared.cache_dir, str(flow_run.id)) if flow_run.id else None
+    summary.loads = (
+        journal if journal is not None else [{"worker": r.worker, "model": m} for r in reports for m in r.loads]
+    )
 
 
 def _publish_artifacts(prepared: PreparedRun, summary: RunSummary) -> None:

@@ -12,7 +12,7 @@ import os
 import re
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -37,6 +37,7 @@ class ModelPool:
     settings: RenderSettings
     keep_warm: bool = False  # a worker's pool keeps its text encoders between runs; a run's frees them
     loads: list[str] = field(default_factory=list)  # "text_encoder:t2v-a14b", "generator:..." in load order
+    on_load: Callable[[str], None] | None = None  # told of each load as it starts (the run's load journal)
     _text_encoders: dict[Path, object] = field(default_factory=dict)
     _text_encoder_backends: dict[Path, str] = field(default_factory=dict)
     _generator: tuple[str, object] | None = None
@@ -44,7 +45,7 @@ class ModelPool:
 
     def text_encoder(self, job: RenderJob):
         if job.model_dir not in self._text_encoders:
-            self.loads.append(f"text_encoder:{job.backend}")
+            self._loading(f"text_encoder:{job.backend}")
             self._text_encoders[job.model_dir] = _backends().TextEncoder.load(job.model_dir, self.settings)
             self._text_encoder_backends[job.model_dir] = job.backend
         return self._text_encoders[job.model_dir]
@@ -53,16 +54,21 @@ class ModelPool:
         if self._generator is not None and self._generator[0] == job.backend:
             return self._generator[1]
         self.release_generator()
-        self.loads.append(f"generator:{job.backend}")
+        self._loading(f"generator:{job.backend}")
         generator = _backends().Generator.load(job.backend, job.model_dir, self.settings)
         self._generator = (job.backend, generator)
         return generator
 
     def decoder(self, job: RenderJob):
         if job.model_dir not in self._decoders:
-            self.loads.append(f"decoder:{job.backend}")
+            self._loading(f"decoder:{job.backend}")
             self._decoders[job.model_dir] = _backends().Decoder.load(job.model_dir, self.settings)
         return self._decoders[job.model_dir]
+
+    def _loading(self, model: str) -> None:
+        self.loads.append(model)
+        if self.on_load is not None:
+            self.on_load(model)
 
     def done_encoding(self) -> None:
         """After the prompts: a run frees its text encoders for the generator; a worker keeps them."""

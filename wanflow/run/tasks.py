@@ -16,6 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from wanflow.cache import ArtifactStore
 from wanflow.plan import RenderJob
 from wanflow.run.cluster import worker_name
+from wanflow.run.journal import journaled
 from wanflow.run.phases import encode_prompts, render_shot
 from wanflow.run.pool import current_pool
 from wanflow.run.summary import TaskReport
@@ -54,7 +55,8 @@ def _encode_run_name() -> str:
 def encode_task(jobs: list[RenderJob], cache_dir: Path, settings: RenderSettings) -> TaskReport:
     pool = current_pool(settings)
     before = len(pool.loads)
-    result = encode_prompts(jobs, ArtifactStore(cache_dir), pool, log=get_run_logger().info)
+    with journaled(pool, cache_dir, worker_name()):
+        result = encode_prompts(jobs, ArtifactStore(cache_dir), pool, log=get_run_logger().info)
     get_run_logger().info(f"prompts: {result.encoded} encoded, {result.cached} from the cache")
     return TaskReport(worker=worker_name(), loads=tuple(pool.loads[before:]))
 
@@ -70,7 +72,8 @@ def render_task(
     upstream = store.get_file("clips", upstream_clip_key) if upstream_clip_key else None
     if upstream_clip_key and upstream is None:
         raise RuntimeError(f"shot {job.name}: the clip of {job.upstream_job!r} is not in the cache {cache_dir}")
-    work = render_shot(job, store, pool, upstream_clip=upstream, force=force, log=logger.info)
+    with journaled(pool, cache_dir, worker_name()):
+        work = render_shot(job, store, pool, upstream_clip=upstream, force=force, log=logger.info)
     loads = tuple(pool.loads[before:])
     return TaskReport(
         worker_name(), loads, work.generated, work.seconds, str(work.clip), started, time.time(), decoded=work.decoded
