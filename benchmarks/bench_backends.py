@@ -29,12 +29,14 @@ from diffusers import WanImageToVideoPipeline, WanPipeline
 from PIL import Image
 
 from wanflow.atomic import write_text_atomic
-from wanflow.backends.generate import GenerationRequest, Generator
+from wanflow.backends.generate import Generator, PromptEmbeds
 from wanflow.backends.layout import declared_module_class, official_folder, read_config
 from wanflow.backends.realsize import GIB, random_component, real_size
 from wanflow.backends.tiny import write_tiny_model
 from wanflow.catalog import BACKENDS, STEP_CACHES, BackendSpec
-from wanflow.settings import RenderSettings
+from wanflow.take import RenderSettings, TakeSettings
+
+GenerateCall = tuple[TakeSettings, PromptEmbeds, Image.Image | None]  # one Generator.generate call
 
 START, END = "<!-- bench_backends:start -->", "<!-- bench_backends:end -->"
 TINY_SIZE, TINY_FRAMES = (64, 64), 9
@@ -75,7 +77,7 @@ def random_pipeline(
     return WanPipeline(**parts)
 
 
-def measure(generator: Generator, request: GenerationRequest, label: str, step_cache: str | None) -> Measurement:
+def measure(generator: Generator, call: GenerateCall, label: str, step_cache: str | None) -> Measurement:
     """One generation through wanflow's Generator, timed per step."""
     device = generator.device
     ticks: list[float] = []
@@ -83,15 +85,14 @@ def measure(generator: Generator, request: GenerationRequest, label: str, step_c
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
-    generator.generate(request, progress=lambda _step, _total: ticks.append(time.perf_counter()))
+    take, embeds, image = call
+    generator.generate(take, embeds, image, progress=lambda _step, _total: ticks.append(time.perf_counter()))
     if device.type == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
     steps = [b - a for a, b in zip([start, *ticks], ticks)]
     peak = torch.cuda.max_memory_allocated() / GIB if device.type == "cuda" else float("nan")
-    return Measurement(
-        generator.spec.id, step_cache, label, request.frames, request.steps, seconds, median(steps), peak
-    )
+    return Measurement(generator.spec.id, step_cache, label, take.frames, take.steps, seconds, median(steps), peak)
 
 
 def bench_backend(
@@ -103,26 +104,28 @@ def bench_backend(
     text_dim = read_config(folder, "transformer")["text_dim"]
     embeds = torch.randn(512, text_dim, generator=torch.Generator().manual_seed(0))
     width, height = size
-    request = GenerationRequest(
-        prompt_embeds=embeds,
-        negative_embeds=embeds,
+    take = TakeSettings(
+        backend=spec.id,
         seed=0,
         width=width,
         height=height,
         frames=frames,
+        fps=spec.fps,
         steps=steps,
         guidance_high=spec.guidance_high,
         guidance_low=spec.guidance_low,
         shift=spec.shift,
-        image=Image.new("RGB", size, "gray") if spec.needs_image else None,
+        boundary_ratio=spec.boundary_ratio,
+        fit="cover",
     )
+    call = (take, PromptEmbeds(embeds, embeds), Image.new("RGB", size, "gray") if spec.needs_image else None)
     rows = []
     for step_cache in (None, *step_caches):
         options = RenderSettings(
             device=str(device), dtype="bf16" if offload else "fp32", offload=offload, step_cache=step_cache
         )
         generator = Generator.from_pipeline(spec.id, folder, pipe, options)
-        rows.append(measure(generator, request, f"{width}x{height}", step_cache))
+        rows.append(measure(generator, call, f"{width}x{height}", step_cache))
         if step_cache is not None:
             for transformer in generator.transformers():
                 transformer.disable_cache()  # the next run starts uncached

@@ -9,6 +9,17 @@ from pathlib import Path
 import pytest
 from servers import Server, prefect_server_at
 
+from wanflow import settings
+
+
+@pytest.fixture(autouse=True)
+def environment() -> Iterator[None]:
+    """Each test starts from the environment as it is, as each command does (`settings.reload`);
+    a test that changes a variable calls `settings.reload()` after it."""
+    settings.reload()
+    yield
+    settings.reload()
+
 
 @pytest.fixture(scope="session")
 def tiny_models_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
@@ -19,6 +30,7 @@ def tiny_models_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
     make_tiny_models(root / "tiny")
     previous = os.environ.get("WANFLOW_MODELS")
     os.environ["WANFLOW_MODELS"] = str(root)
+    settings.reload()
     yield root
     if previous is None:
         os.environ.pop("WANFLOW_MODELS", None)

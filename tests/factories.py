@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from wanflow.film import Film, Scene, Shot
+from wanflow.take import TakeSettings
 
 
 def shot(index: int, **fields: object) -> Shot:
@@ -20,3 +21,22 @@ def film(shots: list[Shot], **fields: object) -> Film:
         scenes=(Scene("a", None, tuple(shots)),),
         **fields,
     )
+
+
+def take_settings(**changes: object) -> TakeSettings:
+    """A tiny T2V-A14B take's settings: 64x36, 17 frames at 16 fps, 4 steps."""
+    values: dict[str, object] = dict(
+        backend="t2v-a14b",
+        seed=7,
+        width=64,
+        height=36,
+        frames=17,
+        fps=16,
+        steps=4,
+        guidance_high=3.0,
+        guidance_low=4.0,
+        shift=12.0,
+        boundary_ratio=0.875,
+    )
+    values.update(changes)
+    return TakeSettings(**values)  # type: ignore[arg-type]

@@ -34,3 +34,12 @@ def test_the_readme_has_two_setup_commands_and_ci_runs_the_test_one() -> None:
     assert main_job.endswith("wanflow run specs/film.yaml --profile preview")
     assert tests.endswith("pytest -q")
     assert tests in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_the_readme_lists_every_environment_variable() -> None:
+    from wanflow.settings import Settings
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name, field in Settings.model_fields.items():
+        variable = field.validation_alias if isinstance(field.validation_alias, str) else f"WANFLOW_{name.upper()}"
+        assert f"| `{variable}` |" in readme, variable

@@ -16,6 +16,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from wanflow import settings
 from wanflow.errors import Problem, UserError
 
 ALLOW_ENV = "WANFLOW_ALLOW_READ"
@@ -39,9 +40,7 @@ def repository_root(folder: Path) -> Path:
 def allowed_folders() -> tuple[Path, ...]:
     """The folders `WANFLOW_ALLOW_READ` names, resolved; a name that is no folder is a UserError."""
     folders = []
-    for entry in os.environ.get(ALLOW_ENV, "").split(os.pathsep):
-        if not entry.strip():
-            continue
+    for entry in settings.current().allowed_entries():
         folder = Path(entry).expanduser().resolve()
         if not folder.is_dir():
             raise UserError(Problem(ALLOW_ENV, None, None, "", f"{entry} is not a folder"))
@@ -50,14 +49,15 @@ def allowed_folders() -> tuple[Path, ...]:
 
 
 def allow_reading(folders: list[Path] | None) -> None:
-    """`--allow-read DIR`: the same as adding DIR to WANFLOW_ALLOW_READ for this process and its children."""
+    """`--allow-read DIR`: the same as adding DIR to WANFLOW_ALLOW_READ, for this command."""
     entries = [str(Path(folder).expanduser().resolve()) for folder in folders or ()]
     for entry, folder in zip(entries, folders or ()):
         if not Path(entry).is_dir():
             raise UserError(Problem("wanflow", None, None, "--allow-read", f"{folder} is not a folder"))
     if entries:
-        present = [part for part in os.environ.get(ALLOW_ENV, "").split(os.pathsep) if part]
-        os.environ[ALLOW_ENV] = os.pathsep.join(dict.fromkeys([*entries, *present]))
+        present = settings.current()
+        allowed = os.pathsep.join(dict.fromkeys([*entries, *present.allowed_entries()]))
+        settings.use(present.model_copy(update={"allow_read": allowed}))
 
 
 @dataclass(frozen=True)

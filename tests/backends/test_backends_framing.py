@@ -9,9 +9,10 @@ import pytest
 import torch
 from PIL import Image
 
-from wanflow.backends.generate import GenerationRequest, Generator, TextEncoder, fit_image
+from wanflow.backends.generate import Generator, PromptEmbeds, TextEncoder, fit_image
 from wanflow.catalog import BACKENDS
 from wanflow.plan.framing import official_size
+from wanflow.take import TakeSettings
 
 
 def portrait(size: tuple[int, int] = (300, 520)) -> Image.Image:
@@ -73,21 +74,21 @@ def test_a_portrait_start_image_renders_at_its_official_size(
     assert height > width  # portrait, inside a landscape profile's area
 
     def generate(fit: str) -> torch.Tensor:
-        request = GenerationRequest(
-            prompt_embeds=embeds[0],
-            negative_embeds=embeds[1],
+        take = TakeSettings(
+            backend=backend_id,
             seed=3,
             width=width,
             height=height,
             frames=5,
+            fps=spec.fps,
             steps=2,
             guidance_high=spec.guidance_high,
             guidance_low=spec.guidance_low,
             shift=spec.shift,
-            image=portrait(),
+            boundary_ratio=spec.boundary_ratio,
             fit=fit,  # type: ignore[arg-type]
         )
-        return generator.generate(request)
+        return generator.generate(take, PromptEmbeds(*embeds), portrait())
 
     official, cover, contain = generate("official"), generate("cover"), generate("contain")
     assert official.shape[-2:] == (height // spec.vae_stride[1], width // spec.vae_stride[2])

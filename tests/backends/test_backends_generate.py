@@ -13,16 +13,11 @@ from diffusers import DiffusionPipeline
 from PIL import Image
 from safetensors.torch import save_file
 
-from wanflow.backends.generate import (
-    Decoder,
-    GenerationRequest,
-    Generator,
-    TextEncoder,
-)
+from wanflow.backends.generate import Decoder, Generator, PromptEmbeds, TextEncoder
 from wanflow.catalog import BACKENDS
 from wanflow.errors import UserError
 from wanflow.film import Lora
-from wanflow.settings import RenderSettings
+from wanflow.take import RenderSettings, TakeSettings
 
 SIZES = {"ti2v-5b": (64, 64), "t2v-a14b": (48, 32), "i2v-a14b": (48, 32)}
 
@@ -44,24 +39,30 @@ def picture(color: str, size: tuple[int, int] = (80, 60)) -> Image.Image:
     return image
 
 
-def request(backend_id: str, embeds: tuple[torch.Tensor, torch.Tensor], **changes: object) -> GenerationRequest:
+Call = tuple[TakeSettings, PromptEmbeds, Image.Image | None]
+
+
+def request(backend_id: str, embeds: tuple[torch.Tensor, torch.Tensor], **changes: object) -> Call:
+    """The arguments of one `Generator.generate` call: a take's settings, its embeddings, its image."""
     spec = BACKENDS[backend_id]
     width, height = SIZES[backend_id]
+    image = changes.pop("image", picture("blue") if spec.needs_image else None)
     values: dict[str, object] = dict(
-        prompt_embeds=embeds[0],
-        negative_embeds=embeds[1],
+        backend=backend_id,
         seed=7,
         width=width,
         height=height,
         frames=9,
         steps=4,
+        fps=spec.fps,
         guidance_high=spec.guidance_high,
         guidance_low=spec.guidance_low,
         shift=spec.shift,
-        image=picture("blue") if spec.needs_image else None,
+        boundary_ratio=spec.boundary_ratio,
+        fit="cover",
     )
     values.update(changes)
-    return GenerationRequest(**values)  # type: ignore[arg-type]
+    return TakeSettings(**values), PromptEmbeds(*embeds), image  # type: ignore[arg-type]
 
 
 def test_text_encoder_matches_the_pipeline_and_tells_languages_apart(tiny_model_dirs: dict[str, Path]) -> None:
@@ -82,7 +83,7 @@ def test_each_backend_renders_the_requested_shape(
     backend_id: str, generators: dict[str, Generator], embeds, tiny_model_dirs
 ) -> None:
     steps: list[tuple[int, int]] = []
-    latents = generators[backend_id].generate(request(backend_id, embeds), progress=lambda i, n: steps.append((i, n)))
+    latents = generators[backend_id].generate(*request(backend_id, embeds), progress=lambda i, n: steps.append((i, n)))
     spec = BACKENDS[backend_id]
     width, height = SIZES[backend_id]
     assert latents.shape == (1, spec.z_dim, 3, height // spec.vae_stride[1], width // spec.vae_stride[2])
@@ -94,7 +95,7 @@ def test_each_backend_renders_the_requested_shape(
 
 def test_split_phases_give_the_pixels_of_a_whole_pipeline_run(generators, embeds, tiny_model_dirs) -> None:
     folder = tiny_model_dirs["t2v-a14b"]
-    frames = Decoder.load(folder).decode(generators["t2v-a14b"].generate(request("t2v-a14b", embeds)))
+    frames = Decoder.load(folder).decode(generators["t2v-a14b"].generate(*request("t2v-a14b", embeds)))
     pipe = DiffusionPipeline.from_pretrained(folder)
     whole = pipe(
         prompt_embeds=embeds[0][None],
@@ -113,9 +114,9 @@ def test_split_phases_give_the_pixels_of_a_whole_pipeline_run(generators, embeds
 
 def test_a_seed_reproduces_bit_identical_latents(generators, embeds) -> None:
     generator = generators["ti2v-5b"]
-    first = generator.generate(request("ti2v-5b", embeds))
-    assert torch.equal(first, generator.generate(request("ti2v-5b", embeds)))
-    assert not torch.equal(first, generator.generate(request("ti2v-5b", embeds, seed=8)))
+    first = generator.generate(*request("ti2v-5b", embeds))
+    assert torch.equal(first, generator.generate(*request("ti2v-5b", embeds)))
+    assert not torch.equal(first, generator.generate(*request("ti2v-5b", embeds, seed=8)))
 
 
 def record_calls(generator: Generator) -> tuple[dict[str, list[tuple[float, torch.Tensor]]], list]:
@@ -134,7 +135,7 @@ def test_each_expert_runs_on_its_side_of_the_boundary(generators, embeds) -> Non
     generator = generators["t2v-a14b"]
     calls, handles = record_calls(generator)
     try:
-        generator.generate(request("t2v-a14b", embeds, steps=10))
+        generator.generate(*request("t2v-a14b", embeds, steps=10))
     finally:
         for handle in handles:
             handle.remove()
@@ -150,7 +151,7 @@ def test_guidance_low_only_changes_the_low_noise_stage(generators, embeds) -> No
     runs = []
     for guidance_low in (3.0, 6.0):
         calls, handles = record_calls(generator)
-        latents = generator.generate(request("t2v-a14b", embeds, steps=10, guidance_low=guidance_low))
+        latents = generator.generate(*request("t2v-a14b", embeds, steps=10, guidance_low=guidance_low))
         for handle in handles:
             handle.remove()
         runs.append((calls, latents))
@@ -161,9 +162,9 @@ def test_guidance_low_only_changes_the_low_noise_stage(generators, embeds) -> No
 
 def test_the_start_image_is_latent_frame_zero_for_ti2v(generators, embeds) -> None:
     generator = generators["ti2v-5b"]
-    red = generator.generate(request("ti2v-5b", embeds, image=picture("red")))
-    red_other_seed = generator.generate(request("ti2v-5b", embeds, image=picture("red"), seed=99))
-    green = generator.generate(request("ti2v-5b", embeds, image=picture("green")))
+    red = generator.generate(*request("ti2v-5b", embeds, image=picture("red")))
+    red_other_seed = generator.generate(*request("ti2v-5b", embeds, image=picture("red"), seed=99))
+    green = generator.generate(*request("ti2v-5b", embeds, image=picture("green")))
     assert torch.equal(red[:, :, 0], red_other_seed[:, :, 0])  # pinned by the image, not the noise
     assert not torch.equal(red[:, :, 1:], red_other_seed[:, :, 1:])
     assert not torch.equal(red[:, :, 0], green[:, :, 0])
@@ -172,13 +173,13 @@ def test_the_start_image_is_latent_frame_zero_for_ti2v(generators, embeds) -> No
 def test_the_start_image_steers_i2v(generators, embeds) -> None:
     generator = generators["i2v-a14b"]
     assert not torch.equal(
-        generator.generate(request("i2v-a14b", embeds, image=picture("red"))),
-        generator.generate(request("i2v-a14b", embeds, image=picture("green"))),
+        generator.generate(*request("i2v-a14b", embeds, image=picture("red"))),
+        generator.generate(*request("i2v-a14b", embeds, image=picture("green"))),
     )
     with pytest.raises(UserError, match="needs a start image"):
-        generator.generate(request("i2v-a14b", embeds, image=None))
+        generator.generate(*request("i2v-a14b", embeds, image=None))
     with pytest.raises(UserError, match="does not take a start image"):
-        generators["t2v-a14b"].generate(request("t2v-a14b", embeds, image=picture("red")))
+        generators["t2v-a14b"].generate(*request("t2v-a14b", embeds, image=picture("red")))
 
 
 def write_lora(path: Path, seed: int, style: str = "peft") -> Path:
@@ -205,7 +206,7 @@ def test_a_lora_on_the_low_expert_changes_only_the_low_noise_stage(tiny_model_di
     runs = []
     for loras in ((), (lora,)):
         calls, handles = record_calls(generator)
-        generator.generate(request("t2v-a14b", embeds, steps=10, loras=loras))
+        generator.generate(*request("t2v-a14b", embeds, steps=10, loras=loras))
         for handle in handles:
             handle.remove()
         runs.append(calls)
@@ -217,9 +218,9 @@ def test_a_lora_on_the_low_expert_changes_only_the_low_noise_stage(tiny_model_di
 @pytest.mark.parametrize("style", ["comfyui", "diffsynth"])
 def test_comfyui_and_diffsynth_key_names_load(style: str, tiny_model_dirs, embeds, tmp_path) -> None:
     generator = Generator.load("ti2v-5b", tiny_model_dirs["ti2v-5b"])
-    plain = generator.generate(request("ti2v-5b", embeds))
+    plain = generator.generate(*request("ti2v-5b", embeds))
     lora = Lora(path=write_lora(tmp_path / f"{style}.safetensors", 2, style))
-    assert not torch.equal(plain, generator.generate(request("ti2v-5b", embeds, loras=(lora,))))
+    assert not torch.equal(plain, generator.generate(*request("ti2v-5b", embeds, loras=(lora,))))
 
 
 def test_switching_loras_reuses_loaded_adapters_and_base_weights(tiny_model_dirs, embeds, tmp_path) -> None:
@@ -227,22 +228,22 @@ def test_switching_loras_reuses_loaded_adapters_and_base_weights(tiny_model_dirs
     transformer = generator.pipe.transformer
     first = Lora(path=write_lora(tmp_path / "a.safetensors", 3), scale=0.8)
     second = Lora(path=write_lora(tmp_path / "b.safetensors", 4), scale=1.0)
-    plain = generator.generate(request("ti2v-5b", embeds))
-    with_first = generator.generate(request("ti2v-5b", embeds, loras=(first,)))
-    with_second = generator.generate(request("ti2v-5b", embeds, loras=(second,)))
-    assert torch.equal(with_first, generator.generate(request("ti2v-5b", embeds, loras=(first,))))
-    assert torch.equal(plain, generator.generate(request("ti2v-5b", embeds)))
+    plain = generator.generate(*request("ti2v-5b", embeds))
+    with_first = generator.generate(*request("ti2v-5b", embeds, loras=(first,)))
+    with_second = generator.generate(*request("ti2v-5b", embeds, loras=(second,)))
+    assert torch.equal(with_first, generator.generate(*request("ti2v-5b", embeds, loras=(first,))))
+    assert torch.equal(plain, generator.generate(*request("ti2v-5b", embeds)))
     assert not torch.equal(with_first, with_second)
     assert generator.loras.loads == 2 and generator.pipe.transformer is transformer
     with pytest.raises(UserError, match="LoRA file not found"):
-        generator.generate(request("ti2v-5b", embeds, loras=(Lora(path=tmp_path / "gone.safetensors"),)))
+        generator.generate(*request("ti2v-5b", embeds, loras=(Lora(path=tmp_path / "gone.safetensors"),)))
 
 
 def test_step_cache_runs_on_both_experts_and_repeats_exactly(tiny_model_dirs, embeds) -> None:
     generator = Generator.load("t2v-a14b", tiny_model_dirs["t2v-a14b"], RenderSettings(step_cache="first-block"))
-    first = generator.generate(request("t2v-a14b", embeds, steps=10))
+    first = generator.generate(*request("t2v-a14b", embeds, steps=10))
     assert first.shape == (1, 16, 3, 4, 6)
-    assert torch.equal(first, generator.generate(request("t2v-a14b", embeds, steps=10)))
+    assert torch.equal(first, generator.generate(*request("t2v-a14b", embeds, steps=10)))
     with pytest.raises(UserError, match="--step-cache must be one of"):
         Generator.load("t2v-a14b", tiny_model_dirs["t2v-a14b"], RenderSettings(step_cache="magic"))
 

@@ -29,12 +29,14 @@ from diffusers import (
 from transformers import T5Config, T5EncoderModel
 from typer.testing import CliRunner
 
-from wanflow.backends.generate import GenerationRequest, Generator, TextEncoder
+from wanflow import settings as environment
+from wanflow.backends.generate import Generator, PromptEmbeds, TextEncoder
 from wanflow.backends.layout import CLASS_DEFAULTS, check_layout, describe_layout, official_folder
 from wanflow.backends.tiny import _tokenizer
 from wanflow.backends.verify import verify_model
 from wanflow.catalog import BACKENDS
 from wanflow.cli.app import app
+from wanflow.take import RenderSettings, TakeSettings
 
 
 def _fixture_transformer(in_channels: int, out_channels: int) -> WanTransformer3DModel:
@@ -224,10 +226,11 @@ def test_a_t5_folder_loads_its_declared_t5_encoder(fixture_dirs: dict[str, Path]
 def test_a_flow_match_euler_folder_samples_with_its_own_scheduler(fixture_dirs: dict[str, Path]) -> None:
     generator = Generator.load("t2v-a14b", fixture_dirs["t2v-a14b-euler"])
     embeds = torch.zeros(512, 32)
-    request = GenerationRequest(
-        embeds, embeds, seed=1, width=32, height=32, frames=5, steps=2, guidance_high=4.0, guidance_low=3.0, shift=12.0
-    )
-    assert generator.generate(request).shape == (1, 16, 2, 4, 4)
+    take = TakeSettings(
+        backend="t2v-a14b", seed=1, width=32, height=32, frames=5, fps=16, steps=2,
+        guidance_high=4.0, guidance_low=3.0, shift=12.0, boundary_ratio=0.875,
+    )  # fmt: skip
+    assert generator.generate(take, PromptEmbeds(embeds, embeds)).shape == (1, 16, 2, 4, 4)
     assert type(generator.pipe.scheduler) is FlowMatchEulerDiscreteScheduler
     assert generator.pipe.scheduler.config.shift == 12.0
 
@@ -264,12 +267,12 @@ def test_plan_and_run_refuse_a_nonstandard_folder_unless_allowed(
     from wanflow.backends.realsize import GIB, real_size
     from wanflow.plan import make_plan
     from wanflow.plan.estimate import estimate
-    from wanflow.settings import RenderSettings
     from wanflow.storyboard import load_film
 
     root = tmp_path / "models"
     shutil.copytree(fixture_dirs["t2v-a14b"], root / "t2v-a14b")  # no tiny marker: planned as real weights
     monkeypatch.setenv("WANFLOW_MODELS", str(root))
+    environment.reload()
     spec = tmp_path / "film.yaml"
     spec.write_text(SPEC, encoding="utf-8")
 
@@ -291,7 +294,10 @@ def test_plan_and_run_refuse_a_nonstandard_folder_unless_allowed(
     assert seconds is not None
     assert (
         memory
-        == real_size("t2v-a14b", dtype="auto", offload=True).peak_gpu_bytes(job.width, job.height, job.frames) / GIB
+        == real_size("t2v-a14b", dtype="auto", offload=True).peak_gpu_bytes(
+            job.settings.width, job.settings.height, job.settings.frames
+        )
+        / GIB
     )
     shown = runner.invoke(app, ["plan", str(spec), "--profile", "small", "--offload", "--allow-nonstandard"])
     assert shown.exit_code == 0, shown.output

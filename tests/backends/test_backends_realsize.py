@@ -11,7 +11,7 @@ from wanflow.backends.generate import Decoder, Generator, TextEncoder
 from wanflow.backends.layout import official_folder
 from wanflow.backends.realsize import GIB, component_size, real_size
 from wanflow.catalog import BACKENDS
-from wanflow.settings import RenderSettings
+from wanflow.take import RenderSettings
 
 # wan22.md: TI2V-5B is a dense 5B DiT, each A14B expert ~14B, the UMT5-XXL encoder ~5.7B.
 OFFICIAL_PARAMETERS = {"ti2v-5b": 5.0e9, "t2v-a14b": 14.0e9, "i2v-a14b": 14.0e9}

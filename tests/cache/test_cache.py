@@ -18,6 +18,7 @@ import pytest
 import torch
 
 import wanflow.cache.store
+from wanflow import settings
 from wanflow.backends.tensors import TENSORS_NAME, get_tensors, put_tensors
 from wanflow.cache import admin
 from wanflow.cache.store import (
@@ -486,6 +487,7 @@ def test_default_cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert default_cache_dir(None) == tmp_path / ".wanflow" / "cache"
     assert default_cache_dir(tmp_path / "specs" / "film.yaml") == tmp_path / "specs" / ".wanflow" / "cache"
     monkeypatch.setenv("WANFLOW_CACHE", str(tmp_path / "shared"))
+    settings.reload()
     assert default_cache_dir(tmp_path / "specs" / "film.yaml") == tmp_path / "shared"
 
 

@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 import wanflow.run.prepare
+from wanflow import settings
 from wanflow.cli.app import app
 from wanflow.plan import take_seed
 
@@ -80,6 +81,7 @@ def test_a_run_with_nothing_to_do_starts_no_prefect_and_loads_no_model(prefect_s
 
 def test_a_plan_no_worker_can_run_is_refused_before_prefect_starts(storyboard: Path, monkeypatch) -> None:
     monkeypatch.setenv("WANFLOW_CARD_GB", "24")
+    settings.reload()
     out = storyboard.parent / "out"
     result = CliRunner().invoke(app, ["run", str(storyboard), "-p", "test", "--gpus", "0", "-o", str(out)])
     assert result.exit_code == 2

@@ -105,7 +105,7 @@ def storyboard(folder: Path, film_fit: str = "", scene_fit: str = "", shot_fit: 
 
 
 def sizes(plan) -> dict[str, tuple[int, int]]:
-    return {job.shot_id: (job.width, job.height) for job in plan.jobs}
+    return {job.shot_id: (job.settings.width, job.settings.height) for job in plan.jobs}
 
 
 def test_the_plan_frames_a_start_image_officially_by_default(tmp_path: Path, tiny_models_root: Path) -> None:

@@ -40,13 +40,16 @@ def test_every_take_is_a_job_and_take_one_is_the_shot_as_before(tiny_models_root
     assert [job.name for job in plan.takes] == ["s0", "s0#2", "s0#3", "s1", "s1#2", "s2"]
     assert [job.name for job in plan.jobs] == ["s0", "s1#2", "s2"]  # what the film uses
     for old, new in zip(before.jobs, plan.takes_of("s0")[:1] + plan.takes_of("s1")[:1] + plan.takes_of("s2")):
-        assert (new.seed, new.keys) == (old.seed, old.keys)  # take 1: the seed and keys a cache already holds
+        assert (new.settings.seed, new.keys) == (
+            old.settings.seed,
+            old.keys,
+        )  # take 1: the seed and keys a cache already holds
     s0 = plan.takes_of("s0")
-    assert [job.seed for job in s0] == [42, take_seed(42, 2), take_seed(42, 3)]
+    assert [job.settings.seed for job in s0] == [42, take_seed(42, 2), take_seed(42, 3)]
     assert len({job.keys.latents for job in s0}) == 3 and len({job.keys.clip for job in s0}) == 3
     assert len({job.keys.prompt for job in s0}) == 1  # one prompt, encoded once for every take
     s1 = plan.takes_of("s1")
-    assert [job.seed for job in s1] == [derived_seed(plan.film, shots[1]), take_seed(s1[0].seed, 2)]
+    assert [job.settings.seed for job in s1] == [derived_seed(plan.film, shots[1]), take_seed(s1[0].settings.seed, 2)]
     assert [job.chosen for job in s1] == [False, True] and plan.job("s1").take == 2
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from wanflow.errors import UserError
 from wanflow.film import Lora
 from wanflow.report.comfyui import TEMPLATES, ShotSettings, boundary_step, load_template, shot_workflow, template_path
 from wanflow.report.comfyui_graph import SUBGRAPH_INPUT, SUBGRAPH_OUTPUT, fold_constants, to_api
+from wanflow.take import TakeSettings
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "specs" / "film.yaml"
@@ -83,12 +85,9 @@ def test_api_format_keeps_every_node_and_link_of_the_template(backend: str) -> N
     assert sorted(node["class_type"] for node in api.values()) == sorted(kept)
 
 
-def settings(backend: str, **fields: object) -> ShotSettings:
+def settings(backend: str, start_image: str | None = None, **fields: object) -> ShotSettings:
     base = dict(
-        shot_id="sea",
         backend=backend,
-        prompt="一望无际的浅海",
-        negative="色调艳丽",
         seed=42,
         width=1280,
         height=720,
@@ -99,9 +98,9 @@ def settings(backend: str, **fields: object) -> ShotSettings:
         guidance_high=4.0,
         guidance_low=3.0,
         boundary_ratio=0.875,
-        start_image=None,
     )
-    return ShotSettings(**{**base, **fields})
+    take = TakeSettings(**{**base, **fields})  # type: ignore[arg-type]
+    return ShotSettings(shot_id="sea", prompt="一望无际的浅海", negative="色调艳丽", take=take, start_image=start_image)
 
 
 def links(api: dict) -> set[tuple[str, str, str, int]]:
@@ -172,7 +171,7 @@ def test_loras_load_on_the_expert_they_target(tmp_path: Path) -> None:
 def test_ti2v_workflow_switches_on_the_templates_start_image_node() -> None:
     shot = settings("ti2v-5b", boundary_ratio=None, width=1280, height=704, frames=121, fps=24, steps=50, shift=5.0)
     text_only = shot_workflow(shot)
-    with_image = shot_workflow(ShotSettings(**{**vars(shot), "start_image": "x_start.png"}))
+    with_image = shot_workflow(replace(shot, start_image="x_start.png"))
     assert "56" not in text_only and "start_image" not in text_only["55"]["inputs"]
     assert (
         with_image["55"]["inputs"]["start_image"] == ["56", 0] and with_image["56"]["inputs"]["image"] == "x_start.png"

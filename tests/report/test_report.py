@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import opentimelineio as otio
 import pytest
+from factories import take_settings
 from PIL import Image
 
 from wanflow.film import Film, Look, Scene, Shot, TitleCard, Transition
@@ -65,13 +66,7 @@ def reported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Film, list[ShotR
             negative="色调艳丽",
             mode="t2v",
             warnings=(f"W001 {s.id} looks odd",),
-            backend="t2v-a14b",
-            seed=42 + s.index,
-            steps=4,
-            width=64,
-            height=36,
-            frames=probe(c).frames,
-            fps=16,
+            settings=take_settings(seed=42 + s.index, frames=probe(c).frames),
             weights_fingerprint="f" * 16,
             cache_keys={"clips": f"key{s.index}"},
             cached=s.index == 1,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from factories import take_settings
 from PIL import Image
 
 from wanflow.film import Film, Scene, Shot
@@ -45,12 +46,18 @@ def reported(tmp_path_factory: pytest.TempPathFactory):
     ]
     single = clip(out / "takes" / "single" / "take-1.mp4", 90)
     common = dict(
-        prompt="p", negative="n", mode="t2v", warnings=(), backend="t2v-a14b", steps=4, width=64, height=36,
-        frames=17, fps=16, weights_fingerprint="f" * 16, cache_keys={}, cached=False, seconds=1.0, tiny=True,
+        prompt="p", negative="n", mode="t2v", warnings=(), weights_fingerprint="f" * 16, cache_keys={},
+        cached=False, seconds=1.0, tiny=True,
     )  # fmt: skip
     records = [
-        ShotRecord(shot=shots[0], clip=single, seed=7, takes=(TakeRecord(1, 7, single, True, False, 1.0),), **common),
-        ShotRecord(shot=shots[1], clip=takes[1].clip, seed=1002, takes=tuple(takes), **common),
+        ShotRecord(
+            shot=shots[0],
+            clip=single,
+            settings=take_settings(seed=7),
+            takes=(TakeRecord(1, 7, single, True, False, 1.0),),
+            **common,
+        ),
+        ShotRecord(shot=shots[1], clip=takes[1].clip, settings=take_settings(seed=1002), takes=tuple(takes), **common),
     ]
     result = assemble(film, [CutClip(r.shot, r.clip) for r in records], out / "film.mp4", width=64, height=36)
     return records, write_report(film, records, result, out, profile="preview", run_info={})

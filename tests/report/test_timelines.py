@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlparse
 import numpy as np
 import opentimelineio as otio
 import pytest
-from factories import film, shot
+from factories import film, shot, take_settings
 
 from wanflow.film import AudioTrack, Output, TitleCard, Transition
 from wanflow.media.cut import CutClip, assemble
@@ -96,13 +96,7 @@ def cut(tmp_path_factory: pytest.TempPathFactory):
             negative="",
             mode="t2v",
             warnings=(),
-            backend="t2v-a14b",
-            seed=s.index,
-            steps=4,
-            width=64,
-            height=36,
-            frames=probe(c).frames,
-            fps=16,
+            settings=take_settings(seed=s.index, frames=probe(c).frames),
             weights_fingerprint="f" * 16,
             cache_keys={},
             cached=False,

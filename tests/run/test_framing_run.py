@@ -12,8 +12,8 @@ from wanflow.media.ffmpeg import probe
 from wanflow.plan import make_plan
 from wanflow.run.phases import encode_prompts, render_shot
 from wanflow.run.pool import ModelPool
-from wanflow.settings import RenderSettings
 from wanflow.storyboard import load_film
+from wanflow.take import RenderSettings
 
 SPEC = """\
 wanflow: 1
@@ -42,7 +42,7 @@ def test_clips_render_at_the_sizes_the_plan_framed(tmp_path: Path, tiny_models_r
     spec.write_text(SPEC, encoding="utf-8")
     plan = make_plan(load_film(spec), "small")
     plan.check()
-    planned = {job.shot_id: (job.width, job.height) for job in plan.jobs}
+    planned = {job.shot_id: (job.settings.width, job.settings.height) for job in plan.jobs}
     assert planned == {"tall": (48, 96), "onward": (48, 96)}  # portrait, within 96x64's area
 
     store = ArtifactStore(tmp_path / "cache")
@@ -52,5 +52,5 @@ def test_clips_render_at_the_sizes_the_plan_framed(tmp_path: Path, tiny_models_r
     onward = render_shot(plan.job("onward"), store, pool, upstream_clip=tall.clip)
     for work, job in ((tall, plan.job("tall")), (onward, plan.job("onward"))):
         clip = probe(work.clip)
-        assert (clip.width, clip.height, clip.frames) == (job.width, job.height, job.frames)
+        assert (clip.width, clip.height, clip.frames) == (job.settings.width, job.settings.height, job.settings.frames)
         assert store.get_file("clips", job.keys.clip) == work.clip  # the plan's key is the run's

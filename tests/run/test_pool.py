@@ -8,8 +8,9 @@ import sys
 
 import pytest
 
+from wanflow import settings
 from wanflow.run.pool import ModelPool, device_lock, physical_device
-from wanflow.settings import RenderSettings
+from wanflow.take import RenderSettings
 
 
 @pytest.mark.parametrize(
@@ -27,13 +28,16 @@ def test_the_device_lock_is_keyed_by_the_physical_gpu(
     visible: str, device: str, physical: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+    settings.reload()
     assert physical_device(device) == physical
 
 
 def test_two_workers_on_two_gpus_of_one_machine_do_not_share_a_lock(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    settings.reload()
     first = device_lock("cuda:0").lock_file
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
+    settings.reload()
     second = device_lock("cuda:0").lock_file
     assert first != second
 

@@ -83,7 +83,7 @@ def test_run_renders_then_resumes_from_cache_then_renders_only_the_edit(prefect_
     store = ArtifactStore(storyboard.parent / ".wanflow" / "cache")
     for job in plan.jobs:
         clip = probe(store.get_file("clips", job.keys.clip))
-        assert (clip.frames, clip.width, clip.height) == (job.frames, 128, 80)
+        assert (clip.frames, clip.width, clip.height) == (job.settings.frames, 128, 80)
 
     second = _run(storyboard)
     assert _statuses(second) == {"wade": "cached", "still": "cached", "onward": "cached"}
@@ -111,7 +111,7 @@ def test_corrupt_cache_entries_are_rebuilt(prefect_server, storyboard: Path) -> 
     summary = _run(storyboard, only=["wade"])
     assert _statuses(summary)["wade"] == "cached"
     assert [load["model"] for load in summary.loads if load["model"].startswith("generator:")] == []
-    assert probe(store.get_file("clips", plan.job("wade").keys.clip)).frames == plan.job("wade").frames
+    assert probe(store.get_file("clips", plan.job("wade").keys.clip)).frames == plan.job("wade").settings.frames
 
     latents_dir = next((store.root / "latents").rglob(plan.job("wade").keys.latents))
     for data in latents_dir.glob("*.safetensors"):

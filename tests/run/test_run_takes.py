@@ -81,7 +81,7 @@ def test_takes_render_once_each_and_a_pick_renders_nothing_but_recuts_the_film(p
     still = next(shot for shot in run_json["shots"] if shot["shot_id"] == "still")
     plan = make_plan(load_film(storyboard), "test")
     assert [(t["take"], t["seed"], t["chosen"]) for t in still["takes"]] == [
-        (job.take, job.seed, job.chosen) for job in plan.takes_of("still")
+        (job.take, job.settings.seed, job.chosen) for job in plan.takes_of("still")
     ]
     assert [t["clip"] for t in still["takes"]] == [str(out / "takes" / "still" / f"take-{k}.mp4") for k in (1, 2)]
     one, two = (_frames(out / "takes" / "still" / f"take-{k}.mp4") for k in (1, 2))

@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
+from wanflow import settings
 from wanflow.cli.app import app
 from wanflow.confine import ALLOW_ENV
 
@@ -78,6 +79,7 @@ class Repo:
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Repo:
     monkeypatch.setenv(ALLOW_ENV, "")  # --allow-read adds to it; set here, it is restored after each test
+    settings.reload()
     root, outside = tmp_path / "repo", tmp_path / "outside"
     (root / ".git").mkdir(parents=True)
     (root / "specs").mkdir()
@@ -168,8 +170,10 @@ def test_a_folder_the_user_allows_is_read(repo: Repo, monkeypatch: pytest.Monkey
     result = runner.invoke(app, ["validate", str(spec), "--allow-read", str(repo.outside)])
     assert result.exit_code == 0, result.output
     monkeypatch.setenv(ALLOW_ENV, str(repo.outside))
+    settings.reload()
     assert runner.invoke(app, ["validate", str(spec)]).exit_code == 0
     monkeypatch.setenv(ALLOW_ENV, str(repo.outside / "nope"))
+    settings.reload()
     assert refused(repo, "validate", str(spec)) == f"{ALLOW_ENV}: {repo.outside / 'nope'} is not a folder"
 
 

@@ -26,7 +26,7 @@ silence_torchvision_fallback()  # before anything here imports diffusers
 
 _LAZY = {
     "Decoder": "generate",
-    "GenerationRequest": "generate",
+    "PromptEmbeds": "generate",
     "Generator": "generate",
     "TextEncoder": "generate",
     "fit_image": "generate",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,8 +33,8 @@ from wanflow.backends.quiet import quiet_progress_bars
 from wanflow.backends.store import is_tiny
 from wanflow.catalog import STEP_CACHES, BackendSpec, backend_spec
 from wanflow.errors import UserError
-from wanflow.film import ImageFit, Lora
-from wanflow.settings import RenderSettings
+from wanflow.film import ImageFit
+from wanflow.take import RenderSettings, TakeSettings
 
 log = logging.getLogger("wanflow.backends")
 
@@ -68,12 +67,9 @@ def _check_folder(model_dir: Path, *parts: str) -> None:
         )
 
 
-CPU_THREADS_VARIABLE = "WANFLOW_CPU_THREADS"
-
-
-def _prepare_cpu(model_dir: Path, device: torch.device) -> None:
-    """On the CPU: one intra-op thread (unless $WANFLOW_CPU_THREADS says otherwise), and a warning
-    for full-size weights.
+def _prepare_cpu(model_dir: Path, device: torch.device, settings: RenderSettings) -> None:
+    """On the CPU: `settings.cpu_threads` intra-op threads (one unless $WANFLOW_CPU_THREADS says
+    otherwise), and a warning for full-size weights.
 
     OpenMP threads that wait for a core spin: beside Prefect's and Dask's own threads, or on a
     shared machine, a 2-thread tiny-VAE decode measured 3 to 6 times slower than a 1-thread one
@@ -81,7 +77,7 @@ def _prepare_cpu(model_dir: Path, device: torch.device) -> None:
     """
     if device.type != "cpu":
         return
-    torch.set_num_threads(max(1, int(os.environ.get(CPU_THREADS_VARIABLE, "1") or 1)))
+    torch.set_num_threads(settings.cpu_threads)
     if not is_tiny(model_dir):
         log.warning(
             "running the full-size model in %s on the CPU: one clip takes many hours; "
@@ -101,7 +97,7 @@ class TextEncoder:
     def load(cls, model_dir: Path, settings: RenderSettings = RenderSettings()) -> TextEncoder:
         _check_folder(model_dir, "tokenizer", "text_encoder")
         device = torch.device("cpu") if settings.text_encoder_cpu else torch_device(settings)
-        _prepare_cpu(model_dir, device)
+        _prepare_cpu(model_dir, device, settings)
         tokenizer = declared_module_class(model_dir, "tokenizer").from_pretrained(model_dir / "tokenizer")
         dtype = torch_dtype(settings, torch_device(settings))
         text_encoder_class = declared_module_class(model_dir, "text_encoder")
@@ -120,23 +116,12 @@ class TextEncoder:
         return embeds[0].cpu()
 
 
-@dataclass
-class GenerationRequest:
-    prompt_embeds: torch.Tensor  # [512, text_dim] from TextEncoder.encode
-    negative_embeds: torch.Tensor
-    seed: int
-    width: int
-    height: int
-    frames: int
-    steps: int
-    guidance_high: float  # high-noise expert (pipeline `guidance_scale`)
-    guidance_low: float  # low-noise expert (pipeline `guidance_scale_2`); ignored by one-expert models
-    shift: float  # UniPC flow_shift
-    image: PIL.Image.Image | None = None  # start frame (I2V-A14B, TI2V-5B image mode)
-    loras: tuple[Lora, ...] = ()
-    # How the image fills width x height. `official` expects the size the plan framed for the
-    # image (wanflow.plan.framing); `cover` suits any size.
-    fit: ImageFit = "cover"
+@dataclass(frozen=True)
+class PromptEmbeds:
+    """A take's two prompts as the text encoder made them: [512, text_dim] each, on the CPU."""
+
+    prompt: torch.Tensor
+    negative: torch.Tensor
 
 
 def fit_image(
@@ -218,7 +203,7 @@ class Generator:
         _check_folder(model_dir, "scheduler", "vae", *experts)
         device = torch_device(settings)
         dtype = torch_dtype(settings, device)
-        _prepare_cpu(model_dir, device)
+        _prepare_cpu(model_dir, device, settings)
         pipeline_class = WanImageToVideoPipeline if spec.pipeline == "WanImageToVideoPipeline" else WanPipeline
         # The VAE stays in float32 (bf16 VAEs band and drift); T2V-A14B does not need it at all.
         vae = _load_vae(model_dir) if spec.accepts_image else None
@@ -277,8 +262,8 @@ class Generator:
         key = "flow_shift" if "flow_shift" in self._base_scheduler_config else "shift"
         return scheduler_class.from_config(self._base_scheduler_config, **{key: shift})
 
-    def _pipe_for(self, request: GenerationRequest) -> WanPipeline | WanImageToVideoPipeline:
-        if request.image is None:
+    def _pipe_for(self, image: PIL.Image.Image | None) -> WanPipeline | WanImageToVideoPipeline:
+        if image is None:
             if self.spec.needs_image:
                 raise UserError(f"{self.spec.id} needs a start image (image: or continue_from:)")
             pipe = self.pipe
@@ -291,34 +276,46 @@ class Generator:
         self._active = pipe
         return pipe
 
-    def generate(self, request: GenerationRequest, progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
-        """Normalised latents (1, z, (frames-1)//4+1, H/stride, W/stride), float32, on the CPU."""
-        pipe = self._pipe_for(request)
-        self.loras.apply(request.loras)
-        pipe.scheduler = self._scheduler_with_shift(request.shift)
+    def generate(
+        self,
+        take: TakeSettings,
+        embeds: PromptEmbeds,
+        image: PIL.Image.Image | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> torch.Tensor:
+        """Normalised latents (1, z, (frames-1)//4+1, H/stride, W/stride), float32, on the CPU.
+
+        `image` is the start frame (the take's image, or its upstream's last frame), framed here
+        as `take.fit` says at the size the plan fixed.
+        """
+        if take.backend != self.spec.id:
+            raise ValueError(f"a {take.backend} take handed to the {self.spec.id} generator")
+        pipe = self._pipe_for(image)
+        self.loras.apply(take.loras)
+        pipe.scheduler = self._scheduler_with_shift(take.shift)
 
         def on_step(_pipe: object, step: int, _timestep: object, _tensors: dict[str, Any]) -> dict[str, Any]:
             if progress is not None:
-                progress(step + 1, request.steps)
+                progress(step + 1, take.steps)
             return {}
 
         call: dict[str, Any] = dict(
-            prompt_embeds=request.prompt_embeds.unsqueeze(0).to(self.device),
-            negative_prompt_embeds=request.negative_embeds.unsqueeze(0).to(self.device),
-            height=request.height,
-            width=request.width,
-            num_frames=request.frames,
-            num_inference_steps=request.steps,
-            guidance_scale=request.guidance_high,
+            prompt_embeds=embeds.prompt.unsqueeze(0).to(self.device),
+            negative_prompt_embeds=embeds.negative.unsqueeze(0).to(self.device),
+            height=take.height,
+            width=take.width,
+            num_frames=take.frames,
+            num_inference_steps=take.steps,
+            guidance_scale=take.guidance_high,
             # A CPU generator makes the noise, and so the result, the same on every device.
-            generator=torch.Generator("cpu").manual_seed(request.seed),
+            generator=torch.Generator("cpu").manual_seed(take.seed),
             output_type="latent",
             callback_on_step_end=on_step,
         )
         if self.spec.experts == 2:
-            call["guidance_scale_2"] = request.guidance_low
-        if request.image is not None:
-            call["image"] = fit_image(request.image, request.width, request.height, request.fit, self.spec)
+            call["guidance_scale_2"] = take.guidance_low
+        if image is not None:
+            call["image"] = fit_image(image, take.width, take.height, take.fit, self.spec)
         with torch.inference_mode():
             latents = pipe(**call).frames
         return latents.to("cpu", torch.float32)
@@ -343,7 +340,7 @@ class Decoder:
     def load(cls, model_dir: Path, settings: RenderSettings = RenderSettings()) -> Decoder:
         _check_folder(model_dir, "vae")
         device = torch_device(settings)
-        _prepare_cpu(model_dir, device)
+        _prepare_cpu(model_dir, device, settings)
         vae = _load_vae(model_dir).to(device).eval()
         if settings.vae_tiling:
             vae.enable_tiling()

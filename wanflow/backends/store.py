@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import platformdirs
 from huggingface_hub import try_to_load_from_cache
 
+from wanflow import settings
 from wanflow.catalog import BACKENDS, backend_spec
 from wanflow.errors import UserError
 
@@ -30,9 +30,9 @@ _MIB = 1 << 20
 
 def models_root() -> Path:
     """$WANFLOW_MODELS, or the per-user cache folder."""
-    configured = os.environ.get("WANFLOW_MODELS")
+    configured = settings.current().models
     if configured:
-        return Path(configured).expanduser().absolute()
+        return configured.expanduser().absolute()
     return Path(platformdirs.user_cache_dir("wanflow")) / "models"
 
 

@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 import filelock
 
+from wanflow import settings
 from wanflow.hashing import check_plain, json_sha256, sha256_of_file
 
 CODE_VERSION = "1"
@@ -58,9 +59,9 @@ def default_cache_dir(spec_path: Path | None) -> Path:
     anywhere in the repository, use one cache. A `--cache DIR` option, where a command has one,
     wins over both: `option or default_cache_dir(spec)`.
     """
-    from_env = os.environ.get("WANFLOW_CACHE")
+    from_env = settings.current().cache
     if from_env:
-        return Path(from_env).expanduser()
+        return from_env.expanduser()
     start = spec_path.resolve().parent if spec_path is not None else Path.cwd().resolve()
     root = next((folder for folder in (start, *start.parents) if (folder / ".git").exists()), start)
     return root / ".wanflow" / "cache"

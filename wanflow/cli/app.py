@@ -9,13 +9,13 @@ import sys
 import threading
 from typing import NoReturn
 
-# A storyboard tool has no business phoning home; Prefect's temporary server would try.
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-
 import typer
 
-from wanflow.cli.common import make_console, print_problems
+from wanflow import settings
+from wanflow.cli.common import make_console, print_problems, user_errors
 from wanflow.errors import UserError
+
+settings.set_prefect_defaults()  # before anything imports Prefect
 
 app = typer.Typer(
     name="wanflow",
@@ -24,6 +24,14 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _read_environment() -> None:
+    """Each command reads wanflow's environment once, before it does anything."""
+    with user_errors():
+        settings.reload()
+
 
 # Each module exposes `register(app)`.
 _COMMAND_MODULES = (

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -15,6 +14,7 @@ from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
+from wanflow import settings
 from wanflow.cache import admin  # noqa: I001
 from wanflow.cache.store import KIND_PATTERN, KINDS, ArtifactStore, default_cache_dir
 from wanflow.cli.common import AllowReadOpt, make_console, stderr, user_errors
@@ -178,7 +178,7 @@ def verify_command(
 def _open(cache: Path | None, spec: Path | None) -> ArtifactStore:
     """The cache a run of `spec` (or of the storyboards here) uses; one that is not there is an error."""
     root = cache if cache is not None else default_cache_dir(spec)
-    named_by = "--cache" if cache is not None else "WANFLOW_CACHE" if os.environ.get("WANFLOW_CACHE") else "cache"
+    named_by = "--cache" if cache is not None else "WANFLOW_CACHE" if settings.current().cache else "cache"
     if not root.exists():
         where = {
             "--cache": "the folder --cache names does not exist",

@@ -8,8 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from wanflow.cli.common import AllowReadOpt, gpu_ids, make_console, print_problems, print_table, split_ids, user_errors
+from wanflow.cli.common import AllowReadOpt, gpu_ids, make_console, print_table, split_ids, user_errors
 from wanflow.errors import UserError
+from wanflow.take import RenderSettings
 
 console = make_console(soft_wrap=False)
 
@@ -65,19 +66,11 @@ def plan_command(
     from wanflow.confine import allow_reading
     from wanflow.plan import make_plan
     from wanflow.plan.estimate import estimate
-    from wanflow.settings import RenderSettings
     from wanflow.storyboard import load_film
 
     with user_errors():
         allow_reading(allow_read)
-        settings = RenderSettings(
-            dtype=dtype,
-            offload=offload,
-            text_encoder_cpu=t5_cpu,
-            vae_tiling=vae_tiling,
-            step_cache=step_cache,
-            allow_nonstandard=allow_nonstandard,
-        )
+        settings = render_settings(None, dtype, offload, t5_cpu, vae_tiling, step_cache, allow_nonstandard)
         film = load_film(spec)
         plan = make_plan(film, profile, settings, takes)
     store = ArtifactStore(cache or default_cache_dir(spec.resolve()))
@@ -114,12 +107,12 @@ def plan_command(
         table.add_row(
             job.shot_id,
             f"{job.take}" + (" (film)" if several and job.chosen else ""),
-            str(job.seed),
+            str(job.settings.seed),
             job.backend + (" (tiny)" if job.tiny else ""),
-            f"{job.width}x{job.height}",
-            f"{job.frames}@{job.fps}",
-            f"{job.seconds:.2f}",
-            str(job.steps),
+            f"{job.settings.width}x{job.settings.height}",
+            f"{job.settings.frames}@{job.settings.fps}",
+            f"{job.settings.seconds:.2f}",
+            str(job.settings.steps),
             _duration(seconds) if seconds is not None else "-",
             f"{memory:.0f} GiB" if memory is not None else "-",
             status,
@@ -167,12 +160,7 @@ def run_command(
     step_cache: StepCacheOpt = None,
     allow_nonstandard: NonstandardOpt = False,
     cluster: Annotated[
-        str | None,
-        typer.Option(
-            "--cluster",
-            envvar="WANFLOW_CLUSTER",
-            help="Render on this Dask cluster (tcp://HOST:PORT; $WANFLOW_CLUSTER).",
-        ),
+        str | None, typer.Option("--cluster", help="Render on this Dask cluster (tcp://HOST:PORT; $WANFLOW_CLUSTER).")
     ] = None,
     workers: Annotated[int, typer.Option("--workers", help="Start a local cluster of N CPU workers for this run.")] = 0,
     gpus: Annotated[
@@ -182,77 +170,59 @@ def run_command(
     allow_read: AllowReadOpt = None,
 ) -> None:
     """Render the storyboard into a film (a Prefect flow; local, or on $PREFECT_API_URL)."""
+    from wanflow import settings as environment
     from wanflow.confine import allow_reading
     from wanflow.plan import TINY_NOTICE
-    from wanflow.run.prepare import RunRequest, handing_over, prepare_run
-    from wanflow.settings import RenderSettings
+    from wanflow.run.flow import render
+    from wanflow.run.prepare import RunRequest
 
-    with user_errors():  # every input problem is reported here, before Prefect starts
-        allow_reading(allow_read)  # in the environment, so a flow re-preparing elsewhere in this run sees it too
-        gpu_list = gpu_ids(gpus)
-        settings = RenderSettings(device, dtype, offload, t5_cpu, vae_tiling, step_cache, allow_nonstandard)
+    with user_errors():  # every input problem is reported before Prefect starts, with exit code 2
+        allow_reading(allow_read)
         request = RunRequest(
-            spec, profile, tuple(split_ids(only)), tuple(split_ids(force)), out, cache, settings, takes
-        )
-        prepared = prepare_run(request, log=_dim)
-        if cluster:
-            from wanflow.run.cluster import check_cluster, connect
-
-            with connect(cluster, str(spec)) as client:
-                check_cluster(client, prepared)
-        elif workers or gpu_list:
-            from wanflow.run.cluster import check_worker_specs, worker_specs
-
-            check_worker_specs(worker_specs(workers, gpu_list), prepared)
-    from wanflow.run.outdir import writing
-    from wanflow.run.outputs import unchanged_run, write_run_json
-
-    with writing(prepared.out_dir):  # one writer at a time; what a killed run left is removed
-        summary = unchanged_run(prepared)
-        if summary is not None:
-            write_run_json(prepared.out_dir, summary)
-    if summary is not None:  # nothing to render or cut: no Prefect, no model, no ffmpeg
-        _print_summary(summary)
-        return
-    from wanflow.run.server import run_server  # Prefect loads only once the input is known good
-
-    with handing_over(prepared), run_server(log=_dim) as server_up:
-        from wanflow.run.flow import render_film
-        from wanflow.run.pool import preload_backends
-
-        if not (cluster or workers or gpu_list) and prepared.renders_takes():
-            preload_backends()  # in this process, while the server boots on another core
-        try:
-            server_up()
-        except RuntimeError as error:  # not the input's fault: exit 1, with what the server said
-            console.print(f"[bold red]run failed[/]: {error}")
-            raise typer.Exit(1) from None
-        state = render_film(
-            spec=str(request.spec),
+            spec=spec,
             profile=profile,
-            only=list(request.only) or None,
-            force=list(request.force) or None,
-            out=str(out),
-            cache=str(cache) if cache else None,
-            settings=settings,
-            cluster=cluster,
-            workers=workers,
-            gpus=list(gpu_list) or None,
+            only=tuple(split_ids(only)),
+            force=tuple(split_ids(force)),
+            out=out,
+            cache=cache,
+            settings=render_settings(device, dtype, offload, t5_cpu, vae_tiling, step_cache, allow_nonstandard),
             takes=takes,
-            return_state=True,
+            cluster=cluster or environment.current().cluster,
+            workers=workers,
+            gpus=gpu_ids(gpus),
         )
-    summary = state.result(raise_on_failure=False)
-    if isinstance(summary, BaseException):
-        if isinstance(summary, UserError):
-            print_problems(summary)
-            raise typer.Exit(2)
-        console.print(f"[bold red]run failed[/]: {summary}")
-        raise typer.Exit(1)
-    _print_summary(summary)
-    if prepared.plan.tiny:
+        result = render(request, log=_dim)
+    if result.summary is None:
+        console.print(f"[bold red]run failed[/]: {result.error}")
+        raise typer.Exit(result.exit_code)
+    _print_summary(result.summary)
+    if result.tiny and result.rendered:
         console.print(f"[yellow]note[/]: {TINY_NOTICE}")
-    if summary.count("failed") or summary.count("skipped"):
-        raise typer.Exit(1)
+    raise typer.Exit(result.exit_code)
+
+
+def render_settings(
+    device: str | None,
+    dtype: str,
+    offload: bool,
+    t5_cpu: bool,
+    vae_tiling: bool,
+    step_cache: str | None,
+    allow_nonstandard: bool,
+) -> RenderSettings:
+    """The machine switches `plan` and `run` share, as one record (with $WANFLOW_CPU_THREADS)."""
+    from wanflow import settings as environment
+
+    return RenderSettings(
+        device=device,
+        dtype=dtype,
+        offload=offload,
+        text_encoder_cpu=t5_cpu,
+        vae_tiling=vae_tiling,
+        step_cache=step_cache,
+        allow_nonstandard=allow_nonstandard,
+        cpu_threads=environment.current().cpu_threads,
+    )
 
 
 def _print_summary(summary) -> None:

@@ -7,7 +7,6 @@ Debian/Ubuntu, Fedora, macOS and Windows. No font found is a UserError that says
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from pathlib import Path
 
 from PIL import ImageFont
 
+from wanflow import settings
 from wanflow.errors import Problem, UserError
 from wanflow.film import Film
 
@@ -48,7 +48,7 @@ class FontFile:
 
 
 def _from_env() -> FontFile | None:
-    value = os.environ.get("WANFLOW_FONT")
+    value = settings.current().font
     if not value:
         return None
     path_text, _, index_text = value.partition("#")

@@ -21,34 +21,35 @@ from wanflow.plan.framing import framed_size, image_size
 from wanflow.plan.keys import JobKeys, job_keys
 from wanflow.plan.profiles import resolve_profile
 from wanflow.plan.takes import check_takes_option, take_name, take_numbers, take_seed
-from wanflow.settings import RenderSettings
 from wanflow.storyboard.load import load_film
+from wanflow.take import RenderSettings, TakeSettings
 
 
 @dataclass(frozen=True)
 class RenderJob:
+    """One take of one shot: what to render it with (`settings`), from which model, under which keys."""
+
     shot: Shot
     compiled: CompiledShot
-    backend: str
+    settings: TakeSettings  # everything that decides its pixels; hashed by `keys`
     model_dir: Path | None  # None when the model is not installed (a plan problem)
     weights: str  # fingerprint of the model's weights
     tiny: bool
-    width: int
-    height: int
-    frames: int
-    fps: int
-    steps: int
-    guidance_high: float
-    guidance_low: float
-    shift: float
-    seed: int
     seed_derived: bool
-    upstream: str | None  # id of the shot whose last frame conditions this one
     keys: JobKeys
     notes: tuple[str, ...] = ()
     model_layout: dict[str, object] | None = None  # the folder's own layout, when it is not the official one
     take: int = 1  # which take of the shot this job renders (its seed is that take's)
     upstream_job: str | None = None  # name of the job it continues from: its upstream's chosen take
+
+    @property
+    def backend(self) -> str:
+        return self.settings.backend
+
+    @property
+    def upstream(self) -> str | None:
+        """The id of the shot whose last frame starts this one."""
+        return self.shot.continue_from
 
     @property
     def shot_id(self) -> str:
@@ -64,10 +65,6 @@ class RenderJob:
         """The film uses this take."""
         return self.take == self.shot.take
 
-    @property
-    def seconds(self) -> float:
-        return self.frames / self.fps
-
 
 @dataclass(frozen=True)
 class RenderPlan:
@@ -76,9 +73,10 @@ class RenderPlan:
     jobs: tuple[RenderJob, ...]  # the take the film uses of each shot, in film order
     width: int  # size of the finished film
     height: int
-    problems: tuple[Problem, ...] = ()
+    problems: tuple[Problem, ...] = ()  # what the storyboard asks that cannot render
     notes: tuple[str, ...] = field(default=())
     takes: tuple[RenderJob, ...] = ()  # every take of every shot, in film order then take order
+    missing_models: tuple[Problem, ...] = ()  # a model this machine lacks: the plan stands, a run cannot
 
     def takes_of(self, shot_id: str) -> tuple[RenderJob, ...]:
         return tuple(job for job in self.takes if job.shot_id == shot_id)
@@ -87,10 +85,18 @@ class RenderPlan:
     def tiny(self) -> bool:
         return any(job.tiny for job in self.jobs)
 
-    def check(self) -> None:
-        """Raise every problem found while planning: nothing renders until all are fixed."""
-        if self.problems:
-            raise UserError(list(self.problems))
+    def check(self, models: bool = True) -> None:
+        """Raise every problem found while planning: nothing renders until all are fixed.
+
+        `models=False` leaves out the models this machine lacks (an export renders elsewhere)."""
+        problems = [*self.problems, *(self.missing_models if models else ())]
+        if problems:
+            raise UserError(problems)
+
+    def shot_problems(self, shot_id: str, models: bool = True) -> list[Problem]:
+        """The problems of one shot (its fields are `shots.<id>.…`)."""
+        found = [*self.problems, *(self.missing_models if models else ())]
+        return [problem for problem in found if problem.field.startswith(f"shots.{shot_id}.")]
 
     def job(self, shot_id: str) -> RenderJob:
         """The shot's job that the film uses (its chosen take)."""
@@ -144,7 +150,7 @@ def make_plan(
     clip_keys: dict[str, str] = {}
     fingerprints: dict[Path, str] = {}
     layouts: dict[Path, dict[str, object] | None] = {}
-    missing_models: set[str] = set()
+    missing_models: dict[str, Problem] = {}  # backend id -> said once, at the first shot that needs it
     sizes: dict[str, tuple[int, int]] = {}  # each shot's render size, for the shots continuing it
     for shot in film.shots:
         backend_id = shot.backend or (profile.image_backend if shot.image_conditioned else profile.text_backend)
@@ -154,9 +160,8 @@ def make_plan(
         problems += routing
         folder = _find_model(backend_id, profile.tiny)
         if folder is None:
-            if backend_id not in missing_models:  # said once, at the first shot that needs it
-                missing_models.add(backend_id)
-                problems.append(where("backend", _missing_model_message(backend_id, profile.tiny)))
+            if backend_id not in missing_models:
+                missing_models[backend_id] = where("backend", _missing_model_message(backend_id, profile.tiny))
             weights = "missing"
         else:
             weights = fingerprints.setdefault(folder, weights_fingerprint(folder))
@@ -188,43 +193,38 @@ def make_plan(
             else:
                 width, height = _framing(shot, spec, profile_size, sizes, where, problems, notes)
         sizes[shot.id] = (width, height)
-        steps = profile.steps or spec.steps
         seed = shot.seed if shot.seed is not None else derived_seed(film, shot)
         compiled = compile_shot(film, shot)
         upstream_clip = clip_keys.get(shot.continue_from or "")
         upstream_job = take_name(shot.continue_from, film.shot(shot.continue_from).take) if shot.continue_from else None
         for take in take_numbers(shot, takes):
-            this_seed = take_seed(seed, take)
-            keys = job_keys(
-                shot=shot,
-                compiled=compiled,
-                spec=spec,
-                weights=weights,
-                size=(width, height),
-                frames=frames,
-                steps=steps,
-                seed=this_seed,
-                upstream_clip=upstream_clip,
-                settings=settings,
-            )
-            job = RenderJob(
-                shot=shot,
-                compiled=compiled,
+            take_settings = TakeSettings(
                 backend=backend_id,
-                model_dir=folder,
-                weights=weights,
-                tiny=profile.tiny,
+                seed=take_seed(seed, take),
                 width=width,
                 height=height,
                 frames=frames,
                 fps=spec.fps,
-                steps=steps,
+                steps=profile.steps or spec.steps,
                 guidance_high=spec.guidance_high,
                 guidance_low=spec.guidance_low,
                 shift=spec.shift,
-                seed=this_seed,
+                boundary_ratio=spec.boundary_ratio,
+                fit=shot.fit,
+                loras=shot.loras,
+                image=shot.image,
+            )
+            keys = job_keys(
+                compiled=compiled, take=take_settings, weights=weights, upstream_clip=upstream_clip, render=settings
+            )
+            job = RenderJob(
+                shot=shot,
+                compiled=compiled,
+                settings=take_settings,
+                model_dir=folder,
+                weights=weights,
+                tiny=profile.tiny,
                 seed_derived=shot.seed is None or take != 1,
-                upstream=shot.continue_from,
                 keys=keys,
                 notes=tuple(notes),
                 model_layout=model_layout,
@@ -249,6 +249,7 @@ def make_plan(
         height=film_size[1],
         problems=tuple(problems),
         takes=tuple(all_takes),
+        missing_models=tuple(missing_models.values()),
     )
 
 

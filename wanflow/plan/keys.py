@@ -11,11 +11,10 @@ from dataclasses import dataclass
 
 from wanflow import __version__
 from wanflow.cache.store import ArtifactStore
-from wanflow.catalog import BackendSpec
-from wanflow.film import Film, Shot
+from wanflow.film import Film
 from wanflow.grammar.compile import CompiledShot
 from wanflow.hashing import file_sha256
-from wanflow.settings import RenderSettings
+from wanflow.take import RenderSettings, TakeSettings
 
 MAX_SEQUENCE_LENGTH = 512  # tokens per prompt embedding, as the pipeline uses at call time
 
@@ -32,51 +31,25 @@ class JobKeys:
 
 
 def job_keys(
-    *,
-    shot: Shot,
-    compiled: CompiledShot,
-    spec: BackendSpec,
-    weights: str,
-    size: tuple[int, int],
-    frames: int,
-    steps: int,
-    seed: int,
-    upstream_clip: str | None,
-    settings: RenderSettings,
+    *, compiled: CompiledShot, take: TakeSettings, weights: str, upstream_clip: str | None, render: RenderSettings
 ) -> JobKeys:
-    encoder = {"weights": weights, "max_sequence_length": MAX_SEQUENCE_LENGTH, "dtype": settings.dtype}
+    """The take's four keys: its settings whole, the model's weights, the machine switches that
+    change numbers, and (for a continuation) the key of the clip it starts from."""
+    encoder = {"weights": weights, "max_sequence_length": MAX_SEQUENCE_LENGTH, "dtype": render.dtype}
     prompt = ArtifactStore.key("embeds", {**encoder, "text": compiled.prompt})
     negative = ArtifactStore.key("embeds", {**encoder, "text": compiled.negative})
-    if shot.image is not None:
-        condition: dict[str, object] = {"image_sha256": file_sha256(shot.image), "fit": shot.fit}
-    elif upstream_clip is not None:
-        condition = {"upstream_clip": upstream_clip, "fit": shot.fit}
-    else:
-        condition = {}
     latents = ArtifactStore.key(
         "latents",
         {
-            "backend": spec.id,
+            **take.latents_payload(upstream_clip),
             "weights": weights,
             "prompt": prompt,
             "negative": negative,
-            "seed": seed,
-            "width": size[0],
-            "height": size[1],
-            "frames": frames,
-            "steps": steps,
-            "guidance": [spec.guidance_high, spec.guidance_low],
-            "shift": spec.shift,
-            "boundary_ratio": spec.boundary_ratio,
-            **settings.numerics(),
-            "loras": [
-                {"sha256": file_sha256(lora.path), "scale": lora.scale, "expert": lora.expert} for lora in shot.loras
-            ],
-            **condition,
+            **render.numerics(),
         },
     )
     clip = ArtifactStore.key(
-        "clips", {"latents": latents, "decoder": weights, "fps": spec.fps, "vae_tiling": settings.vae_tiling}
+        "clips", {"latents": latents, "decoder": weights, "fps": take.fps, "vae_tiling": render.vae_tiling}
     )
     return JobKeys(prompt=prompt, negative=negative, latents=latents, clip=clip)
 

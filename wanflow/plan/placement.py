@@ -115,4 +115,4 @@ def place(jobs: list[RenderJob], workers: list[WorkerSlot]) -> Placement:
 
 
 def _work(job: RenderJob) -> float:
-    return float(job.frames * job.width * job.height * job.steps)
+    return float(job.settings.frames * job.settings.width * job.settings.height * job.settings.steps)

@@ -28,6 +28,7 @@ from pydantic import ValidationError
 from wanflow.errors import Problem, UserError
 from wanflow.film import Lora
 from wanflow.report.comfyui_graph import MODE_ALWAYS, ApiGraph, UiGraph, fold_constants, prune, to_api
+from wanflow.take import TakeSettings
 
 TEMPLATES = {
     "t2v-a14b": "video_wan2_2_14B_t2v",
@@ -45,21 +46,10 @@ class ShotSettings:
     """What decides the shot's pixels, as wanflow's render plan fixed it."""
 
     shot_id: str
-    backend: str
     prompt: str
     negative: str
-    seed: int
-    width: int
-    height: int
-    frames: int
-    fps: int
-    steps: int
-    shift: float
-    guidance_high: float
-    guidance_low: float
-    boundary_ratio: float | None  # None: one model, one sampler
+    take: TakeSettings  # held as the plan made it (boundary_ratio None: one model, one sampler)
     start_image: str | None  # the file name LoadImage reads from ComfyUI's input folder
-    loras: tuple[Lora, ...] = ()
 
 
 def boundary_step(steps: int, shift: float, boundary_ratio: float) -> int:
@@ -154,31 +144,31 @@ def fill_shot(api: ApiGraph, shot: ShotSettings) -> ApiGraph:
     result[_follow(result, samplers[0], "positive", "CLIPTextEncode")]["inputs"]["text"] = shot.prompt
     result[_follow(result, samplers[0], "negative", "CLIPTextEncode")]["inputs"]["text"] = shot.negative
     latent = result[first["latent_image"][0]]["inputs"]
-    latent.update(width=shot.width, height=shot.height, length=shot.frames, batch_size=1)
+    latent.update(width=shot.take.width, height=shot.take.height, length=shot.take.frames, batch_size=1)
     for node in result.values():
         if node["class_type"] == "CreateVideo":
-            node["inputs"]["fps"] = shot.fps
+            node["inputs"]["fps"] = shot.take.fps
         elif node["class_type"] == "SaveVideo":
             node["inputs"]["filename_prefix"] = f"wanflow/{shot.shot_id}"
         elif node["class_type"] == "LoadImage" and shot.start_image is not None:
             node["inputs"]["image"] = shot.start_image
-    if shot.boundary_ratio is None:
-        first.update(seed=shot.seed, steps=shot.steps, cfg=shot.guidance_high, sampler_name=SAMPLER)
+    if shot.take.boundary_ratio is None:
+        first.update(seed=shot.take.seed, steps=shot.take.steps, cfg=shot.take.guidance_high, sampler_name=SAMPLER)
         first.update(scheduler=SCHEDULER, denoise=1.0)
         sampling = _follow(result, samplers[0], "model", "ModelSamplingSD3")
-        result[sampling]["inputs"]["shift"] = shot.shift
-        _add_loras(result, sampling, list(shot.loras), "high")
+        result[sampling]["inputs"]["shift"] = shot.take.shift
+        _add_loras(result, sampling, list(shot.take.loras), "high")
         return result
-    split = boundary_step(shot.steps, shot.shift, shot.boundary_ratio)
+    split = boundary_step(shot.take.steps, shot.take.shift, shot.take.boundary_ratio)
     phases = (
-        ("high", shot.guidance_high, 0, split, "enable", "enable"),
-        ("low", shot.guidance_low, split, shot.steps, "disable", "disable"),
+        ("high", shot.take.guidance_high, 0, split, "enable", "enable"),
+        ("low", shot.take.guidance_low, split, shot.take.steps, "disable", "disable"),
     )
     for node_id, (expert, cfg, start, end, add_noise, leftover) in zip(samplers, phases, strict=True):
         result[node_id]["inputs"].update(
             add_noise=add_noise,
-            noise_seed=shot.seed,
-            steps=shot.steps,
+            noise_seed=shot.take.seed,
+            steps=shot.take.steps,
             cfg=cfg,
             sampler_name=SAMPLER,
             scheduler=SCHEDULER,
@@ -187,14 +177,14 @@ def fill_shot(api: ApiGraph, shot: ShotSettings) -> ApiGraph:
             return_with_leftover_noise=leftover,
         )
         sampling = _follow(result, node_id, "model", "ModelSamplingSD3")
-        result[sampling]["inputs"]["shift"] = shot.shift
-        _add_loras(result, sampling, [lora for lora in shot.loras if lora.expert in (expert, "both")], expert)
+        result[sampling]["inputs"]["shift"] = shot.take.shift
+        _add_loras(result, sampling, [lora for lora in shot.take.loras if lora.expert in (expert, "both")], expert)
     return result
 
 
 def shot_workflow(shot: ShotSettings) -> ApiGraph:
     """The backend's official template, in API format, set to the shot."""
-    template = load_template(shot.backend)
+    template = load_template(shot.take.backend)
     if shot.start_image is not None:  # the template's own start-image node, switched on
         for node in template.nodes:
             if node.type == "LoadImage":
@@ -204,11 +194,11 @@ def shot_workflow(shot: ShotSettings) -> ApiGraph:
 
 def expert_steps(shot: ShotSettings) -> str:
     """How the steps split between the experts, for people."""
-    if shot.boundary_ratio is None:
-        return f"{shot.steps} steps"
-    split = boundary_step(shot.steps, shot.shift, shot.boundary_ratio)
+    if shot.take.boundary_ratio is None:
+        return f"{shot.take.steps} steps"
+    split = boundary_step(shot.take.steps, shot.take.shift, shot.take.boundary_ratio)
     return (
-        f"{shot.steps} steps: high-noise expert 0-{split} (cfg {shot.guidance_high:g}), "
-        f"low-noise expert {split}-{shot.steps} (cfg {shot.guidance_low:g}); "
-        f"split where the timestep falls below {math.floor(shot.boundary_ratio * NUM_TRAIN_TIMESTEPS)}"
+        f"{shot.take.steps} steps: high-noise expert 0-{split} (cfg {shot.take.guidance_high:g}), "
+        f"low-noise expert {split}-{shot.take.steps} (cfg {shot.take.guidance_low:g}); "
+        f"split where the timestep falls below {math.floor(shot.take.boundary_ratio * NUM_TRAIN_TIMESTEPS)}"
     )

@@ -65,7 +65,7 @@ def contact_sheet(
             if assembly is not None:
                 seconds = assembly.timeline.shot_segment(record.shot.id).frames / assembly.fps
             else:
-                seconds = record.frames / record.fps
+                seconds = record.settings.seconds
             draw.text((_PAD, top + _PAD), record.shot.id, font=font, fill=(255, 255, 255))
             details = f"{seconds:.2f}s · {record.backend}"
             draw.text((_PAD, top + _PAD + 24), details, font=small, fill=(190, 190, 190))

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wanflow.film import Shot
+from wanflow.take import TakeSettings
 
 
 @dataclass(frozen=True)
@@ -30,13 +31,7 @@ class ShotRecord:
     negative: str
     mode: str  # "t2v" | "i2v"
     warnings: tuple[str, ...]  # lint warnings, as text
-    backend: str
-    seed: int
-    steps: int
-    width: int
-    height: int
-    frames: int
-    fps: int
+    settings: TakeSettings  # what decided its pixels, as the plan fixed it (held, not copied)
     weights_fingerprint: str
     cache_keys: dict[str, str]
     cached: bool  # no generation this run: the clip or its latents came from the cache
@@ -46,6 +41,10 @@ class ShotRecord:
     tiny: bool  # rendered by the tiny random-weight models: the pictures are noise
     model_layout: dict[str, object] | None = None  # a non-official folder's own layout (--allow-nonstandard)
     takes: tuple[TakeRecord, ...] = ()  # every take with a clip, in take order (the chosen one included)
+
+    @property
+    def backend(self) -> str:
+        return self.settings.backend
 
     @property
     def compared(self) -> bool:

@@ -8,10 +8,10 @@ memory manager is switched off for them (no pause at 80 %, no kill at 95 %).
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass
 
+from wanflow import settings
 from wanflow.catalog import card_resources
 from wanflow.errors import Problem, UserError
 from wanflow.plan.placement import WorkerSlot
@@ -23,10 +23,6 @@ WORKER_OPTIONS = {"nthreads": 1, "memory_limit": 0, "preload": ["wanflow.run.war
 """memory_limit 0 turns Dask's memory manager off: model weights are not a leak to pause or kill for;
 the warm-up preload does the heavy imports when the worker starts."""
 
-
-WORKER_WAIT_SECONDS = 120.0
-"""How long a run waits for a worker of a class when its last one died (WANFLOW_WORKER_WAIT overrides):
-time for a nanny, or a person, to bring one back before the shots of that class fail."""
 
 CLUSTER_CONFIG = {
     # A lost worker's nanny restarts it; SpecCluster would close that nanny when no worker of its
@@ -49,14 +45,10 @@ class WorkerSpec:
     resources: dict[str, int]
 
 
-def worker_wait_seconds() -> float:
-    return float(os.environ.get("WANFLOW_WORKER_WAIT", WORKER_WAIT_SECONDS))
-
-
 def worker_specs(workers: int = 0, gpus: tuple[int, ...] = ()) -> list[WorkerSpec]:
     """`--gpus 0,1`: one worker per GPU, pinned to it; `--workers N`: N CPU workers (tiny models)."""
     if gpus:
-        card_gb = int(os.environ.get("WANFLOW_CARD_GB", DEFAULT_CARD_GB))
+        card_gb = settings.current().card_gb
         return [
             WorkerSpec(f"gpu{index}", {"CUDA_VISIBLE_DEVICES": str(index)}, card_resources(card_gb)) for index in gpus
         ]
@@ -79,15 +71,21 @@ def check_worker_specs(specs: list[WorkerSpec], prepared) -> None:
         raise UserError(problems)
 
 
-def local_cluster(specs: list[WorkerSpec], port: int = 0):
-    """A scheduler and one worker process (under a nanny) per spec, on 127.0.0.1."""
+def local_cluster(specs: list[WorkerSpec], port: int = 0, prefect_api_url: str | None = None):
+    """A scheduler and one worker process (under a nanny) per spec, on 127.0.0.1; its workers report
+    to `prefect_api_url` (the run's server) when given."""
     import dask
     from distributed import Nanny, Scheduler, SpecCluster
 
     workers = {
         spec.name: {
             "cls": Nanny,
-            "options": {**WORKER_OPTIONS, "name": spec.name, "env": spec.env, "resources": spec.resources},
+            "options": {
+                **WORKER_OPTIONS,
+                "name": spec.name,
+                "env": _worker_env(spec, prefect_api_url),
+                "resources": spec.resources,
+            },
         }
         for spec in specs
     }
@@ -117,6 +115,10 @@ class WorkerKeeper:
         self.missing = missing
         if any(name not in self.cluster.workers for name in missing):  # its nanny is gone: a new one
             self.cluster.sync(self.cluster._correct_state)
+
+
+def _worker_env(spec: WorkerSpec, prefect_api_url: str | None) -> dict[str, str]:
+    return {**spec.env, "PREFECT_API_URL": prefect_api_url} if prefect_api_url else dict(spec.env)
 
 
 def describe_workers(client) -> list[WorkerSlot]:

@@ -15,12 +15,8 @@ temporary server of a `wanflow run` does not beat: that server dies with the run
 from __future__ import annotations
 
 import contextvars
-import os
 import threading
 import time
-
-HEARTBEAT_SECONDS = 30
-"""Between two heartbeats of a running flow run (WANFLOW_HEARTBEAT_SECONDS overrides; 0: none)."""
 
 AUTOMATION_NAME = "wanflow-crash-zombie-flow-runs"
 FLOW_NAME = "render-film"
@@ -29,7 +25,10 @@ _watched = [True]  # False while a run reports to a server nobody watches (the t
 
 
 def heartbeat_seconds() -> int:
-    return int(os.environ.get("WANFLOW_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS))
+    """Between two heartbeats of a running flow run (WANFLOW_HEARTBEAT_SECONDS, 30; 0: none)."""
+    from wanflow import settings
+
+    return settings.current().heartbeat_seconds
 
 
 def silence_time() -> int:

@@ -2,7 +2,7 @@
 
 Each phase reads and fills the content-addressed cache, so a phase that finds its artifact
 does no work and loads no model. Models are held by a `ModelPool` that loads each one at most
-once per run and keeps one generator in memory at a time. No Prefect here: `wanflow.run.flow`
+once per run and keeps one generator in memory at a time. No Prefect here: `wanflow.run.tasks`
 wraps these in tasks.
 """
 
@@ -78,37 +78,24 @@ def generate_latents(
     log: Log = _default_log,
 ) -> bool:
     """Make the shot's latents unless cached. Returns True when it generated them."""
-    from wanflow.backends.generate import GenerationRequest
+    from wanflow.backends.generate import PromptEmbeds
 
     if not needs_generation(job, store, force=force):  # a hit takes no lock: a read-only cache serves it
         return False
     with store.lock("latents", job.keys.latents):
         if not needs_generation(job, store, force=force):  # another run may have made them meanwhile
             return False
-        request = GenerationRequest(
-            prompt_embeds=_load_embeds(store, job.keys.prompt),
-            negative_embeds=_load_embeds(store, job.keys.negative),
-            seed=job.seed,
-            width=job.width,
-            height=job.height,
-            frames=job.frames,
-            steps=job.steps,
-            guidance_high=job.guidance_high,
-            guidance_low=job.guidance_low,
-            shift=job.shift,
-            image=_open_image(condition_image) if condition_image else None,
-            loras=job.shot.loras,
-            fit=job.shot.fit,
-        )
+        embeds = PromptEmbeds(_load_embeds(store, job.keys.prompt), _load_embeds(store, job.keys.negative))
+        image = _open_image(condition_image) if condition_image else None
         generator = pool.generator(job)
         started = time.perf_counter()
         with device_lock(str(generator.device)):
-            latents = generator.generate(request, progress=_step_logger(job, log))
+            latents = generator.generate(job.settings, embeds, image, progress=_step_logger(job, log))
         meta = {
             "shot": job.shot_id,
             "take": job.take,
             "backend": job.backend,
-            "seed": job.seed,
+            "seed": job.settings.seed,
             "seconds": time.perf_counter() - started,
         }
         _put_tensors(store, "latents", job.keys.latents, {"latents": latents}, meta)
@@ -131,8 +118,8 @@ def decode_clip(job: RenderJob, store: ArtifactStore, pool: ModelPool, *, force:
             raise RuntimeError(f"latents of shot {job.name!r} vanished from the cache; run again to rebuild them")
         frames = pool.decoder(job).decode(loaded[0]["latents"])
         staging = store.scratch_dir() / f"{job.keys.clip}.mp4"
-        write_clip(frames, job.fps, staging)
-        meta = {"shot": job.shot_id, "take": job.take, "frames": int(frames.shape[0]), "fps": job.fps}
+        write_clip(frames, job.settings.fps, staging)
+        meta = {"shot": job.shot_id, "take": job.take, "frames": int(frames.shape[0]), "fps": job.settings.fps}
         return store.put_file("clips", job.keys.clip, staging, meta), True
 
 
@@ -192,7 +179,7 @@ def _open_image(path: Path):
 
 
 def _step_logger(job: RenderJob, log: Log) -> Callable[[int, int], None]:
-    every = max(1, job.steps // 4)
+    every = max(1, job.settings.steps // 4)
 
     def progress(step: int, total: int) -> None:
         if step == total or step % every == 0:

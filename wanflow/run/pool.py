@@ -8,7 +8,6 @@ model is loaded once per worker, never once per shot.
 from __future__ import annotations
 
 import gc
-import os
 import re
 import sys
 import threading
@@ -21,8 +20,9 @@ from pathlib import Path
 import filelock
 import platformdirs
 
+from wanflow import settings
 from wanflow.plan import RenderJob
-from wanflow.settings import RenderSettings
+from wanflow.take import RenderSettings
 
 
 @dataclass
@@ -156,7 +156,7 @@ def physical_device(device: str) -> str:
     if not device.startswith("cuda"):
         return device
     index = int(device.partition(":")[2] or 0)
-    visible = [part.strip() for part in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if part.strip()]
+    visible = [part.strip() for part in settings.current().cuda_visible_devices.split(",") if part.strip()]
     return f"cuda-{visible[index]}" if index < len(visible) else f"cuda-{index}"
 
 

@@ -1,16 +1,14 @@
 """One preparation per run: load and compile the storyboard once, make missing tiny models, plan once.
 
-The CLI prepares before Prefect starts, so bad input is reported in a second with exit code 2;
-it then hands what it prepared to the flow (`handed_over`), which prepares only when it runs
-without the CLI (a deployment, a schedule).
+`wanflow.run.flow.render` prepares before Prefect starts, so bad input is reported in a second
+with exit code 2, and hands the prepared run to the flow as its argument.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,8 +20,8 @@ from wanflow.errors import Problem, UserError
 from wanflow.media.fonts import font_problems
 from wanflow.plan import RenderJob, RenderPlan, make_plan, resolve_profile, select_forced, select_shots
 from wanflow.run.outdir import check_writable
-from wanflow.settings import RenderSettings
 from wanflow.storyboard import load_film
+from wanflow.take import RenderSettings
 
 Log = Callable[[str], None]
 
@@ -40,6 +38,13 @@ class RunRequest:
     cache: Path | None = None
     settings: RenderSettings = field(default_factory=RenderSettings)
     takes: int | None = None  # --takes: takes of every shot for this run (None: the storyboard's)
+    cluster: str | None = None  # an existing Dask scheduler's address
+    workers: int = 0  # a local cluster of N CPU workers for this run
+    gpus: tuple[int, ...] = ()  # a local cluster of one worker per GPU for this run
+
+    @property
+    def distributed(self) -> bool:
+        return bool(self.cluster or self.workers or self.gpus)
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,7 @@ class PreparedRun:
     forced: frozenset[str]  # shot ids: every take of these renders again
     cache_dir: Path
     out_dir: Path
+    seconds: float = 0.0  # how long preparing took (the run's `plan` phase)
 
     def renders_takes(self) -> bool:
         """Some selected take is forced or lacks its clip: the run will load a model."""
@@ -60,6 +66,7 @@ class PreparedRun:
 
 def prepare_run(request: RunRequest, log: Log = print) -> PreparedRun:
     """Everything that can be checked before a model loads is checked here, all problems at once."""
+    started = time.perf_counter()
     film = load_film(request.spec)  # problems name the spec as the user wrote it, as `validate` does
     spec = film.path
     if resolve_profile(film, request.profile).tiny:
@@ -85,6 +92,7 @@ def prepare_run(request: RunRequest, log: Log = print) -> PreparedRun:
         forced=frozenset(forced),
         cache_dir=cache_dir,
         out_dir=out_dir,
+        seconds=time.perf_counter() - started,
     )
 
 
@@ -107,21 +115,3 @@ def ensure_tiny_models(log: Log) -> None:
 
     log("making the tiny random-weight models (first preview on this machine)")
     make_tiny_models()
-
-
-_handed: ContextVar[PreparedRun | None] = ContextVar("wanflow_prepared_run", default=None)
-
-
-@contextmanager
-def handing_over(prepared: PreparedRun) -> Iterator[None]:
-    """Within this block, a flow run asked for the same request uses `prepared` as it is."""
-    token = _handed.set(prepared)
-    try:
-        yield
-    finally:
-        _handed.reset(token)
-
-
-def handed_over(request: RunRequest) -> PreparedRun | None:
-    prepared = _handed.get()
-    return prepared if prepared is not None and prepared.request == request else None

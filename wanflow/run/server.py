@@ -23,6 +23,8 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from wanflow import settings
+
 # Run by `python -c` with the run's pid and the server's pid: waits for the server to end, or for
 # the run to die (then stops the server: SIGTERM, and SIGKILL after 10 s).
 _GUARD = """
@@ -80,10 +82,12 @@ class TemporaryServer:
         ]
         output = [(os.POSIX_SPAWN_DUP2, self.log.fileno(), fd) for fd in (1, 2)]
         quiet = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)]
-        server = os.posix_spawn(sys.executable, command, {**os.environ, **_SERVER_ENV}, file_actions=quiet + output)
+        server = os.posix_spawn(
+            sys.executable, command, settings.child_environment(_SERVER_ENV), file_actions=quiet + output
+        )
         guard = [sys.executable, "-c", _GUARD, str(os.getpid()), str(server)]
         silent = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in (0, 1, 2)]  # holds no pipe of the run's
-        return server, os.posix_spawn(sys.executable, guard, os.environ, file_actions=silent)
+        return server, os.posix_spawn(sys.executable, guard, settings.child_environment(), file_actions=silent)
 
     def wait_until_up(self, timeout: float) -> None:
         """Until /health answers; the server ending first is an error, with what it said."""
@@ -148,16 +152,9 @@ def run_server(log: Callable[[str], None]) -> Iterator[Callable[[], None]]:
     log("starting Prefect's temporary server (set PREFECT_API_URL to use a running one)")
     server = TemporaryServer()
     atexit.register(server.stop)
-    previous = os.environ.get("PREFECT_API_URL")
-    os.environ["PREFECT_API_URL"] = server.api_url  # for the Dask workers a run may start
-    try:
-        with temporary_settings(updates={PREFECT_API_URL: server.api_url, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-            yield lambda: server.wait_until_up(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
-    finally:
-        if previous is None:
-            os.environ.pop("PREFECT_API_URL", None)
-        else:
-            os.environ["PREFECT_API_URL"] = previous
+    # The Dask workers a run starts get the address as data (`local_cluster`), not through os.environ.
+    with temporary_settings(updates={PREFECT_API_URL: server.api_url, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield lambda: server.wait_until_up(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
 
 
 def _free_port() -> int:

@@ -88,7 +88,7 @@ def planned_outcomes(plan: RenderPlan) -> dict[str, ShotOutcome]:
     """Every shot of the plan with every take, "not selected" until the run says otherwise."""
     outcomes = {job.shot_id: ShotOutcome(job.shot_id, job.backend, "not selected", take=job.take) for job in plan.jobs}
     for job in plan.takes:
-        outcomes[job.shot_id].takes.append(TakeOutcome(job.take, job.seed, "not selected", chosen=job.chosen))
+        outcomes[job.shot_id].takes.append(TakeOutcome(job.take, job.settings.seed, "not selected", chosen=job.chosen))
     return outcomes
 
 

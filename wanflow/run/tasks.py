@@ -20,7 +20,7 @@ from wanflow.run.journal import journaled
 from wanflow.run.phases import encode_prompts, render_shot
 from wanflow.run.pool import current_pool
 from wanflow.run.summary import TaskReport
-from wanflow.settings import RenderSettings
+from wanflow.take import RenderSettings
 
 
 def _is_transient(task, task_run, state) -> bool:
@@ -67,7 +67,9 @@ def render_task(
 ) -> TaskReport:
     started = time.time()
     store, pool, logger = ArtifactStore(cache_dir), current_pool(settings), get_run_logger()
-    logger.info(f"shot {job.name}: {job.backend} {job.width}x{job.height} {job.frames}f, seed {job.seed}")
+    logger.info(
+        f"shot {job.name}: {job.backend} {job.settings.width}x{job.settings.height} {job.settings.frames}f, seed {job.settings.seed}"
+    )
     before = len(pool.loads)
     upstream = store.get_file("clips", upstream_clip_key) if upstream_clip_key else None
     if upstream_clip_key and upstream is None:

@@ -57,7 +57,9 @@ def did_you_mean(value: str, choices: list[str]) -> str:
 
 def _context(info: ValidationInfo, key: str) -> Any:
     if not info.context or key not in info.context:
-        raise RuntimeError(f"spec models need {key!r} in the validation context (use wanflow.storyboard.load.load_film)")
+        raise RuntimeError(
+            f"spec models need {key!r} in the validation context (use wanflow.storyboard.load.load_film)"
+        )
     return info.context[key]
 
 
