@@ -231,7 +231,11 @@ class Dispatcher:
                 continue
             dead = self._name_of(unit.worker)
             unit.future.wrapped_future.cancel()
-            started = _crash_task_run(unit.future.task_run_id, f"worker {dead} left the cluster during this task")
+            try:
+                started = _crash_task_run(unit.future.task_run_id, f"worker {dead} left the cluster during this task")
+            except Exception as error:  # the server's hiccup must not end the run: the attempt is still over
+                self._say(f"{unit.name}: could not mark its task run Crashed: {error}")
+                started = True
             if started:  # it had begun on the dead worker: an attempt the records keep
                 unit.attempts.append(Attempt(dead, "retried", f"worker {dead} died during this task"))
             self._say(f"{unit.name}: worker {dead} left the cluster; submitting it again")
