@@ -131,7 +131,8 @@ def zombie_automation_yaml() -> str:
         "# `wanflow server setup` installs it on the server of PREFECT_API_URL (the first run against a\n"
         "# server does too); or by hand: prefect automation create --from-file flows/automations.yaml\n"
     )
-    return header + yaml.safe_dump({"automations": [zombie_automation()]}, sort_keys=False, allow_unicode=True)
+    automations = {"automations": [zombie_automation()]}
+    return header + yaml.safe_dump(automations, sort_keys=False, allow_unicode=True, width=120)
 
 
 def scaffold_files(project: str) -> dict[str, str]:
