@@ -188,7 +188,8 @@ class Dispatcher:
 
     def _finished(self, running: list[Unit]) -> list[Unit]:
         """The units among `running` that have ended; on Dask, waits at most POLL_SECONDS for one."""
-        if not running:
+        if not running:  # only units waiting for a worker of their class: look again a little later
+            time.sleep(POLL_SECONDS)
             return []
         by_future = {id(unit.future.wrapped_future): unit for unit in running}
         futures = [unit.future.wrapped_future for unit in running]
