@@ -72,6 +72,12 @@ class BackendSpec:
         return 1 if self.boundary_ratio is None else 2
 
     @property
+    def accepts_last_frame(self) -> bool:
+        """First-last-frame: diffusers' WanImageToVideoPipeline takes `last_image` for I2V-A14B (ComfyUI's
+        flf2v template runs the same weights); TI2V-5B's image mode ignores it, T2V takes no image."""
+        return self.pipeline == "WanImageToVideoPipeline" and not self.expand_timesteps
+
+    @property
     def expand_timesteps(self) -> bool:
         """TI2V-5B: per-token timesteps, so an image can pin latent frame 0."""
         return self.id == "ti2v-5b"

@@ -53,13 +53,13 @@ TIMELINE_FORMATS: tuple[str, ...] = ("otio", "fcp_xml", "edl")
 class Look:
     """Cinematography fields, each a canonical zh term (lists keep the user's order)."""
 
-    light_source: str | None = None
+    light_source: tuple[str, ...] = ()
     lighting: tuple[str, ...] = ()
     time_of_day: str | None = None
     shot_size: str | None = None
     composition: str | None = None
     lens: str | None = None
-    angle: str | None = None
+    angle: tuple[str, ...] = ()
     shot_type: str | None = None
     color_tone: tuple[str, ...] = ()
     style: str | None = None
@@ -105,6 +105,8 @@ class Shot:
     take: int = 1  # the take the film uses, 1..takes
     image: Path | None = None  # absolute path of the start frame
     continue_from: str | None = None  # id of the shot whose last frame starts this one
+    end_image: Path | None = None  # absolute path of the last frame (first-last-frame)
+    end_at: str | None = None  # id of the shot whose first frame ends this one
     fit: ImageFit = "official"  # how the start image (or the upstream's last frame) fills the frame
     transition: Transition = field(default_factory=Transition)
     caption: str | None = None
@@ -118,6 +120,11 @@ class Shot:
     @property
     def image_conditioned(self) -> bool:
         return self.image is not None or self.continue_from is not None
+
+    @property
+    def end_conditioned(self) -> bool:
+        """The shot ends on a given frame (`end_image:` or `end_at:`)."""
+        return self.end_image is not None or self.end_at is not None
 
 
 @dataclass(frozen=True)

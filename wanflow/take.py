@@ -41,14 +41,19 @@ class TakeSettings:
     fit: ImageFit = "official"  # how the start image (or the upstream's last frame) fills the frame
     loras: tuple[Lora, ...] = ()
     image: Path | None = None  # the start image file; None: text only, or the upstream's last frame
+    end_image: Path | None = (
+        None  # the last frame's file (first-last-frame); None: none, or a rendered shot's first frame
+    )
 
     @property
     def seconds(self) -> float:
         return self.frames / self.fps
 
-    def latents_payload(self, upstream_clip: str | None) -> dict[str, object]:
+    def latents_payload(self, upstream_clip: str | None, end_clip: str | None = None) -> dict[str, object]:
         """The part of the latents key this record decides (`upstream_clip`: the key of the clip a
-        continuation starts from). Every field is in it, or named in `_NOT_IN_LATENTS` with why."""
+        continuation starts from; `end_clip`: of the clip whose first frame ends the take). Every
+        field is in it, or named in `_NOT_IN_LATENTS` with why. A take without an end frame keeps
+        the key it had before end frames existed."""
         payload: dict[str, object] = {
             "backend": self.backend,
             "seed": self.seed,
@@ -67,7 +72,24 @@ class TakeSettings:
             payload.update(image_sha256=file_sha256(self.image), fit=self.fit)
         elif upstream_clip is not None:
             payload.update(upstream_clip=upstream_clip, fit=self.fit)
+        if self.end_image is not None:
+            payload.update(end_image_sha256=file_sha256(self.end_image))
+        elif end_clip is not None:
+            payload.update(end_clip=end_clip)
         return payload
+
+
+@dataclass(frozen=True)
+class JobKeys:
+    """A take's cache keys, one per artifact."""
+
+    prompt: str  # embeds of the positive prompt
+    negative: str  # embeds of the negative prompt
+    latents: str
+    clip: str
+
+    def all(self) -> dict[str, str]:
+        return {"prompt": self.prompt, "negative": self.negative, "latents": self.latents, "clip": self.clip}
 
 
 # Fields the latents key does not take from the record, and why (a test holds every other field

@@ -100,7 +100,7 @@ def test_english_switches_terms_and_keeps_free_text() -> None:
 
 def test_full_official_example_shape() -> None:
     look = Look(
-        light_source="日光",
+        light_source=("日光",),
         lighting=("边缘光", "低对比度"),
         shot_size="中近景",
         composition="左侧重构图",
@@ -184,7 +184,7 @@ def test_raw_prompt_bypasses_the_grammar_but_is_linted() -> None:
         (dict(camera=("镜头向左移动", "镜头向右移动")), "camera", "[left-right]"),
         (dict(camera=("固定镜头", "手持镜头", "环绕运镜")), "camera", "手持镜头 (handheld camera) and 环绕运镜"),
         (
-            dict(look=Look(light_source="晴天光", time_of_day="夜晚")),
+            dict(look=Look(light_source=("晴天光",), time_of_day="夜晚")),
             "look.light_source, look.time_of_day",
             "[sun-at-night]",
         ),
@@ -212,13 +212,13 @@ def test_compatible_terms_are_not_contradictions() -> None:
 
 def test_too_many_aesthetic_keywords() -> None:
     look = Look(
-        light_source="日光",
+        light_source=("日光",),
         lighting=("柔光", "侧光", "边缘光"),
         time_of_day="白天",
         shot_size="中景",
         composition="中心构图",
         lens="中焦距",
-        angle="高角度拍摄",
+        angle=("高角度拍摄",),
         shot_type="干净的单人镜头",
         color_tone=("暖色调",),
     )
@@ -229,15 +229,26 @@ def test_too_many_aesthetic_keywords() -> None:
     assert warning.field.startswith("look.light_source, look.lighting")
 
 
-def test_english_prompts_keep_to_the_english_rewriters_four_settings() -> None:
-    look = Look(lighting=("边缘光",), shot_size="中近景", light_source="日光", composition="左侧重构图")
-    english = dataclasses.replace(CLEAN, look=look, subject="a young girl", scene="in a field of tall grass")
-    assert compile_one(english, "en").warnings == ()  # the official English example: 4 settings
-    (warning,) = compile_one(
-        dataclasses.replace(english, look=dataclasses.replace(look, time_of_day="白天")), "en"
-    ).warnings
-    assert warning.code == "W008-too-many-en-look-terms" and "at most 4" in warning.message
-    assert compile_one(dataclasses.replace(english, look=dataclasses.replace(look, time_of_day="白天"))).warnings == ()
+def test_english_prompts_keep_to_what_the_official_english_examples_stack() -> None:
+    """The English rewriter's "at most 4" is what it adds; its own examples carry 4, 5 and 10 (W008 is 10)."""
+    look = Look(lighting=("边缘光",), shot_size="中近景", light_source=("日光",), composition="左侧重构图")
+    english = dataclasses.replace(CLEAN, look=look, subject="a young girl", scene="in a field of tall grass", camera=())
+    assert compile_one(english, "en").warnings == ()  # the official English example 1: 4 settings
+    five = dataclasses.replace(look, time_of_day="白天")
+    assert compile_one(dataclasses.replace(english, look=five), "en").warnings == ()  # as many as example 3
+    ten = dataclasses.replace(
+        five,
+        lighting=("边缘光", "柔光"),
+        light_source=("日光", "荧光"),
+        lens="长焦",
+        angle=("高角度拍摄",),
+        color_tone=("冷色调",),
+    )
+    assert compile_one(dataclasses.replace(english, look=ten), "en").warnings == ()  # as many as example 2
+    eleven = dataclasses.replace(ten, shot_type="干净的单人镜头")
+    (warning,) = compile_one(dataclasses.replace(english, look=eleven), "en").warnings
+    assert warning.code == "W008-too-many-en-look-terms" and "more than 10" in warning.message
+    assert compile_one(dataclasses.replace(english, look=eleven)).warnings == ()  # Chinese: 11 like its example 2
 
 
 def test_prompt_length_far_outside_the_recommendation() -> None:

@@ -1,4 +1,4 @@
-"""The lint over a table of shots (tests/data/lint_shots.yaml), each loaded and compiled for real:
+"""The lint over a table of shots (tests/grammar/data/lint_shots.yaml), each loaded and compiled for real:
 every contradiction and official rule is flagged, and every sound shot, the official examples
 among them, gets no warning at all."""
 

@@ -8,12 +8,13 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from wanflow.cli.app import app
 from wanflow.grammar.files import load_vocabulary, packaged_grammar_dir
 from wanflow.grammar.suggest import chinese_distance, is_near_miss, latin_distance, reads_as
-from wanflow.grammar.vocabulary import UnknownTerm, Vocabulary
+from wanflow.grammar.vocabulary import UnknownTerm, Vocabulary, normalise
 
 VOCABULARY: Vocabulary = load_vocabulary(packaged_grammar_dir())
 
@@ -138,3 +139,76 @@ def test_pypinyin_is_imported_only_for_a_typo() -> None:
     )
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert completed.stdout.strip() == "False", completed.stderr
+
+
+@pytest.mark.parametrize(
+    ("category", "typed", "meant"),
+    [
+        ("time_of_day", "傍晚", "黄昏 (dusk)"),  # by meaning: the official word for that time
+        ("lighting", "逆光", "背光 (backlighting)"),
+        ("lighting", "轮廓光", "边缘光 (edge lighting)"),
+        ("camera", "zoom in", "镜头推进 (camera pushes in)"),
+        ("camera", "pan left", "镜头向左移动 (camera moves left)"),  # written 镜头左移 in the I2V formula
+        ("camera", "pan down", "镜头下摇 (camera tilts down)"),
+        ("angle", "仰拍", "低角度拍摄 (low angle shot)"),
+        ("light_source", "sunlight", "日光 (daylight)"),
+        ("shot_size", "大特写", "特写 (extreme close-up)"),
+        ("angle", "yangpai", "低角度拍摄 (low angle shot)"),  # the pinyin of a common word: 仰拍
+        ("shot_size", "quanjin", "全景 (wide shot)"),  # pinyin with a slip
+        ("angle", "hanpai", "航拍 (aerial shot)"),
+        ("lens", "changjaio", "长焦 (long-focus lens)"),  # two letters swapped
+        ("camera", "jingtou tuijing", "镜头推进 (camera pushes in)"),
+    ],
+)
+def test_suggestions_by_meaning_and_by_sound_come_first(category: str, typed: str, meant: str) -> None:
+    with pytest.raises(UnknownTerm) as caught:
+        VOCABULARY.resolve(category, typed)
+    assert caught.value.suggestions[0] == meant
+
+
+@pytest.mark.parametrize(
+    ("category", "typed", "elsewhere"),
+    [
+        ("lens", "quanjing", "shot_size: 全景 (wide shot)"),  # pinyin of a shot size, written as a lens
+        ("lens", "quanjin", "shot_size: 全景 (wide shot)"),  # ... with a slip
+        ("shot_size", "逆光", "lighting: 背光 (backlighting)"),  # a lighting word, written as a shot size
+        ("angle", "jingtou tuijin", "camera: 镜头推进 (camera pushes in)"),
+    ],
+)
+def test_a_word_of_another_field_says_which(category: str, typed: str, elsewhere: str) -> None:
+    with pytest.raises(UnknownTerm) as caught:
+        VOCABULARY.resolve(category, typed)
+    assert elsewhere in caught.value.elsewhere
+
+
+def test_the_field_a_pinyin_term_belongs_to_is_reported(tmp_path: Path) -> None:
+    spec = tmp_path / "film.yaml"
+    spec.write_text(
+        "wanflow: 1\ntitle: t\nscenes:\n  - id: s\n    shots:\n      - id: a\n        look: {lens: quanjing}\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(app, ["validate", str(spec)])
+    assert result.exit_code == 2
+    assert "unknown lens 'quanjing' ('quanjing' is a term of shot_size: 全景 (wide shot))" in result.stderr
+
+
+@pytest.mark.parametrize("words", ["scarred", "sacred", "angel", "happiness", "dancer"])
+def test_real_words_are_no_near_misses(words: str) -> None:
+    """W009 is for strings that are no word (prompt_grammar/words.yaml lists the real words near a term)."""
+    category = "motion" if words == "dancer" else "emotion"
+    assert VOCABULARY.near_term(category, words) is None
+
+
+def test_the_word_list_holds_the_open_fields_spellings() -> None:
+    words = yaml.safe_load((packaged_grammar_dir() / "words.yaml").read_text(encoding="utf-8"))["words"]
+    assert all(isinstance(word, str) and word == word.lower() for word in words)
+    english = {
+        word
+        for name in VOCABULARY.categories
+        if VOCABULARY.category(name).open
+        for term in VOCABULARY.terms(name)
+        for spelling in term.spellings
+        if spelling.isascii()
+        for word in normalise(spelling).split()
+    }
+    assert english <= set(words) and len(words) < 400

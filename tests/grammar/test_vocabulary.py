@@ -11,6 +11,7 @@ import yaml
 
 from wanflow.errors import UserError
 from wanflow.grammar.files import find_grammar_dir, load_vocabulary, packaged_grammar_dir
+from wanflow.grammar.lexicon import ProseLexicon
 from wanflow.grammar.vocabulary import UnknownCategory, UnknownTerm, Vocabulary, normalise
 
 # The official Wan2.2 prompt dictionary, written out independently of vocabulary.yaml.
@@ -26,11 +27,11 @@ OFFICIAL = {
     "color_tone": "暖色调 冷色调 高饱和度 低饱和度 混合色调",
     "style": "毛毡风格 3D卡通 像素风格 木偶动画 3D游戏 黏土风格 二次元 水彩画 黑白动画 油画风格",
     "effect": "移轴摄影 延时拍摄",
-    "camera": "镜头推进 镜头拉远 镜头向右移动 镜头向左移动 镜头上摇 手持镜头 复合运镜 跟随镜头 环绕运镜 固定镜头",
+    "camera": "镜头推进 镜头拉远 镜头向右移动 镜头向左移动 镜头上摇 镜头下摇 手持镜头 复合运镜 跟随镜头 环绕运镜 固定镜头",
     "motion": "街舞 跑步 滑滑板 踢足球 网球 乒乓球 滑雪 篮球 橄榄球 顶碗舞 侧手翻",
     "emotion": "愤怒 恐惧 高兴 悲伤 惊讶",
 }
-LIST_FIELDS = {"lighting", "color_tone", "effect", "camera"}
+LIST_FIELDS = {"light_source", "lighting", "angle", "color_tone", "effect", "camera"}
 LOOK_FIELDS = {
     "light_source",
     "lighting",
@@ -55,11 +56,11 @@ def test_the_file_holds_the_whole_official_dictionary(vocabulary: Vocabulary) ->
     assert vocabulary.categories == tuple(OFFICIAL)
     for name, terms in OFFICIAL.items():
         assert [term.zh for term in vocabulary.terms(name)] == terms.split(), name
-    assert sum(len(vocabulary.terms(name)) for name in vocabulary.categories) == 95 + 2 + 1
+    assert sum(len(vocabulary.terms(name)) for name in vocabulary.categories) == 95 + 3 + 1
     rewriter = {
         term.zh for name in vocabulary.categories for term in vocabulary.terms(name) if term.source == "rewriter"
     }
-    assert rewriter == {"极端全景", "混合色调"}
+    assert rewriter == {"极端全景", "混合色调", "镜头下摇"}
     assert vocabulary.term("camera", "固定镜头").source == "guide"  # the official image-to-video formula
 
 
@@ -307,6 +308,9 @@ def test_the_official_spellings_cover_the_dictionary_and_the_issue(vocabulary: V
         ("angle", "high-angle shot"),
         ("angle", "over-the-shoulder angle"),
         ("camera", "fixed camera"),
+        ("camera", "镜头下摇"),
+        ("camera", "camera tilts downward"),
+        ("camera", "镜头后拉"),
     ]:
         assert (field, spelling) in written
 
@@ -331,3 +335,40 @@ def test_a_lint_setting_naming_no_term_is_a_user_error(tmp_path: Path) -> None:
         load_vocabulary(grammar)
     (problem,) = caught.value.problems
     assert "'固定镜' is not a camera term" in problem.message and problem.line == _line_of(text, "[固定镜]")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "says"),
+    [
+        ("    镜头推进: [镜头~推近,", "    镜头推近: [镜头~推近,", "camera: '镜头推近' is not a term"),
+        ("逆光: 背光, 轮廓光", "逆光: 背光, 背光灯: 背光光, 轮廓光", "lighting: '背光光' is not a term"),
+        ("逆光: 背光, 轮廓光", "逆光: 背光, backlit: 背光, 轮廓光", "'backlit' is already a lighting spelling"),
+        ("    白天: [正午,", "    白天: [" + "正" * 61 + ", 正午,", "at most 60 characters"),
+        ("    白天: [正午,", "    白天: [正午 ~ ~ 中午,", "`~` only between words"),
+    ],
+)
+def test_a_bad_prose_phrase_or_meaning_is_a_user_error(tmp_path: Path, old: str, new: str, says: str) -> None:
+    text = _packaged_text()
+    assert text.count(old) == 1
+    grammar = _write_grammar(tmp_path, text.replace(old, new))
+    with pytest.raises(UserError) as caught:
+        load_vocabulary(grammar)
+    (problem,) = caught.value.problems
+    assert says in problem.message and problem.line == _line_of(text.replace(old, new), new.strip()[:4])
+
+
+def test_prose_and_meanings_are_optional(tmp_path: Path) -> None:
+    text = _packaged_text()
+    start, end = text.index("\nprose:\n"), text.index("\n# Lint thresholds")
+    vocabulary = load_vocabulary(_write_grammar(tmp_path, text[:start] + "\n" + text[end:]))
+    assert vocabulary.prose.read("镜头缓缓推近她的脸") == [] and vocabulary.meanings == {}
+
+
+def test_a_prose_phrase_is_literal_text_with_bounded_gaps() -> None:
+    """A vocabulary from someone else cannot ask for an expensive regular expression."""
+    lexicon = ProseLexicon({("camera", "镜头推进"): ("(a+)+$ ~ x*", "镜头~推近")})
+    assert lexicon.read("a" * 5000 + "!") == []
+    (match,) = lexicon.read("the (a+)+$ slowly x* goes")
+    assert match.words == "(a+)+$ slowly x*"
+    assert [m.words for m in lexicon.read("镜头缓缓地推近")] == ["镜头缓缓地推近"]
+    assert lexicon.read("镜头缓缓地慢慢推近") == []  # a gap is at most three characters

@@ -58,6 +58,7 @@ CHANGES: dict[str, object] = {
     "fit": "cover",
     "loras": "a LoRA file",
     "image": "another image",
+    "end_image": "another image",
 }
 
 
@@ -73,7 +74,7 @@ def test_every_setting_of_a_take_reaches_its_latents_key(tmp_path: Path) -> None
     image.write_bytes(b"one picture")
     other.write_bytes(b"another picture")
     lora.write_bytes(b"weights")
-    files = {"loras": (Lora(lora),), "image": other}
+    files = {"loras": (Lora(lora),), "image": other, "end_image": other}
     compiled = CompiledShot(shot_id="s0", mode="i2v", lang="zh", prompt="p", negative="n", phrases=(), warnings=())
     base = take_settings(image=image)
 
@@ -84,3 +85,20 @@ def test_every_setting_of_a_take_reaches_its_latents_key(tmp_path: Path) -> None
         changed = replace(base, **{name: files.get(name, value)})
         assert latents(changed) != latents(base), name
     assert latents(replace(base, fps=24)) == latents(base)  # a playback rate: only the clip key has it
+    ending = replace(base, end_image=image)
+    assert latents(ending) != latents(replace(base, end_image=other)) != latents(base)  # the end frame's bytes
+
+
+def test_an_end_frame_rendered_by_another_shot_is_in_the_key_by_that_shots_clip() -> None:
+    from wanflow.grammar.compile import CompiledShot
+    from wanflow.plan.keys import job_keys
+
+    compiled = CompiledShot(shot_id="s0", mode="i2v", lang="zh", prompt="p", negative="n", phrases=(), warnings=())
+
+    def latents(end_clip: str | None) -> str:
+        take = take_settings()
+        return job_keys(
+            compiled=compiled, take=take, weights="w", upstream_clip=None, render=RenderSettings(), end_clip=end_clip
+        ).latents
+
+    assert len({latents(None), latents("clip-a"), latents("clip-b")}) == 3

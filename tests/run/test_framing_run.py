@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from wanflow.backends.pool import ModelPool
 from wanflow.cache import ArtifactStore
 from wanflow.media.ffmpeg import probe
 from wanflow.plan import make_plan
 from wanflow.run.phases import encode_prompts, render_shot
-from wanflow.run.pool import ModelPool
 from wanflow.storyboard import load_film
 from wanflow.take import RenderSettings
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from wanflow import settings
-from wanflow.run.pool import ModelPool, device_lock, physical_device
+from wanflow.backends.pool import ModelPool, device_lock, physical_device
 from wanflow.take import RenderSettings
 
 
@@ -55,7 +55,7 @@ def test_a_runs_pool_frees_its_text_encoders_and_a_workers_pool_keeps_them(tiny_
     job = plan.jobs[0]
     for keep_warm, expected in ((False, []), (True, [job.backend])):
         pool = ModelPool(RenderSettings(), keep_warm=keep_warm)
-        pool.text_encoder(job)
+        pool.text_encoder(job.backend, job.model_dir)
         pool.done_encoding()
         assert pool.warm_text_encoders() == expected
         pool.release_all()
@@ -66,7 +66,7 @@ PRELOAD = """
 import gc, json, sys
 from wanflow.run.cluster import worker_name
 name = worker_name()
-from wanflow.run.pool import preload_backends
+from wanflow.backends.pool import preload_backends
 preload_backends()
 print(json.dumps({
     "worker": name,

@@ -174,3 +174,17 @@ def test_a_shot_pick_cannot_write_in_one_line_is_refused(tmp_path: Path) -> None
     ):
         pick_take(spec, "b", 2)
     assert spec.read_text(encoding="utf-8") == text
+
+
+def test_shots_ending_on_a_rendered_first_frame_render_again_too() -> None:
+    from factories import film, shot
+
+    from wanflow.storyboard.pick import _continuations
+
+    shots = [
+        shot(0, image=Path("/spec/a.png"), end_at="s2"),  # ends on s2's rendered first frame
+        shot(1, continue_from="s0"),
+        shot(2, action="text to video"),
+        shot(3, image=Path("/spec/b.png"), end_at="s1"),
+    ]
+    assert _continuations(film(shots), "s2") == ("s0", "s1", "s3")

@@ -81,13 +81,13 @@ def test_issue_sketch_validates(tmp_path: Path, dropped: str) -> None:
     assert film.title == "Miller's Planet" and film.lang == "zh"
     assert wade.subject == "身穿白色厚重宇航服、头戴面罩头盔的宇航员"
     assert wade.look == Look(
-        light_source="晴天光",
+        light_source=("晴天光",),
         lighting=("边缘光",),
         time_of_day="白天",
         shot_size="极端全景",
         composition="平衡构图",
         lens="广角",
-        angle="低角度拍摄",
+        angle=("低角度拍摄",),
         shot_type="定场镜头",
         color_tone=("暖色调",),  # a list replaces the inherited one
     )

@@ -75,6 +75,41 @@ CASES: list[tuple[str, str, list[str]]] = [
         ["9:24: scenes[0].shots[1].continue_from: a shot starts from an image or continues another shot, not both"],
     ),
     (
+        "end-at-unknown-and-self",
+        HEAD
+        + "        image: start.png\n        end_at: bb\n      - id: b\n        image: start.png\n        end_at: b\n",
+        [
+            "8:17: scenes[0].shots[0].end_at: unknown shot 'bb'; did you mean 'b'?",
+            "11:17: scenes[0].shots[1].end_at: a shot cannot end on its own first frame",
+        ],
+    ),
+    (
+        "end-image-and-end-at",
+        HEAD
+        + "        image: start.png\n        end_image: start.png\n        end_at: b\n      - id: b\n        image: start.png\n",
+        ["9:17: scenes[0].shots[0].end_at: a shot ends on an image or on another shot's first frame, not both"],
+    ),
+    (
+        "end-without-start",
+        HEAD + "        end_image: start.png\n",
+        [
+            "7:20: scenes[0].shots[0].end_image: a shot that ends on a frame needs a start frame too: set image: or continue_from:"
+        ],
+    ),
+    (
+        "end-at-a-shot-rendered-after-it",
+        HEAD + "        image: start.png\n        end_at: b\n      - id: b\n        continue_from: a\n",
+        [
+            "8:17: scenes[0].shots[0].end_at: 'b' is rendered after 'a' (it continues from it): "
+            "'a' cannot end on its rendered first frame"
+        ],
+    ),
+    (
+        "end-image-missing",
+        HEAD + "        image: start.png\n        end_image: frames/last.png\n",
+        ["8:20: scenes[0].shots[0].end_image: image not found: frames/last.png (looked for {dir}/frames/last.png)"],
+    ),
+    (
         "missing-image",
         HEAD + "        image: frames/missing.png\n",
         ["7:16: scenes[0].shots[0].image: image not found: frames/missing.png (looked for {dir}/frames/missing.png)"],

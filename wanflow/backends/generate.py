@@ -151,6 +151,16 @@ def fit_image(
     return resized.crop((left, top, left + width, top + height))
 
 
+def fit_end_image(image: PIL.Image.Image, take: TakeSettings, spec: BackendSpec) -> PIL.Image.Image:
+    """The last frame at the start frame's size, framed as the start frame is; under `official` a
+    picture of another aspect is covered and centre-cropped (as diffusers' first-last-frame example
+    and ComfyUI's WanFirstLastFrameToVideo do) rather than stretched."""
+    fit = take.fit
+    if fit == "official" and abs(image.width / image.height - take.width / take.height) > 0.01:
+        fit = "cover"
+    return fit_image(image, take.width, take.height, fit, spec)
+
+
 def _image_pipe_sharing(pipe: WanPipeline) -> WanImageToVideoPipeline:
     """TI2V-5B's image mode over the very modules of its text pipeline, dtypes untouched.
 
@@ -282,14 +292,19 @@ class Generator:
         embeds: PromptEmbeds,
         image: PIL.Image.Image | None = None,
         progress: Callable[[int, int], None] | None = None,
+        *,
+        end_image: PIL.Image.Image | None = None,
     ) -> torch.Tensor:
         """Normalised latents (1, z, (frames-1)//4+1, H/stride, W/stride), float32, on the CPU.
 
         `image` is the start frame (the take's image, or its upstream's last frame), framed here
-        as `take.fit` says at the size the plan fixed.
+        as `take.fit` says at the size the plan fixed; `end_image` the last frame (I2V-A14B:
+        diffusers' `last_image`), framed the same way to the same size.
         """
         if take.backend != self.spec.id:
             raise ValueError(f"a {take.backend} take handed to the {self.spec.id} generator")
+        if end_image is not None and (image is None or not self.spec.accepts_last_frame):
+            raise UserError(f"{self.spec.id} cannot end on a given frame; i2v-a14b can (with a start frame)")
         pipe = self._pipe_for(image)
         self.loras.apply(take.loras)
         pipe.scheduler = self._scheduler_with_shift(take.shift)
@@ -316,6 +331,8 @@ class Generator:
             call["guidance_scale_2"] = take.guidance_low
         if image is not None:
             call["image"] = fit_image(image, take.width, take.height, take.fit, self.spec)
+        if end_image is not None:
+            call["last_image"] = fit_end_image(end_image, take, self.spec)
         with torch.inference_mode():
             latents = pipe(**call).frames
         return latents.to("cpu", torch.float32)

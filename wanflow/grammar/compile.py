@@ -22,6 +22,7 @@ from wanflow.errors import Problem, UserError
 from wanflow.film import Film, Lang, Shot
 from wanflow.grammar.files import load_vocabulary, packaged_grammar_dir
 from wanflow.grammar.lint import LintWarning, PromptTerm, lint_shot
+from wanflow.grammar.reading import read_text
 from wanflow.grammar.sandbox import BoundedEnvironment
 from wanflow.grammar.vocabulary import Term, Vocabulary
 
@@ -107,7 +108,10 @@ class _Compiler:
         terms = [PromptTerm(term, self.vocabulary.category(term.category).field_path) for term in emitted]
         for phrase in phrases:
             if phrase.source not in field_paths:
-                terms += [PromptTerm(term, phrase.source) for term in self.vocabulary.terms_in(phrase.text)]
+                terms += [
+                    PromptTerm(found.term, phrase.source, found.words, found.prose)
+                    for found in read_text(self.vocabulary, phrase.text)
+                ]
         return terms
 
     def _context(self, shot: Shot, mode: str, lang: Lang) -> tuple[dict[str, object], list[Phrase], list[Term]]:

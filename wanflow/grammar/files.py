@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from wanflow.confine import ALLOW_HINT, Confinement, OutsideError, regular_file_inside, repository_root
 from wanflow.errors import Problem, UserError
 from wanflow.film import Look, Shot
+from wanflow.grammar.lexicon import GAP, MAX_PHRASE_CHARS, ProseLexicon
 from wanflow.grammar.vocabulary import (
     SHOT_TERM_FIELDS,
     VOCABULARY_FILE,
@@ -152,6 +153,7 @@ class _LintEntry(_Strict):
     non_film_styles: list[str] = []
     film_look_fields: list[str] = []
     still_camera: list[str] = []
+    turning_camera: list[str] = []
     prompt_length: dict[Mode, _LengthEntry]
 
 
@@ -160,6 +162,8 @@ class _VocabularyFile(_Strict):
     families: dict[str, _FamilyEntry]
     categories: dict[str, _CategoryEntry]
     conflicts: list[_ConflictEntry] = []
+    prose: dict[str, dict[str, list[str]]] = {}  # field -> term -> plain-words phrases
+    meanings: dict[str, dict[str, str]] = {}  # field -> common word -> term
     lint: _LintEntry
 
 
@@ -238,8 +242,9 @@ def _build_vocabulary(document: YamlDocument, entry: _VocabularyFile) -> Vocabul
         conflicts.append(ConflictGroup(conflict.id, " ".join(conflict.why.split()), tuple(sides)))
     lint_terms = {
         key: _lint_terms(document, by_name, key, field, getattr(entry.lint, key), problems)
-        for key, field in (("non_film_styles", "style"), ("still_camera", "camera"))
+        for key, field in (("non_film_styles", "style"), ("still_camera", "camera"), ("turning_camera", "camera"))
     }
+    prose, meanings = _lexicon(document, entry, by_name, problems)
     for index, field in enumerate(entry.lint.film_look_fields):
         if field not in by_name:
             problems.append(document.problem(("lint", "film_look_fields", index), f"no field is called {field!r}"))
@@ -264,9 +269,47 @@ def _build_vocabulary(document: YamlDocument, entry: _VocabularyFile) -> Vocabul
             non_film_styles=lint_terms["non_film_styles"],
             film_look_fields=tuple(entry.lint.film_look_fields),
             still_camera=lint_terms["still_camera"],
+            turning_camera=lint_terms["turning_camera"],
             prompt_length=lengths,
         ),
+        prose=prose,
+        meanings=meanings,
     )
+
+
+def _lexicon(
+    document: YamlDocument, entry: _VocabularyFile, by_name: dict[str, dict[str, Term]], problems: list[Problem]
+) -> tuple[ProseLexicon, dict[str, dict[str, Term]]]:
+    """The prose lexicon and the meanings table; each names terms of the vocabulary, and a meaning
+    is no spelling of its field (that would be an alias)."""
+    phrases: dict[tuple[str, str], tuple[str, ...]] = {}
+    for field, terms in entry.prose.items():
+        for zh, written in terms.items():
+            if zh not in by_name.get(field, {}):
+                problems.append(
+                    document.problem(("prose", field, zh), f"{field}: {zh!r} is not a term of the vocabulary")
+                )
+                continue
+            for index, phrase in enumerate(written):
+                parts = [part.strip() for part in phrase.split(GAP)]
+                if len(phrase) > MAX_PHRASE_CHARS or not all(parts):
+                    message = f"a phrase is text of at most {MAX_PHRASE_CHARS} characters, `{GAP}` only between words"
+                    problems.append(document.problem(("prose", field, zh, index), message))
+            phrases[(field, zh)] = tuple(written)
+    meanings: dict[str, dict[str, Term]] = {}
+    for field, words in entry.meanings.items():
+        spellings = {normalise(spelling) for term in by_name.get(field, {}).values() for spelling in term.spellings}
+        for word, zh in words.items():
+            term = by_name.get(field, {}).get(zh)
+            if term is None:
+                problems.append(
+                    document.problem(("meanings", field, word), f"{field}: {zh!r} is not a term of the vocabulary")
+                )
+            elif normalise(word) in spellings:
+                problems.append(document.problem(("meanings", field, word), f"{word!r} is already a {field} spelling"))
+            else:
+                meanings.setdefault(field, {})[word] = term
+    return ProseLexicon(phrases), meanings
 
 
 def _lint_terms(

@@ -2,12 +2,16 @@
 
 Warnings never stop a run; they say where a prompt will probably not do what was asked.
 The rules check the terms the prompt holds, whoever wrote them: a structured field, or a
-phrase of free text or of a raw prompt. The thresholds, the contradictory groups and the
-terms the official rules name come from the vocabulary file.
+phrase of free text or of a raw prompt, and what the prose lexicon reads in plain words
+(a camera move, a time of day, a style), which is checked against the terms, never against
+other prose. A warning about free text quotes the words it read and names the field. The
+thresholds, the contradictory groups and the terms the official rules name come from the
+vocabulary file.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from wanflow.film import Lang, Shot
@@ -39,12 +43,16 @@ EXPLANATIONS = {
     "style that runs counter to live-action film (the dictionary's 电影美学 terms: light, time of day, "
     "framing, lens, angle, colour): they pull such a picture toward live-action footage.",
     ANGLE_WITH_CAMERA_MOVE: "the official rewriter adds no camera angle when the prompt describes a camera "
-    "move: the move already decides where the camera looks from.",
-    TOO_MANY_EN_LOOK_TERMS: "the official English rewriter picks at most 4 aesthetic settings for a prompt; "
-    "Chinese prompts may stack more, as the official Chinese examples do.",
+    "move: the move already decides where the camera looks from. A tilt turns the camera where it stands, so "
+    "it keeps the angle (the rewriter's example 2 tilts down from an overhead angle); a move in a raw prompt's "
+    "own words is the writer's, as in the official guide's showcases.",
+    TOO_MANY_EN_LOOK_TERMS: "more aesthetic keywords than any official English example stacks (10, in the English "
+    "rewriter's own example 2); the rewriter's \"at most 4\" is what it adds to a user's prompt, and its own "
+    "examples carry 4, 10 and 5.",
     NEAR_TERM: "an open field's value that is not a term is emitted as written, so a typo of a term "
     "(恐俱 for 恐惧) reaches the model instead of the keyword it was trained on.",
 }
+_CJK_CHAR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 AESTHETIC_FAMILY = "cinematic"  # the vocabulary family whose terms count as aesthetic keywords
 
 
@@ -61,6 +69,13 @@ class PromptTerm:
 
     term: Term
     field: str
+    words: str = ""  # in free text: the words as written (quoted by the warnings)
+    prose: bool = False  # read from plain words by the prose lexicon
+
+    @property
+    def label(self) -> str:
+        """`固定镜头 (fixed camera)`, or from free text `固定镜头 (fixed camera) ("机位固定" in action)`."""
+        return f'{self.term.label} ("{self.words}" in {self.field})' if self.words else self.term.label
 
 
 def set_fields(vocabulary: Vocabulary, shot: Shot) -> list[str]:
@@ -110,59 +125,75 @@ def lint_shot(
                 )
     warnings += _contradictions(vocabulary, terms)
     warnings += _non_film_style(vocabulary, terms)
-    warnings += _angle_with_move(vocabulary, terms)
-    warnings += _look_term_count(vocabulary, terms, lang, raw)
+    warnings += _angle_with_move(vocabulary, terms, raw)
+    warnings += _look_term_count(vocabulary, terms, lang)
     warnings += _length(vocabulary, mode, lang, prompt)
     if not raw:
         warnings += _near_terms(vocabulary, shot)
     return tuple(warnings)
 
 
-def _fields(terms: list[PromptTerm], chosen: list[Term]) -> str:
-    """The fields that wrote the chosen terms, in the order of `chosen`."""
-    return ", ".join(dict.fromkeys(found.field for term in chosen for found in terms if found.term == term))
+def _fields(chosen: list[PromptTerm]) -> str:
+    """The fields that wrote the chosen terms, in order."""
+    return ", ".join(dict.fromkeys(found.field for found in chosen))
 
 
-def _labels(terms: list[Term]) -> str:
+def _once(found: list[PromptTerm]) -> list[PromptTerm]:
+    """Each term once: where it is first found (the fields come first)."""
+    first: dict[Term, PromptTerm] = {}
+    for item in found:
+        first.setdefault(item.term, item)
+    return list(first.values())
+
+
+def _labels(found: list[PromptTerm]) -> str:
     """`a`, `a and b`, `a, b and c`."""
-    labels = list(dict.fromkeys(term.label for term in terms))
+    labels = list(dict.fromkeys(item.label for item in _once(found)))
     return " and ".join([", ".join(labels[:-1]), labels[-1]] if len(labels) > 2 else labels)
 
 
 def _contradictions(vocabulary: Vocabulary, terms: list[PromptTerm]) -> list[LintWarning]:
+    """Terms from two sides of a conflict group; what prose says counts against a term, not against prose."""
     warnings: list[LintWarning] = []
-    emitted = {found.term for found in terms}
     for group in vocabulary.conflicts:
-        hit = [[term for term in side if term in emitted] for side in group.sides]
+        hit = [[found for found in terms if found.term in side] for side in group.sides]
         hit = [side for side in hit if side]
-        if len(hit) < 2:
+        if len(hit) < 2 or all(found.prose for side in hit for found in side):
             continue
         against = " contradicts ".join(_labels(side) for side in hit)
         message = f"{against}: {group.why} [{group.id}]"
-        warnings.append(LintWarning(CONTRADICTION, _fields(terms, [term for side in hit for term in side]), message))
+        warnings.append(LintWarning(CONTRADICTION, _fields([found for side in hit for found in side]), message))
     return warnings
 
 
 def _non_film_style(vocabulary: Vocabulary, terms: list[PromptTerm]) -> list[LintWarning]:
-    """The official rewriter's rule: a 2D or otherwise non-film style gets no film aesthetics."""
-    styles = [found.term for found in terms if found.term in vocabulary.lint.non_film_styles]
-    film_look = [found.term for found in terms if found.term.category in vocabulary.lint.film_look_fields]
+    """The official rewriter's rule: a 2D or otherwise non-film style gets no film aesthetics
+    (a style may be written in prose, the film aesthetics are terms)."""
+    styles = [found for found in terms if found.term in vocabulary.lint.non_film_styles]
+    film_look = [
+        found for found in terms if found.term.category in vocabulary.lint.film_look_fields and not found.prose
+    ]
     if not styles or not film_look:
         return []
     message = (
         f"{_labels(styles)} runs counter to live-action film, so it gets no film aesthetics "
         f"(the official rewriter's rule): leave out {_labels(film_look)}"
     )
-    return [LintWarning(FILM_LOOK_ON_NON_FILM_STYLE, _fields(terms, [*styles, *film_look]), message)]
+    return [LintWarning(FILM_LOOK_ON_NON_FILM_STYLE, _fields([*styles, *film_look]), message)]
 
 
-def _angle_with_move(vocabulary: Vocabulary, terms: list[PromptTerm]) -> list[LintWarning]:
-    """The official rewriter's rule: no camera angle when the prompt describes a camera move."""
-    angles = [found.term for found in terms if found.term.category == "angle"]
+def _angle_with_move(vocabulary: Vocabulary, terms: list[PromptTerm], raw: bool) -> list[LintWarning]:
+    """The official rewriter's rule: no camera angle when the prompt describes a camera move.
+
+    A tilt keeps the angle (the rewriter's example 2 tilts down from an overhead angle). A move
+    in a raw prompt's own words is the writer's choice, as in the official guide's showcases (an
+    angle with "镜头向前移动"); the rule binds the angle a generator adds, as the fields do."""
+    angles = [found for found in terms if found.term.category == "angle" and not found.prose]
+    not_moves = vocabulary.lint.still_camera | vocabulary.lint.turning_camera
     moves = [
-        found.term
+        found
         for found in terms
-        if found.term.category == "camera" and found.term not in vocabulary.lint.still_camera
+        if found.term.category == "camera" and found.term not in not_moves and not (raw and found.prose)
     ]
     if not angles or not moves:
         return []
@@ -170,32 +201,43 @@ def _angle_with_move(vocabulary: Vocabulary, terms: list[PromptTerm]) -> list[Li
         f"{_labels(angles)} next to the camera move {_labels(moves)}: the official rewriter adds no camera "
         "angle when the prompt describes a camera move; keep one of them"
     )
-    return [LintWarning(ANGLE_WITH_CAMERA_MOVE, _fields(terms, [*angles, *moves]), message)]
+    return [LintWarning(ANGLE_WITH_CAMERA_MOVE, _fields([*angles, *moves]), message)]
 
 
-def _look_term_count(vocabulary: Vocabulary, terms: list[PromptTerm], lang: Lang, raw: bool) -> list[LintWarning]:
-    """Aesthetic keywords past the English rewriter's budget (grammar-built English prompts) or past
-    the most the official examples stack. A raw prompt is written by hand, like those examples,
-    so only the latter applies to it."""
-    aesthetic = list(
-        dict.fromkeys(
-            found.term for found in terms if vocabulary.category(found.term.category).family == AESTHETIC_FAMILY
-        )
+def _look_term_count(vocabulary: Vocabulary, terms: list[PromptTerm], lang: Lang) -> list[LintWarning]:
+    """Aesthetic keywords past the most the official examples of the prompt's language stack
+    (English 10, Chinese 11): fields and hand-written prompts alike, as the examples are both."""
+    aesthetic = _once(
+        [
+            found
+            for found in terms
+            if vocabulary.category(found.term.category).family == AESTHETIC_FAMILY and not found.prose
+        ]
     )
     limits = vocabulary.lint
-    if lang == "en" and not raw and len(aesthetic) > limits.max_en_look_terms:
+    written = _written(aesthetic)
+    if lang == "en" and len(aesthetic) > limits.max_en_look_terms:
         message = (
-            f"{len(aesthetic)} aesthetic keywords in an English prompt: the official English rewriter picks "
-            f"at most {limits.max_en_look_terms}; keep the ones that matter"
+            f"{len(aesthetic)} aesthetic keywords in an English prompt ({written}; more than "
+            f"{limits.max_en_look_terms}, the most any official English example stacks) dilute each other: "
+            "keep the ones that matter"
         )
-        return [LintWarning(TOO_MANY_EN_LOOK_TERMS, _fields(terms, aesthetic), message)]
+        return [LintWarning(TOO_MANY_EN_LOOK_TERMS, _fields(aesthetic), message)]
     if len(aesthetic) > limits.max_look_terms:
         message = (
-            f"{len(aesthetic)} aesthetic keywords (more than {limits.max_look_terms}, the most any official "
-            "example stacks) dilute each other: keep the ones that matter"
+            f"{len(aesthetic)} aesthetic keywords ({written}; more than {limits.max_look_terms}, the most any "
+            "official example stacks) dilute each other: keep the ones that matter"
         )
-        return [LintWarning(TOO_MANY_LOOK_TERMS, _fields(terms, aesthetic), message)]
+        return [LintWarning(TOO_MANY_LOOK_TERMS, _fields(aesthetic), message)]
     return []
+
+
+def _written(found: list[PromptTerm]) -> str:
+    """The keywords as the prompt has them: a field's term, or free text's words quoted with their field."""
+    by_field: dict[str, list[str]] = {}
+    for item in found:
+        by_field.setdefault(item.field, []).append(f'"{item.words}"' if item.words else item.term.zh)
+    return "; ".join(f"{field}: {', '.join(words)}" for field, words in by_field.items())
 
 
 def _near_terms(vocabulary: Vocabulary, shot: Shot) -> list[LintWarning]:
@@ -219,7 +261,10 @@ def _near_terms(vocabulary: Vocabulary, shot: Shot) -> list[LintWarning]:
 
 def _length(vocabulary: Vocabulary, mode: Mode, lang: Lang, prompt: str) -> list[LintWarning]:
     least, most = vocabulary.lint.prompt_length[(mode, lang)]
-    size = len("".join(prompt.split())) if lang == "zh" else len(prompt.split())
+    if lang == "zh":
+        size = len("".join(prompt.split()))
+    else:  # Chinese free text in an English prompt counts by characters, as a Chinese prompt does
+        size = len(_CJK_CHAR.findall(prompt)) + len(_CJK_CHAR.sub(" ", prompt).split())
     unit = "characters" if lang == "zh" else "words"
     counted = f"{size} {unit[:-1] if size == 1 else unit}"
     recommended = "60-200" if mode == "t2v" else "under 100"

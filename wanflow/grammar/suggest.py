@@ -10,8 +10,11 @@ letters (`quanjing`) is matched against the sound of each Chinese spelling.
 from __future__ import annotations
 
 import functools
+import importlib.resources
 import re
 from collections.abc import Iterable
+
+import yaml
 
 HOMOPHONE = 0.25  # a character swapped for one that reads the same (tones ignored)
 NEAR_HOMOPHONE = 0.5  # ... for one whose reading an input method often confuses with it
@@ -24,6 +27,18 @@ _NASAL = re.compile(r"(?<=[aei])ng$")
 
 def is_chinese(text: str) -> bool:
     return _CJK.search(text) is not None
+
+
+@functools.cache
+def _english_words() -> frozenset[str]:
+    """The packaged word list (prompt_grammar/words.yaml): read only when a near miss is looked at."""
+    path = importlib.resources.files("wanflow.prompt_grammar") / "words.yaml"
+    return frozenset(yaml.safe_load(path.read_text(encoding="utf-8"))["words"])
+
+
+def is_english_word(word: str) -> bool:
+    """Whether a lower-case word is a real English word near a term (so not a typo of it)."""
+    return word in _english_words()
 
 
 @functools.lru_cache(maxsize=4096)
@@ -100,6 +115,30 @@ def reads_as(letters: str, spelling: str) -> bool:
         )
 
     return bool(letters) and is_chinese(spelling) and matches(0, 0)
+
+
+def _pinyin(spelling: str, limit: int = 16) -> list[str]:
+    """The ways a Chinese spelling reads in letters, without tones or spaces (heteronyms: the first `limit`)."""
+    readings = [""]
+    for char in spelling:
+        readings = [done + reading for done in readings for reading in sorted(_readings(char))][:limit]
+    return readings
+
+
+def pinyin_distance(letters: str, spelling: str) -> int | None:
+    """How many letters pinyin typed in letters is off the sound of a Chinese spelling
+    (`quanjin` is one from 全景 quanjing, `changjaio` one from 长焦 changjiao), or None."""
+    letters = letters.replace(" ", "")
+    if not letters.isascii() or not letters.isalpha() or not is_chinese(spelling):
+        return None
+    return min(latin_distance(letters, reading.replace(" ", "")) for reading in _pinyin(spelling))
+
+
+def pinyin_slip(letters: str, spelling: str) -> bool:
+    """Whether letters (five or more) are pinyin of the spelling with a slip: one letter in up to 9, two beyond."""
+    size = len(letters.replace(" ", ""))
+    distance = pinyin_distance(letters, spelling) if size >= 5 else None
+    return distance is not None and 0 < distance <= (1 if size <= 9 else 2)
 
 
 def closest_chinese(typed: str, spellings: Iterable[str]) -> list[str]:

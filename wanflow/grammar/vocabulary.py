@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Literal
 
 from wanflow.film import Lang
-from wanflow.grammar.suggest import closest_chinese, is_chinese, is_near_miss, reads_as
+from wanflow.grammar.lexicon import ProseLexicon
+from wanflow.grammar.suggest import closest_chinese, is_chinese, is_english_word, is_near_miss, pinyin_slip, reads_as
 
 Mode = Literal["t2v", "i2v"]
 TermSource = Literal["dictionary", "rewriter", "guide", "wanflow"]
@@ -25,7 +26,8 @@ SHOT_TERM_FIELDS = ("camera", "motion", "emotion")
 _SEPARATORS = re.compile(r"[\s\-_\u2010\u2011\u2013\u2014]+")
 _SPACE_BY_CJK = re.compile(r"(?<=[^\x00-\x7f]) | (?=[^\x00-\x7f])")
 # What separates the phrases of a prompt: a term written as text is a whole phrase.
-_PHRASE_BREAKS = re.compile(r"[，,。.、;；:：!！?？\n]+")
+PHRASE_BREAKS = re.compile(r"[，,。.、;；:：!！?？\n]+")
+_ONE_WORD = re.compile(r"^[a-z]+$")
 
 
 def normalise(text: str) -> str:
@@ -90,10 +92,11 @@ class ConflictGroup:
 @dataclass(frozen=True)
 class LintLimits:
     max_look_terms: int  # the most aesthetic keywords any official example stacks
-    max_en_look_terms: int  # the official English rewriter's budget
+    max_en_look_terms: int  # the most any official English example stacks
     non_film_styles: frozenset[Term]  # styles that get no film aesthetics
     film_look_fields: tuple[str, ...]  # ... the fields those film aesthetics are
     still_camera: frozenset[Term]  # camera terms that are not moves
+    turning_camera: frozenset[Term]  # camera terms that turn the camera where it stands (tilts)
     # (mode, lang) -> (least, most): characters for zh, words for en
     prompt_length: dict[tuple[Mode, Lang], tuple[int, int]]
 
@@ -128,16 +131,30 @@ class Vocabulary:
         categories: tuple[Category, ...],
         conflicts: tuple[ConflictGroup, ...],
         lint: LintLimits,
+        prose: ProseLexicon | None = None,
+        meanings: dict[str, dict[str, Term]] | None = None,
     ) -> None:
         self.path = path  # the vocabulary.yaml it was read from
         self.families = families  # key -> (zh, en) official family name
         self.categories: tuple[str, ...] = tuple(category.name for category in categories)
         self.conflicts = conflicts
         self.lint = lint
+        self.prose = prose or ProseLexicon({})  # plain words for moves, times of day, styles
+        self.meanings = {
+            name: {normalise(word): term for word, term in words.items()} for name, words in (meanings or {}).items()
+        }
         self._categories = {category.name: category for category in categories}
         self._index: dict[str, dict[str, Term]] = {
             category.name: {normalise(spelling): term for term in category.terms for spelling in term.spellings}
             for category in categories
+        }
+        # abbreviations (aliases written in capitals: MS, CU): any case in a field, capitals in free text
+        self._abbreviations = {
+            normalise(alias): alias
+            for category in categories
+            for term in category.terms
+            for alias in term.aliases
+            if alias.isascii() and alias.isupper()
         }
 
     def category(self, name: str) -> Category:
@@ -176,46 +193,68 @@ class Vocabulary:
         index = self._index[self.category(category).name]
         if key in index:
             return None
-        return next((term for spelling, term in index.items() if is_near_miss(key, spelling)), None)
+        near = next((term for spelling, term in index.items() if is_near_miss(key, spelling)), None)
+        if near is not None and not is_chinese(key) and all(map(is_english_word, key.split())):
+            return None  # `scarred`, `sacred`, `angel` are words, not typos of scared and anger
+        return near
 
-    def terms_in(self, text: str) -> list[Term]:
-        """The terms written as whole phrases of free text (between commas and full stops), in order.
+    def phrase_terms(self, phrase: str) -> list[Term]:
+        """The terms a phrase of free text is, whole (every field's reading of a shared spelling).
 
-        A spelling two categories share (广角: a shot size and a lens) reads as the first of
-        the two that no other phrase of the text already is, or as both if the text has both
-        (so a contradiction with either is seen).
+        An abbreviation counts only as written in the vocabulary (`MS`, not `Ms`).
         """
-        readings = [
-            [self._index[name][key] for name in self.categories if key in self._index[name]]
-            for key in map(normalise, _PHRASE_BREAKS.split(text))
-        ]
-        taken = {terms[0].category for terms in readings if len(terms) == 1}
-        found: list[Term] = []
-        for terms in readings:
-            free = [term for term in terms if term.category not in taken]
-            found += free[:1] or terms
-        return found
+        key = normalise(phrase)
+        if key in self._abbreviations and phrase.strip() != self._abbreviations[key]:
+            return []
+        return [self._index[name][key] for name in self.categories if key in self._index[name]]
+
+    @staticmethod
+    def is_one_word(phrase: str) -> bool:
+        """Whether a phrase is a single English word (`static`, `warm`): such a term in prose is
+        read as one only where it stands among terms."""
+        return _ONE_WORD.match(normalise(phrase)) is not None
 
     def _suggest(self, category: str, value: str) -> list[str]:
+        """The terms a value probably meant, best first: the term a common word means (傍晚 ->
+        黄昏); for Chinese, by characters and sound; for letters, pinyin read exactly, pinyin of
+        a common word (`yangpai`: 仰拍), a word run together, pinyin with a slip, then spelling."""
         index = self._index[category]
         key = normalise(value)
+        meant = self.meanings.get(category, {}).get(key)  # 傍晚 -> 黄昏: by meaning first
+        first = [meant.label] if meant else []
         if is_chinese(key):
-            return list(dict.fromkeys(index[spelling].label for spelling in closest_chinese(key, index)))[:5]
+            return list(dict.fromkeys(first + [index[spelling].label for spelling in closest_chinese(key, index)]))[:5]
         spoken = [spelling for spelling in index if reads_as(key, spelling)]  # pinyin typed in letters
-        if spoken:
-            return list(dict.fromkeys(index[spelling].label for spelling in spoken))
+        if spoken or first:
+            return list(dict.fromkeys(first + [index[spelling].label for spelling in spoken]))
         run_together = [spelling for spelling in index if spelling.replace(" ", "") == key.replace(" ", "")]
         if run_together:  # `closeup` for `close up`: exactly one meant term
             return list(dict.fromkeys(index[spelling].label for spelling in run_together))
+        meanings = self.meanings.get(category, {})
+        heard = [meanings[word] for word in meanings if reads_as(key, word)]  # `yangpai`: 仰拍 -> 低角度拍摄
+        if heard:
+            return list(dict.fromkeys(term.label for term in heard))
+        slips = [spelling for spelling in index if pinyin_slip(key, spelling)]  # `quanjin` for 全景
+        if slips:
+            return list(dict.fromkeys(index[spelling].label for spelling in slips))[:5]
         keys = difflib.get_close_matches(key, list(index), n=6, cutoff=0.6)
         if len(key) >= 3:
             keys += [spelling for spelling in index if key in spelling or (len(spelling) >= 3 and spelling in key)]
         return list(dict.fromkeys(index[spelling].label for spelling in keys))[:5]
 
     def _elsewhere(self, category: str, value: str) -> list[str]:
+        """`field: term` for each other field the value is a term of: as written, by its meaning
+        (逆光 -> lighting: 背光), or by its sound (`quanjing` as a lens -> shot_size: 全景)."""
         key = normalise(value)
-        return [
-            f"{other}: {self._index[other][key].label}"
-            for other in self.categories
-            if other != category and key in self._index[other]
-        ]
+        found: list[str] = []
+        for other in self.categories:
+            if other == category:
+                continue
+            index = self._index[other]
+            terms = [index[key]] if key in index else []
+            terms += [self.meanings[other][key]] if key in self.meanings.get(other, {}) else []
+            if not terms and not is_chinese(key):  # by sound: exactly, else with a slip
+                terms = [index[spelling] for spelling in index if reads_as(key, spelling)]
+                terms = terms or [index[spelling] for spelling in index if pinyin_slip(key, spelling)]
+            found += [f"{other}: {term.label}" for term in dict.fromkeys(terms)]
+        return found

@@ -17,6 +17,7 @@ from wanflow.catalog import BACKENDS, BackendSpec
 from wanflow.errors import Problem, UserError
 from wanflow.film import Film, Shot
 from wanflow.grammar.compile import CompiledShot, compile_shot
+from wanflow.plan.ends import end_frame, end_problems, needed_first, render_order
 from wanflow.plan.framing import framed_size, image_size
 from wanflow.plan.keys import JobKeys, job_keys
 from wanflow.plan.profiles import resolve_profile
@@ -41,6 +42,17 @@ class RenderJob:
     model_layout: dict[str, object] | None = None  # the folder's own layout, when it is not the official one
     take: int = 1  # which take of the shot this job renders (its seed is that take's)
     upstream_job: str | None = None  # name of the job it continues from: its upstream's chosen take
+    end_job: str | None = None  # name of the job whose rendered first frame ends it (`end_at:` a shot without image)
+
+    @property
+    def waits_for(self) -> tuple[str, ...]:
+        """The jobs whose clips this one needs: the one it continues from, the one it ends on."""
+        return tuple(name for name in (self.upstream_job, self.end_job) if name is not None)
+
+    @property
+    def end_shot(self) -> str | None:
+        """The id of the shot whose rendered first frame ends this one (None: no end frame, or a file)."""
+        return self.end_job.split("#")[0] if self.end_job else None
 
     @property
     def backend(self) -> str:
@@ -106,19 +118,19 @@ class RenderPlan:
         raise KeyError(shot_id)
 
     def dependants(self, shot_ids: set[str]) -> set[str]:
-        """The given shots plus every shot that continues from them, transitively."""
+        """The given shots plus every shot that continues from (or ends on) them, transitively."""
         selected = set(shot_ids)
-        for job in self.jobs:  # film order is a topological order: upstream shots come first
-            if job.upstream in selected:
+        for job in needed_first(self.jobs):
+            if {job.upstream, job.end_shot} & selected:
                 selected.add(job.shot_id)
         return selected
 
     def upstreams(self, shot_ids: set[str]) -> set[str]:
-        """The given shots plus every shot they continue from, transitively."""
+        """The given shots plus every shot they continue from (or end on), transitively."""
         selected = set(shot_ids)
-        for job in reversed(self.jobs):
-            if job.shot_id in selected and job.upstream:
-                selected.add(job.upstream)
+        for job in reversed(needed_first(self.jobs)):
+            if job.shot_id in selected:
+                selected |= {needed for needed in (job.upstream, job.end_shot) if needed}
         return selected
 
 
@@ -152,11 +164,11 @@ def make_plan(
     layouts: dict[Path, dict[str, object] | None] = {}
     missing_models: dict[str, Problem] = {}  # backend id -> said once, at the first shot that needs it
     sizes: dict[str, tuple[int, int]] = {}  # each shot's render size, for the shots continuing it
-    for shot in film.shots:
+    for shot in render_order(film):  # a shot after the shots whose clips it needs
         backend_id = shot.backend or (profile.image_backend if shot.image_conditioned else profile.text_backend)
         spec = BACKENDS[backend_id]
         where = _where(film, shot)
-        routing = _routing_problems(spec, shot, where)
+        routing = _routing_problems(spec, shot, where) + end_problems(spec, shot, where)
         problems += routing
         folder = _find_model(backend_id, profile.tiny)
         if folder is None:
@@ -197,6 +209,9 @@ def make_plan(
         compiled = compile_shot(film, shot)
         upstream_clip = clip_keys.get(shot.continue_from or "")
         upstream_job = take_name(shot.continue_from, film.shot(shot.continue_from).take) if shot.continue_from else None
+        end = end_frame(film, shot)
+        end_job = take_name(end.shot, film.shot(end.shot).take) if end and end.shot else None
+        notes += [end.note()] if end else []
         for take in take_numbers(shot, takes):
             take_settings = TakeSettings(
                 backend=backend_id,
@@ -213,9 +228,15 @@ def make_plan(
                 fit=shot.fit,
                 loras=shot.loras,
                 image=shot.image,
+                end_image=end.image if end else None,
             )
             keys = job_keys(
-                compiled=compiled, take=take_settings, weights=weights, upstream_clip=upstream_clip, render=settings
+                compiled=compiled,
+                take=take_settings,
+                weights=weights,
+                upstream_clip=upstream_clip,
+                render=settings,
+                end_clip=clip_keys.get(end.shot) if end and end.shot else None,
             )
             job = RenderJob(
                 shot=shot,
@@ -230,6 +251,7 @@ def make_plan(
                 model_layout=model_layout,
                 take=take,
                 upstream_job=upstream_job,
+                end_job=end_job,
             )
             all_takes.append(job)
             if job.chosen:
@@ -241,6 +263,9 @@ def make_plan(
         film_size = (profile.width, profile.height)
     else:  # the first shot's model's own size, whatever the framing of its start image
         film_size = BACKENDS[jobs[0].backend].default_size if jobs else (1280, 720)
+    in_film = {shot.id: index for index, shot in enumerate(film.shots)}
+    jobs.sort(key=lambda job: in_film[job.shot_id])  # back to film order (stable: takes stay in order)
+    all_takes.sort(key=lambda job: in_film[job.shot_id])
     return RenderPlan(
         film=film,
         profile=profile.name,

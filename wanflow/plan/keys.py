@@ -7,41 +7,35 @@ re-renders exactly the shots whose keys it changes, and the shots continuing fro
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from wanflow import __version__
 from wanflow.cache.store import ArtifactStore
 from wanflow.film import Film
 from wanflow.grammar.compile import CompiledShot
 from wanflow.hashing import file_sha256
-from wanflow.take import RenderSettings, TakeSettings
+from wanflow.take import JobKeys, RenderSettings, TakeSettings
 
 MAX_SEQUENCE_LENGTH = 512  # tokens per prompt embedding, as the pipeline uses at call time
 
 
-@dataclass(frozen=True)
-class JobKeys:
-    prompt: str  # embeds of the positive prompt
-    negative: str  # embeds of the negative prompt
-    latents: str
-    clip: str
-
-    def all(self) -> dict[str, str]:
-        return {"prompt": self.prompt, "negative": self.negative, "latents": self.latents, "clip": self.clip}
-
-
 def job_keys(
-    *, compiled: CompiledShot, take: TakeSettings, weights: str, upstream_clip: str | None, render: RenderSettings
+    *,
+    compiled: CompiledShot,
+    take: TakeSettings,
+    weights: str,
+    upstream_clip: str | None,
+    render: RenderSettings,
+    end_clip: str | None = None,
 ) -> JobKeys:
     """The take's four keys: its settings whole, the model's weights, the machine switches that
-    change numbers, and (for a continuation) the key of the clip it starts from."""
+    change numbers, and the keys of the clips it starts from (a continuation) or ends on (`end_at:`
+    a shot rendered from text or continuing another)."""
     encoder = {"weights": weights, "max_sequence_length": MAX_SEQUENCE_LENGTH, "dtype": render.dtype}
     prompt = ArtifactStore.key("embeds", {**encoder, "text": compiled.prompt})
     negative = ArtifactStore.key("embeds", {**encoder, "text": compiled.negative})
     latents = ArtifactStore.key(
         "latents",
         {
-            **take.latents_payload(upstream_clip),
+            **take.latents_payload(upstream_clip, end_clip),
             "weights": weights,
             "prompt": prompt,
             "negative": negative,

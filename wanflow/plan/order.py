@@ -18,9 +18,7 @@ def generation_order(jobs: list[RenderJob]) -> list[RenderJob]:
     order: list[RenderJob] = []
     current: str | None = None
     while pending:
-        ready = [
-            j for j in pending if j.upstream_job is None or j.upstream_job not in selected or j.upstream_job in done
-        ]
+        ready = [j for j in pending if all(name not in selected or name in done for name in j.waits_for)]
         if not any(j.backend == current for j in ready):
             counts: dict[str, int] = {}
             for j in ready:

@@ -88,7 +88,7 @@ def place(jobs: list[RenderJob], workers: list[WorkerSlot]) -> Placement:
     placement: dict[str, str] = {}
     for job in order:
         needed = BACKENDS[job.backend].card_resource
-        ready_at = ends.get(job.upstream_job or "", 0.0)
+        ready_at = max((ends.get(name, 0.0) for name in job.waits_for), default=0.0)
 
         def finish(worker: WorkerSlot) -> tuple[float, str]:
             load = 0.0 if job.backend in holds[worker.address] else LOAD_COST * unit

@@ -9,11 +9,13 @@ needs. The A14B templates' "turbo" switch (the lightx2v 4-step LoRAs) is off by 
 shot's own frame count replaces.
 
 The A14B experts are two KSamplerAdvanced: the high-noise one adds the noise and runs steps
-[0, split), the low-noise one finishes [split, steps), each with its own guidance.
-`boundary_step` computes the split as the official Wan2.2 code switches experts (see its
-docstring). The sampler is UniPC (`uni_pc`), the official solver and the one wanflow renders
-with; the same seed does not give the same pixels in ComfyUI (another noise generator, fp8
-weights, a solver restarted at the split). No torch and no Prefect here: plain data.
+[0, split), the low-noise one finishes [split, steps), each with its own guidance. The split is
+computed on the schedule ComfyUI itself builds for the sampler and scheduler written here
+(`comfyui_schedule`), so the last high-noise step is the last whose timestep is >= the
+boundary, as in the official code. The sampler is UniPC's bh2 variant (`uni_pc_bh2`), the
+official solver's; docs/comfyui.md lists what still differs. LoRA files are named with a short
+hash of their bytes, so two files of one name never overwrite each other in ComfyUI's folder.
+No torch and no Prefect here: plain data.
 """
 
 from __future__ import annotations
@@ -21,13 +23,16 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from wanflow.errors import Problem, UserError
 from wanflow.film import Lora
-from wanflow.report.comfyui_graph import MODE_ALWAYS, ApiGraph, UiGraph, fold_constants, prune, to_api
+from wanflow.hashing import file_sha256
+from wanflow.report.comfyui_graph import MODE_ALWAYS, ApiGraph, UiGraph, fold_constants, is_link, prune, to_api
+from wanflow.report.comfyui_schedule import NUM_TRAIN_TIMESTEPS, comfyui_boundary_step, official_boundary_step
 from wanflow.take import TakeSettings
 
 TEMPLATES = {
@@ -35,10 +40,11 @@ TEMPLATES = {
     "i2v-a14b": "video_wan2_2_14B_i2v",
     "ti2v-5b": "video_wan2_2_5B_ti2v",
 }
+FLF2V_TEMPLATE = "video_wan2_2_14B_flf2v"  # I2V-A14B given a first and a last frame
 
-SAMPLER = "uni_pc"
+SAMPLER = "uni_pc_bh2"  # the official FlowUniPCMultistepScheduler's solver_type (ComfyUI's `uni_pc` is bh1)
 SCHEDULER = "simple"
-NUM_TRAIN_TIMESTEPS = 1000
+LORA_HASH_CHARS = 8
 
 
 @dataclass(frozen=True)
@@ -50,30 +56,37 @@ class ShotSettings:
     negative: str
     take: TakeSettings  # held as the plan made it (boundary_ratio None: one model, one sampler)
     start_image: str | None  # the file name LoadImage reads from ComfyUI's input folder
+    end_image: str | None = None  # the last frame's file name, likewise (I2V-A14B: the flf2v template)
 
 
-def boundary_step(steps: int, shift: float, boundary_ratio: float) -> int:
-    """How many of `steps` the high-noise expert runs, exactly as the official code decides.
-
-    Wan2.2's text2video.py / image2video.py sample with FlowUniPCMultistepScheduler: sigmas
-    evenly spaced from 1 - 1/1000 down to 0 (steps + 1 points, the last dropped), shifted by
-    shift * s / (1 + (shift - 1) * s), timesteps = sigmas * 1000; a step runs the high-noise
-    expert while its timestep >= boundary * 1000. diffusers' UniPCMultistepScheduler with flow
-    sigmas gives the same timesteps (the tests check it). T2V 40 steps, shift 12, boundary
-    0.875 -> 26 high-noise steps; I2V 40, shift 5, 0.9 -> 15.
-    """
-    sigma_max = 1 - 1 / NUM_TRAIN_TIMESTEPS
-    high = 0
-    for index in range(steps):
-        sigma = sigma_max - index * sigma_max / steps
-        shifted = shift * sigma / (1 + (shift - 1) * sigma)
-        if shifted * NUM_TRAIN_TIMESTEPS >= boundary_ratio * NUM_TRAIN_TIMESTEPS:
-            high += 1
-    return high
+def boundary_step(shot: ShotSettings) -> int:
+    """How many steps the high-noise expert runs in ComfyUI, for the sampler and scheduler written."""
+    assert shot.take.boundary_ratio is not None
+    return comfyui_boundary_step(shot.take.steps, shot.take.shift, shot.take.boundary_ratio, SAMPLER, SCHEDULER)
 
 
-def template_path(backend: str) -> Path:
-    """Where the installed templates package keeps the backend's official template."""
+def lora_file_name(lora: Lora) -> str:
+    """`style-1a2b3c4d.safetensors`: the file's name with a short hash of its bytes, unique in models/loras/."""
+    try:
+        digest = file_sha256(lora.path)
+    except OSError as error:
+        raise UserError(f"LoRA {lora.path}: cannot read it ({error.strerror or error})") from None
+    return f"{lora.path.stem}-{digest[:LORA_HASH_CHARS]}{lora.path.suffix}"
+
+
+def shot_template(shot: ShotSettings) -> str:
+    """The official template the shot starts from: its backend's, or first-last-frame's."""
+    if shot.end_image is not None:
+        if shot.take.backend != "i2v-a14b":
+            raise UserError(
+                f"{shot.take.backend} cannot end on a frame; i2v-a14b can (ComfyUI template {FLF2V_TEMPLATE})"
+            )
+        return FLF2V_TEMPLATE
+    return TEMPLATES[shot.take.backend]
+
+
+def template_path(template_id: str) -> Path:
+    """Where the installed templates package keeps an official template."""
     try:
         from comfyui_workflow_templates_core import get_asset_path
     except ModuleNotFoundError:
@@ -81,16 +94,15 @@ def template_path(backend: str) -> Path:
             "the ComfyUI templates are not installed: pip install comfyui-workflow-templates-core "
             "comfyui-workflow-templates-json"
         ) from None
-    template_id = TEMPLATES[backend]
     try:
         return Path(get_asset_path(template_id, f"{template_id}.json"))
     except (KeyError, FileNotFoundError) as error:
         raise UserError(f"ComfyUI template {template_id} not found: {error}") from None
 
 
-def load_template(backend: str) -> UiGraph:
-    """The backend's official UI-format template, checked where it enters."""
-    path = template_path(backend)
+def load_template(template_id: str) -> UiGraph:
+    """An official UI-format template, checked where it enters."""
+    path = template_path(template_id)
     try:
         return UiGraph.model_validate_json(path.read_bytes())
     except ValidationError as error:
@@ -122,15 +134,19 @@ def _samplers(api: ApiGraph) -> list[str]:
     return [node_id for node_id, node in api.items() if node["class_type"] == "KSampler"]
 
 
-def _add_loras(api: ApiGraph, sampling_id: str, loras: list[Lora], expert: str) -> None:
-    """Chain LoraLoaderModelOnly nodes between the expert's model loader and its ModelSamplingSD3."""
+def _add_loras(api: ApiGraph, sampling_id: str, loras: list[Lora], expert: str | None) -> None:
+    """Chain LoraLoaderModelOnly nodes between the model loader and its ModelSamplingSD3.
+
+    `expert` is "high" or "low" for an A14B expert, None for a one-model backend (TI2V-5B).
+    """
     link = api[sampling_id]["inputs"]["model"]
     for number, lora in enumerate(loras):
-        node_id = f"wanflow:lora_{expert}_{number}"
+        name = lora_file_name(lora)
+        node_id = f"wanflow:lora_{expert or 'model'}_{number}"
         api[node_id] = {
             "class_type": "LoraLoaderModelOnly",
-            "inputs": {"model": link, "lora_name": lora.path.name, "strength_model": lora.scale},
-            "_meta": {"title": f"LoRA {lora.path.name} ({expert}-noise expert)"},
+            "inputs": {"model": link, "lora_name": name, "strength_model": lora.scale},
+            "_meta": {"title": f"LoRA {name} ({expert}-noise expert)" if expert else f"LoRA {name}"},
         }
         link = [node_id, 0]
     api[sampling_id]["inputs"]["model"] = link
@@ -150,16 +166,18 @@ def fill_shot(api: ApiGraph, shot: ShotSettings) -> ApiGraph:
             node["inputs"]["fps"] = shot.take.fps
         elif node["class_type"] == "SaveVideo":
             node["inputs"]["filename_prefix"] = f"wanflow/{shot.shot_id}"
-        elif node["class_type"] == "LoadImage" and shot.start_image is not None:
-            node["inputs"]["image"] = shot.start_image
+        for name, file in (("start_image", shot.start_image), ("end_image", shot.end_image)):
+            link = node["inputs"].get(name)  # WanImageToVideo, WanFirstLastFrameToVideo, Wan22ImageToVideoLatent
+            if file is not None and is_link(link) and result[link[0]]["class_type"] == "LoadImage":
+                result[link[0]]["inputs"]["image"] = file
     if shot.take.boundary_ratio is None:
         first.update(seed=shot.take.seed, steps=shot.take.steps, cfg=shot.take.guidance_high, sampler_name=SAMPLER)
         first.update(scheduler=SCHEDULER, denoise=1.0)
         sampling = _follow(result, samplers[0], "model", "ModelSamplingSD3")
         result[sampling]["inputs"]["shift"] = shot.take.shift
-        _add_loras(result, sampling, list(shot.take.loras), "high")
+        _add_loras(result, sampling, list(shot.take.loras), None)
         return result
-    split = boundary_step(shot.take.steps, shot.take.shift, shot.take.boundary_ratio)
+    split = boundary_step(shot)
     phases = (
         ("high", shot.take.guidance_high, 0, split, "enable", "enable"),
         ("low", shot.take.guidance_low, split, shot.take.steps, "disable", "disable"),
@@ -184,21 +202,37 @@ def fill_shot(api: ApiGraph, shot: ShotSettings) -> ApiGraph:
 
 def shot_workflow(shot: ShotSettings) -> ApiGraph:
     """The backend's official template, in API format, set to the shot."""
-    template = load_template(shot.take.backend)
-    if shot.start_image is not None:  # the template's own start-image node, switched on
+    return prune(fill_shot(_folded_template(shot_template(shot), shot.start_image is not None), shot))
+
+
+@lru_cache(maxsize=16)
+def _folded_template(template_id: str, image_nodes_on: bool) -> ApiGraph:
+    """The template in API format, its switches folded; shared, so never changed (`fill_shot` copies it)."""
+    template = load_template(template_id)
+    if image_nodes_on:  # the template's own start-image node, switched on
         for node in template.nodes:
             if node.type == "LoadImage":
                 node.mode = MODE_ALWAYS
-    return prune(fill_shot(fold_constants(to_api(template)), shot))
+    return fold_constants(to_api(template))
 
 
-def expert_steps(shot: ShotSettings) -> str:
-    """How the steps split between the experts, for people."""
+def expert_steps(shot: ShotSettings) -> list[str]:
+    """How the steps split between the experts in ComfyUI, for people (one line, two when a part has one step)."""
     if shot.take.boundary_ratio is None:
-        return f"{shot.take.steps} steps"
-    split = boundary_step(shot.take.steps, shot.take.shift, shot.take.boundary_ratio)
-    return (
-        f"{shot.take.steps} steps: high-noise expert 0-{split} (cfg {shot.take.guidance_high:g}), "
+        return [f"{shot.take.steps} steps ({SAMPLER}, {SCHEDULER})"]
+    split = boundary_step(shot)
+    boundary = math.floor(shot.take.boundary_ratio * NUM_TRAIN_TIMESTEPS)
+    lines = [
+        f"{shot.take.steps} steps ({SAMPLER}, {SCHEDULER}): high-noise expert 0-{split} (cfg {shot.take.guidance_high:g}), "
         f"low-noise expert {split}-{shot.take.steps} (cfg {shot.take.guidance_low:g}); "
-        f"split where the timestep falls below {math.floor(shot.take.boundary_ratio * NUM_TRAIN_TIMESTEPS)}"
-    )
+        f"split where ComfyUI's timestep falls below {boundary}"
+    ]
+    official = official_boundary_step(shot.take.steps, shot.take.shift, shot.take.boundary_ratio)
+    if official != split:
+        lines[0] += f" (its schedule differs from wanflow's, which switches after step {official})"
+    if 1 in (split, shot.take.steps - split):
+        lines.append(
+            "note: one expert gets a single step, which ComfyUI's UniPC evaluates but does not take; "
+            "use more steps for a faithful render"
+        )
+    return lines

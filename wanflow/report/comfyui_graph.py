@@ -56,6 +56,7 @@ WIDGETS: dict[str, tuple[str | None, ...]] = {
     "VAEDecode": (),
     "VAELoader": ("vae_name",),
     "Wan22ImageToVideoLatent": ("width", "height", "length", "batch_size"),
+    "WanFirstLastFrameToVideo": ("width", "height", "length", "batch_size"),
     "WanImageToVideo": ("width", "height", "length", "batch_size"),
 }
 NOTES = {"MarkdownNote", "Note"}  # frontend-only nodes

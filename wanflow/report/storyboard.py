@@ -88,7 +88,17 @@ def shot_provenance(record: ShotRecord) -> dict[str, object]:
         "transition": {"type": shot.transition.type, "duration": shot.transition.duration},
         "lint_warnings": list(record.warnings),
         **({"model_layout": record.model_layout} if record.model_layout is not None else {}),
+        **_end_fields(record),
     }
+
+
+def _end_fields(record: ShotRecord) -> dict[str, object]:
+    """run.json's end frame of a shot that has one: the file it ends on, or the shot whose first frame it is."""
+    if record.settings.end_image is not None:
+        return {"end_image": str(record.settings.end_image), "end_at": record.shot.end_at}
+    if record.shot.end_at is not None:
+        return {"end_image": None, "end_at": record.shot.end_at}
+    return {}
 
 
 def build_manifest(film: Film, records: list[ShotRecord], *, profile: str, run_info: dict) -> dict:
@@ -132,6 +142,19 @@ def _start_frame(record: ShotRecord, thumbs: dict[str, list[Image.Image]]) -> di
         return {"what": f"start image {shot.image.name}", "uri": _data_uri(_image_thumbnail(shot.image))}
     if shot.continue_from is not None and shot.continue_from in thumbs:
         return {"what": f"last frame of {shot.continue_from}", "uri": _data_uri(thumbs[shot.continue_from][-1])}
+    return None
+
+
+def _end_frame(record: ShotRecord, thumbs: dict[str, list[Image.Image]]) -> dict[str, str] | None:
+    """What the shot ends on: its end image (its own, or the image of the shot it ends at), or that shot's first frame."""
+    shot = record.shot
+    if record.settings.end_image is not None:
+        return {
+            "what": f"end image {record.settings.end_image.name}",
+            "uri": _data_uri(_image_thumbnail(record.settings.end_image)),
+        }
+    if shot.end_at is not None and shot.end_at in thumbs:
+        return {"what": f"first frame of {shot.end_at}", "uri": _data_uri(thumbs[shot.end_at][0])}
     return None
 
 
@@ -180,6 +203,7 @@ def render_html(
                     "look": look_fields(shot),
                     "frames": [_data_uri(image) for image in thumbs[shot.id]],
                     "start_frame": _start_frame(record, thumbs),
+                    "end_frame": _end_frame(record, thumbs),
                     "continued_by": continued_by.get(shot.id, []),
                     "takes": _take_items(record, base),
                     "start": segment.start_frame / assembly.fps if segment and assembly else None,

@@ -107,7 +107,7 @@ class Dispatcher:
     # --- submission -------------------------------------------------------------------------
 
     def _settle_blocked(self) -> None:
-        """A unit whose prerequisite failed does not run: failed after its encode, skipped after its upstream."""
+        """A unit whose prerequisite failed does not run: failed after its encode, skipped after a take it needs."""
         for unit in self.units.values():
             if unit.state != "waiting":
                 continue
@@ -116,7 +116,8 @@ class Dispatcher:
                     if need.is_encode:
                         unit.state, unit.error = "failed", f"its prompts could not be encoded: {need.error}"
                     else:
-                        unit.state, unit.error = "skipped", f"continues from failed shot {need.job.shot_id!r}"
+                        how = "continues from" if need.name == unit.job.upstream_job else "ends on the first frame of"
+                        unit.state, unit.error = "skipped", f"{how} failed shot {need.job.shot_id!r}"
                     break
 
     def _submit_ready(self) -> None:

@@ -62,7 +62,7 @@ def render(request: RunRequest, log: Log = print) -> RunResult:
 
     with run_server(log=log) as server_up:
         if not request.distributed and prepared.renders_takes():
-            from wanflow.run.pool import preload_backends
+            from wanflow.backends.pool import preload_backends
 
             preload_backends()  # in this process, while the server boots on another core
         try:

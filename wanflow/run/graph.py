@@ -153,14 +153,17 @@ def _submit(todo: list[RenderJob], prepared: PreparedRun, engine: _Engine, takes
     encodes = {unit.job.backend: unit.name for unit in units}
     for rank, job in enumerate(generation_order(todo)):
         upstream_key = prepared.plan.job(job.upstream).keys.clip if job.upstream else None
+        end_key = prepared.plan.job(job.end_shot).keys.clip if job.end_shot else None
         parameters = dict(
             job=job,
             cache_dir=prepared.cache_dir,
             settings=prepared.request.settings,
             upstream_clip_key=upstream_key,
+            end_clip_key=end_key,
             force=job.shot_id in prepared.forced,
         )
-        needs = tuple(name for name in (encodes.get(job.backend), job.upstream_job) if name is not None)
+        # its model's prompts, the take it continues from, the take it ends on
+        needs = tuple(name for name in (encodes.get(job.backend), *job.waits_for) if name is not None)
         worker = placement.worker[job.name] if placement else None
         units.append(Unit(job.name, job, render_task, parameters, needs, worker, rank))
     names = {unit.name for unit in units}

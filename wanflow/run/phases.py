@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from wanflow.backends.pool import ModelPool
 from wanflow.cache import ArtifactStore
 from wanflow.plan import RenderJob
-from wanflow.run.pool import ModelPool, device_lock
 
 Log = Callable[[str], None]
 _default_log = logging.getLogger("wanflow.run.phases").info
@@ -42,28 +42,21 @@ def encode_prompts(
     jobs: list[RenderJob], store: ArtifactStore, pool: ModelPool, log: Log = _default_log
 ) -> EncodeResult:
     """Encode every prompt these jobs need that the cache lacks, one text-encoder load per model."""
-    wanted: dict[Path, dict[str, tuple[RenderJob, str]]] = {}
+    from wanflow.backends.render import encode_texts, has_embeds
+
+    wanted: dict[Path, tuple[str, dict[str, str]]] = {}
     for job in jobs:
-        texts = wanted.setdefault(job.model_dir, {})
-        texts[job.keys.prompt] = (job, job.compiled.prompt)
-        texts[job.keys.negative] = (job, job.compiled.negative)
+        _, texts = wanted.setdefault(job.model_dir, (job.backend, {}))
+        texts[job.keys.prompt] = job.compiled.prompt
+        texts[job.keys.negative] = job.compiled.negative
     encoded = cached = 0
-    for texts in wanted.values():
-        missing = {key: value for key, value in texts.items() if _get_tensors(store, "embeds", key) is None}
+    for model_dir, (backend, texts) in wanted.items():
+        missing = {key: text for key, text in texts.items() if not has_embeds(store, key)}
         cached += len(texts) - len(missing)
-        if not missing:
-            continue
-        first_job = next(iter(missing.values()))[0]
-        log(f"encoding {len(missing)} prompt(s) with the {first_job.backend} text encoder")
-        encoder = pool.text_encoder(first_job)
-        for key, (job, text) in missing.items():
-            with store.lock("embeds", key):
-                if _get_tensors(store, "embeds", key) is not None:  # another run encoded it meanwhile
-                    cached += 1
-                    continue
-                embeds = encoder.encode(text)
-                _put_tensors(store, "embeds", key, {"embeds": embeds}, {"text": text, "backend": job.backend})
-                encoded += 1
+        if missing:
+            log(f"encoding {len(missing)} prompt(s) with the {backend} text encoder")
+            made = encode_texts(backend, model_dir, missing, store, pool)
+            encoded, cached = encoded + made, cached + len(missing) - made  # another run may have made some
     pool.done_encoding()
     return EncodeResult(encoded=encoded, cached=cached)
 
@@ -74,36 +67,36 @@ def generate_latents(
     pool: ModelPool,
     *,
     condition_image: Path | None,
+    end_image: Path | None = None,
     force: bool = False,
     log: Log = _default_log,
 ) -> bool:
     """Make the shot's latents unless cached. Returns True when it generated them."""
-    from wanflow.backends.generate import PromptEmbeds
+    from wanflow.backends.render import generate_latents as generate
 
     if not needs_generation(job, store, force=force):  # a hit takes no lock: a read-only cache serves it
         return False
     with store.lock("latents", job.keys.latents):
         if not needs_generation(job, store, force=force):  # another run may have made them meanwhile
             return False
-        embeds = PromptEmbeds(_load_embeds(store, job.keys.prompt), _load_embeds(store, job.keys.negative))
-        image = _open_image(condition_image) if condition_image else None
-        generator = pool.generator(job)
-        started = time.perf_counter()
-        with device_lock(str(generator.device)):
-            latents = generator.generate(job.settings, embeds, image, progress=_step_logger(job, log))
-        meta = {
-            "shot": job.shot_id,
-            "take": job.take,
-            "backend": job.backend,
-            "seed": job.settings.seed,
-            "seconds": time.perf_counter() - started,
-        }
-        _put_tensors(store, "latents", job.keys.latents, {"latents": latents}, meta)
+        meta = {"shot": job.shot_id, "take": job.take, "backend": job.backend, "seed": job.settings.seed}
+        generate(
+            job.settings,
+            job.model_dir,
+            job.keys,
+            store,
+            pool,
+            image=condition_image,
+            end_image=end_image,
+            meta=meta,
+            progress=_step_logger(job, log),
+        )
     return True
 
 
 def decode_clip(job: RenderJob, store: ArtifactStore, pool: ModelPool, *, force: bool = False) -> tuple[Path, bool]:
     """Decode the shot's latents to an mp4 clip in the cache. Returns (clip path, decoded now)."""
+    from wanflow.backends.render import decode_latents
     from wanflow.media.ffmpeg import write_clip
 
     existing = None if force else store.get_file("clips", job.keys.clip)
@@ -113,10 +106,7 @@ def decode_clip(job: RenderJob, store: ArtifactStore, pool: ModelPool, *, force:
         existing = None if force else store.get_file("clips", job.keys.clip)
         if existing is not None:
             return existing, False
-        loaded = _get_tensors(store, "latents", job.keys.latents)
-        if loaded is None:
-            raise RuntimeError(f"latents of shot {job.name!r} vanished from the cache; run again to rebuild them")
-        frames = pool.decoder(job).decode(loaded[0]["latents"])
+        frames = decode_latents(job.backend, job.model_dir, job.keys.latents, store, pool)
         staging = store.scratch_dir() / f"{job.keys.clip}.mp4"
         write_clip(frames, job.settings.fps, staging)
         meta = {"shot": job.shot_id, "take": job.take, "frames": int(frames.shape[0]), "fps": job.settings.fps}
@@ -137,45 +127,46 @@ def render_shot(
     pool: ModelPool,
     *,
     upstream_clip: Path | None,
+    end_clip: Path | None = None,
     force: bool = False,
     log: Log = _default_log,
 ) -> ShotWork:
     """Latents then clip for one shot, each only if the cache lacks it; a continuation starts on
-    the last frame of its upstream clip."""
+    the last frame of its upstream clip, a shot that ends on a rendered shot ends on its first frame."""
     started = time.perf_counter()
     condition: Path | None = job.shot.image
-    if condition is None and upstream_clip is not None and needs_generation(job, store, force=force):
-        condition = last_frame_image(upstream_clip, store.scratch_dir() / f"{job.keys.latents}-start.png")
-    generated = generate_latents(job, store, pool, condition_image=condition, force=force, log=log)
+    end: Path | None = job.settings.end_image
+    if needs_generation(job, store, force=force):
+        if condition is None and upstream_clip is not None:
+            condition = last_frame_image(upstream_clip, store.scratch_dir() / f"{job.keys.latents}-start.png")
+        if end is None and end_clip is not None:
+            end = first_frame_image(end_clip, store.scratch_dir() / f"{job.keys.latents}-end.png")
+    generated = generate_latents(job, store, pool, condition_image=condition, end_image=end, force=force, log=log)
     clip, decoded = decode_clip(job, store, pool, force=force)
     return ShotWork(generated, decoded, clip, time.perf_counter() - started)
 
 
 def last_frame_image(clip: Path, into: Path) -> Path:
     """Write the clip's last frame as a PNG: the start image of a continuing shot."""
+    from wanflow.media.ffmpeg import probe
+
+    return _frame_image(clip, probe(clip).frames - 1, into)
+
+
+def first_frame_image(clip: Path, into: Path) -> Path:
+    """Write the clip's first frame as a PNG: the end image of a shot that ends on it (`end_at:`)."""
+    return _frame_image(clip, 0, into)
+
+
+def _frame_image(clip: Path, index: int, into: Path) -> Path:
     from PIL import Image
 
-    from wanflow.media.ffmpeg import probe, read_frames
+    from wanflow.media.ffmpeg import read_frames
 
-    info = probe(clip)
-    frame = read_frames(clip, [info.frames - 1])[0]
+    frame = read_frames(clip, [index])[0]
     into.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(frame).save(into)
     return into
-
-
-def _load_embeds(store: ArtifactStore, key: str):
-    loaded = _get_tensors(store, "embeds", key)
-    if loaded is None:
-        raise RuntimeError("a prompt embedding vanished from the cache; run again to rebuild it")
-    return loaded[0]["embeds"]
-
-
-def _open_image(path: Path):
-    from PIL import Image
-
-    with Image.open(path) as image:
-        return image.convert("RGB")
 
 
 def _step_logger(job: RenderJob, log: Log) -> Callable[[int, int], None]:
@@ -186,15 +177,3 @@ def _step_logger(job: RenderJob, log: Log) -> Callable[[int, int], None]:
             log(f"shot {job.name}: step {step}/{total}")
 
     return progress
-
-
-def _get_tensors(store: ArtifactStore, kind: str, key: str):
-    from wanflow.backends.tensors import get_tensors  # torch only when a tensor is really read
-
-    return get_tensors(store, kind, key)
-
-
-def _put_tensors(store: ArtifactStore, kind: str, key: str, tensors: dict, meta: dict) -> None:
-    from wanflow.backends.tensors import put_tensors
-
-    put_tensors(store, kind, key, tensors, meta)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from wanflow.plan import RenderPlan
+from wanflow.plan import RenderJob, RenderPlan
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,7 @@ class ShotOutcome:
     error: str | None = None
     take: int = 1  # the take the film uses
     takes: list[TakeOutcome] = field(default_factory=list)
+    end_frame: str | None = None  # what it ends on (first-last-frame): an image file, or "first frame of <shot>"
 
     def workers_story(self) -> str:
         """Who did what, for a table: `w24`, or `w80 (died), w24` when a worker died under it."""
@@ -86,10 +87,19 @@ class ShotOutcome:
 
 def planned_outcomes(plan: RenderPlan) -> dict[str, ShotOutcome]:
     """Every shot of the plan with every take, "not selected" until the run says otherwise."""
-    outcomes = {job.shot_id: ShotOutcome(job.shot_id, job.backend, "not selected", take=job.take) for job in plan.jobs}
+    outcomes = {
+        job.shot_id: ShotOutcome(job.shot_id, job.backend, "not selected", take=job.take, end_frame=_end_frame(job))
+        for job in plan.jobs
+    }
     for job in plan.takes:
         outcomes[job.shot_id].takes.append(TakeOutcome(job.take, job.settings.seed, "not selected", chosen=job.chosen))
     return outcomes
+
+
+def _end_frame(job: RenderJob) -> str | None:
+    if job.settings.end_image is not None:
+        return str(job.settings.end_image)
+    return f"first frame of {job.end_shot}" if job.end_shot else None
 
 
 @dataclass

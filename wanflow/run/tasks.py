@@ -63,7 +63,12 @@ def encode_task(jobs: list[RenderJob], cache_dir: Path, settings: RenderSettings
 
 @task(name="render-shot", task_run_name=_shot_run_name, retry_delay_seconds=5, **_TASK_DEFAULTS)
 def render_task(
-    job: RenderJob, cache_dir: Path, settings: RenderSettings, upstream_clip_key: str | None, force: bool
+    job: RenderJob,
+    cache_dir: Path,
+    settings: RenderSettings,
+    upstream_clip_key: str | None,
+    force: bool,
+    end_clip_key: str | None = None,
 ) -> TaskReport:
     started = time.time()
     store, pool, logger = ArtifactStore(cache_dir), current_pool(settings), get_run_logger()
@@ -74,8 +79,11 @@ def render_task(
     upstream = store.get_file("clips", upstream_clip_key) if upstream_clip_key else None
     if upstream_clip_key and upstream is None:
         raise RuntimeError(f"shot {job.name}: the clip of {job.upstream_job!r} is not in the cache {cache_dir}")
+    end = store.get_file("clips", end_clip_key) if end_clip_key else None
+    if end_clip_key and end is None:
+        raise RuntimeError(f"shot {job.name}: the clip of {job.end_job!r} is not in the cache {cache_dir}")
     with journaled(pool, cache_dir, worker_name()):
-        work = render_shot(job, store, pool, upstream_clip=upstream, force=force, log=logger.info)
+        work = render_shot(job, store, pool, upstream_clip=upstream, end_clip=end, force=force, log=logger.info)
     loads = tuple(pool.loads[before:])
     return TaskReport(
         worker_name(), loads, work.generated, work.seconds, str(work.clip), started, time.time(), decoded=work.decoded

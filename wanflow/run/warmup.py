@@ -6,6 +6,6 @@ time on models and shots only.
 """
 
 import wanflow.run.tasks  # noqa: F401  (Prefect's task engine)
-from wanflow.run.pool import preload_backends
+from wanflow.backends.pool import preload_backends
 
 preload_backends()  # torch, diffusers, transformers

@@ -20,6 +20,7 @@ from wanflow.errors import Problem, UserError
 from wanflow.film import Film
 from wanflow.grammar.files import load_vocabulary, packaged_grammar_dir, storyboard_grammar_dir
 from wanflow.storyboard.bounds import MAX_SHOTS
+from wanflow.storyboard.ends import end_at_problems
 from wanflow.storyboard.fields import NAME_PATTERN, TERM_MARK, did_you_mean
 from wanflow.storyboard.models import SPEC_VERSION, FilmSpec
 from wanflow.storyboard.problems import describe, validation_problems
@@ -190,6 +191,7 @@ def _id_problems(data: dict[str, Any], document: YamlDocument, file: str) -> lis
     shot_lines: dict[str, int] = {}
     folded: dict[str, str] = {}  # casefolded id -> the id as written
     order: list[tuple[str, list[str | int], Any]] = []  # (shot id, loc, continue_from)
+    raw_shots: list[tuple[str, list[str | int], dict[str, Any]]] = []  # (shot id, loc, its mapping)
     scenes = data.get("scenes")
     for s, scene in enumerate(scenes if isinstance(scenes, list) else []):
         if not isinstance(scene, dict):
@@ -216,6 +218,7 @@ def _id_problems(data: dict[str, Any], document: YamlDocument, file: str) -> lis
                 shot_lines[shot_id] = line_of(document.root, [*loc, "id"])
                 folded[shot_id.casefold()] = shot_id
             order.append((shot_id, loc, shot.get("continue_from")))
+            raw_shots.append((shot_id, loc, shot))
 
     earlier: list[str] = []
     for shot_id, loc, target in order:
@@ -231,6 +234,7 @@ def _id_problems(data: dict[str, Any], document: YamlDocument, file: str) -> lis
                     f"{target!r} comes later in the film; continue_from must name an earlier shot",
                 )
         earlier.append(shot_id)
+    end_at_problems(raw_shots, add)
     return problems
 
 

@@ -61,13 +61,13 @@ FilmSize = size(MAX_FILM_SIDE, "a film")
 RenderSize = size(MAX_RENDER_SIDE, "a generated clip")
 
 
-LightSource = term("light_source", "光源类型, e.g. 日光 / daylight.")
+LightSource = term_list("light_source", "光源类型, one or a list, e.g. 日光 / daylight or [日光, 晴天光].")
 Lighting = term_list("lighting", "光线类型, a list, e.g. [边缘光, 柔光].")
 TimeOfDay = term("time_of_day", "时间段, e.g. 黄昏 / dusk.")
 ShotSize = term("shot_size", "景别, e.g. 特写 / close-up.")
 Composition = term("composition", "构图, e.g. 中心构图.")
 Lens = term("lens", "镜头焦段, e.g. 广角 / wide-angle lens.")
-Angle = term("angle", "机位角度, e.g. 低角度拍摄 / low angle shot.")
+Angle = term_list("angle", "机位角度, one or a list, e.g. 低角度拍摄 / low angle shot or [俯视角度拍摄, 高角度拍摄].")
 ShotType = term("shot_type", "镜头类型, e.g. 定场镜头 / establishing shot.")
 ColorTone = term_list("color_tone", "色调, a list, e.g. [暖色调].")
 Style = term("style", "视觉风格, e.g. 水彩画 / watercolor.")
@@ -179,6 +179,14 @@ class ShotSpec(DefaultsSpec):
     continue_from: str | None = Field(
         None, max_length=MAX_ID_CHARS, description="Id of an earlier shot whose last frame starts this one."
     )
+    end_image: ImageFile | None = Field(
+        None, description="Last frame (first-last-frame, I2V-A14B), relative to the spec; needs a start frame."
+    )
+    end_at: str | None = Field(
+        None,
+        max_length=MAX_ID_CHARS,
+        description="Id of a shot whose first frame (its image:, else its rendered first frame) ends this one.",
+    )
     trim: TrimSpec | None = None
     hold: Hold = Field(0.0, description="Seconds the last frame is held.")
     speed: float = Field(
@@ -189,6 +197,15 @@ class ShotSpec(DefaultsSpec):
     def _one_start(self) -> ShotSpec:
         if self.image is not None and self.continue_from is not None:
             raise problem("a shot starts from an image or continues another shot, not both", "continue_from")
+        if self.end_image is not None and self.end_at is not None:
+            raise problem("a shot ends on an image or on another shot's first frame, not both", "end_at")
+        if (
+            (self.end_image is not None or self.end_at is not None)
+            and self.image is None
+            and self.continue_from is None
+        ):
+            field = "end_image" if self.end_image is not None else "end_at"
+            raise problem("a shot that ends on a frame needs a start frame too: set image: or continue_from:", field)
         return self
 
 

@@ -75,11 +75,17 @@ def pick_take(path: Path, shot_id: str, take: int) -> Pick:
 
 
 def _continuations(film: Film, shot_id: str) -> tuple[str, ...]:
-    """Shots continuing from this one, transitively: their start frame is the chosen take's last."""
+    """Shots that render again, transitively: those continuing from this one (their start frame is
+    the chosen take's last) and those ending on its rendered first frame (`end_at:` a shot without image)."""
     found = [shot_id]
-    for shot in film.shots:  # film order: an upstream shot comes first
-        if shot.continue_from in found:
-            found.append(shot.id)
+    changed = True
+    while changed:  # end_at can point forward in the film: until nothing is added
+        changed = False
+        for shot in film.shots:
+            ends_on = shot.end_at if shot.end_at and film.shot(shot.end_at).image is None else None
+            if shot.id not in found and (shot.continue_from in found or ends_on in found):
+                found.append(shot.id)
+                changed = True
     return tuple(found[1:])
 
 

@@ -37,7 +37,7 @@ from wanflow.storyboard.models import (
 from wanflow.yamlfile import YamlDocument, format_loc, line_of, locate, node_position
 
 QUALITY_CRF = {"high": 18, "medium": 23, "low": 28}
-_LIST_LOOK_FIELDS = ("lighting", "color_tone", "effect")
+_LIST_LOOK_FIELDS = ("light_source", "lighting", "angle", "color_tone", "effect")
 
 
 def resolve_film(
@@ -187,6 +187,8 @@ def _resolve_shot(
         take=shot.take or 1,
         image=shot.image,
         continue_from=shot.continue_from,
+        end_image=shot.end_image,
+        end_at=shot.end_at,
         fit=_nearest(levels, "fit") or "official",
         transition=resolved_transition,
         caption=shot.caption,
