@@ -86,7 +86,7 @@ wanflow: 1
 title: Dying worker
 lang: en
 profiles:
-  slow80: { text: t2v-a14b, image: i2v-a14b, size: 256x160, steps: 40, tiny: true }
+  slow80: { text: t2v-a14b, image: i2v-a14b, size: 256x160, steps: 80, tiny: true }
 scenes:
   - id: one
     shots:
@@ -215,21 +215,28 @@ def _worker_pids(address: str) -> dict[str, int]:
         return {names[a]: pid for a, pid in client.run(os.getpid).items()}
 
 
-def _kill_mid_shot(address: str, run: subprocess.Popen, worker: str | None, pids: list[int] | None = None) -> str:
-    """SIGKILL the process of `worker` (any, when None; or `pids`) 2.5 s into a render-shot task on it.
-    Returns the victim's name ("" when no render came)."""
+def _kill_mid_shot(address: str, run: subprocess.Popen, shot: str, pids: list[int] | None = None) -> str:
+    """SIGKILL the worker rendering `shot` (or `pids`) 2.5 s after Prefect says it started; its name."""
     from distributed import Client
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
 
-    with Client(address, timeout="30s") as client:
+    prefix = f"shot-{shot} on "
+    with get_client(sync_client=True) as prefect, Client(address, timeout="30s") as client:
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline and run.poll() is None:
-            names = {a: info["name"] for a, info in client.scheduler_info(n_workers=-1)["workers"].items()}
-            for where, keys in client.processing().items():
-                if worker in (None, names.get(where)) and any("render" in str(key) for key in keys):
-                    time.sleep(2.5)  # the shot is generating
-                    for pid in pids or [client.run(os.getpid, workers=[where])[where]]:
-                        os.kill(pid, signal.SIGKILL)
-                    return names[where]
+            named = TaskRunFilter(name=TaskRunFilterName(like_=prefix))
+            running = [t for t in prefect.read_task_runs(task_run_filter=named) if t.state and t.state.is_running()]
+            if running:
+                time.sleep(2.5)  # the shot is generating
+                victim = running[-1].name.removeprefix(prefix)
+                if pids is None:
+                    workers = client.scheduler_info(n_workers=-1)["workers"].items()
+                    where = next(a for a, info in workers if info["name"] == victim)
+                    pids = [client.run(os.getpid, workers=[where])[where]]
+                for pid in pids:
+                    os.kill(pid, signal.SIGKILL)
+                return victim
             time.sleep(0.2)
     return ""
 
@@ -363,7 +370,7 @@ def test_a_worker_killed_mid_shot_has_its_shot_rendered_by_another_of_its_class(
     spec.write_text(spec.read_text(encoding="utf-8").split("      - id: onward")[0], encoding="utf-8")  # one shot
     out = tmp_path / "out"
     run = _run_on(dask_cluster, spec, "slow", out)
-    busy = _kill_mid_shot(dask_cluster.address, run, None)
+    busy = _kill_mid_shot(dask_cluster.address, run, "wade")
     assert busy
     output, _ = run.communicate(timeout=300)
     assert run.returncode == 0, output[-3000:]
@@ -395,7 +402,7 @@ def test_the_gpu80_worker_killed_mid_shot_and_restarted_by_its_nanny_finishes_th
     spec.write_text(DYING, encoding="utf-8")
     out = tmp_path / "out"
     run = _run_on(dask_cluster, spec, "slow80", out)
-    assert _kill_mid_shot(dask_cluster.address, run, "w80")
+    assert _kill_mid_shot(dask_cluster.address, run, "sea") == "w80"
     output, _ = run.communicate(timeout=300)
     assert run.returncode == 0, output[-3000:]
     shots = {shot["shot_id"]: shot for shot in _run_json(out)["shots"]}
@@ -424,7 +431,7 @@ def test_with_no_gpu80_worker_left_the_shot_fails_alone_once_the_wait_is_over(
     nanny = dask_cluster.processes["w80"].pid
     pids = [nanny, *(child.pid for child in psutil.Process(nanny).children(recursive=True))]
     run = _run_on(dask_cluster, spec, "slow80", out, WANFLOW_WORKER_WAIT="3")
-    assert _kill_mid_shot(dask_cluster.address, run, "w80", pids)
+    assert _kill_mid_shot(dask_cluster.address, run, "sea", pids) == "w80"
     output, _ = run.communicate(timeout=300)
     assert run.returncode == 1, output[-3000:]
     shots = {shot["shot_id"]: shot for shot in _run_json(out)["shots"]}

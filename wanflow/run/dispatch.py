@@ -86,10 +86,12 @@ class Dispatcher:
         self.workers: dict[str, LiveWorker] = {}  # the live ones, by address
         self.names: dict[str, str] = {}  # every worker seen in this run: address -> name
         self.warm: dict[str, set[str]] = {}  # worker address -> backends sent to it in this run
+        self.first_seen: set[str] = set()  # the workers there when the run began
 
     def run(self, on_finished: Callable[[Unit], None] = lambda unit: None) -> dict[str, Unit]:
         if self.client is not None:
             self.workers = self._live_workers()
+            self.first_seen = set(self.workers)
         while True:
             self._settle_blocked()
             self._submit_ready()
@@ -152,7 +154,7 @@ class Dispatcher:
                 self._say(f"{unit.name} failed: {unit.error}")
 
     def _choose_worker(self, unit: Unit) -> LiveWorker | None:
-        """The placed worker while it lives; else a live one of the class: warm, then least busy.
+        """The placed worker while it lives; else a live one of the class: warm, there from the start, least busy.
 
         A worker restarted by its nanny has a new address and holds no model: it counts as cold.
         """
@@ -166,7 +168,13 @@ class Dispatcher:
             if other.state == "running" and other.worker in busy:
                 busy[other.worker] += 1
         return min(
-            capable, key=lambda w: (unit.job.backend not in self.warm.get(w.address, ()), busy[w.address], w.name)
+            capable,
+            key=lambda w: (
+                unit.job.backend not in self.warm.get(w.address, ()),
+                w.address not in self.first_seen,  # one that just (re)joined holds no model and may die again
+                busy[w.address],
+                w.name,
+            ),
         )
 
     def _submit(self, unit: Unit, worker: LiveWorker | None) -> None:
