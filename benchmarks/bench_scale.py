@@ -101,8 +101,10 @@ def _sample(work: Path, env: dict[str, str], shots: int, step_seconds: float, sa
     with _Cluster(2, env, work) as cluster:
         cluster.stand_in(step_seconds)
         results["standin_2"].append(_run(spec, env, work, f"standin2-{sample}", cluster.address))
-        _edit_one_shot(spec)
-        results["edit_2"].append(_run(spec, env, work, f"standin2-{sample}", cluster.address))
+        _edit_one_shot(spec)  # into the same cache, its own out folder (the cold run's run.json is kept)
+        results["edit_2"].append(
+            _run(spec, env, work, f"standin2-{sample}", cluster.address, out_name=f"edit2-{sample}")
+        )
 
 
 class _Cluster:
@@ -157,8 +159,10 @@ class _Cluster:
             self.process.kill()
 
 
-def _run(spec: Path, env: dict[str, str], work: Path, name: str, cluster: str | None = None) -> dict[str, float]:
-    out = work / "out" / name
+def _run(
+    spec: Path, env: dict[str, str], work: Path, name: str, cluster: str | None = None, out_name: str | None = None
+) -> dict[str, float]:
+    out = work / "out" / (out_name or name)
     args = ["run", str(spec), "--profile", "bench", "--out", str(out), "--cache", str(work / "cache" / name)]
     if cluster:
         args += ["--cluster", cluster]
