@@ -32,7 +32,7 @@ title: Cluster test
 lang: en
 profiles:
   test: {{ text: t2v-a14b, image: i2v-a14b, size: 128x80, steps: 2, tiny: true }}
-  slow: {{ backend: ti2v-5b, size: 256x160, steps: 40, tiny: true }}
+  slow: {{ backend: ti2v-5b, size: 256x160, steps: 200, tiny: true }}
 scenes:
   - id: one
     shots:
@@ -86,7 +86,7 @@ wanflow: 1
 title: Dying worker
 lang: en
 profiles:
-  slow80: { text: t2v-a14b, image: i2v-a14b, size: 256x160, steps: 80, tiny: true }
+  slow80: { text: t2v-a14b, image: i2v-a14b, size: 256x160, steps: 200, tiny: true }
 scenes:
   - id: one
     shots:
@@ -216,7 +216,8 @@ def _worker_pids(address: str) -> dict[str, int]:
 
 
 def _kill_mid_shot(address: str, run: subprocess.Popen, shot: str, pids: list[int] | None = None) -> str:
-    """SIGKILL the worker rendering `shot` (or `pids`) 2.5 s after Prefect says it started; its name."""
+    """SIGKILL the worker rendering `shot` (or `pids`) 1 s after Prefect says it started; its name.
+    The shot's 200 steps last longer than that on any machine."""
     from distributed import Client
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
@@ -228,7 +229,7 @@ def _kill_mid_shot(address: str, run: subprocess.Popen, shot: str, pids: list[in
             named = TaskRunFilter(name=TaskRunFilterName(like_=prefix))
             running = [t for t in prefect.read_task_runs(task_run_filter=named) if t.state and t.state.is_running()]
             if running:
-                time.sleep(2.5)  # the shot is generating
+                time.sleep(1)  # the shot is loading its model or generating
                 victim = running[-1].name.removeprefix(prefix)
                 if pids is None:
                     workers = client.scheduler_info(n_workers=-1)["workers"].items()
