@@ -16,12 +16,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
-import tempfile
 from pathlib import Path
 
-from harness import timed, update_readme, wanflow
+from harness import timed, update_readme, wanflow, workspace
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,14 +29,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="one run of each, no README update")
     args = parser.parse_args()
     repeats = 1 if args.quick else 3
-    work = Path(tempfile.mkdtemp(prefix="wanflow-bench-preview-"))
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_API")}
-    env.update(
-        PREFECT_HOME=str(work / "prefect"),
-        WANFLOW_MODELS=str(work / "models"),
-        PREFECT_SERVER_ANALYTICS_ENABLED="false",
-    )
-    try:
+    with workspace("wanflow-bench-preview-") as work:
+        env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_API")}
+        env.update(
+            PREFECT_HOME=str(work / "prefect"),
+            WANFLOW_MODELS=str(work / "models"),
+            PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        )
         wanflow(["models", "make-tiny"], env, ROOT)
         full, rerun, phases, loads = [], [], [], []
         for index in range(repeats):
@@ -57,8 +54,6 @@ def main() -> None:
         print(report)
         if not args.quick:
             update_readme("bench_preview", report)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def _run(env: dict[str, str], cache: Path, out: Path, profile: str = "preview") -> None:

@@ -20,14 +20,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-from harness import bench_env, ratio_table, start_prefect_server, timed, update_readme, wanflow
+from harness import bench_env, ratio_table, start_prefect_server, timed, update_readme, wanflow, workspace
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,43 +70,42 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="3 shots, one run of each, no README update")
     args = parser.parse_args()
     shots, repeats = (3, 1) if args.quick else (8, 3)
-    work = Path(tempfile.mkdtemp(prefix="wanflow-bench-run-"))
-    env = bench_env(work)
-    server = None
-    try:
-        wanflow(["models", "make-tiny"], env, work)
-        server, env["PREFECT_API_URL"] = start_prefect_server(env, work)
-        spec = _write_spec(work, shots)
+    with workspace("wanflow-bench-run-") as work:
+        env = bench_env(work)
+        server = None
+        try:
+            wanflow(["models", "make-tiny"], env, work)
+            server, env["PREFECT_API_URL"] = start_prefect_server(env, work)
+            spec = _write_spec(work, shots)
 
-        def run(index: int) -> None:
-            wanflow(
-                ["run", str(spec), "--cache", str(work / f"cache{index}"), "--out", str(work / f"out{index}")],
-                env,
-                work,
-            )
+            def run(index: int) -> None:
+                wanflow(
+                    ["run", str(spec), "--cache", str(work / f"cache{index}"), "--out", str(work / f"out{index}")],
+                    env,
+                    work,
+                )
 
-        results: dict[str, list[float]] = {
-            name: [] for name in ("full_run", "bare_loop", "rerun", "prefect_floor", "edit_rerun")
-        }
-        for index in range(repeats):  # interleaved, so a drift of the machine weighs on both sides alike
-            results["full_run"].append(timed(lambda: run(index)))
-            results["bare_loop"].append(timed(lambda: _bare_loop(spec, env, work)))
-        for _ in range(repeats):
-            results["rerun"].append(timed(lambda: run(0)))
-            results["prefect_floor"].append(timed(lambda: _python(TRIVIAL_FLOW, env, work)))
-        for index in range(repeats):
-            _edit_one_shot(spec, index)
-            results["edit_rerun"].append(timed(lambda: run(0)))
-        print("all runs (s):", {name: [round(t, 2) for t in times] for name, times in results.items()})
-        report = _report({name: statistics.median(times) for name, times in results.items()}, shots, repeats)
-        print(report)
-        if not args.quick:
-            update_readme("bench_run", report)
-    finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
-        shutil.rmtree(work, ignore_errors=True)
+            results: dict[str, list[float]] = {
+                name: [] for name in ("full_run", "bare_loop", "rerun", "prefect_floor", "edit_rerun")
+            }
+            for index in range(repeats):  # interleaved, so a drift of the machine weighs on both sides alike
+                results["full_run"].append(timed(lambda: run(index)))
+                results["bare_loop"].append(timed(lambda: _bare_loop(spec, env, work)))
+            for _ in range(repeats):
+                results["rerun"].append(timed(lambda: run(0)))
+                results["prefect_floor"].append(timed(lambda: _python(TRIVIAL_FLOW, env, work)))
+            for index in range(repeats):
+                _edit_one_shot(spec, index)
+                results["edit_rerun"].append(timed(lambda: run(0)))
+            print("all runs (s):", {name: [round(t, 2) for t in times] for name, times in results.items()})
+            report = _report({name: statistics.median(times) for name, times in results.items()}, shots, repeats)
+            print(report)
+            if not args.quick:
+                update_readme("bench_run", report)
+        finally:
+            if server is not None:
+                server.terminate()
+                server.wait(timeout=30)
 
 
 def _write_spec(work: Path, shots: int) -> Path:
@@ -202,8 +199,8 @@ def _report(results: dict[str, float], shots: int, repeats: int) -> str:
         "model and does not cut again. wanflow runs torch on one CPU thread (`WANFLOW_CPU_THREADS`: two",
         "threads beside other work on 2 cores ran twice as slow), the bare loop on torch's default (one",
         "per core). Prefect's floor is a flow with Prefect's defaults: it spends about 1 s at its end",
-        "joining the heartbeat thread, which `wanflow run` starts only when PREFECT_FLOWS_HEARTBEAT_FREQUENCY",
-        "is set (deployments set it, for the zombie automation).",
+        "joining its heartbeat thread, which `wanflow run` turns off (it beats from a thread of its own,",
+        "which nothing joins).",
     ]
     return "\n".join(lines)
 

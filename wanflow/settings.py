@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     card: float | None = Field(
         None, description="The GPU memory in GiB `plan` fits memory plans to (default: the CUDA card's free memory)."
     )
+    worker_wait: float = Field(
+        120.0, ge=0, description="Seconds a run waits for a worker of a GPU class when its last one died."
+    )
+    heartbeat_seconds: int = Field(
+        30, ge=0, le=3600, description="Seconds between a flow run's heartbeats to a Prefect server (0: none)."
+    )
     cuda_visible_devices: str = Field(
         "", validation_alias="CUDA_VISIBLE_DEVICES", description="CUDA's own: the GPUs this process may use."
     )

@@ -175,7 +175,8 @@ def test_an_unknown_profile_gets_the_near_name(spec: Path) -> None:
     result = runner.invoke(app, ["plan", str(spec), "--profile", "priview"])
     assert result.exit_code == 2
     assert (
-        "--profile: unknown profile 'priview'; did you mean 'preview'? (known: animatic, draft, final, preview" in result.stderr
+        "--profile: unknown profile 'priview'; did you mean 'preview'? (known: animatic, draft, final, preview"
+        in result.stderr
     )
 
 

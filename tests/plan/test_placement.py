@@ -51,8 +51,13 @@ def test_a_continuation_is_ranked_after_its_upstream(plan) -> None:
 
 
 def test_a_model_no_worker_can_hold_is_one_clear_problem(plan) -> None:
-    problems = unplaceable(list(plan.jobs), [WorkerSlot("tcp://a", "a", frozenset({"GPU24"}))], "film.yaml")
+    problems = unplaceable(
+        list(plan.jobs), [WorkerSlot("tcp://a", "a", frozenset({"GPU24"}))], "film.yaml", "tcp://10.0.0.5:8786"
+    )
     assert len(problems) == len({job.backend for job in plan.jobs})
     assert "needs a worker with the GPU80 resource" in problems[0].message
-    assert "dask worker ADDRESS --nthreads 1 --resources GPU80=1" in problems[0].message
-    assert unplaceable(list(plan.jobs), [WorkerSlot("tcp://a", "a", BOTH)], "film.yaml") == []
+    assert (  # the line of docs/deployments.md, with the address the run used
+        'dask worker tcp://10.0.0.5:8786 --nthreads 1 --memory-limit 0 --resources "GPU80=1,GPU24=1" '
+        "--preload wanflow.run.warmup" in problems[0].message
+    )
+    assert unplaceable(list(plan.jobs), [WorkerSlot("tcp://a", "a", BOTH)], "film.yaml", "tcp://a") == []

@@ -1,4 +1,4 @@
-"""The Prefect server a run reports to: the user's with frequent heartbeats, or a guarded temporary one."""
+"""The Prefect server a run reports to: the user's, watching for dead runs, or a guarded temporary one."""
 
 from __future__ import annotations
 
@@ -16,19 +16,16 @@ from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
 from wanflow.run.server import run_server
 
 
-@pytest.mark.parametrize(("asked", "during_run"), [(None, None), (60, 60), (30, 30)])
-def test_on_the_users_server_a_run_beats_only_when_asked(asked, during_run) -> None:
-    """Prefect's default (180 s) costs about 1 s at the end of every flow run (it joins its heartbeat
-    thread), for an interactive run; PREFECT_FLOWS_HEARTBEAT_FREQUENCY set (as the deployments
-    `wanflow init` scaffolds set it, for the zombie automation) is kept."""
+@pytest.mark.parametrize("asked", [None, 60])
+def test_on_the_users_server_prefect_s_own_heartbeats_are_off(asked) -> None:
+    """Prefect joins its heartbeat thread at the end of every flow run (about 1 s); wanflow beats
+    from a thread of its own instead (wanflow.run.heartbeat)."""
     settings = {PREFECT_API_URL: "http://127.0.0.1:4200/api"}
     if asked is not None:
         settings[PREFECT_FLOWS_HEARTBEAT_FREQUENCY] = asked
-    else:
-        assert PREFECT_FLOWS_HEARTBEAT_FREQUENCY.value() == 180  # Prefect's default, not set by anyone
     with temporary_settings(updates=settings), run_server(log=lambda _: None) as server_up:
         server_up()  # the user's server: nothing to wait for
-        assert PREFECT_FLOWS_HEARTBEAT_FREQUENCY.value() == during_run
+        assert PREFECT_FLOWS_HEARTBEAT_FREQUENCY.value() is None
         assert PREFECT_API_URL.value() == "http://127.0.0.1:4200/api"
 
 
@@ -100,3 +97,73 @@ def test_a_temporary_server_that_cannot_start_ends_the_run_with_what_it_said(
     assert done.returncode == 1, said
     assert "run failed: Prefect's temporary server ended with exit code" in said
     assert "Traceback" not in said
+
+
+SLOW = """\
+wanflow: 1
+title: Zombie
+lang: en
+profiles:
+  slow: { text: t2v-a14b, image: i2v-a14b, size: 256x160, steps: 400, tiny: true }
+scenes:
+  - id: one
+    shots:
+      - { id: wade, subject: an astronaut, action: wades through water, duration: 0.5 }
+"""
+
+
+def test_a_run_killed_on_a_set_up_server_is_crashed_by_the_automation(
+    prefect_server, tiny_models_root: Path, tmp_path: Path
+) -> None:
+    """`kill -9` of `wanflow run`: nothing reports its end, so its heartbeats stop and the automation
+    `wanflow server setup` installed marks it Crashed (within 2 minutes with the defaults: a beat
+    every 30 s, crashed after 90 s of silence). Here beats come every 3 s and 10 s of silence
+    crash it (Prefect's least), so the test waits about 15 s, not 2 minutes."""
+    import time
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+
+    from wanflow.run.heartbeat import AUTOMATION_NAME
+
+    (tmp_path / "films").mkdir()
+    spec = tmp_path / "films" / "film.yaml"
+    spec.write_text(SLOW, encoding="utf-8")
+    env = {**os.environ, "WANFLOW_HEARTBEAT_SECONDS": "3"}
+    wanflow = [sys.executable, "-c", "from wanflow.cli.app import main; main()"]
+    try:
+        setup = subprocess.run(wanflow + ["server", "setup"], env=env, capture_output=True, text=True, timeout=120)
+        assert setup.returncode == 0, setup.stderr
+        assert f"automation {AUTOMATION_NAME}" in setup.stdout and "silent for 10 s" in setup.stdout
+        run = subprocess.Popen(
+            wanflow + ["run", str(spec), "-p", "slow", "-o", str(tmp_path / "out")],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        with get_client(sync_client=True) as client:
+            flow_run = None
+            deadline = time.monotonic() + 180
+            while time.monotonic() < deadline and run.poll() is None:
+                named = FlowRunFilter(name=FlowRunFilterName(any_=[f"{spec}:slow"]))
+                running = [r for r in client.read_flow_runs(flow_run_filter=named) if r.state.is_running()]
+                if running:
+                    flow_run = running[0]
+                    break
+                time.sleep(0.5)
+            assert flow_run is not None, "the run never started"
+            time.sleep(5)  # a beat or two
+            run.kill()
+            run.wait(timeout=30)
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                state = client.read_flow_run(flow_run.id).state
+                if state.is_final():
+                    break
+                time.sleep(1)
+            assert state.type.value == "CRASHED", state
+            assert "No heartbeat for 10 s" in (state.message or "")
+    finally:
+        with get_client(sync_client=True) as client:  # the other tests' runs beat every 30 s
+            for automation in client.read_automations_by_name(AUTOMATION_NAME):
+                client.delete_automation(automation.id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import re
 import sys
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,7 @@ class ModelPool:
     settings: RenderSettings
     keep_warm: bool = False  # a worker's pool keeps its text encoders between runs; a run's frees them
     loads: list[str] = field(default_factory=list)  # "text_encoder:t2v-a14b", "generator:..." in load order
+    on_load: Callable[[str], None] | None = None  # told of each load as it starts (a run's load journal)
     _text_encoders: dict[Path, object] = field(default_factory=dict)
     _text_encoder_backends: dict[Path, str] = field(default_factory=dict)
     _generator: tuple[str, object] | None = None
@@ -42,7 +44,7 @@ class ModelPool:
 
     def text_encoder(self, backend: str, model_dir: Path):
         if model_dir not in self._text_encoders:
-            self.loads.append(f"text_encoder:{backend}")
+            self._loading(f"text_encoder:{backend}")
             self._text_encoders[model_dir] = _generation().TextEncoder.load(model_dir, self.settings)
             self._text_encoder_backends[model_dir] = backend
         return self._text_encoders[model_dir]
@@ -52,16 +54,21 @@ class ModelPool:
         if self._generator is not None and self._generator[0] == backend and self._memory == memory:
             return self._generator[1]
         self.release_generator()
-        self.loads.append(f"generator:{backend}")
+        self._loading(f"generator:{backend}")
         generator = _generation().Generator.load(backend, model_dir, self.settings, memory)
         self._generator, self._memory = (backend, generator), memory
         return generator
 
     def decoder(self, backend: str, model_dir: Path):
         if model_dir not in self._decoders:
-            self.loads.append(f"decoder:{backend}")
+            self._loading(f"decoder:{backend}")
             self._decoders[model_dir] = _generation().Decoder.load(model_dir, self.settings)
         return self._decoders[model_dir]
+
+    def _loading(self, model: str) -> None:
+        self.loads.append(model)
+        if self.on_load is not None:
+            self.on_load(model)
 
     def done_encoding(self) -> None:
         """After the prompts: a run frees its text encoders for the generator; a worker keeps them."""

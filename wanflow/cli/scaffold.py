@@ -84,8 +84,9 @@ def prefect_yaml(project: str, specs: list[str], profile: str = "final") -> str:
         "#   prefect --no-prompt deploy --all --prefect-file flows/prefect.yaml",
         f"#   prefect worker start --pool {WORK_POOL} --limit 1     # on each GPU machine",
         "# Schedules need a running `prefect server start` (or Prefect Cloud).",
-        "# Once per server, so a run whose machine dies is marked Crashed instead of Running forever:",
-        "#   prefect automation create --from-file flows/automations.yaml",
+        "# Once per server, so a run whose machine dies is marked Crashed instead of Running forever",
+        "# (flows/automations.yaml; the first run against a server installs it too):",
+        "#   wanflow server setup",
         f"name: {project}",
         f"prefect-version: {_prefect_version()}",
         "",
@@ -109,9 +110,6 @@ def prefect_yaml(project: str, specs: list[str], profile: str = "final") -> str:
             "      # cluster: tcp://render-host:8786   # render on a Dask cluster (docs/deployments.md)",
             "    work_pool:",
             f"      name: {WORK_POOL}",
-            "      job_variables:",
-            "        env:  # heartbeats let flows/automations.yaml mark a run whose machine died as Crashed",
-            '          PREFECT_FLOWS_HEARTBEAT_FREQUENCY: "30"',
             "    schedules:",
             '      - cron: "0 2 * * *"  # every night at 02:00; set active: true to use it',
             "        timezone: UTC",
@@ -120,39 +118,21 @@ def prefect_yaml(project: str, specs: list[str], profile: str = "final") -> str:
     return "\n".join(lines) + "\n"
 
 
-ZOMBIE_AUTOMATION = """\
-# Prefect's documented zombie-run automation (docs: "How to detect and respond to zombie flows").
-# A deployment's render-film run sends a heartbeat every 30 s (PREFECT_FLOWS_HEARTBEAT_FREQUENCY
-# in flows/prefect.yaml; `wanflow run` only with that variable set); when the machine running
-# it dies, the heartbeats stop and, 90 s later, this marks the run Crashed instead of leaving
-# it Running forever. Create it once per server:
-#   prefect automation create --from-file flows/automations.yaml
-automations:
-  - name: wanflow-crash-zombie-flow-runs
-    description: Mark flow runs Crashed when their heartbeats stop (the machine running them died).
-    trigger:
-      type: event
-      posture: Proactive
-      after: [prefect.flow-run.heartbeat]
-      expect:
-        - prefect.flow-run.heartbeat
-        - prefect.flow-run.Completed
-        - prefect.flow-run.Failed
-        - prefect.flow-run.Cancelled
-        - prefect.flow-run.Crashed
-      match:
-        prefect.resource.id: [prefect.flow-run.*]
-      match_related:  # wanflow's runs only: other flows on the server may beat less often
-        prefect.resource.role: flow
-        prefect.resource.name: render-film
-      for_each: [prefect.resource.id]
-      threshold: 1
-      within: 90
-    actions:
-      - type: change-flow-run-state
-        state: CRASHED
-        message: No heartbeat for 90 s; the machine running this flow run is gone. Run it again to resume.
-"""
+def zombie_automation_yaml() -> str:
+    """flows/automations.yaml: the automation `wanflow server setup` (or a first run) installs, to read or adapt."""
+    import yaml
+
+    from wanflow.run.heartbeat import zombie_automation
+
+    header = (
+        "# Prefect's documented zombie-run automation, for wanflow's render-film runs only. A running\n"
+        "# render-film flow sends a heartbeat every 30 s; when the machine running it dies, the heartbeats\n"
+        "# stop and this marks the run Crashed instead of leaving it Running forever.\n"
+        "# `wanflow server setup` installs it on the server of PREFECT_API_URL (the first run against a\n"
+        "# server does too); or by hand: prefect automation create --from-file flows/automations.yaml\n"
+    )
+    automations = {"automations": [zombie_automation()]}
+    return header + yaml.safe_dump(automations, sort_keys=False, allow_unicode=True, width=120)
 
 
 def scaffold_files(project: str) -> dict[str, str]:
@@ -160,7 +140,7 @@ def scaffold_files(project: str) -> dict[str, str]:
     return {
         "specs/film.yaml": EXAMPLE_FILM,
         "flows/prefect.yaml": prefect_yaml(project, ["specs/film.yaml"]),
-        "flows/automations.yaml": ZOMBIE_AUTOMATION,
+        "flows/automations.yaml": zombie_automation_yaml(),
         ".gitignore": GITIGNORE,
         ".pre-commit-config.yaml": PRE_COMMIT,
         SCHEMA_FILE: json.dumps(film_json_schema(), ensure_ascii=False, indent=2) + "\n",

@@ -2,16 +2,16 @@
 
 Dask routes a task to any worker with the resource it asks for, but it neither groups shots by
 model nor knows which worker already holds a model. So the flow places every shot on a worker
-here (a pure function over the plan and the cluster's description) and submits each task with
-that worker as a preference and a priority: Dask still moves a shot elsewhere when its worker
-dies.
+here (a pure function over the plan and the cluster's description) and pins each task to that
+worker (wanflow.run.dispatch); when the worker dies, the flow places it again on a live worker
+of its class.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from wanflow.catalog import BACKENDS
+from wanflow.catalog import BACKENDS, card_resources
 from wanflow.errors import Problem
 from wanflow.plan.jobs import RenderJob
 from wanflow.plan.order import generation_order
@@ -41,8 +41,8 @@ class Placement:
         return sorted((s for s, a in self.worker.items() if a == address), key=self.rank.__getitem__)
 
 
-def unplaceable(jobs: list[RenderJob], workers: list[WorkerSlot], where: str) -> list[Problem]:
-    """One problem per backend that no worker of the cluster can run (refused before any work)."""
+def unplaceable(jobs: list[RenderJob], workers: list[WorkerSlot], where: str, address: str) -> list[Problem]:
+    """One problem per backend that no worker of the cluster at `address` can run (refused before any work)."""
     problems = []
     for backend in sorted({job.backend for job in jobs}):
         needed = BACKENDS[backend].card_resource
@@ -57,10 +57,17 @@ def unplaceable(jobs: list[RenderJob], workers: list[WorkerSlot], where: str) ->
                     "--cluster",
                     f"no worker can run {backend} (shots {shots}): it needs a worker with the {needed} "
                     f"resource, the cluster offers {', '.join(offered)}; start one with "
-                    f"`dask worker ADDRESS --nthreads 1 --resources {needed}=1`",
+                    f"`{worker_command(address, needed)}`",
                 )
             )
     return problems
+
+
+def worker_command(address: str, resource: str) -> str:
+    """The `dask worker` line of docs/deployments.md for a worker offering `resource`."""
+    offered = card_resources(int(resource.removeprefix("GPU")))  # an 80 GB card also serves GPU24
+    resources = ",".join(f"{name}={amount}" for name, amount in sorted(offered.items(), reverse=True))
+    return f'dask worker {address} --nthreads 1 --memory-limit 0 --resources "{resources}" --preload wanflow.run.warmup'
 
 
 def place(jobs: list[RenderJob], workers: list[WorkerSlot]) -> Placement:

@@ -25,8 +25,10 @@ the warm-up preload does the heavy imports when the worker starts."""
 
 
 CLUSTER_CONFIG = {
-    # No work stealing: the placement already balanced the shots and kept each model on its worker.
-    "distributed.scheduler.work-stealing": False,
+    # A lost worker's nanny restarts it; SpecCluster would close that nanny when no worker of its
+    # name is back within 15 s, and a worker that imports torch on a busy machine takes longer:
+    # the cluster kept one worker less for good. `wanflow cluster start` reopens closed ones too.
+    "distributed.deploy.lost-worker-timeout": "10 minutes",
     # Dask has glibc give freed memory back to the system at once (MALLOC_TRIM_THRESHOLD_=65536),
     # which also sends every large allocation to a fresh mmap: torch's CPU work (the tiny models'
     # decode, a text encoder kept on the CPU) ran 2x slower. Workers hold models, not a churn of
@@ -64,7 +66,7 @@ def check_worker_specs(specs: list[WorkerSpec], prepared) -> None:
     from wanflow.plan.placement import unplaceable
 
     slots = [WorkerSlot(spec.name, spec.name, frozenset(spec.resources)) for spec in specs]
-    problems = unplaceable(list(prepared.jobs), slots, str(prepared.plan.film.path))
+    problems = unplaceable(list(prepared.jobs), slots, str(prepared.plan.film.path), "tcp://SCHEDULER:8786")
     if problems:
         raise UserError(problems)
 
@@ -88,8 +90,31 @@ def local_cluster(specs: list[WorkerSpec], port: int = 0, prefect_api_url: str |
         for spec in specs
     }
     scheduler = {"cls": Scheduler, "options": {"host": "127.0.0.1", "port": port, "dashboard": False}}
-    with dask.config.set(CLUSTER_CONFIG):
-        return SpecCluster(workers=workers, scheduler=scheduler, silence_logs=40)
+    dask.config.set(CLUSTER_CONFIG)  # for this process's life: read again whenever a worker dies or restarts
+    return SpecCluster(workers=workers, scheduler=scheduler, silence_logs=40)
+
+
+class WorkerKeeper:
+    """Keeps a cluster that `local_cluster` started at its size, and says so.
+
+    A killed worker's nanny starts a new worker process; when the nanny itself is gone (or was
+    closed), a new one is started here. `check()` every few seconds, for as long as it serves.
+    """
+
+    def __init__(self, cluster, specs: list[WorkerSpec], say) -> None:
+        self.cluster, self.specs, self.say = cluster, specs, say
+        self.missing: set[str] = set()
+
+    def check(self) -> None:
+        present = {str(worker["name"]) for worker in self.cluster.scheduler_info.get("workers", {}).values()}
+        missing = {spec.name for spec in self.specs if spec.name not in present}
+        for name in sorted(missing - self.missing):
+            self.say(f"worker {name} left the cluster; starting it again")
+        for name in sorted(self.missing - missing):
+            self.say(f"worker {name} is back: {len(present)} of {len(self.specs)} workers")
+        self.missing = missing
+        if any(name not in self.cluster.workers for name in missing):  # its nanny is gone: a new one
+            self.cluster.sync(self.cluster._correct_state)
 
 
 def _worker_env(spec: WorkerSpec, prefect_api_url: str | None) -> dict[str, str]:
@@ -157,7 +182,7 @@ def check_cluster(client, prepared) -> list[WorkerSlot]:
         raise UserError(
             Problem(where, None, None, "--cluster", f"the cluster at {client.scheduler.address} has no workers")
         )
-    problems = unplaceable(list(prepared.jobs), workers, where)
+    problems = unplaceable(list(prepared.jobs), workers, where, client.scheduler.address)
     prepared.cache_dir.mkdir(parents=True, exist_ok=True)
     probe = prepared.cache_dir / f".probe-{uuid.uuid4().hex}"
     probe.write_text("wanflow", encoding="utf-8")

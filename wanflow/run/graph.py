@@ -2,9 +2,10 @@
 
 One task graph, three engines. The flow places the shots, submits `encode-prompts` per model
 and `render-shot` per take of each shot (a continuation waits for the task of its upstream's
-chosen take), then cuts the film and writes the report. In-process, tasks run one at a time in
-this process; on Dask, each runs on a long-lived worker that keeps its models warm, routed by
-the GPU class its model needs, and Dask renders a dead worker's shot on another. What comes
+chosen take), each once what it needs is done, then cuts the film and writes the report.
+In-process, tasks run one at a time in this process; on Dask, each runs on a long-lived worker
+that keeps its models warm, pinned to a worker of the GPU class its model needs, and placed
+again on another when its worker dies (`wanflow.run.dispatch`). What comes
 before (preparation, the cluster check, the server) is `wanflow.run.flow.render`'s.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import (
@@ -21,24 +23,27 @@ from prefect.artifacts import (
     create_table_artifact,
     update_progress_artifact,
 )
-from prefect.futures import PrefectFuture, as_completed
+from prefect.runtime import flow_run
 from prefect.states import Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from wanflow import settings as environment
 from wanflow.cache import ArtifactStore
-from wanflow.catalog import BACKENDS
 from wanflow.errors import UserError
 from wanflow.media.clips import cached_clip
 from wanflow.plan import TINY_NOTICE, RenderJob, generation_order
 from wanflow.plan.placement import Placement, place, unplaceable
 from wanflow.report.markdown import markdown_file_link, markdown_text
 from wanflow.run.cluster import check_cluster, connect, local_cluster, worker_specs
+from wanflow.run.dispatch import Dispatcher, Unit
+from wanflow.run.heartbeat import beating
+from wanflow.run.journal import read_journal
 from wanflow.run.outdir import writing
 from wanflow.run.outputs import assemble_and_report, write_run_json
 from wanflow.run.phases import needs_generation
 from wanflow.run.pool import run_pool
 from wanflow.run.prepare import PreparedRun
-from wanflow.run.summary import RunSummary, TaskReport, planned_outcomes
+from wanflow.run.summary import RunSummary, planned_outcomes
 from wanflow.run.tasks import encode_task, render_task
 
 
@@ -74,9 +79,10 @@ def render_prepared(prepared: PreparedRun) -> RunSummary:
 class _Engine:
     """Where tasks run: the task runner, and the cluster's workers when there is one."""
 
-    def __init__(self, runner, workers=None) -> None:
+    def __init__(self, runner, workers=None, address: str = "") -> None:
         self.runner = runner
         self.workers = workers or []  # WorkerSlot list; empty in-process
+        self.address = address  # the Dask scheduler's
 
     @property
     def distributed(self) -> bool:
@@ -86,6 +92,7 @@ class _Engine:
 @contextmanager
 def _engine(prepared: PreparedRun) -> Iterator[_Engine]:
     request = prepared.request
+    beating()  # heartbeats for a watched server's zombie automation, until the flow run ends
     if not request.distributed:
         with (
             ThreadPoolTaskRunner(max_workers=1) as runner,
@@ -111,7 +118,7 @@ def _dask_runner(runner_class, address: str, prepared: PreparedRun) -> Iterator[
     connect(address, str(prepared.plan.film.path)).close()  # a clear error when nothing answers
     with runner_class(address=address) as runner:
         runner.client.wait_for_workers(1, timeout=60)
-        yield _Engine(runner, check_cluster(runner.client, prepared))
+        yield _Engine(runner, check_cluster(runner.client, prepared), address)
 
 
 def _render(prepared: PreparedRun, engine: _Engine, summary: RunSummary, logger) -> None:
@@ -139,110 +146,86 @@ def _render(prepared: PreparedRun, engine: _Engine, summary: RunSummary, logger)
 
 
 def _submit(todo: list[RenderJob], prepared: PreparedRun, engine: _Engine, takes, summary: RunSummary, logger) -> None:
-    """One render-shot task per take; a continuation waits for the take of its upstream the film uses."""
+    """One encode per model and one render-shot task per take, each submitted once what it needs is done."""
     store = ArtifactStore(prepared.cache_dir)
     placement = _placement(todo, engine, str(prepared.plan.film.path))
     summary.workers = sorted({w.name for w in engine.workers}) if engine.distributed else ["local"]
     to_encode = [job for job in todo if needs_generation(job, store, force=job.shot_id in prepared.forced)]
-    encodes = _submit_encodes(to_encode, prepared, engine, placement)
-    futures: dict[str, PrefectFuture] = {}
-    for job in generation_order(todo):
-        needed = [futures.get(name) for name in job.waits_for]  # its upstream's take, the take it ends on
-        wait_for = [f for f in (encodes.get(job.backend), *needed) if f is not None]
+    units = _submit_encodes(to_encode, prepared, placement)
+    encodes = {unit.job.backend: unit.name for unit in units}
+    for rank, job in enumerate(generation_order(todo)):
         upstream_key = prepared.plan.job(job.upstream).keys.clip if job.upstream else None
         end_key = prepared.plan.job(job.end_shot).keys.clip if job.end_shot else None
-        with _annotations(job, engine, placement):
-            futures[job.name] = engine.runner.submit(
-                render_task,
-                parameters=dict(
-                    job=job,
-                    cache_dir=prepared.cache_dir,
-                    settings=prepared.request.settings,
-                    upstream_clip_key=upstream_key,
-                    end_clip_key=end_key,
-                    force=job.shot_id in prepared.forced,
-                ),
-                wait_for=wait_for,
-            )
-    _gather(encodes, futures, {job.name: job for job in todo}, takes, summary, prepared, logger)
+        parameters = dict(
+            job=job,
+            cache_dir=prepared.cache_dir,
+            settings=prepared.request.settings,
+            upstream_clip_key=upstream_key,
+            end_clip_key=end_key,
+            force=job.shot_id in prepared.forced,
+        )
+        # its model's prompts, the take it continues from, the take it ends on
+        needs = tuple(name for name in (encodes.get(job.backend), *job.waits_for) if name is not None)
+        worker = placement.worker[job.name] if placement else None
+        units.append(Unit(job.name, job, render_task, parameters, needs, worker, rank))
+    names = {unit.name for unit in units}
+    for unit in units:  # an upstream take this run does not render (cached) is no prerequisite
+        unit.needs = tuple(name for name in unit.needs if name in names)
+    client = engine.runner.client if engine.distributed else None
+    wait = environment.current().worker_wait
+    dispatcher = Dispatcher(engine.runner, units, client=client, wait_seconds=wait, log=logger.warning)
+    _gather(dispatcher, takes, summary, prepared)
 
 
 def _placement(todo: list[RenderJob], engine: _Engine, where: str) -> Placement | None:
     if not engine.distributed:
         return None
-    problems = unplaceable(todo, engine.workers, where)
+    problems = unplaceable(todo, engine.workers, where, engine.address)
     if problems:
         raise UserError(problems)
     return place(todo, engine.workers)
 
 
-def _submit_encodes(
-    jobs: list[RenderJob], prepared: PreparedRun, engine: _Engine, placement: Placement | None
-) -> dict[str, PrefectFuture]:
-    """One encode task per model, on the worker that renders that model's first shot."""
-    futures = {}
+def _submit_encodes(jobs: list[RenderJob], prepared: PreparedRun, placement: Placement | None) -> list[Unit]:
+    """One encode per model, on the worker that holds its text encoder or renders its first shot."""
+    units = []
     for backend in dict.fromkeys(job.backend for job in generation_order(jobs)):
         group = [job for job in jobs if job.backend == backend]
-        with _annotations(group[0], engine, placement, first=True):
-            futures[backend] = engine.runner.submit(
-                encode_task,
-                parameters=dict(jobs=group, cache_dir=prepared.cache_dir, settings=prepared.request.settings),
-            )
-    return futures
+        parameters = dict(jobs=group, cache_dir=prepared.cache_dir, settings=prepared.request.settings)
+        worker = placement.encoder[backend] if placement else None
+        units.append(Unit(f"encode-{backend}", group[0], encode_task, parameters, (), worker, rank=-1))
+    return units
 
 
-@contextmanager
-def _annotations(job: RenderJob, engine: _Engine, placement: Placement | None, first: bool = False) -> Iterator[None]:
-    """On Dask: the GPU class the model needs, the placed worker (others allowed if it dies), the order."""
-    if placement is None:
-        yield
-        return
-    import dask  # only a Dask run reads annotations
-
-    worker = placement.encoder[job.backend] if first else placement.worker[job.name]
-    rank = -1 if first else placement.rank[job.name]
-    with dask.annotate(
-        resources={BACKENDS[job.backend].card_resource: 1},
-        workers=[worker],
-        allow_other_workers=True,
-        priority=-rank,
-    ):
-        yield
-
-
-def _gather(encodes, futures, jobs, takes, summary: RunSummary, prepared: PreparedRun, logger) -> None:
-    """Results as they complete; a failed take fails alone and skips only the takes continuing from it."""
+def _gather(dispatcher: Dispatcher, takes, summary: RunSummary, prepared: PreparedRun) -> None:
+    """Run every unit to its end; a failed take fails alone and skips only the takes continuing from it."""
     progress = create_progress_artifact(
         progress=0.0, description=f"{markdown_text(prepared.plan.film.title)}: takes done"
     )
-    by_future = {id(future): name for name, future in futures.items()}
-    reports: list[TaskReport] = []
-    for done, future in enumerate(as_completed([*encodes.values(), *futures.values()]), start=1):
-        update_progress_artifact(progress, progress=100.0 * done / (len(encodes) + len(futures)))
-        name = by_future.get(id(future))
-        try:
-            report: TaskReport = future.result()
-        except Exception as error:  # the take's own error, as the user should read it
-            if name is None:
-                logger.error(f"encoding prompts failed: {type(error).__name__}: {error}")
-                continue
-            outcome = takes[name]
-            job = jobs[name]
-            failed = [needed for needed in job.waits_for if takes[needed].status in ("failed", "skipped")]
-            if failed:
-                how = "continues from" if failed[0] == job.upstream_job else "ends on the first frame of"
-                outcome.status, outcome.error = "skipped", f"{how} failed shot {failed[0].split('#')[0]!r}"
-            else:
-                outcome.status, outcome.error = "failed", f"{type(error).__name__}: {error}"
-                logger.error(f"shot {name} failed: {outcome.error}")
+    finished = []
+
+    def advance(unit: Unit) -> None:
+        finished.append(unit.name)
+        update_progress_artifact(progress, progress=100.0 * len(finished) / len(dispatcher.units))
+
+    units = dispatcher.run(on_finished=advance)
+    for unit in units.values():
+        if unit.is_encode:
             continue
-        reports.append(report)
-        if name is not None:
-            outcome = takes[name]
-            outcome.status = "rendered" if report.generated else "cached"
-            outcome.seconds, outcome.clip, outcome.worker = report.seconds, report.clip, report.worker
-            outcome.started, outcome.ended = report.started, report.ended
-    summary.loads = [{"worker": r.worker, "model": model} for r in reports for model in r.loads]
+        outcome, report = takes[unit.name], unit.report
+        outcome.attempts = [asdict(attempt) for attempt in unit.attempts]
+        if report is None:
+            outcome.status, outcome.error = unit.state, unit.error
+            continue
+        retried = len(unit.attempts) > 1  # a dead attempt may have made the latents this one decoded
+        outcome.status = "rendered" if report.generated or report.decoded or retried else "cached"
+        outcome.seconds, outcome.clip, outcome.worker = report.seconds, report.clip, report.worker
+        outcome.started, outcome.ended = report.started, report.ended
+    reports = [unit.report for unit in units.values() if unit.report is not None]
+    journal = read_journal(prepared.cache_dir, str(flow_run.id)) if flow_run.id else None
+    summary.loads = (
+        journal if journal is not None else [{"worker": r.worker, "model": m} for r in reports for m in r.loads]
+    )
 
 
 def _publish_artifacts(prepared: PreparedRun, summary: RunSummary) -> None:
@@ -259,7 +242,7 @@ def _publish_artifacts(prepared: PreparedRun, summary: RunSummary) -> None:
                 "take": f"{job.take} of {len(outcome.takes)}",
                 "seed": job.settings.seed,
                 "seconds": round(outcome.seconds, 1),
-                "worker": outcome.worker or "",
+                "worker": outcome.workers_story(),
                 "prompt": job.compiled.prompt,
             }
         )

@@ -43,7 +43,7 @@ def assemble_and_report(plan: RenderPlan, store: ArtifactStore, summary: RunSumm
         _link_or_copy(source, local, out_dir)
         cut.append(CutClip(shot=job.shot, path=local))
         records.append(_record(job, local, summary, takes))
-    run_info = {"loads": summary.loads, "workers": summary.workers}
+    run_info = {"loads": summary.loads, "workers": summary.workers, "retried": summary.retried()}
     if missing:  # `--only`, or a failed shot: what there is, to look at, without a cut
         summary.note = f"film not assembled: no clip yet for {', '.join(missing)}"
         logger.warning(summary.note)

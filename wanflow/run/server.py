@@ -123,15 +123,12 @@ class TemporaryServer:
 def run_server(log: Callable[[str], None]) -> Iterator[Callable[[], None]]:
     """The Prefect server this run reports to, with the run's Prefect settings, for the block.
 
-    - PREFECT_API_URL set (a studio's server): flow-run heartbeats only when the user set
-      PREFECT_FLOWS_HEARTBEAT_FREQUENCY (in the environment or a Prefect profile), as the
-      deployments `wanflow init` scaffolds do for the zombie automation.
+    - PREFECT_API_URL set (a studio's server): the flow beats every 30 s from a thread of its own
+      (wanflow.run.heartbeat), and the server's zombie automation crashes the run should its
+      machine die. Prefect's own heartbeats are off: it joins their thread at the end of every
+      flow run, about 1 s.
     - Otherwise a guarded temporary server, started on entry, and no heartbeats: nobody watches
       a server that dies with the run.
-
-    Prefect beats every 180 s by default, and ends every flow run by joining its heartbeat thread,
-    which sleeps in 1 s steps: about 1 s at the end of each run, for heartbeats that an
-    interactive run, its user watching, does not need.
 
     Yields the wait for the server to answer: call it just before the flow, after the slow
     imports. The temporary server stays up after the block, until the exit hooks stop it:
@@ -142,16 +139,18 @@ def run_server(log: Callable[[str], None]) -> Iterator[Callable[[], None]]:
         PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
         PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
         PREFECT_UI_URL,
-        get_current_settings,
         temporary_settings,
     )
 
+    from wanflow.run.heartbeat import unwatched
+
     if PREFECT_API_URL.value() or sys.platform != "linux":  # or no PR_SET_PDEATHSIG: Prefect's own temporary server
-        asked = "heartbeat_frequency" in get_current_settings().flows.model_fields_set
-        beat = PREFECT_FLOWS_HEARTBEAT_FREQUENCY.value() if asked else None
-        with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: beat}):
+        if not PREFECT_API_URL.value():
+            unwatched()
+        with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
             yield lambda: check_api(PREFECT_API_URL.value(), _healthy)
         return
+    unwatched()
     log("starting Prefect's temporary server (set PREFECT_API_URL to use a running one)")
     server = TemporaryServer()
     atexit.register(server.stop)

@@ -18,6 +18,7 @@ class TaskReport:
     clip: str | None = None
     started: float | None = None  # wall clock (Unix time) where it ran
     ended: float | None = None
+    decoded: bool = False  # the clip was decoded now (its latents may come from a dead attempt)
 
 
 @dataclass
@@ -34,6 +35,7 @@ class TakeOutcome:
     started: float | None = None
     ended: float | None = None
     error: str | None = None
+    attempts: list[dict] = field(default_factory=list)  # {"worker", "status": done|failed|retried, "error"}
 
 
 # A shot's status is its worst take's: one failed take fails the shot (and the run).
@@ -54,6 +56,13 @@ class ShotOutcome:
     take: int = 1  # the take the film uses
     takes: list[TakeOutcome] = field(default_factory=list)
     end_frame: str | None = None  # what it ends on (first-last-frame): an image file, or "first frame of <shot>"
+
+    def workers_story(self) -> str:
+        """Who did what, for a table: `w24`, or `w80 (died), w24` when a worker died under it."""
+        tries = [a for take in self.takes for a in take.attempts]
+        if not any(attempt["status"] == "retried" for attempt in tries):
+            return self.worker or ""
+        return ", ".join(a["worker"] + (" (died)" if a["status"] == "retried" else "") for a in tries)
 
     def take_outcome(self, take: int) -> TakeOutcome:
         return next(outcome for outcome in self.takes if outcome.take == take)
@@ -110,6 +119,16 @@ class RunSummary:
     film: str | None = None
     report: dict[str, str] = field(default_factory=dict)
     note: str | None = None
+
+    def retried(self) -> list[dict]:
+        """Every attempt that died with its worker in this run: shot, take, worker, what happened."""
+        return [
+            {"shot": shot.shot_id, "take": take.take, **attempt}
+            for shot in self.shots
+            for take in shot.takes
+            for attempt in take.attempts
+            if attempt["status"] == "retried"
+        ]
 
     def count(self, status: str) -> int:
         return sum(1 for shot in self.shots if shot.status == status)

@@ -18,6 +18,7 @@ from wanflow.media.clips import cached_clip
 from wanflow.plan import RenderJob
 from wanflow.run.animatic import draw_take
 from wanflow.run.cluster import worker_name
+from wanflow.run.journal import journaled
 from wanflow.run.phases import encode_prompts, render_shot
 from wanflow.run.pool import current_pool
 from wanflow.run.summary import TaskReport
@@ -56,7 +57,8 @@ def _encode_run_name() -> str:
 def encode_task(jobs: list[RenderJob], cache_dir: Path, settings: RenderSettings) -> TaskReport:
     pool = current_pool(settings)
     before = len(pool.loads)
-    result = encode_prompts(jobs, ArtifactStore(cache_dir), pool, log=get_run_logger().info)
+    with journaled(pool, cache_dir, worker_name()):
+        result = encode_prompts(jobs, ArtifactStore(cache_dir), pool, log=get_run_logger().info)
     get_run_logger().info(f"prompts: {result.encoded} encoded, {result.cached} from the cache")
     return TaskReport(worker=worker_name(), loads=tuple(pool.loads[before:]))
 
@@ -85,6 +87,9 @@ def render_task(
     if job.settings.animatic:  # drawn: no model, no torch
         work = draw_take(job, store, upstream_clip=upstream, end_clip=end, force=force)
     else:
-        work = render_shot(job, store, pool, upstream_clip=upstream, end_clip=end, force=force, log=logger.info)
+        with journaled(pool, cache_dir, worker_name()):
+            work = render_shot(job, store, pool, upstream_clip=upstream, end_clip=end, force=force, log=logger.info)
     loads = tuple(pool.loads[before:])
-    return TaskReport(worker_name(), loads, work.generated, work.seconds, str(work.clip), started, time.time())
+    return TaskReport(
+        worker_name(), loads, work.generated, work.seconds, str(work.clip), started, time.time(), decoded=work.decoded
+    )
