@@ -2,7 +2,7 @@
 
 An exported workflow is the template (converted to API format, its switches folded) with the
 shot's values set, plus LoRA loaders wanflow adds between a model loader and its
-ModelSamplingSD3: so every other node is the template's node of the same id and class with the
+ModelSamplingSD3 (a turbo take: the template with its own Lightning toggle on): so every other node is the template's node of the same id and class with the
 same inputs, every link is one of the template's links (seen through the added LoRA chain), no
 link dangles, and the sampler values are ones ComfyUI's node definitions accept.
 """
@@ -18,7 +18,8 @@ REPLACED = {"ComfyMathExpression"}  # template arithmetic a shot's own values re
 SCHEDULERS = {"simple", "normal", "karras", "exponential", "sgm_uniform", "ddim_uniform", "beta"}
 
 
-def template_api(template: str, image_nodes_on: bool) -> dict:
+def template_api(template: str, image_nodes_on: bool, lightning: bool = False) -> dict:
+    """The template as a person sets it in ComfyUI: its image node on, and (turbo) its Lightning toggle on."""
     from wanflow.report.comfyui import load_template
 
     graph = load_template(template)
@@ -26,7 +27,12 @@ def template_api(template: str, image_nodes_on: bool) -> dict:
         for node in graph.nodes:
             if node.type == "LoadImage":
                 node.mode = MODE_ALWAYS
-    return fold_constants(to_api(graph))
+    api = to_api(graph)
+    if lightning:  # the one boolean the template's switch nodes read
+        (toggle,) = {n["inputs"]["switch"][0] for n in api.values() if n["class_type"] == "ComfySwitchNode"}
+        assert api[toggle]["class_type"] == "PrimitiveBoolean" and api[toggle]["inputs"]["value"] is False
+        api[toggle]["inputs"]["value"] = True
+    return fold_constants(api)
 
 
 def _through_loras(workflow: dict, origin: str, slot: int) -> tuple[str, int]:
@@ -39,7 +45,7 @@ def _through_loras(workflow: dict, origin: str, slot: int) -> tuple[str, int]:
 def assert_template_graph(workflow: dict, shot) -> str:
     """Fails with the first broken rule; returns the template id the workflow follows."""
     template = shot_template(shot)
-    reference = template_api(template, shot.start_image is not None)
+    reference = template_api(template, shot.start_image is not None, shot.take.sampler == "euler")
     kept = prune(reference)
     assert any(node["class_type"] == "SaveVideo" for node in workflow.values())
     for node_id, node in workflow.items():

@@ -114,10 +114,12 @@ def test_a_final_shot_runs_80_transformer_passes_and_a_turbo_shot_4(tiny_model_d
     assert count_passes(generator, turbo) == 4
 
 
-def test_the_comfyui_export_refuses_a_turbo_shot_rather_than_write_the_wrong_branch() -> None:
-    from wanflow.errors import UserError
+def test_the_comfyui_export_writes_a_turbo_shot_on_the_templates_lightning_branch() -> None:
     from wanflow.report.comfyui import ShotSettings, shot_workflow
 
     turbo = take_settings(steps=4, guidance_high=1.0, guidance_low=1.0, shift=5.0, sampler="euler")
-    with pytest.raises(UserError, match="Lightning branch is not exported yet"):
-        shot_workflow(ShotSettings("sea", "p", "n", turbo, None))
+    workflow = shot_workflow(ShotSettings("sea", "p", "n", turbo, None))
+    samplers = [n["inputs"] for n in workflow.values() if n["class_type"] == "KSamplerAdvanced"]
+    assert {(s["steps"], s["cfg"], s["sampler_name"]) for s in samplers} == {(4, 1.0, "euler")}
+    loras = [n["inputs"]["lora_name"] for n in workflow.values() if n["class_type"] == "LoraLoaderModelOnly"]
+    assert len(loras) == 2 and all("lightx2v_4steps" in name for name in loras)

@@ -32,7 +32,10 @@ def comfyui_command(
     shot: Annotated[str, typer.Option("--shot", help="The id of the shot to export.", show_default=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="The workflow file to write (.json).", show_default=False)],
     profile: Annotated[
-        str, typer.Option("--profile", "-p", help="final | draft | a profile the spec declares (preview: tiny sizes).")
+        str,
+        typer.Option(
+            "--profile", "-p", help="final | draft | turbo | a profile the spec declares (preview: tiny sizes)."
+        ),
     ] = "final",
     take: Annotated[
         int | None, typer.Option("--take", help="Which take of the shot (its seed); default: the one the film uses.")
@@ -41,7 +44,7 @@ def comfyui_command(
 ) -> None:
     """Write the shot as a ComfyUI API-format workflow from the official Wan2.2 template of its model."""
     from wanflow.confine import allow_reading
-    from wanflow.report.comfyui import expert_steps, lora_file_name
+    from wanflow.report.comfyui import expert_steps, lora_copies
     from wanflow.run.export import export_comfyui
 
     with user_errors():
@@ -56,8 +59,11 @@ def comfyui_command(
         console.print(f"  start image: {shown(exported.start.note)}", markup=False)
     if exported.end is not None:
         console.print(f"  end image: {shown(exported.end.note)}", markup=False)
-    for lora in settings.loras:
-        name = lora_file_name(lora)  # `cp -n`: never overwrites; the hash in the name keeps files apart
-        where = f"{lora.expert} expert{'s' if lora.expert == 'both' else ''}, " if settings.boundary_ratio else ""
-        command = f"cp -n {shlex.quote(str(lora.path))} {shlex.quote(f'ComfyUI/models/loras/{name}')}"
-        console.print(f"  LoRA {name} ({where}scale {lora.scale:g}): {command}", markup=False)
+    for lora in lora_copies(exported.shot):  # `cp -n`: never overwrites; a hash in a name keeps files apart
+        where = f"{lora.expert} expert{'s' if lora.expert == 'both' else ''}, " if lora.expert else ""
+        target = shlex.quote(f"ComfyUI/models/loras/{lora.name}")
+        if lora.source is None:
+            command = f"not installed here: run `wanflow models pull lightx2v`, then cp -n it to {target}"
+        else:
+            command = f"cp -n {shlex.quote(str(lora.source))} {target}"
+        console.print(f"  LoRA {lora.name} ({where}scale {lora.scale:g}): {command}", markup=False)

@@ -4,16 +4,18 @@ The templates ship in the `comfyui-workflow-templates-json` package (the JSON pa
 `comfyui-workflow-templates`) as UI-format graphs; the A14B ones wrap their work in a subgraph.
 `shot_workflow` loads the backend's template, converts it to API format and folds its control
 plumbing (`comfyui_graph`), sets the shot's values (`fill_shot`), and keeps what the output
-needs. The A14B templates' "turbo" switch (the lightx2v 4-step LoRAs) is off by default, so the
+needs. The A14B templates' Lightning switch (the lightx2v 4-step LoRAs) is off by default, so the
 4-step branch, its LoRAs and the primitives fall away, as does the frame-count arithmetic the
-shot's own frame count replaces.
+shot's own frame count replaces. A take of the turbo tier (`catalog.LIGHTNING`: its sampler is
+Euler) folds the switch on instead: the template's own LoRA loaders and 4-step values stay,
+set to the shot; the LoRA files keep the names the template loads them by.
 
 The A14B experts are two KSamplerAdvanced: the high-noise one adds the noise and runs steps
 [0, split), the low-noise one finishes [split, steps), each with its own guidance. The split is
 computed on the schedule ComfyUI itself builds for the sampler and scheduler written here
 (`comfyui_schedule`), so the last high-noise step is the last whose timestep is >= the
 boundary, as in the official code. The sampler is UniPC's bh2 variant (`uni_pc_bh2`), the
-official solver's; docs/comfyui.md lists what still differs. LoRA files are named with a short
+official solver's (turbo: Euler, the Lightning branch's); docs/comfyui.md lists what still differs. LoRA files are named with a short
 hash of their bytes, so two files of one name never overwrite each other in ComfyUI's folder.
 No torch and no Prefect here: plain data.
 """
@@ -28,6 +30,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from wanflow.catalog import LIGHTNING
 from wanflow.errors import Problem, UserError
 from wanflow.film import Lora
 from wanflow.hashing import file_sha256
@@ -43,6 +46,7 @@ TEMPLATES = {
 FLF2V_TEMPLATE = "video_wan2_2_14B_flf2v"  # I2V-A14B given a first and a last frame
 
 SAMPLER = "uni_pc_bh2"  # the official FlowUniPCMultistepScheduler's solver_type (ComfyUI's `uni_pc` is bh1)
+COMFY_SAMPLERS = {"unipc": SAMPLER, "euler": "euler"}  # TakeSettings.sampler -> ComfyUI's sampler_name
 SCHEDULER = "simple"
 LORA_HASH_CHARS = 8
 
@@ -59,10 +63,30 @@ class ShotSettings:
     end_image: str | None = None  # the last frame's file name, likewise (I2V-A14B: the flf2v template)
 
 
+@dataclass(frozen=True)
+class LoraCopy:
+    """One LoRA file the workflow loads from ComfyUI/models/loras/, and where it is on this machine."""
+
+    name: str  # the file name the workflow's LoraLoaderModelOnly reads
+    expert: str | None  # "high" | "low" | "both" on an A14B model; None: one model
+    scale: float
+    source: Path | None  # the file here; None: not installed here (the turbo tier's, before `models pull`)
+
+
+def is_lightning(shot: ShotSettings) -> bool:
+    """The take is the turbo tier's: the template's Lightning branch, not its official one."""
+    return shot.take.sampler == LIGHTNING.sampler
+
+
+def comfy_sampler(shot: ShotSettings) -> str:
+    return COMFY_SAMPLERS[shot.take.sampler]
+
+
 def boundary_step(shot: ShotSettings) -> int:
     """How many steps the high-noise expert runs in ComfyUI, for the sampler and scheduler written."""
     assert shot.take.boundary_ratio is not None
-    return comfyui_boundary_step(shot.take.steps, shot.take.shift, shot.take.boundary_ratio, SAMPLER, SCHEDULER)
+    take = shot.take
+    return comfyui_boundary_step(take.steps, take.shift, take.boundary_ratio, comfy_sampler(shot), SCHEDULER)
 
 
 def lora_file_name(lora: Lora) -> str:
@@ -134,6 +158,31 @@ def _samplers(api: ApiGraph) -> list[str]:
     return [node_id for node_id, node in api.items() if node["class_type"] == "KSampler"]
 
 
+def lightning_loras(api: ApiGraph) -> dict[str, str]:
+    """The Lightning branch's LoRA file per expert ("high", "low"), as a template folded on loads them."""
+    samplers = _samplers(api)
+    loaders = {
+        expert: _follow(api, node_id, "model", "LoraLoaderModelOnly")
+        for expert, node_id in zip(("high", "low"), samplers, strict=True)
+    }
+    return {expert: api[node_id]["inputs"]["lora_name"] for expert, node_id in loaders.items()}
+
+
+def lora_copies(shot: ShotSettings) -> list[LoraCopy]:
+    """Every LoRA the shot's workflow loads: the Lightning branch's first (by the template's names), then the shot's."""
+    if not is_lightning(shot):
+        experts = shot.take.boundary_ratio is not None  # TI2V-5B: one model, no experts
+        return [
+            LoraCopy(lora_file_name(lora), lora.expert if experts else None, lora.scale, lora.path)
+            for lora in shot.take.loras
+        ]
+    names = lightning_loras(_folded_template(shot_template(shot), shot.start_image is not None, True))
+    here = {lora.path.name: lora.path for lora in shot.take.loras}
+    copies = [LoraCopy(name, expert, LIGHTNING.lora_strength, here.get(name)) for expert, name in names.items()]
+    own = [lora for lora in shot.take.loras if lora.path.name not in names.values()]
+    return copies + [LoraCopy(lora_file_name(lora), lora.expert, lora.scale, lora.path) for lora in own]
+
+
 def _add_loras(api: ApiGraph, sampling_id: str, loras: list[Lora], expert: str | None) -> None:
     """Chain LoraLoaderModelOnly nodes between the model loader and its ModelSamplingSD3.
 
@@ -171,13 +220,15 @@ def fill_shot(api: ApiGraph, shot: ShotSettings) -> ApiGraph:
             if file is not None and is_link(link) and result[link[0]]["class_type"] == "LoadImage":
                 result[link[0]]["inputs"]["image"] = file
     if shot.take.boundary_ratio is None:
-        first.update(seed=shot.take.seed, steps=shot.take.steps, cfg=shot.take.guidance_high, sampler_name=SAMPLER)
+        first.update(seed=shot.take.seed, steps=shot.take.steps, cfg=shot.take.guidance_high)
+        first.update(sampler_name=comfy_sampler(shot))
         first.update(scheduler=SCHEDULER, denoise=1.0)
         sampling = _follow(result, samplers[0], "model", "ModelSamplingSD3")
         result[sampling]["inputs"]["shift"] = shot.take.shift
         _add_loras(result, sampling, list(shot.take.loras), None)
         return result
     split = boundary_step(shot)
+    lightning = lightning_loras(result) if is_lightning(shot) else {}
     phases = (
         ("high", shot.take.guidance_high, 0, split, "enable", "enable"),
         ("low", shot.take.guidance_low, split, shot.take.steps, "disable", "disable"),
@@ -188,7 +239,7 @@ def fill_shot(api: ApiGraph, shot: ShotSettings) -> ApiGraph:
             noise_seed=shot.take.seed,
             steps=shot.take.steps,
             cfg=cfg,
-            sampler_name=SAMPLER,
+            sampler_name=comfy_sampler(shot),
             scheduler=SCHEDULER,
             start_at_step=start,
             end_at_step=end,
@@ -196,43 +247,67 @@ def fill_shot(api: ApiGraph, shot: ShotSettings) -> ApiGraph:
         )
         sampling = _follow(result, node_id, "model", "ModelSamplingSD3")
         result[sampling]["inputs"]["shift"] = shot.take.shift
-        _add_loras(result, sampling, [lora for lora in shot.take.loras if lora.expert in (expert, "both")], expert)
+        if lightning:  # the template's own loader carries the expert's 4-step LoRA
+            result[_follow(result, node_id, "model", "LoraLoaderModelOnly")]["inputs"]["strength_model"] = (
+                LIGHTNING.lora_strength
+            )
+        own = [lora for lora in shot.take.loras if lora.path.name not in lightning.values()]
+        _add_loras(result, sampling, [lora for lora in own if lora.expert in (expert, "both")], expert)
     return result
 
 
 def shot_workflow(shot: ShotSettings) -> ApiGraph:
     """The backend's official template, in API format, set to the shot."""
-    if shot.take.sampler != "unipc":  # wanflow's turbo tier: the template's Lightning branch, not yet written
-        raise UserError(
-            f"shot {shot.shot_id}: the ComfyUI export writes the template's official branch (UniPC); the turbo "
-            "tier's Lightning branch is not exported yet: export it with --profile final, and switch on the "
-            "template's own 'Enable Lightning LoRA' in ComfyUI"
-        )
-    return prune(fill_shot(_folded_template(shot_template(shot), shot.start_image is not None), shot))
+    template = _folded_template(shot_template(shot), shot.start_image is not None, is_lightning(shot))
+    return prune(fill_shot(template, shot))
 
 
 @lru_cache(maxsize=16)
-def _folded_template(template_id: str, image_nodes_on: bool) -> ApiGraph:
-    """The template in API format, its switches folded; shared, so never changed (`fill_shot` copies it)."""
+def _folded_template(template_id: str, image_nodes_on: bool, lightning: bool = False) -> ApiGraph:
+    """The template in API format, its switches folded (`lightning`: its Lightning switch on);
+    shared, so never changed (`fill_shot` copies it)."""
     template = load_template(template_id)
     if image_nodes_on:  # the template's own start-image node, switched on
         for node in template.nodes:
             if node.type == "LoadImage":
                 node.mode = MODE_ALWAYS
-    return fold_constants(to_api(template))
+    api = to_api(template)
+    if lightning:
+        _switch_lightning_on(api, template_id)
+    return fold_constants(api)
+
+
+def _switch_lightning_on(api: ApiGraph, template_id: str) -> None:
+    """Set the boolean that drives the template's switches (its "Enable Lightning LoRA") to on."""
+    switches = {
+        node["inputs"]["switch"][0]
+        for node in api.values()
+        if node["class_type"] == "ComfySwitchNode" and is_link(node["inputs"].get("switch"))
+    }
+    booleans = [node_id for node_id in switches if api[node_id]["class_type"] == "PrimitiveBoolean"]
+    if not booleans:
+        raise UserError(
+            f"ComfyUI template {template_id} has no Lightning branch for the turbo tier; "
+            "export this shot with --profile final"
+        )
+    for node_id in booleans:
+        api[node_id]["inputs"]["value"] = True
 
 
 def expert_steps(shot: ShotSettings) -> list[str]:
     """How the steps split between the experts in ComfyUI, for people (one line, two when a part has one step)."""
+    sampler = comfy_sampler(shot)
     if shot.take.boundary_ratio is None:
-        return [f"{shot.take.steps} steps ({SAMPLER}, {SCHEDULER})"]
+        return [f"{shot.take.steps} steps ({sampler}, {SCHEDULER})"]
     split = boundary_step(shot)
     boundary = math.floor(shot.take.boundary_ratio * NUM_TRAIN_TIMESTEPS)
     lines = [
-        f"{shot.take.steps} steps ({SAMPLER}, {SCHEDULER}): high-noise expert 0-{split} (cfg {shot.take.guidance_high:g}), "
+        f"{shot.take.steps} steps ({sampler}, {SCHEDULER}): high-noise expert 0-{split} (cfg {shot.take.guidance_high:g}), "
         f"low-noise expert {split}-{shot.take.steps} (cfg {shot.take.guidance_low:g}); "
         f"split where ComfyUI's timestep falls below {boundary}"
     ]
+    if is_lightning(shot):  # the template's Lightning branch; wanflow's Euler runs ComfyUI's own schedule
+        return [lines[0] + ", the template's Lightning branch"]
     official = official_boundary_step(shot.take.steps, shot.take.shift, shot.take.boundary_ratio)
     if official != split:
         lines[0] += f" (its schedule differs from wanflow's, which switches after step {official})"

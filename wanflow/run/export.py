@@ -1,7 +1,8 @@
 """`wanflow export comfyui`: one shot, as the render plan fixes it, as a ComfyUI workflow beside its start frame.
 
 The plan decides the shot exactly as a run would; ComfyUI loads its own weights, so a model
-missing on this machine does not stop the export (the plan's `missing_models` are left out).
+missing on this machine does not stop the export (the plan's `missing_models` are left out; turbo: the
+template's Lightning branch names the lightx2v LoRAs whether or not they are installed here).
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ def _exported_job(plan: RenderPlan, shot_id: str, take: int | None) -> RenderJob
     if problems:
         raise UserError(problems)
     if plan.job(shot_id).settings.animatic:
-        message = f"profile {plan.profile} draws its takes without a model: no workflow to export; export a profile that renders (draft, final)"
+        message = f"profile {plan.profile} draws its takes without a model: no workflow to export; export a profile that renders (draft, final, turbo)"
         raise UserError(Problem(str(plan.film.path), None, None, "--profile", message))
     if take is None:
         return plan.job(shot_id)
