@@ -51,8 +51,9 @@ def lora_tensors(config: dict, layout: str = "kijai", rank: int = 2, blocks: tup
             name = module.format(i=i)
             tensors[f"{name}.{down}"] = np.zeros((rank, features_in), np.float16)
             tensors[f"{name}.{up}"] = np.zeros((features_out, rank), np.float16)
+            if layout in ("kijai", "musubi"):
+                tensors[f"{name}.alpha"] = np.array(rank, np.float16)
     if layout == "kijai":
-        tensors["diffusion_model.blocks.0.self_attn.q.alpha"] = np.array(rank, np.float16)
         tensors["diffusion_model.blocks.0.self_attn.q.diff_b"] = np.zeros((dim,), np.float16)
     return tensors
 
