@@ -152,3 +152,9 @@ def test_a_real_size_plan_checks_against_the_official_config_when_the_model_is_m
     result = runner.invoke(app, ["plan", str(spec), "--profile", "final"])
     assert result.exit_code == 2, result.output
     assert "shots.one.lora: LoRA style.safetensors is for a model of width 3072" in result.output
+
+
+def test_a_header_nested_too_deep_is_not_a_traceback(tmp_path: Path) -> None:
+    header = b"[" * 100_000 + b"]" * 100_000
+    (tmp_path / "deep.safetensors").write_bytes(len(header).to_bytes(8, "little") + header)
+    assert read_header_shapes(tmp_path / "deep.safetensors") is None

@@ -99,7 +99,7 @@ def read_header_shapes(path: Path) -> dict[str, Shape] | None:
             if length > min(size - 8, MAX_HEADER_BYTES):
                 return None
             header = json.loads(stream.read(length))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: a header nested too deep for json
         return None
     finally:
         os.close(handle)
@@ -147,7 +147,7 @@ def misfit(shapes: dict[str, Shape], config: dict, model: str, experts: int = 1)
             bad = shape != ((features_out, features_in) if kind == "diff" else (features_out,))
         if bad:
             return (
-                f"does not fit {model}: {key} has shape {list(shape)}, but {name} of {model} takes "
+                f"does not fit {model}: {key[:200]} has shape {list(shape)}, but {name} of {model} takes "
                 f"{features_in} features in and gives {features_out} out"
             )
         if kind in ("down", "up") and len(shape) > 1:
@@ -156,7 +156,7 @@ def misfit(shapes: dict[str, Shape], config: dict, model: str, experts: int = 1)
         if len(set(rank.values())) > 1:
             return f"is broken: {name} has rank {rank['down']} in lora_A/lora_down but {rank['up']} in lora_B/lora_up"
     if not tensors:
-        first = next(iter(shapes))
+        first = next(iter(shapes))[:200]  # a name from the file, kept to a line
         return f"targets no module of a Wan2.2 transformer (its first tensor is {first}); is it a LoRA for another model than {model}?"
     return None
 
