@@ -22,6 +22,7 @@ from wanflow.plan.ends import end_frame, end_problems, needed_first, render_orde
 from wanflow.plan.framing import framed_size, image_size
 from wanflow.plan.keys import JobKeys, job_keys
 from wanflow.plan.limits import request_problem
+from wanflow.plan.lora_fit import lora_fit_problems
 from wanflow.plan.models import installed_model, missing_model_message, nonstandard_layout
 from wanflow.plan.profiles import resolve_profile
 from wanflow.plan.takes import check_takes_option, take_name, take_numbers, take_seed
@@ -218,6 +219,8 @@ def make_plan(
         upstream_job = take_name(shot.continue_from, film.shot(shot.continue_from).take) if shot.continue_from else None
         panel = panel_of(film, shot) if profile.animatic else None
         tier = tier_settings(profile, spec, shot.loras, where, problems, missing_models)
+        if not profile.animatic:  # a LoRA for another model, refused before any work
+            problems += lora_fit_problems(shot.loras, spec, folder, profile.tiny, where, film.path.parent)
         end = end_frame(film, shot)
         end_job = take_name(end.shot, film.shot(end.shot).take) if end and end.shot else None
         notes += [end.note()] if end else []
