@@ -23,6 +23,7 @@ from wanflow.film import Film, Output, Scene, Shot, Transition
 from wanflow.media.cut import CutClip, assemble
 from wanflow.media.ffmpeg import H264_PRESET, probe, run_ffmpeg
 from wanflow.media.filtergraph import concat_list
+from wanflow.media.inputs import CLIP_FORMAT
 
 START, END = "<!-- bench_assemble:start -->", "<!-- bench_assemble:end -->"
 CLIPS, FPS, CRF, DISSOLVE = 8, 24, 18, 0.5
@@ -69,7 +70,7 @@ def make_film(transition: Transition) -> Film:
 
 def hand_cuts(clips: list[Path], out: Path, work: Path) -> None:
     listing = work / "list.txt"
-    listing.write_text(concat_list(clips), encoding="utf-8")
+    listing.write_text(concat_list(clips, CLIP_FORMAT), encoding="utf-8")
     run_ffmpeg(
         ["-f", "concat", "-safe", "0", "-i", str(listing), "-c", "copy", "-movflags", "+faststart", str(out)],
         what="concatenate by hand",

@@ -45,7 +45,7 @@ def test_the_example_films_animatic_draws_every_clip_as_planned_and_cuts_it(pref
 
     film = probe(Path(summary.film))
     assert (film.width, film.height, round(film.fps)) == (plan.width, plan.height, 24) and film.has_audio
-    assert (out / "contact_sheet.png").is_file() and (out / "storyboard.html").is_file()
+    assert (out / "film" / "contact_sheet.png").is_file() and (out / "film" / "storyboard.html").is_file()
 
 
 def test_editing_a_shots_camera_draws_it_and_its_continuations_again_only(tmp_path: Path) -> None:

@@ -180,7 +180,9 @@ def test_a_worker_elsewhere_renders_a_triggered_run_in_the_repository(studio: St
     by_type = {artifact.type: artifact for artifact in artifacts}
     assert set(by_type) == {"table", "progress", "markdown"}
     assert float(by_type["progress"].data) == 100.0
-    assert f"[{film}](file://{film})" in by_type["markdown"].data
+    from wanflow.report.markdown import markdown_file_link
+
+    assert markdown_file_link(str(film), str(film)) in by_type["markdown"].data  # escaped text, a file: link
     assert all(shot in by_type["table"].data for shot in ("coast", "keeper", "beam"))
 
 

@@ -80,7 +80,7 @@ def describe_unknown_term(error: UnknownTerm) -> str:
     message = f"unknown {error.category.replace('_', ' ')} {error.value!r}"
     if error.suggestions:
         message += f"; did you mean {' or '.join(error.suggestions[:3])}?"
-    else:
+    elif not error.elsewhere:  # nothing near it: the list of terms is the help
         message += f"; `wanflow vocab {error.category}` lists its terms"
     if error.elsewhere:
         message += f" ({error.value!r} is a term of {', '.join(error.elsewhere)})"
