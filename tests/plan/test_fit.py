@@ -114,3 +114,15 @@ def test_fitting_keeps_the_keys_of_plans_that_only_move_weights(no_models: None)
         assert [job.keys for job in fitted.takes] == [job.keys for job in plan.takes]
     fp8, _ = fit_plan(plan, Budget(forced="fp8"), RenderSettings())
     assert all(a.keys.latents != b.keys.latents for a, b in zip(fp8.takes, plan.takes, strict=True))
+
+
+def test_with_a_card_and_no_ram_the_bound_is_this_machines_memory() -> None:
+    """As the card defaults to this machine's, so does the host memory; --ram plans for another."""
+    from wanflow.plan import make_plan
+    from wanflow.plan.fit import card_budget, this_machine_ram_gib
+    from wanflow.storyboard import load_film
+
+    plan = make_plan(load_film(EXAMPLE), "final")
+    assert this_machine_ram_gib() is not None
+    assert card_budget(plan, 16, None, None).ram_gib == this_machine_ram_gib()
+    assert card_budget(plan, 16, 64, None).ram_gib == 64

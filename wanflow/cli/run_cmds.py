@@ -55,7 +55,12 @@ CardOpt = Annotated[
         help="GPU memory in GiB to fit memory plans to (default: $WANFLOW_CARD, else the CUDA card's free memory).",
     ),
 ]
-RamOpt = Annotated[float | None, typer.Option("--ram", help="CPU memory in GiB the memory plans may hold weights in.")]
+RamOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--ram", help="CPU memory in GiB the memory plans may hold weights in (default with a card: this machine's)."
+    ),
+]
 MemoryOpt = Annotated[
     str | None,
     typer.Option(

@@ -12,6 +12,7 @@ take keeps the plan the switches name, and nothing is checked. The peaks come fr
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 
 from wanflow.backends.quantized import GGUF_REPOS
@@ -58,7 +59,8 @@ class MemoryChoice:
 
 def card_budget(plan: RenderPlan, card: float | None, ram: float | None, memory: str | None) -> Budget:
     """--card (else $WANFLOW_CARD, else the CUDA card's free memory; torch only for real models), --ram
-    and --memory, each checked: one message for a card or plan that makes no sense."""
+    (else, with a card, this machine's memory) and --memory, each checked: one message for a card
+    or plan that makes no sense."""
     from wanflow import settings as environment
 
     card = card if card is not None else environment.current().card
@@ -66,11 +68,21 @@ def card_budget(plan: RenderPlan, card: float | None, ram: float | None, memory:
         from wanflow.backends.peaks import this_card_gib
 
         card = this_card_gib()
+    if ram is None and card is not None:  # the host memory of the machine that plans (--ram plans for another)
+        ram = this_machine_ram_gib()
     return Budget(
         card_gib=None if card is None else check_card(card),
         ram_gib=None if ram is None else check_card(ram),
         forced=None if memory is None else memory_plan(memory).name,
     )
+
+
+def this_machine_ram_gib() -> float | None:
+    """This machine's physical memory in GiB, None where the system does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / (1 << 30)
+    except (AttributeError, OSError, ValueError):
+        return None
 
 
 def candidate_plans(backend_id: str, budget: Budget, default: str) -> list[MemoryPlan]:
