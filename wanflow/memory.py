@@ -60,6 +60,31 @@ MEMORY_PLANS: dict[str, MemoryPlan] = {
         MemoryPlan("gguf-q4", "q4_k_s", "offload", 1.30, "GGUF Q4_K_S experts, one on the GPU at a time"),
     )
 }
+# The plan to try when a card runs out of memory under one: the next that holds less on the GPU
+# by the estimated peaks (docs/models.md; a test holds the chain to them).
+SMALLER = {
+    "resident": "offload",
+    "fp8": "fp8-offload",
+    "offload": "gguf-q8",
+    "gguf-q8": "fp8-offload",
+    "fp8-offload": "gguf-q4",
+    "gguf-q4": "stream",
+    "stream": "fp8-stream",
+    "fp8-stream": None,
+}
+
+
+def out_of_memory_advice(plan_name: str) -> str:
+    """What to tell someone whose card ran out of memory under `plan_name`."""
+    smaller = SMALLER.get(plan_name)
+    if smaller is None:
+        return f"the GPU ran out of memory under memory plan {plan_name}, the smallest there is: render a smaller size or fewer frames"
+    return (
+        f"the GPU ran out of memory under memory plan {plan_name}: run again with `--memory {smaller}` "
+        "(it holds less on the card), or give `--card` the card's real free memory so plan picks one that fits"
+    )
+
+
 DEFAULT_PLAN = "resident"  # what `wanflow run` did before memory plans: the numbers of today's cache keys
 
 

@@ -126,3 +126,22 @@ def test_with_a_card_and_no_ram_the_bound_is_this_machines_memory() -> None:
     assert this_machine_ram_gib() is not None
     assert card_budget(plan, 16, None, None).ram_gib == this_machine_ram_gib()
     assert card_budget(plan, 16, 64, None).ram_gib == 64
+
+
+@pytest.mark.parametrize("backend_id", ["t2v-a14b", "i2v-a14b"])
+def test_after_running_out_of_memory_the_advised_plan_holds_less_on_the_card(backend_id: str) -> None:
+    """The chain `SMALLER` follows the estimated GPU peaks down, from every plan, to the smallest."""
+    from wanflow.backends.peaks import plan_peak
+    from wanflow.memory import SMALLER, out_of_memory_advice
+
+    assert set(SMALLER) == set(MEMORY_PLANS)
+    for name, smaller in SMALLER.items():
+        advice = out_of_memory_advice(name)
+        if smaller is None:
+            assert "the smallest there is" in advice
+            continue
+        assert f"`--memory {smaller}`" in advice
+        for width, height in ((832, 480), (1280, 720)):
+            before = plan_peak(backend_id, MEMORY_PLANS[name], width, height, 81).generate
+            after = plan_peak(backend_id, MEMORY_PLANS[smaller], width, height, 81).generate
+            assert after < before, (name, smaller, width)

@@ -14,6 +14,7 @@ from typing import Any
 
 from wanflow.backends.pool import ModelPool, device_lock
 from wanflow.cache import ArtifactStore
+from wanflow.memory import out_of_memory_advice
 from wanflow.take import JobKeys, TakeSettings
 
 
@@ -59,8 +60,13 @@ def generate_latents(
     start, end = _open_image(image), _open_image(end_image)
     generator = pool.generator(take.backend, model_dir, take.memory)
     started = time.perf_counter()
-    with device_lock(str(generator.device)):
-        latents = generator.generate(take, embeds, start, progress=progress, end_image=end)
+    try:
+        with device_lock(str(generator.device)):
+            latents = generator.generate(take, embeds, start, progress=progress, end_image=end)
+    except RuntimeError as error:  # torch.cuda.OutOfMemoryError among them
+        if "out of memory" not in str(error).lower():
+            raise
+        raise RuntimeError(out_of_memory_advice(take.memory)) from error
     seconds = time.perf_counter() - started
     put_tensors(store, "latents", keys.latents, {"latents": latents}, {**meta, "seconds": seconds})
 
