@@ -79,6 +79,11 @@ class TakeSettings:
         payload.update(memory_plan(self.memory).numerics())  # fp8 / GGUF storage; nothing for bf16
         if self.sampler != "unipc":
             payload["sampler"] = self.sampler
+        return {**payload, **self._ends_payload(upstream_clip, end_clip)}
+
+    def _ends_payload(self, upstream_clip: str | None, end_clip: str | None) -> dict[str, object]:
+        """What fixes the take's first and last frames: files by content, other shots by clip key."""
+        payload: dict[str, object] = {}
         if self.image is not None:
             payload.update(image_sha256=file_sha256(self.image), fit=self.fit)
         elif upstream_clip is not None:
@@ -101,15 +106,7 @@ class TakeSettings:
             "camera": list(self.camera),
             "start_view": list(self.start_view),
         }
-        if self.image is not None:
-            payload.update(image_sha256=file_sha256(self.image), fit=self.fit)
-        elif upstream_clip is not None:
-            payload.update(upstream_clip=upstream_clip, fit=self.fit)
-        if self.end_image is not None:
-            payload.update(end_image_sha256=file_sha256(self.end_image))
-        elif end_clip is not None:
-            payload.update(end_clip=end_clip)
-        return payload
+        return {**payload, **self._ends_payload(upstream_clip, end_clip)}
 
 
 @dataclass(frozen=True)
