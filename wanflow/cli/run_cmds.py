@@ -225,7 +225,7 @@ def run_command(
     from wanflow import settings as environment
     from wanflow.confine import allow_reading
     from wanflow.plan import TINY_NOTICE
-    from wanflow.run.flow import render
+    from wanflow.run.lifecycle import render
     from wanflow.run.prepare import RunRequest
 
     with user_errors():  # every input problem is reported before Prefect starts, with exit code 2

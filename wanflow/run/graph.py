@@ -6,7 +6,7 @@ chosen take), each once what it needs is done, then cuts the film and writes the
 In-process, tasks run one at a time in this process; on Dask, each runs on a long-lived worker
 that keeps its models warm, pinned to a worker of the GPU class its model needs, and placed
 again on another when its worker dies (`wanflow.run.dispatch`). What comes
-before (preparation, the cluster check, the server) is `wanflow.run.flow.render`'s.
+before (preparation, the cluster check, the server) is `wanflow.run.lifecycle.render`'s.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """One preparation per run: load and compile the storyboard once, make missing tiny models, plan once.
 
-`wanflow.run.flow.render` prepares before Prefect starts, so bad input is reported in a second
+`wanflow.run.lifecycle.render` prepares before Prefect starts, so bad input is reported in a second
 with exit code 2, and hands the prepared run to the flow as its argument.
 """
 
