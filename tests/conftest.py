@@ -11,6 +11,10 @@ from servers import Server, prefect_server_at
 
 from wanflow import settings
 
+# A run's temporary Prefect server ends with the run here, as every test expects of its processes;
+# the tests of the kept server (tests/run/test_server.py) ask for a linger themselves.
+os.environ["WANFLOW_SERVER_LINGER"] = "0"
+
 
 @pytest.fixture(autouse=True)
 def environment() -> Iterator[None]:

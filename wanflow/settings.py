@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     heartbeat_seconds: int = Field(
         30, ge=0, le=3600, description="Seconds between a flow run's heartbeats to a Prefect server (0: none)."
     )
+    server_linger: float = Field(
+        600,
+        ge=0,
+        le=86400,
+        description="Seconds Prefect's temporary server stays up after a run, for the next one (0: it ends with the run).",
+    )
     cuda_visible_devices: str = Field(
         "", validation_alias="CUDA_VISIBLE_DEVICES", description="CUDA's own: the GPUs this process may use."
     )

@@ -13,7 +13,9 @@ from wanflow.backends.generate import Decoder
 
 
 @pytest.mark.parametrize("backend_id", ["t2v-a14b", "ti2v-5b"])  # the Wan2.1 VAE and the Wan2.2 one
-def test_a_cpu_decode_uses_the_fast_norms_and_keeps_every_pixel(backend_id: str, tiny_model_dirs: dict[str, Path]) -> None:
+def test_a_cpu_decode_uses_the_fast_norms_and_keeps_every_pixel(
+    backend_id: str, tiny_model_dirs: dict[str, Path]
+) -> None:
     decoder = Decoder.load(tiny_model_dirs[backend_id])
     norms = [module for module in decoder.vae.modules() if isinstance(module, WanRMS_norm)]
     assert norms and all("forward" in vars(module) for module in norms)  # replaced on this instance

@@ -1,11 +1,13 @@
-"""The Prefect server a run reports to: the user's, watching for dead runs, or a guarded temporary one."""
+"""The Prefect server a run reports to: the user's, watching for dead runs, or a temporary one (kept or guarded)."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import psutil
 import pytest
 from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
+from wanflow.run.keeper import KeptPaths
 from wanflow.run.server import run_server
 
 
@@ -66,6 +69,78 @@ def test_the_temporary_server_answers_holds_no_pipe_of_the_run_and_ends_with_it(
     assert not alive, "the temporary server outlived its run"
     with pytest.raises(OSError):
         urllib.request.urlopen(f"{seen['url']}/health", timeout=2)
+
+
+# A run on a kept temporary server: its address, and whether an earlier run left the server.
+KEPT = """
+import json
+from prefect.settings import PREFECT_API_URL
+from wanflow.run.server import run_server
+said = []
+with run_server(log=said.append) as server_up:
+    server_up()
+    print(json.dumps({"url": PREFECT_API_URL.value(), "said": said}), flush=True)
+"""
+
+
+def _kept_run(env: dict[str, str]) -> dict[str, object]:
+    done = subprocess.run([sys.executable, "-c", KEPT], env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def _keepers(home: Path) -> list[psutil.Process]:
+    return [
+        process
+        for process in psutil.process_iter(["cmdline"])
+        if "wanflow.run.keeper" in (process.info["cmdline"] or []) and str(home) in " ".join(process.info["cmdline"])
+    ]
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the kept server is Linux's, as the guard is")
+def test_a_kept_server_serves_the_next_run_and_stops_when_asked(tmp_path: Path) -> None:
+    """The second run finds the first run's server (no pipe of either run held: `subprocess.run`
+    returned), and `wanflow server stop` ends it and its keeper."""
+    home = tmp_path / "prefect"
+    env = {**os.environ, "PREFECT_HOME": str(home), "WANFLOW_SERVER_LINGER": "600"}
+    env.pop("PREFECT_API_URL", None)
+    first, second = _kept_run(env), _kept_run(env)
+    assert "starting Prefect's temporary server; it stays up 10 min" in first["said"][0]
+    assert second == {"url": first["url"], "said": ["using Prefect's temporary server, kept from an earlier run"]}
+    keepers = _keepers(home)
+    assert len(keepers) == 1 and keepers[0].ppid() != os.getpid()  # not this process's child: its own session
+    stop = [sys.executable, "-c", "from wanflow.cli.app import main; main()", "server", "stop"]
+    done = subprocess.run(stop, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "stopped 1 temporary Prefect server(s)" in done.stdout, done.stderr
+    _, alive = psutil.wait_procs(keepers, timeout=30)
+    assert not alive and not _answers(str(first["url"]))
+    assert not list(home.glob("wanflow-server-*.json"))
+
+
+def test_the_keeper_stops_its_server_once_no_run_held_the_lease_for_the_linger(tmp_path: Path) -> None:
+    """The keeper's own rule, on a process that stands in for the server (the keeper runs any command)."""
+    paths = KeptPaths.under(tmp_path, "test")
+    paths.lease.touch()
+    sleeper = [sys.executable, "-c", "import time; time.sleep(120)"]
+    command = [sys.executable, "-m", "wanflow.run.keeper", str(paths.record), "1", str(paths.log), "--", *sleeper]
+    with open(paths.lease, "rb") as lease:
+        fcntl.flock(lease, fcntl.LOCK_SH)  # a run using the server
+        keeper = subprocess.Popen(command)
+        paths.record.write_text(json.dumps({"url": "http://127.0.0.1:1/api", "keeper": keeper.pid}), encoding="utf-8")
+        time.sleep(3)  # three times the linger, the lease held all along
+        assert keeper.poll() is None
+        server = psutil.Process(keeper.pid).children()[0]
+        os.utime(paths.lease)  # what a run does when it ends
+    assert keeper.wait(timeout=30) == 0  # its linger after the run, then it stops the server
+    assert not server.is_running() and not paths.record.exists()
 
 
 SPEC = """\

@@ -40,6 +40,18 @@ def server_setup_command() -> None:
     )
 
 
+@server_app.command("stop")
+def server_stop_command() -> None:
+    """Stop the temporary Prefect server that runs keep between them (`WANFLOW_SERVER_LINGER`) now."""
+    from wanflow.run.server import stop_kept_servers
+
+    stopped = stop_kept_servers()
+    console.print(
+        f"stopped {stopped} temporary Prefect server(s)" if stopped else "no temporary Prefect server is running",
+        highlight=False,
+    )
+
+
 @cluster_app.command("start")
 def start_command(
     workers: Annotated[int, typer.Option("--workers", help="N CPU workers (the tiny preview models).")] = 0,
