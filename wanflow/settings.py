@@ -44,8 +44,10 @@ class Settings(BaseSettings):
     heartbeat_seconds: int = Field(
         30, ge=0, le=3600, description="Seconds between a flow run's heartbeats to a Prefect server (0: none)."
     )
-    cuda_visible_devices: str = Field(
-        "", validation_alias="CUDA_VISIBLE_DEVICES", description="CUDA's own: the GPUs this process may use."
+    cuda_visible_devices: str | None = Field(
+        None,
+        validation_alias="CUDA_VISIBLE_DEVICES",
+        description="CUDA's own: the GPUs this process may use (unset: all; empty: none).",
     )
 
     def allowed_entries(self) -> list[str]:
