@@ -28,6 +28,7 @@ from wanflow.errors import UserError
 Placement = Literal["resident", "offload", "stream"]
 GGUF_QUANTS = ("q8_0", "q4_k_s")  # the quant types wanflow pulls and plans for (GGUF names, lower case)
 WEIGHTS = ("bf16", "fp8", *GGUF_QUANTS)
+BLOCKS_PER_GROUP = 1  # stream: one transformer block per transfer, the next one prefetched
 
 
 @dataclass(frozen=True)

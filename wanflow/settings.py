@@ -50,8 +50,10 @@ class Settings(BaseSettings):
         le=86400,
         description="Seconds Prefect's temporary server stays up after a run, for the next one (0: it ends with the run).",
     )
-    cuda_visible_devices: str = Field(
-        "", validation_alias="CUDA_VISIBLE_DEVICES", description="CUDA's own: the GPUs this process may use."
+    cuda_visible_devices: str | None = Field(
+        None,
+        validation_alias="CUDA_VISIBLE_DEVICES",
+        description="CUDA's own: the GPUs this process may use (unset: all; empty: none).",
     )
 
     def allowed_entries(self) -> list[str]:

@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from wanflow.backends.footprint import TABLE, footprint
+from wanflow.backends.footprint import TABLE, expert_bytes, footprint
 from wanflow.backends.generate import Decoder, Generator, TextEncoder
 from wanflow.backends.layout import official_folder
-from wanflow.backends.realsize import GIB, component_size, fresh_table, real_size
+from wanflow.backends.peaks import plan_peak
+from wanflow.backends.realsize import EXPERT_WEIGHTS, GIB, component_size, fresh_table, meta_expert_bytes, real_size
 from wanflow.catalog import BACKENDS
+from wanflow.memory import MEMORY_PLANS
 from wanflow.take import RenderSettings
 
 # wan22.md: TI2V-5B is a dense 5B DiT, each A14B expert ~14B, the UMT5-XXL encoder ~5.7B.
@@ -155,12 +157,45 @@ def test_the_shipped_footprints_are_a_fresh_computation() -> None:
             assert shipped == real_size(backend_id, dtype=dtype, offload=offload, text_encoder_cpu=t5_cpu).footprint
 
 
+# plan_peak's numbers as the meta-device models gave them when peaks.py built them itself
+# (backend, plan, W, H, frames, t5 on the CPU, VAE tiling): encode, generate, decode, host bytes.
+PINNED_PEAKS = [
+    ("t2v-a14b", "fp8-stream", 1280, 720, 81, False, False, (11361820672, 10513333376, 12020197324, 27940467840)),
+    ("t2v-a14b", "gguf-q8", 832, 480, 81, False, False, (11361820672, 19215308928, 5496375244, 15189760128)),
+    ("i2v-a14b", "gguf-q4", 832, 480, 81, True, True, (0, 12074506368, 1650722764, 19918348364)),
+    ("i2v-a14b", "fp8", 1280, 720, 81, False, True, (11361820672, 38963009740, 2158340044, 0)),
+    ("ti2v-5b", "resident", 1280, 704, 121, False, False, (11361820672, 14851576304, 11047782512, 0)),
+    ("ti2v-5b", "stream", 1280, 704, 121, True, False, (0, 5685424624, 11047782512, 20527972352)),
+]
+
+
+def test_the_shipped_expert_bytes_are_the_meta_models_under_every_storage() -> None:
+    """Every storage a plan can give an expert (bf16, fp8, each GGUF quant type) is in the table."""
+    for backend_id, spec in BACKENDS.items():
+        for component in ("transformer", "transformer_2")[: spec.experts]:
+            for weights in EXPERT_WEIGHTS:
+                assert expert_bytes(backend_id, component, weights) == meta_expert_bytes(backend_id, component, weights)
+    assert {plan.weights for plan in MEMORY_PLANS.values()} <= set(EXPERT_WEIGHTS)
+
+
+@pytest.mark.parametrize("backend_id, plan, width, height, frames, t5_cpu, tiling, pinned", PINNED_PEAKS)
+def test_peaks_from_the_shipped_table_are_those_of_the_meta_models(
+    backend_id: str, plan: str, width: int, height: int, frames: int, t5_cpu: bool, tiling: bool, pinned: tuple
+) -> None:
+    peak = plan_peak(backend_id, MEMORY_PLANS[plan], width, height, frames, text_encoder_cpu=t5_cpu, vae_tiling=tiling)
+    assert (peak.encode, peak.generate, peak.decode, peak.host) == pinned
+
+
 def test_estimating_a_real_model_imports_no_torch() -> None:
     """`wanflow plan --profile final` answers in about a second: torch's import alone takes several."""
     code = (
         "import sys; from wanflow.backends.footprint import footprint; from wanflow.plan import estimate; "
+        "from wanflow.backends.peaks import official_peak_gib, plan_peak; from wanflow.memory import MEMORY_PLANS; "
         "footprint('t2v-a14b', offload=True).peak_gpu_bytes(1280, 720, 81); "
-        "assert 'torch' not in sys.modules and 'diffusers' not in sys.modules, 'torch imported'"
+        "[plan_peak(b, p, 1280, 720, 81) for b in ('t2v-a14b', 'i2v-a14b') for p in MEMORY_PLANS.values()]; "
+        "official_peak_gib('ti2v-5b', 1280, 704, 121); "
+        "heavy = [m for m in ('torch', 'diffusers', 'transformers', 'gguf', 'numpy') if m in sys.modules]; "
+        "assert not heavy, heavy"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

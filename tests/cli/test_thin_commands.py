@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -45,6 +46,80 @@ def test_quick_commands_import_no_torch_and_no_prefect(command: list[str], tmp_p
         text=True,
         timeout=120,
     )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "loaded: []", result.stdout
+
+
+# What planning a real model or an animatic must not import either: GGUF's reader (and numpy
+# with it) comes with the quantized experts, never with their estimated sizes.
+PLANNING_HEAVY = (*HEAVY, "gguf")
+PLAN_PROBE = """
+import sys
+from wanflow.cli.app import app
+code = app(sys.argv[1:], standalone_mode=False)
+print("exit:", code)
+print("loaded:", sorted(name for name in {heavy!r} if name in sys.modules))
+"""
+
+
+def _plan(profile: str, tmp_path: Path, environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`wanflow plan specs/film.yaml --profile PROFILE` with no models installed (an empty models root)."""
+    (tmp_path / "models").mkdir(exist_ok=True)
+    env = {name: value for name, value in os.environ.items() if name not in ("CUDA_VISIBLE_DEVICES", "WANFLOW_CARD")}
+    env.update(WANFLOW_MODELS=str(tmp_path / "models"), **environment)
+    command = ["plan", "specs/film.yaml", "--profile", profile, "--cache", str(tmp_path / "cache")]
+    return subprocess.run(
+        [sys.executable, "-c", PLAN_PROBE.format(heavy=PLANNING_HEAVY), *command],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    "environment",
+    [
+        pytest.param({"CUDA_VISIBLE_DEVICES": ""}, id="every-card-hidden"),
+        pytest.param({}, id="no-nvidia-driver"),
+    ],
+)
+def test_planning_real_models_that_are_not_installed_imports_no_torch(
+    environment: dict[str, str], tmp_path: Path
+) -> None:
+    """The final profile's memory plans are estimated from shipped numbers, and no card is asked
+    for where CUDA can see none: the missing models are said in about a second."""
+    from wanflow.backends.peaks import card_may_be_visible
+
+    if not environment and card_may_be_visible():
+        pytest.skip("this machine has an NVIDIA driver: asking its card for free memory imports torch")
+    result = _plan("final", tmp_path, environment)
+    assert result.stdout.splitlines()[-2:] == ["exit: 2", "loaded: []"], (result.stdout, result.stderr)
+    assert "model t2v-a14b is not installed" in result.stderr
+
+
+def test_planning_an_animatic_imports_no_torch(tmp_path: Path) -> None:
+    """Drawn takes hold no model: the animatic looks for no card, on any machine."""
+    result = _plan("animatic", tmp_path, {})
+    assert result.stdout.splitlines()[-2:] == ["exit: None", "loaded: []"], (result.stdout, result.stderr)
+
+
+def test_preparing_an_animatic_run_imports_no_torch(tmp_path: Path) -> None:
+    """`wanflow run --profile animatic` plans as `prepare_run` does (its `plan` phase) before drawing."""
+    code = f"""
+import sys
+from pathlib import Path
+from wanflow.run.prepare import RunRequest, prepare_run
+request = RunRequest(
+    spec=Path("specs/film.yaml"), profile="animatic", out=Path({str(tmp_path / "out")!r}),
+    cache=Path({str(tmp_path / "cache")!r}),
+)
+prepared = prepare_run(request, log=lambda line: None)
+assert all(job.settings.animatic for job in prepared.takes) and prepared.takes
+print("loaded:", sorted(name for name in {PLANNING_HEAVY!r} if name in sys.modules))
+"""
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "loaded: []", result.stdout
 

@@ -145,3 +145,51 @@ def test_after_running_out_of_memory_the_advised_plan_holds_less_on_the_card(bac
             before = plan_peak(backend_id, MEMORY_PLANS[name], width, height, 81).generate
             after = plan_peak(backend_id, MEMORY_PLANS[smaller], width, height, 81).generate
             assert after < before, (name, smaller, width)
+
+
+@pytest.mark.parametrize(
+    ("profile", "generates"), [("final", True), ("draft", True), ("preview", False), ("animatic", False)]
+)
+def test_a_card_is_looked_for_only_when_a_real_model_generates(profile: str, generates: bool) -> None:
+    """Tiny models and drawn animatic takes hold no card: `card_budget` does not ask for one (torch)."""
+    from wanflow.plan import make_plan
+    from wanflow.plan.fit import generates_with_real_models
+    from wanflow.storyboard import load_film
+
+    assert generates_with_real_models(make_plan(load_film(EXAMPLE), profile)) is generates
+
+
+@pytest.mark.parametrize(
+    ("platform", "driver", "visible", "may_see"),
+    [
+        ("linux", True, None, True),  # CUDA_VISIBLE_DEVICES unset: every card
+        ("linux", False, None, False),  # no NVIDIA driver: no card, without importing torch
+        ("linux", True, "", False),  # set and empty: CUDA sees none
+        ("linux", True, "-1", False),  # CUDA reads up to the first invalid entry
+        ("linux", True, "1,0", True),
+        ("linux", True, "GPU-5d2c9f1e", True),
+        ("win32", False, None, True),  # elsewhere only torch can tell
+        ("win32", False, "", False),
+    ],
+)
+def test_cuda_may_see_a_card_only_with_a_driver_and_a_visible_device(
+    platform: str, driver: bool, visible: str | None, may_see: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from wanflow import settings
+    from wanflow.backends import peaks
+
+    if driver:
+        (tmp_path / "version").write_text("NVRM version: NVIDIA UNIX x86_64 Kernel Module\n", encoding="utf-8")
+    monkeypatch.setattr(peaks, "NVIDIA_DRIVER", tmp_path / "version")
+    monkeypatch.setattr(peaks, "WSL_GPU", tmp_path / "dxg")
+    monkeypatch.setattr(sys, "platform", platform)
+    if visible is None:
+        monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    else:
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+    monkeypatch.setattr(settings, "_current", None)  # read this environment; the process's comes back after
+    assert peaks.card_may_be_visible() is may_see
+    if not may_see:
+        assert peaks.this_card_gib() is None

@@ -11,6 +11,8 @@ Memory per device follows wanflow's phases (generate.py): the text encoder alone
 on the CPU with --t5-cpu), then the transformer(s) plus, for image models, the VAE
 (`generate`; with --offload only the largest of them is on the GPU at a time), then the VAE
 (`decode`). The peak adds an activation term to the generate phase (see realsize.py for the fit).
+The table also holds each expert's bytes under every storage a memory plan can give it (bf16,
+fp8, the GGUF quant types; realsize.py says the rules) that `peaks.plan_peak` adds up.
 """
 
 from __future__ import annotations
@@ -58,6 +60,15 @@ class Footprint:
         return max(self.phases["encode"]["cuda"], generate, self.phases["decode"]["cuda"])
 
 
+@dataclass(frozen=True)
+class ExpertBytes:
+    """One expert's weight bytes under one storage: all of them, those outside its blocks, its largest block."""
+
+    total: int
+    outside_blocks: int
+    largest_block: int
+
+
 def phases(
     backend_id: str, component_bytes: dict[str, int], *, offload: bool, text_encoder_cpu: bool
 ) -> dict[str, dict[str, int]]:
@@ -96,3 +107,14 @@ def footprint(
         model_dim=entry["model_dim"],
         tokens_per_latent=tuple(entry["tokens_per_latent"]),
     )
+
+
+def component_bytes(backend_id: str, dtype: str = "bf16") -> dict[str, int]:
+    """The shipped bytes of every component (text_encoder, transformer[_2], vae) loaded in `dtype`."""
+    return dict(_table()[backend_spec(backend_id).id]["component_bytes"][dtype])
+
+
+@functools.cache
+def expert_bytes(backend_id: str, component: str, weights: str) -> ExpertBytes:
+    """The shipped bytes of an expert stored as `weights` (bf16 | fp8 | a GGUF quant type)."""
+    return ExpertBytes(**_table()[backend_spec(backend_id).id]["expert_bytes"][component][weights])

@@ -24,11 +24,10 @@ from wanflow.backends.quiet import quiet_progress_bars
 from wanflow.backends.store import models_root
 from wanflow.catalog import BackendSpec
 from wanflow.errors import Problem, UserError
-from wanflow.memory import DEFAULT_PLAN, MemoryPlan, memory_plan
+from wanflow.memory import BLOCKS_PER_GROUP, DEFAULT_PLAN, MemoryPlan, memory_plan
 from wanflow.take import RenderSettings
 
 FP8 = torch.float8_e4m3fn
-BLOCKS_PER_GROUP = 1  # stream: one transformer block per transfer, the next one prefetched
 
 
 def effective_plan(memory: str, settings: RenderSettings) -> MemoryPlan:

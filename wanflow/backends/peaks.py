@@ -1,10 +1,8 @@
 """Peak GPU and host memory of a real-size backend under a memory plan, before any weights exist.
 
-The weights come from the official configs built on the meta device (`realsize`), stored as
-the plan stores them: bf16 as loaded; fp8 by calling diffusers' own `enable_layerwise_casting`
-on the meta model (so its skip rules decide, not a copy of them); a GGUF quant type by the
-files' rule (`gguf_files`: linear weight matrices in whole blocks are quantized, at ggml's
-bytes per block; Q4_K_S counted as Q4_K, its leading type). Placement decides what sits on
+Torch-free: the weights come from the shipped table (`footprint`), which `realsize` computes
+from the official configs built on the meta device, every expert stored as each plan stores
+it (bf16, fp8, a GGUF quant type; realsize.py says the rules). Placement decides what sits on
 the GPU while generating: `resident` every expert, `offload` the largest one, `stream` the
 largest expert's parts outside its blocks plus two blocks (the running one and the
 prefetched one). Image models also keep the VAE there (it encodes the start frame).
@@ -25,19 +23,16 @@ written down; `benchmarks/bench_backends.py --real-size` measures the real peaks
 
 from __future__ import annotations
 
-import functools
 import math
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
-import gguf
-import torch
-
-from wanflow.backends.gguf_files import QUANT_TYPES, original_name
+from wanflow import settings
+from wanflow.backends.footprint import GIB, component_bytes, expert_bytes, footprint
 from wanflow.backends.layout import official_folder, read_config
-from wanflow.backends.memory_plans import BLOCKS_PER_GROUP, FP8
-from wanflow.backends.realsize import GIB, build_on_meta, loaded_dtypes, real_size
 from wanflow.catalog import backend_spec
-from wanflow.memory import MemoryPlan
+from wanflow.memory import BLOCKS_PER_GROUP, MemoryPlan
 
 DIFFUSERS_ACTIVATION_BYTES = 24  # per token per model channel at a 2-byte compute dtype (see above)
 DECODER_FRAME_COPIES = 30  # float32 frame-sized feature maps of the decoder's top stage alive at once
@@ -63,55 +58,6 @@ class Peak:
         return self.gpu / GIB
 
 
-@dataclass(frozen=True)
-class ExpertBytes:
-    total: int
-    outside_blocks: int
-    largest_block: int
-
-
-@functools.cache
-def _expert_layout(backend_id: str, component: str) -> tuple[tuple[str, tuple[int, ...], torch.dtype, bool], ...]:
-    """Every parameter: name, shape, loaded bf16-run dtype, and whether fp8 layerwise casting stores it in fp8."""
-    module = build_on_meta(official_folder(backend_id), component)
-    dtypes = loaded_dtypes(module, torch.bfloat16)
-    module.enable_layerwise_casting(storage_dtype=FP8, compute_dtype=torch.bfloat16)  # diffusers' own skip rules
-    return tuple(
-        (name, tuple(parameter.shape), dtypes[name], parameter.dtype == FP8)
-        for name, parameter in module.named_parameters()
-    )
-
-
-@functools.cache
-def expert_bytes(backend_id: str, component: str, weights: str) -> ExpertBytes:
-    """An expert's weight bytes stored as `weights` (bf16 | fp8 | a GGUF quant type)."""
-    per_parameter = {}
-    for name, shape, dtype, fp8 in _expert_layout(backend_id, component):
-        numel = math.prod(shape)
-        if weights == "bf16":
-            per_parameter[name] = numel * dtype.itemsize
-        elif weights == "fp8":
-            per_parameter[name] = numel * (1 if fp8 else dtype.itemsize)
-        else:
-            per_parameter[name] = _gguf_bytes(name, shape, weights, dtype)
-    blocks: dict[str, int] = {}
-    for name, size in per_parameter.items():
-        if name.startswith("blocks."):
-            index = name.split(".")[1]
-            blocks[index] = blocks.get(index, 0) + size
-    total = sum(per_parameter.values())
-    return ExpertBytes(total, total - sum(blocks.values()), max(blocks.values()))
-
-
-def _gguf_bytes(name: str, shape: tuple[int, ...], quant: str, loaded: torch.dtype) -> int:
-    qtype = QUANT_TYPES[quant]
-    block_size, type_size = gguf.GGML_QUANT_SIZES[qtype]
-    numel = math.prod(shape)
-    if original_name(name).endswith(".weight") and len(shape) == 2 and shape[-1] % block_size == 0:
-        return numel // block_size * type_size
-    return numel * loaded.itemsize  # kept unquantized, loaded in the model's dtype
-
-
 def _vae_work(backend_id: str, width: int, height: int, frames: int, tiling: bool) -> int:
     """Bytes of VAE feature maps while decoding (or encoding) a clip, and the float32 video itself."""
     vae = read_config(official_folder(backend_id), "vae")
@@ -134,9 +80,10 @@ def plan_peak(
 ) -> Peak:
     """The estimated peaks of one clip of the real-size backend under `plan` (bf16 compute)."""
     spec = backend_spec(backend_id)
-    size = real_size(backend_id)  # bf16: the text encoder, the float32 VAE, the activation geometry
+    size = footprint(backend_id)  # bf16: the activation geometry
+    components = component_bytes(backend_id)  # bf16: the text encoder, the float32 VAE
     experts = [expert_bytes(backend_id, component, plan.weights) for component in _EXPERTS[: spec.experts]]
-    vae_bytes = size.components["vae"].bytes
+    vae_bytes = components["vae"]
     image_vae = vae_bytes if spec.accepts_image else 0
     if plan.placement == "resident":
         on_gpu = sum(e.total for e in experts) + image_vae
@@ -147,7 +94,7 @@ def plan_peak(
     activations = DIFFUSERS_ACTIVATION_BYTES * size.tokens(width, height, frames) * size.model_dim
     if spec.pipeline == "WanImageToVideoPipeline":  # it VAE-encodes a whole conditioning clip first
         activations = max(activations, _vae_work(backend_id, width, height, frames, vae_tiling))
-    text_encoder = size.components["text_encoder"].bytes
+    text_encoder = components["text_encoder"]
     return Peak(
         encode=0 if text_encoder_cpu else text_encoder,
         generate=on_gpu + activations,
@@ -159,12 +106,37 @@ def plan_peak(
 def official_peak_gib(backend_id: str, width: int, height: int, frames: int) -> float:
     """The official code's peak as `realsize` fits it (offload, bf16; TI2V-5B with --t5_cpu), for comparison."""
     five_b = backend_spec(backend_id).experts == 1
-    return real_size(backend_id, offload=True, text_encoder_cpu=five_b).peak_gpu_bytes(width, height, frames) / GIB
+    return footprint(backend_id, offload=True, text_encoder_cpu=five_b).peak_gpu_bytes(width, height, frames) / GIB
+
+
+NVIDIA_DRIVER = Path("/proc/driver/nvidia/version")  # Linux: the NVIDIA kernel driver is loaded
+WSL_GPU = Path("/dev/dxg")  # WSL2: the GPU reaches Linux through DirectX, without that driver file
 
 
 def this_card_gib() -> float | None:
-    """Free memory of this machine's CUDA card in GiB (the default --card), None without CUDA."""
+    """Free memory of this machine's CUDA card in GiB (the default --card), None without CUDA.
+
+    torch is imported (seconds) only where a card can be there: not on a Linux machine without
+    the NVIDIA driver, nor where CUDA_VISIBLE_DEVICES hides every card."""
+    if not card_may_be_visible():
+        return None
+    import torch
+
     if not torch.cuda.is_available():
         return None
     free, _total = torch.cuda.mem_get_info()
     return free / GIB
+
+
+def card_may_be_visible() -> bool:
+    """False where CUDA surely sees no card: CUDA_VISIBLE_DEVICES hides them all, or Linux has no NVIDIA driver."""
+    visible = settings.current().cuda_visible_devices
+    if visible is not None and _hides_every_card(visible):
+        return False
+    return not sys.platform.startswith("linux") or NVIDIA_DRIVER.exists() or WSL_GPU.exists()
+
+
+def _hides_every_card(visible: str) -> bool:
+    """CUDA reads the list up to its first invalid entry: empty, or starting with a negative index, it names no card."""
+    first = visible.split(",")[0].strip()
+    return first == "" or first.startswith("-")

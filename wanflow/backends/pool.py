@@ -117,7 +117,7 @@ def physical_device(device: str) -> str:
     if not device.startswith("cuda"):
         return device
     index = int(device.partition(":")[2] or 0)
-    visible = [part.strip() for part in settings.current().cuda_visible_devices.split(",") if part.strip()]
+    visible = [part.strip() for part in (settings.current().cuda_visible_devices or "").split(",") if part.strip()]
     return f"cuda-{visible[index]}" if index < len(visible) else f"cuda-{index}"
 
 

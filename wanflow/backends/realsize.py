@@ -19,28 +19,48 @@ than diffusers is likely to (float64 RoPE, per-token float32 modulation), so the
 the safe side for wanflow; `benchmarks/bench_backends.py --real-size` measures the real peak.
 VAE decoding is counted by its weights only: at 720p its activations can exceed the peak
 without --vae-tiling.
+
+The table also holds every expert's bytes as each memory plan stores it (`peaks.plan_peak`
+adds them up): bf16 as loaded; fp8 by calling diffusers' own `enable_layerwise_casting` on the
+meta model (so its skip rules decide, not a copy of them); a GGUF quant type by the files' rule
+(`gguf_files`: linear weight matrices in whole blocks are quantized, at ggml's bytes per block;
+Q4_K_S counted as Q4_K, its leading type). Each as the total, the part outside the transformer
+blocks and the largest block (what streaming keeps on the GPU).
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import gguf
 import torch
 from accelerate import init_empty_weights
 from accelerate.utils import set_module_tensor_to_device
 from diffusers import ModelMixin
 
-from wanflow.backends.footprint import ACTIVATION_BYTES_PER_TOKEN_CHANNEL, GIB, TABLE, Footprint, phases
+from wanflow.backends.footprint import (
+    ACTIVATION_BYTES_PER_TOKEN_CHANNEL,
+    GIB,
+    TABLE,
+    ExpertBytes,
+    Footprint,
+    phases,
+)
+from wanflow.backends.gguf_files import QUANT_TYPES, original_name
 from wanflow.backends.layout import declared_module_class, official_folder, read_config
+from wanflow.backends.memory_plans import FP8
 from wanflow.catalog import BACKENDS, backend_spec
 
-__all__ = ["ACTIVATION_BYTES_PER_TOKEN_CHANNEL", "GIB", "RealSize", "fresh_table", "real_size"]
+__all__ = ["ACTIVATION_BYTES_PER_TOKEN_CHANNEL", "GIB", "RealSize", "fresh_table", "meta_expert_bytes", "real_size"]
 
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
+_EXPERTS = ("transformer", "transformer_2")
+EXPERT_WEIGHTS = ("bf16", "fp8", *QUANT_TYPES)  # every storage an expert can have under a memory plan
 
 
 @dataclass(frozen=True)
@@ -166,7 +186,7 @@ def real_size(
     spec = backend_spec(backend_id)
     dtype = "bf16" if dtype == "auto" else dtype
     folder = official_folder(backend_id)
-    experts = ("transformer", "transformer_2")[: spec.experts]
+    experts = _EXPERTS[: spec.experts]
     components = {name: component_size(folder, name, _DTYPES[dtype]) for name in ("text_encoder", *experts)}
     components["vae"] = component_size(folder, "vae", torch.float32)
     component_bytes = {name: component.bytes for name, component in components.items()}
@@ -187,6 +207,47 @@ def real_size(
     )
 
 
+@functools.cache
+def _expert_layout(backend_id: str, component: str) -> tuple[tuple[str, tuple[int, ...], torch.dtype, bool], ...]:
+    """Every parameter: name, shape, loaded bf16-run dtype, and whether fp8 layerwise casting stores it in fp8."""
+    module = build_on_meta(official_folder(backend_id), component)
+    dtypes = loaded_dtypes(module, torch.bfloat16)
+    module.enable_layerwise_casting(storage_dtype=FP8, compute_dtype=torch.bfloat16)  # diffusers' own skip rules
+    return tuple(
+        (name, tuple(parameter.shape), dtypes[name], parameter.dtype == FP8)
+        for name, parameter in module.named_parameters()
+    )
+
+
+def meta_expert_bytes(backend_id: str, component: str, weights: str) -> ExpertBytes:
+    """An expert's weight bytes stored as `weights` (bf16 | fp8 | a GGUF quant type), from the meta model."""
+    per_parameter = {}
+    for name, shape, dtype, fp8 in _expert_layout(backend_id, component):
+        numel = math.prod(shape)
+        if weights == "bf16":
+            per_parameter[name] = numel * dtype.itemsize
+        elif weights == "fp8":
+            per_parameter[name] = numel * (1 if fp8 else dtype.itemsize)
+        else:
+            per_parameter[name] = _gguf_bytes(name, shape, weights, dtype)
+    blocks: dict[str, int] = {}
+    for name, size in per_parameter.items():
+        if name.startswith("blocks."):
+            index = name.split(".")[1]
+            blocks[index] = blocks.get(index, 0) + size
+    total = sum(per_parameter.values())
+    return ExpertBytes(total, total - sum(blocks.values()), max(blocks.values()))
+
+
+def _gguf_bytes(name: str, shape: tuple[int, ...], quant: str, loaded: torch.dtype) -> int:
+    qtype = QUANT_TYPES[quant]
+    block_size, type_size = gguf.GGML_QUANT_SIZES[qtype]
+    numel = math.prod(shape)
+    if original_name(name).endswith(".weight") and len(shape) == 2 and shape[-1] % block_size == 0:
+        return numel // block_size * type_size
+    return numel * loaded.itemsize  # kept unquantized, loaded in the model's dtype
+
+
 def fresh_table() -> dict[str, dict]:
     """What footprints.json holds, computed from the official configs on the meta device."""
     table = {}
@@ -199,6 +260,12 @@ def fresh_table() -> dict[str, dict]:
             "component_bytes": {
                 dtype: {name: component.bytes for name, component in size.components.items()}
                 for dtype, size in sizes.items()
+            },
+            "expert_bytes": {
+                component: {
+                    weights: asdict(meta_expert_bytes(backend_id, component, weights)) for weights in EXPERT_WEIGHTS
+                }
+                for component in _EXPERTS[: backend_spec(backend_id).experts]
             },
         }
     return table

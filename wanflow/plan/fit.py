@@ -58,13 +58,14 @@ class MemoryChoice:
 
 
 def card_budget(plan: RenderPlan, card: float | None, ram: float | None, memory: str | None) -> Budget:
-    """--card (else $WANFLOW_CARD, else the CUDA card's free memory; torch only for real models), --ram
-    (else, with a card, this machine's memory) and --memory, each checked: one message for a card
-    or plan that makes no sense."""
+    """--card (else $WANFLOW_CARD, else the CUDA card's free memory), --ram (else, with a card, this
+    machine's memory) and --memory, each checked: one message for a card or plan that makes no sense.
+    The card is looked for only when a real model generates a take (not for tiny models, nor an
+    animatic): that may import torch, seconds."""
     from wanflow import settings as environment
 
     card = card if card is not None else environment.current().card
-    if card is None and not plan.tiny:
+    if card is None and generates_with_real_models(plan):
         from wanflow.backends.peaks import this_card_gib
 
         card = this_card_gib()
@@ -75,6 +76,11 @@ def card_budget(plan: RenderPlan, card: float | None, ram: float | None, memory:
         ram_gib=None if ram is None else check_card(ram),
         forced=None if memory is None else memory_plan(memory).name,
     )
+
+
+def generates_with_real_models(plan: RenderPlan) -> bool:
+    """Whether a real-size model generates any take (tiny models and drawn animatic takes hold no card)."""
+    return any(not job.tiny and not job.settings.animatic for job in plan.takes)
 
 
 def this_machine_ram_gib() -> float | None:
