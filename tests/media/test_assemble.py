@@ -177,3 +177,17 @@ def test_title_cards_draw_chinese_glyphs_not_missing_glyph_boxes() -> None:
     pictures = [np.asarray(render_title_card(TitleCard(text), 320, 180)) for text in ("你", "好", "A")]
     assert all(picture.max() > 200 for picture in pictures)
     assert not np.array_equal(pictures[0], pictures[1])  # a font without the glyphs draws identical boxes
+
+
+@pytest.mark.parametrize("quick", [False, True])
+def test_a_film_made_for_checking_is_cut_with_the_quick_encoders(tmp_path: Path, quick: bool) -> None:
+    """The same frames and sound either way; x264 writes its preset's settings into the stream."""
+    clips = [moving_clip(tmp_path / "a.mp4", 16, 16, 64, 36), moving_clip(tmp_path / "b.mp4", 24, 24, 64, 36)]
+    shots = [shot(0, transition=Transition("dissolve", 0.25)), shot(1)]
+    spec = film(shots, soundtrack=(AudioTrack(path=tone(tmp_path / "music.m4a", 3.0)),))
+    cut = [CutClip(s, c) for s, c in zip(shots, clips)]
+    result = assemble(spec, cut, tmp_path / "film.mp4", width=64, height=36, quick=quick)
+    info = probe(result.path)
+    assert info.frames == result.frames == 24 + 24 - 6 and info.audio_codec == "aac"
+    settings = result.path.read_bytes()
+    assert (b"subme=0" in settings) is quick  # ultrafast's motion search; veryfast's is subme=2

@@ -19,7 +19,7 @@ from wanflow.errors import Problem, UserError
 from wanflow.film import Film
 from wanflow.media.captions import write_sidecars
 from wanflow.media.cards import render_caption_overlay, render_title_card
-from wanflow.media.ffmpeg import H264_PRESET, VideoInfo, media_duration, probe, run_ffmpeg
+from wanflow.media.ffmpeg import H264_PRESET, QUICK_H264_PRESET, VideoInfo, media_duration, probe, run_ffmpeg
 from wanflow.media.filtergraph import (
     AudioUse,
     Command,
@@ -161,8 +161,13 @@ def assemble(
     height: int,
     metadata: dict[str, str] | None = None,
     progress: Callable[[str], None] | None = None,
+    quick: bool = False,
 ) -> AssemblyResult:
-    """Cut the clips into `out_path` (H.264 yuv420p, +faststart) with sidecar captions beside it."""
+    """Cut the clips into `out_path` (H.264 yuv420p, +faststart) with sidecar captions beside it.
+
+    `quick` is for films made to be checked, not delivered (preview, animatic): x264's
+    `ultrafast` preset and the AAC encoder's fast coder, about half the cut's time (its default
+    two-loop coder alone spends 1.8 s on a 25 s soundtrack)."""
     say = progress or (lambda message: None)
     say(f"probing {len(clips)} clips")
     with ThreadPoolExecutor(max_workers=4) as pool:  # ffmpeg processes; the GIL is not involved
@@ -187,7 +192,7 @@ def assemble(
                 "-c:v",
                 "libx264",
                 "-preset",
-                H264_PRESET,
+                QUICK_H264_PRESET if quick else H264_PRESET,
                 "-crf",
                 str(film.output.crf),
                 "-pix_fmt",
@@ -203,6 +208,7 @@ def assemble(
         args += ["-map", video_map, *video_codec]
         if audio_label:
             args += ["-map", f"[{audio_label}]", "-c:a", "aac", "-b:a", "192k", "-ar", "48000"]
+            args += ["-aac_coder", "fast"] if quick else []
         if subtitle_index is not None:
             args += [
                 "-map",

@@ -28,6 +28,7 @@ from wanflow.media.inputs import audio_input, clip_input
 from wanflow.settings import current
 
 H264_PRESET = "veryfast"  # a sensible speed/size trade-off for the final encode
+QUICK_H264_PRESET = "ultrafast"  # for films made to be checked, not delivered: a third of veryfast's time
 FFMPEG_ENV = "WANFLOW_FFMPEG"  # an ffmpeg the user asks for instead of the bundled one
 
 

@@ -103,6 +103,11 @@ class RenderPlan:
     def tiny(self) -> bool:
         return any(job.tiny for job in self.jobs)
 
+    @property
+    def for_checking(self) -> bool:
+        """A film made to be looked at, not delivered: every clip from the tiny models or drawn (the animatic)."""
+        return all(job.tiny or job.settings.animatic for job in self.jobs)
+
     def check(self, models: bool = True) -> None:
         """Raise every problem found while planning: nothing renders until all are fixed.
 

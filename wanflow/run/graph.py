@@ -11,6 +11,7 @@ before (preparation, the cluster check, the server) is `wanflow.run.lifecycle.re
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -94,10 +95,12 @@ def _engine(prepared: PreparedRun) -> Iterator[_Engine]:
     request = prepared.request
     beating()  # heartbeats for a watched server's zombie automation, until the flow run ends
     if not request.distributed:
+        # One device, one generation at a time; drawn takes (the animatic) use no device: one per core.
+        drawn = all(job.settings.animatic for job in prepared.plan.takes)
         with (
-            ThreadPoolTaskRunner(max_workers=1) as runner,
+            ThreadPoolTaskRunner(max_workers=(os.cpu_count() or 1) if drawn else 1) as runner,
             run_pool(request.settings),
-        ):  # one device, one task at a time
+        ):
             yield _Engine(runner)
         return
     from prefect_dask import DaskTaskRunner

@@ -65,7 +65,14 @@ def assemble_and_report(plan: RenderPlan, store: ArtifactStore, summary: RunSumm
     with ThreadPoolExecutor(max_workers=1) as beside:  # the report's frames are read while the film is cut
         thumbnails = beside.submit(read_thumbnails, records)
         assembly = assemble(
-            plan.film, cut, film_path, width=plan.width, height=plan.height, metadata=metadata, progress=logger.info
+            plan.film,
+            cut,
+            film_path,
+            width=plan.width,
+            height=plan.height,
+            metadata=metadata,
+            progress=logger.info,
+            quick=plan.for_checking,
         )
         paths = write_report(
             plan.film,

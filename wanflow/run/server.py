@@ -188,11 +188,12 @@ def stop_kept_servers() -> int:
 
 
 def _identity() -> str:
-    """Runs share a kept server only with the same Python, Prefect and database."""
+    """Runs share a kept server only with the same environment (`python` and `python3` of one
+    venv are one), Prefect and database."""
     from prefect import __version__
     from prefect.settings import PREFECT_API_DATABASE_CONNECTION_URL
 
-    parts = (sys.executable, __version__, str(PREFECT_API_DATABASE_CONNECTION_URL.value()))
+    parts = (sys.prefix, __version__, str(PREFECT_API_DATABASE_CONNECTION_URL.value()))
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:12]
 
 
