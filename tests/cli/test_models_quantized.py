@@ -25,6 +25,8 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def models(root: Path, monkeypatch: pytest.MonkeyPatch, *args: str):
     monkeypatch.setenv("WANFLOW_MODELS", str(root))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # huggingface_hub read the variable when it was imported: offline now, not after its network retries
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
     return runner.invoke(app, ["models", *args])
 
 

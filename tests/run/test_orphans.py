@@ -13,14 +13,16 @@ from pathlib import Path
 import psutil
 import pytest
 
-# One tiny shot and a long 1080p title card: the film's encode takes long enough to be caught.
+# One tiny shot and two long 4K title cards: the film's encode (x264 ultrafast: a tiny film is cut
+# quick) takes long enough to be caught.
 SPEC = """\
 wanflow: 1
 title: Orphans
 lang: en
-output: { fps: 24, size: 1920x1080 }
+output: { fps: 24, size: 3840x2160 }
 titles:
   opening: { text: Orphans, duration: 60 }
+  ending: { text: The end, duration: 60 }
 profiles:
   test: { text: t2v-a14b, image: i2v-a14b, size: 128x80, steps: 2, tiny: true }
 scenes:
@@ -58,7 +60,8 @@ def _the_cut(run: subprocess.Popen, limit: float = 240) -> psutil.Process:
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL], ids=["SIGTERM", "SIGINT", "kill-9"])
 def test_a_run_killed_during_the_cut_leaves_no_ffmpeg(long_film: Path, stop: signal.Signals) -> None:
     env = {name: value for name, value in os.environ.items() if name != "WANFLOW_CACHE"}
-    argv = [*CLI, "run", str(long_film), "-p", "test", "-o", str(long_film.parent / "out")]
+    out = long_film.parent / f"out-{stop.name}"  # a cut one variant finished cannot answer the next
+    argv = [*CLI, "run", str(long_film), "-p", "test", "-o", str(out)]
     run = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         cut = _the_cut(run)
