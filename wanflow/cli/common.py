@@ -102,3 +102,48 @@ def gpu_ids(text: str | None) -> tuple[int, ...]:
         raise UserError(
             Problem("wanflow", None, None, "--gpus", f"expected GPU indices like 0,1 not {text!r}")
         ) from None
+
+
+INTERRUPT_GRACE_SECONDS = 15.0
+
+
+@contextmanager
+def interrupt_within(seconds: float = INTERRUPT_GRACE_SECONDS) -> Iterator[None]:
+    """In the block, Ctrl-C (SIGINT) ends this process within `seconds`, whatever it is doing.
+
+    The first Ctrl-C raises KeyboardInterrupt as usual, so the run ends cleanly (its ffmpeg
+    killed, Prefect told); but a library may swallow the exception where it lands, or a thread
+    may keep Python's exit waiting, and a run must not go on encoding after Ctrl-C. So the first
+    also starts a clock: past `seconds`, or at a second Ctrl-C, the process ends at once, and
+    its children with it (they asked the kernel to die with it). Every file is written
+    atomically, so nothing is half-written either way. The clock, once started, outlives the
+    block: it is what ends a process stuck after it.
+    """
+    import os
+    import signal
+    import sys
+    import threading
+
+    def end_now() -> None:
+        print("interrupted: stopped; finished work is kept in the cache", file=sys.stderr, flush=True)
+        os._exit(130)
+
+    pressed = threading.Event()
+
+    def on_interrupt(number: int, frame: object) -> None:
+        if pressed.is_set():
+            end_now()
+        pressed.set()
+        clock = threading.Timer(seconds, end_now)
+        clock.daemon = True
+        clock.start()
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():  # only the main thread takes signals
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -14,6 +14,7 @@ from wanflow.cli.common import (
     AllowReadOpt,
     default_out,
     gpu_ids,
+    interrupt_within,
     make_console,
     named,
     print_table,
@@ -228,7 +229,7 @@ def run_command(
     from wanflow.run.lifecycle import render
     from wanflow.run.prepare import RunRequest
 
-    with user_errors():  # every input problem is reported before Prefect starts, with exit code 2
+    with interrupt_within(), user_errors():  # Ctrl-C ends a run within seconds; bad input: exit code 2
         allow_reading(allow_read)
         request = RunRequest(
             spec=spec,
