@@ -157,13 +157,15 @@ scenes:
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="the guard needs Linux's PR_SET_PDEATHSIG")
+@pytest.mark.parametrize("linger", ["0", "600"], ids=["guarded", "kept"])
 def test_a_temporary_server_that_cannot_start_ends_the_run_with_what_it_said(
-    tmp_path: Path, tiny_models_root: Path
+    tmp_path: Path, tiny_models_root: Path, linger: str
 ) -> None:
-    """Not the input's fault: exit code 1 and the server's own words, no traceback."""
+    """Not the input's fault: exit code 1 and the server's own words, no traceback; a kept
+    server's keeper ends with it and leaves no record."""
     spec = tmp_path / "film.yaml"
     spec.write_text(SPEC, encoding="utf-8")
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect")}
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "WANFLOW_SERVER_LINGER": linger}
     env.pop("PREFECT_API_URL", None)
     env["PREFECT_API_DATABASE_CONNECTION_URL"] = f"sqlite+aiosqlite:///{tmp_path}/missing/folder/prefect.db"
     command = [sys.executable, "-c", "from wanflow.cli.app import main; main()", "run", str(spec), "-p", "test"]
@@ -172,6 +174,7 @@ def test_a_temporary_server_that_cannot_start_ends_the_run_with_what_it_said(
     assert done.returncode == 1, said
     assert "run failed: Prefect's temporary server ended with exit code" in said
     assert "Traceback" not in said
+    assert not _keepers(tmp_path / "prefect") and not list((tmp_path / "prefect").glob("wanflow-server-*.json"))
 
 
 SLOW = """\
