@@ -43,13 +43,14 @@ def long_film(prefect_server, tiny_models_root: Path, tmp_path_factory: pytest.T
 
 
 def _the_cut(run: subprocess.Popen, limit: float = 240) -> psutil.Process:
-    """The ffmpeg encoding the film (it writes `.orphans.partial-*.mp4`), once it runs."""
+    """The ffmpeg encoding the film's picture (into the cut's work folder), once it runs."""
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         assert run.poll() is None, "the run ended before its cut started"
         try:
             for child in psutil.Process(run.pid).children(recursive=True):
-                if ".orphans.partial-" in " ".join(child.cmdline()):
+                command = " ".join(child.cmdline())
+                if "wanflow-cut-" in command and "picture.mp4" in command:
                     return child
         except psutil.Error:  # a short-lived child (a probe) ended while looked at
             pass

@@ -75,6 +75,9 @@ def test_run_renders_then_resumes_from_cache_then_renders_only_the_edit(prefect_
     assert len(set(models)) == len(models)
     assert {load["worker"] for load in first.loads} == {"local"}
     assert {shot.worker for shot in first.shots} == {"local"}
+    # on the tiny models one take decodes while the next generates: two takes in flight at once
+    spans = sorted((shot.started, shot.ended) for shot in first.shots)
+    assert any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:]))
 
     film = probe(Path(first.film))
     assert (film.width, film.height, round(film.fps)) == (128, 80, 24)

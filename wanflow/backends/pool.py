@@ -1,5 +1,11 @@
 """The models a process holds: each loaded once and kept warm; one generation per physical GPU.
 
+Two tasks of one process may share a pool (an in-process run on tiny models decodes one take
+while it generates the next): the model stage (prompts, then generation) is taken in the run's
+order (`wanflow.backends.turns`), the decode stage by one clip at a time, and loads take one more
+lock, since `from_pretrained` patches torch's module construction for the whole process while it
+runs.
+
 A pool lives as long as its owner (`wanflow.run.pool`: an in-process run's, released at its
 end, or a long-lived Dask worker's, kept across shots and flow runs), so a model is loaded once
 per worker, never once per shot. Nothing here imports torch until a model is needed, so a run
@@ -11,8 +17,9 @@ from __future__ import annotations
 import gc
 import re
 import sys
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +27,7 @@ import filelock
 import platformdirs
 
 from wanflow import settings
+from wanflow.backends.turns import Turns
 from wanflow.memory import DEFAULT_PLAN
 from wanflow.take import RenderSettings
 
@@ -29,46 +37,71 @@ class ModelPool:
     """Loads models lazily, once each; at most one generator (the big one) is resident.
 
     `loads` is the history, so callers can report what a piece of work loaded (its length
-    before and after).
+    before and after). `listen` tells a thread's caller of each load that thread makes.
     """
 
     settings: RenderSettings
     keep_warm: bool = False  # a worker's pool keeps its text encoders between runs; a run's frees them
     loads: list[str] = field(default_factory=list)  # "text_encoder:t2v-a14b", "generator:..." in load order
-    on_load: Callable[[str], None] | None = None  # told of each load as it starts (a run's load journal)
     _text_encoders: dict[Path, object] = field(default_factory=dict)
     _text_encoder_backends: dict[Path, str] = field(default_factory=dict)
     _generator: tuple[str, object] | None = None
     _memory: str | None = None  # the memory plan the resident generator holds its experts by
     _decoders: dict[Path, object] = field(default_factory=dict)
+    turns: Turns = field(default_factory=Turns)  # the model stage: prompts and generation, in the run's order
+    _decoding: threading.Lock = field(default_factory=threading.Lock)
+    _loading_lock: threading.RLock = field(default_factory=threading.RLock)
+    _listeners: threading.local = field(default_factory=threading.local)  # per thread: told of each load
+
+    def modelling(self) -> AbstractContextManager[object]:
+        """The model stage, one piece of work at a time and in turn: encoding prompts, generating latents."""
+        return self.turns.stage()
+
+    def decoding(self) -> AbstractContextManager[object]:
+        """The decode stage, one clip at a time (it may run beside the model stage)."""
+        return self._decoding
+
+    @contextmanager
+    def listen(self, on_load: Callable[[str], None]) -> Iterator[None]:
+        """While in the block: `on_load` told of each load this thread starts (a task's own record,
+        a run's load journal)."""
+        listeners = self._listeners.__dict__.setdefault("callbacks", [])
+        listeners.append(on_load)
+        try:
+            yield
+        finally:
+            listeners.remove(on_load)
 
     def text_encoder(self, backend: str, model_dir: Path):
-        if model_dir not in self._text_encoders:
-            self._loading(f"text_encoder:{backend}")
-            self._text_encoders[model_dir] = _generation().TextEncoder.load(model_dir, self.settings)
-            self._text_encoder_backends[model_dir] = backend
-        return self._text_encoders[model_dir]
+        with self._loading_lock:
+            if model_dir not in self._text_encoders:
+                self._loading(f"text_encoder:{backend}")
+                self._text_encoders[model_dir] = _generation().TextEncoder.load(model_dir, self.settings)
+                self._text_encoder_backends[model_dir] = backend
+            return self._text_encoders[model_dir]
 
     def generator(self, backend: str, model_dir: Path, memory: str = DEFAULT_PLAN):
         """The backend held as the memory plan says (another plan of the same backend loads anew)."""
-        if self._generator is not None and self._generator[0] == backend and self._memory == memory:
-            return self._generator[1]
-        self.release_generator()
-        self._loading(f"generator:{backend}")
-        generator = _generation().Generator.load(backend, model_dir, self.settings, memory)
-        self._generator, self._memory = (backend, generator), memory
-        return generator
+        with self._loading_lock:
+            if self._generator is not None and self._generator[0] == backend and self._memory == memory:
+                return self._generator[1]
+            self.release_generator()
+            self._loading(f"generator:{backend}")
+            generator = _generation().Generator.load(backend, model_dir, self.settings, memory)
+            self._generator, self._memory = (backend, generator), memory
+            return generator
 
     def decoder(self, backend: str, model_dir: Path):
-        if model_dir not in self._decoders:
-            self._loading(f"decoder:{backend}")
-            self._decoders[model_dir] = _generation().Decoder.load(model_dir, self.settings)
-        return self._decoders[model_dir]
+        with self._loading_lock:
+            if model_dir not in self._decoders:
+                self._loading(f"decoder:{backend}")
+                self._decoders[model_dir] = _generation().Decoder.load(model_dir, self.settings)
+            return self._decoders[model_dir]
 
     def _loading(self, model: str) -> None:
         self.loads.append(model)
-        if self.on_load is not None:
-            self.on_load(model)
+        for on_load in getattr(self._listeners, "callbacks", ()):
+            on_load(model)
 
     def done_encoding(self) -> None:
         """After the prompts: a run frees its text encoders for the generator; a worker keeps them."""

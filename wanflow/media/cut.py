@@ -1,9 +1,12 @@
-"""The cut: rendered clips in, the finished film (+ caption sidecars) out, in ONE ffmpeg run.
+"""The cut: rendered clips in, the finished film (+ caption sidecars) out.
 
-Two paths. The fast path joins clips that already match the output (codec, size, fps, pixel
-format, timebase) with the concat demuxer and `-c copy`, when the edit is only cuts and nothing
-else touches the picture. Otherwise one filtergraph does everything (see filtergraph.py) and
-the picture is encoded once. Either way the result is checked against the planned frame count.
+The picture and the sound are made side by side, each by its own ffmpeg (on two cores, the
+sound's encode costs no time), then put in one file with the captions by stream copy. The
+picture takes one of two paths. The fast path joins clips that already match the output
+(codec, size, fps, pixel format, timebase) with the concat demuxer and `-c copy`, when the edit
+is only cuts and nothing else touches the picture. Otherwise one filtergraph does everything
+(see filtergraph.py) and the picture is encoded once. Either way the result is checked against
+the planned frame count.
 """
 
 from __future__ import annotations
@@ -178,59 +181,44 @@ def assemble(
     out_path = out_path.resolve()
     subtitles = write_sidecars(list(timeline.cues), timeline.fps, out_path)
 
-    with tempfile.TemporaryDirectory(prefix="wanflow-cut-") as work_dir:
+    with tempfile.TemporaryDirectory(prefix="wanflow-cut-") as work_dir, ThreadPoolExecutor(1) as beside:
         work = Path(work_dir)
-        command = Command()
-        if stream_copy:
-            listing = work / "clips.txt"
-            listing.write_text(concat_list([clip.path for clip in clips], CLIP_FORMAT), encoding="utf-8")
-            command.add_input(*concat_input(listing))
-            video_map, video_codec = "0:v:0", ["-c:v", "copy"]
-        else:
-            video_map = "[" + _picture_inputs(film, timeline, clips, infos, command, work) + "]"
-            video_codec = [
-                "-c:v",
-                "libx264",
-                "-preset",
-                QUICK_H264_PRESET if quick else H264_PRESET,
-                "-crf",
-                str(film.output.crf),
-                "-pix_fmt",
-                "yuv420p",
-                "-r",
-                str(timeline.fps),
-            ]
-        audio_label = audio_chains(command, uses, timeline.frames, timeline.fps)
-        subtitle_index = command.add_input(*subtitle_input(subtitles[0])) if subtitles else None
-        args = [*command.inputs]
-        if command.chains:
-            args += ["-filter_complex", ";".join(command.chains)]
-        args += ["-map", video_map, *video_codec]
-        if audio_label:
-            args += ["-map", f"[{audio_label}]", "-c:a", "aac", "-b:a", "192k", "-ar", "48000"]
-            args += ["-aac_coder", "fast"] if quick else []
-        if subtitle_index is not None:
-            args += [
-                "-map",
-                f"{subtitle_index}:s:0",
-                "-c:s",
-                "mov_text",
-                "-metadata:s:s:0",
-                f"language={subtitle_language(film.lang)}",
-            ]
-        args += ["-metadata", f"title={film.title}"]
-        for key, value in (metadata or {}).items():
-            args += ["-metadata", f"{key}={value}"]
-        args += ["-movflags", "+faststart", "-f", "mp4"]
+        sound = Command()
+        audio_label = audio_chains(sound, uses, timeline.frames, timeline.fps)
+        mixing = None
+        if audio_label is not None:  # its own ffmpeg, on another core, while the picture is encoded
+            mixing = beside.submit(_mix_sound, sound, audio_label, work / "sound.m4a", quick)
+        picture = work / "picture.mp4"
         path_name = "stream copy (concat demuxer, -c copy)" if stream_copy else "one filtergraph, one encode"
         say(f"assembling {timeline.frames} frames ({timeline.duration:.2f}s) via {path_name}")
+        _cut_picture(film, timeline, clips, infos, work, picture, stream_copy=stream_copy, quick=quick, say=say)
+        mux = Command()
+        mux.add_input(*clip_input(picture))
+        streams = ["-map", "0:v:0"]
+        if mixing is not None:
+            streams += ["-map", f"{mux.add_input(*clip_input(mixing.result()))}:a:0"]
+        if subtitles:
+            index = mux.add_input(*subtitle_input(subtitles[0]))
+            language = subtitle_language(film.lang)
+            streams += ["-map", f"{index}:s:0", "-c:s", "mov_text", "-metadata:s:s:0", f"language={language}"]
+        tags = ["-metadata", f"title={film.title}"]
+        for key, value in (metadata or {}).items():
+            tags += ["-metadata", f"{key}={value}"]
         with atomic_path(out_path) as temp:
-            run_ffmpeg(
-                [*args, str(temp)],
-                what="assemble the film",
-                file=out_path,
-                on_frame=lambda frame: say(f"encoded {frame}/{timeline.frames} frames"),
-            )
+            args = [
+                *mux.inputs,
+                *streams,
+                "-c:v",
+                "copy",
+                "-c:a",
+                "copy",
+                *tags,
+                "-movflags",
+                "+faststart",
+                "-f",
+                "mp4",
+            ]
+            run_ffmpeg([*args, str(temp)], what="assemble the film", file=out_path)
             written = probe(temp)
             if written.frames != timeline.frames:
                 raise RuntimeError(f"assembled {written.frames} frames, planned {timeline.frames}: a wanflow bug")
@@ -247,3 +235,44 @@ def assemble(
         warnings=timeline.warnings + tuple(audio_warnings),
         has_audio=written.has_audio,
     )
+
+
+def _cut_picture(
+    film: Film,
+    timeline: Timeline,
+    clips: list[CutClip],
+    infos: list[VideoInfo],
+    work: Path,
+    out: Path,
+    *,
+    stream_copy: bool,
+    quick: bool,
+    say: Callable[[str], None],
+) -> None:
+    """The film's picture alone: the clips joined as they are, or one filtergraph encoded once."""
+    command = Command()
+    if stream_copy:
+        listing = work / "clips.txt"
+        listing.write_text(concat_list([clip.path for clip in clips], CLIP_FORMAT), encoding="utf-8")
+        command.add_input(*concat_input(listing))
+        video_map, video_codec = "0:v:0", ["-c:v", "copy"]
+    else:
+        video_map = "[" + _picture_inputs(film, timeline, clips, infos, command, work) + "]"
+        preset = QUICK_H264_PRESET if quick else H264_PRESET
+        video_codec = ["-c:v", "libx264", "-preset", preset, "-crf", str(film.output.crf), "-pix_fmt", "yuv420p"]
+        video_codec += ["-r", str(timeline.fps)]
+    args = [*command.inputs, *(["-filter_complex", ";".join(command.chains)] if command.chains else [])]
+    run_ffmpeg(
+        [*args, "-map", video_map, *video_codec, "-f", "mp4", str(out)],
+        what="assemble the film",
+        file=out,
+        on_frame=lambda frame: say(f"encoded {frame}/{timeline.frames} frames"),
+    )
+
+
+def _mix_sound(sound: Command, label: str, out: Path, quick: bool) -> Path:
+    """The soundtrack mixed to the film's length and encoded as AAC (the fast coder for a film to check)."""
+    args = [*sound.inputs, "-filter_complex", ";".join(sound.chains), "-map", f"[{label}]"]
+    args += ["-c:a", "aac", "-b:a", "192k", "-ar", "48000", *(["-aac_coder", "fast"] if quick else [])]
+    run_ffmpeg([*args, "-f", "mp4", str(out)], what="mix the soundtrack", file=out)
+    return out

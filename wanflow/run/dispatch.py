@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from wanflow.backends.turns import Turns
 from wanflow.catalog import BACKENDS
 from wanflow.plan import RenderJob
 
@@ -77,8 +78,18 @@ class LiveWorker:
 class Dispatcher:
     """Runs units to the end: each done, failed or skipped, none left waiting or running."""
 
-    def __init__(self, runner, units: list[Unit], *, client=None, wait_seconds: float = 120.0, log=None) -> None:
+    def __init__(
+        self,
+        runner,
+        units: list[Unit],
+        *,
+        client=None,
+        turns: Turns | None = None,
+        wait_seconds: float = 120.0,
+        log=None,
+    ) -> None:
         self.runner = runner
+        self.turns = turns  # in-process: the pool's model stage, handed out in the order units are submitted
         self.units = {unit.name: unit for unit in units}
         self.client = client  # a Dask client: None in-process
         self.wait_seconds = wait_seconds
@@ -181,6 +192,8 @@ class Dispatcher:
         upstream = [self.units[name].future for name in unit.needs if self.units[name].future is not None]
         dependencies = _lineage(upstream)
         if worker is None:
+            if self.turns is not None:
+                unit.parameters = {**unit.parameters, "turn": self.turns.ticket()}
             unit.future = self.runner.submit(unit.task, parameters=unit.parameters, dependencies=dependencies)
         else:
             import dask
@@ -211,6 +224,8 @@ class Dispatcher:
         return [by_future[id(future)] for future in done]
 
     def _collect(self, unit: Unit) -> None:
+        if self.turns is not None and "turn" in unit.parameters:  # a task that never ran must not hold up the rest
+            self.turns.passed(unit.parameters["turn"])
         worker_name = self._name_of(unit.worker)
         try:
             unit.report = unit.future.result()

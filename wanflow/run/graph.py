@@ -3,7 +3,8 @@
 One task graph, three engines. The flow places the shots, submits `encode-prompts` per model
 and `render-shot` per take of each shot (a continuation waits for the task of its upstream's
 chosen take), each once what it needs is done, then cuts the film and writes the report.
-In-process, tasks run one at a time in this process; on Dask, each runs on a long-lived worker
+In-process, tasks run in this process, one generation at a time (on the tiny models one take
+decodes while the next generates; the animatic draws one take per core); on Dask, each runs on a long-lived worker
 that keeps its models warm, pinned to a worker of the GPU class its model needs, and placed
 again on another when its worker dies (`wanflow.run.dispatch`). What comes
 before (preparation, the cluster check, the server) is `wanflow.run.lifecycle.render`'s.
@@ -32,7 +33,7 @@ from wanflow import settings as environment
 from wanflow.cache import ArtifactStore
 from wanflow.errors import UserError
 from wanflow.media.clips import cached_clip
-from wanflow.plan import TINY_NOTICE, RenderJob, generation_order
+from wanflow.plan import TINY_NOTICE, RenderJob, RenderPlan, generation_order
 from wanflow.plan.placement import Placement, place, unplaceable
 from wanflow.report.markdown import markdown_file_link, markdown_text
 from wanflow.run.cluster import check_cluster, connect, local_cluster, worker_specs
@@ -42,7 +43,7 @@ from wanflow.run.journal import read_journal
 from wanflow.run.outdir import writing
 from wanflow.run.outputs import assemble_and_report, write_run_json
 from wanflow.run.phases import needs_generation
-from wanflow.run.pool import run_pool
+from wanflow.run.pool import current_pool, run_pool
 from wanflow.run.prepare import PreparedRun
 from wanflow.run.summary import RunSummary, planned_outcomes
 from wanflow.run.tasks import encode_task, render_task
@@ -95,10 +96,8 @@ def _engine(prepared: PreparedRun) -> Iterator[_Engine]:
     request = prepared.request
     beating()  # heartbeats for a watched server's zombie automation, until the flow run ends
     if not request.distributed:
-        # One device, one generation at a time; drawn takes (the animatic) use no device: one per core.
-        drawn = all(job.settings.animatic for job in prepared.plan.takes)
         with (
-            ThreadPoolTaskRunner(max_workers=(os.cpu_count() or 1) if drawn else 1) as runner,
+            ThreadPoolTaskRunner(max_workers=_local_slots(prepared.plan)) as runner,
             run_pool(request.settings),
         ):
             yield _Engine(runner)
@@ -114,6 +113,18 @@ def _engine(prepared: PreparedRun) -> Iterator[_Engine]:
     local = local_cluster(worker_specs(request.workers, request.gpus), prefect_api_url=PREFECT_API_URL.value())
     with local, _dask_runner(DaskTaskRunner, local.scheduler_address, prepared) as engine:
         yield engine
+
+
+def _local_slots(plan: RenderPlan) -> int:
+    """How many takes an in-process run works on at once.
+
+    Drawn takes (the animatic) use no model: one per core. The tiny models (preview) decode one
+    take while the next generates: two, since the pool runs one generation at a time. Real
+    models: one, as the card's memory plan assumes.
+    """
+    if all(job.settings.animatic for job in plan.takes):
+        return os.cpu_count() or 1
+    return 2 if all(job.tiny for job in plan.takes) else 1
 
 
 @contextmanager
@@ -176,7 +187,8 @@ def _submit(todo: list[RenderJob], prepared: PreparedRun, engine: _Engine, takes
         unit.needs = tuple(name for name in unit.needs if name in names)
     client = engine.runner.client if engine.distributed else None
     wait = environment.current().worker_wait
-    dispatcher = Dispatcher(engine.runner, units, client=client, wait_seconds=wait, log=logger.warning)
+    turns = None if engine.distributed else current_pool(prepared.request.settings).turns
+    dispatcher = Dispatcher(engine.runner, units, client=client, turns=turns, wait_seconds=wait, log=logger.warning)
     _gather(dispatcher, takes, summary, prepared)
 
 

@@ -36,11 +36,8 @@ def journaled(pool, cache_dir: Path, worker: str) -> Iterator[None]:
         except OSError:  # a read-only cache: the task's own report still lists the load
             pass
 
-    pool.on_load = note
-    try:
+    with pool.listen(note):
         yield
-    finally:
-        pool.on_load = None
 
 
 def read_journal(cache_dir: Path, run_id: str) -> list[dict[str, str]] | None:

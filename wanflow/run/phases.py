@@ -2,7 +2,9 @@
 
 Each phase reads and fills the content-addressed cache, so a phase that finds its artifact
 does no work and loads no model. Models are held by a `ModelPool` that loads each one at most
-once per run and keeps one generator in memory at a time. No Prefect here: `wanflow.run.tasks`
+once per run and keeps one generator in memory at a time. Encoding and generation take the
+pool's model stage, decoding its decode stage: two tasks sharing a pool overlap a decode with
+the next generation, never two generations. No Prefect here: `wanflow.run.tasks`
 wraps these in tasks.
 """
 
@@ -46,13 +48,22 @@ def encode_prompts(
     jobs: list[RenderJob], store: ArtifactStore, pool: ModelPool, log: Log = _default_log
 ) -> EncodeResult:
     """Encode every prompt these jobs need that the cache lacks, one text-encoder load per model."""
-    from wanflow.backends.render import encode_texts, has_embeds
-
     wanted: dict[Path, tuple[str, dict[str, str]]] = {}
     for job in jobs:
         _, texts = wanted.setdefault(job.model_dir, (job.backend, {}))
         texts[job.keys.prompt] = job.compiled.prompt
         texts[job.keys.negative] = job.compiled.negative
+    with pool.modelling():
+        encoded, cached = _encode(wanted, store, pool, log)
+        pool.done_encoding()
+    return EncodeResult(encoded=encoded, cached=cached)
+
+
+def _encode(
+    wanted: dict[Path, tuple[str, dict[str, str]]], store: ArtifactStore, pool: ModelPool, log: Log
+) -> tuple[int, int]:
+    from wanflow.backends.render import encode_texts, has_embeds
+
     encoded = cached = 0
     for model_dir, (backend, texts) in wanted.items():
         missing = {key: text for key, text in texts.items() if not has_embeds(store, key)}
@@ -61,8 +72,7 @@ def encode_prompts(
             log(f"encoding {len(missing)} prompt(s) with the {backend} text encoder")
             made = encode_texts(backend, model_dir, missing, store, pool)
             encoded, cached = encoded + made, cached + len(missing) - made  # another run may have made some
-    pool.done_encoding()
-    return EncodeResult(encoded=encoded, cached=cached)
+    return encoded, cached
 
 
 def generate_latents(
@@ -80,7 +90,7 @@ def generate_latents(
 
     if not needs_generation(job, store, force=force):  # a hit takes no lock: a read-only cache serves it
         return False
-    with store.lock("latents", job.keys.latents):
+    with pool.modelling(), store.lock("latents", job.keys.latents):
         if not needs_generation(job, store, force=force):  # another run may have made them meanwhile
             return False
         meta = {"shot": job.shot_id, "take": job.take, "backend": job.backend, "seed": job.settings.seed}
@@ -106,7 +116,7 @@ def decode_clip(job: RenderJob, store: ArtifactStore, pool: ModelPool, *, force:
     existing = None if force else cached_clip(store, job.keys.clip)
     if existing is not None:  # a hit takes no lock: a read-only cache serves it
         return existing, False
-    with store.lock("clips", job.keys.clip):
+    with pool.decoding(), store.lock("clips", job.keys.clip):
         existing = None if force else cached_clip(store, job.keys.clip)
         if existing is not None:
             return existing, False
@@ -146,6 +156,7 @@ def render_shot(
         if end is None and end_clip is not None:
             end = first_frame_image(end_clip, store.scratch_dir() / f"{job.keys.latents}-end.png")
     generated = generate_latents(job, store, pool, condition_image=condition, end_image=end, force=force, log=log)
+    pool.turns.leave()  # the next take may use the model stage while this one decodes
     clip, decoded = decode_clip(job, store, pool, force=force)
     return ShotWork(generated, decoded, clip, time.perf_counter() - started)
 

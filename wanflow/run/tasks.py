@@ -8,11 +8,14 @@ models come from the pool of the process they run in, so a worker keeps them war
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from wanflow.backends.pool import ModelPool
 from wanflow.cache import ArtifactStore
 from wanflow.media.clips import cached_clip
 from wanflow.plan import RenderJob
@@ -54,13 +57,14 @@ def _encode_run_name() -> str:
 
 
 @task(name="encode-prompts", task_run_name=_encode_run_name, **_TASK_DEFAULTS)
-def encode_task(jobs: list[RenderJob], cache_dir: Path, settings: RenderSettings) -> TaskReport:
+def encode_task(
+    jobs: list[RenderJob], cache_dir: Path, settings: RenderSettings, turn: int | None = None
+) -> TaskReport:
     pool = current_pool(settings)
-    before = len(pool.loads)
-    with journaled(pool, cache_dir, worker_name()):
+    with _using(pool, turn, cache_dir) as loads:
         result = encode_prompts(jobs, ArtifactStore(cache_dir), pool, log=get_run_logger().info)
     get_run_logger().info(f"prompts: {result.encoded} encoded, {result.cached} from the cache")
-    return TaskReport(worker=worker_name(), loads=tuple(pool.loads[before:]))
+    return TaskReport(worker=worker_name(), loads=tuple(loads))
 
 
 @task(name="render-shot", task_run_name=_shot_run_name, retry_delay_seconds=5, **_TASK_DEFAULTS)
@@ -71,25 +75,40 @@ def render_task(
     upstream_clip_key: str | None,
     force: bool,
     end_clip_key: str | None = None,
+    turn: int | None = None,
 ) -> TaskReport:
     started = time.time()
     store, pool, logger = ArtifactStore(cache_dir), current_pool(settings), get_run_logger()
     logger.info(
         f"shot {job.name}: {job.backend} {job.settings.width}x{job.settings.height} {job.settings.frames}f, seed {job.settings.seed}"
     )
-    before = len(pool.loads)
     upstream = cached_clip(store, upstream_clip_key) if upstream_clip_key else None
     if upstream_clip_key and upstream is None:
         raise RuntimeError(f"shot {job.name}: the clip of {job.upstream_job!r} is not in the cache {cache_dir}")
     end = cached_clip(store, end_clip_key) if end_clip_key else None
     if end_clip_key and end is None:
         raise RuntimeError(f"shot {job.name}: the clip of {job.end_job!r} is not in the cache {cache_dir}")
-    if job.settings.animatic:  # drawn: no model, no torch
-        work = draw_take(job, store, upstream_clip=upstream, end_clip=end, force=force)
-    else:
-        with journaled(pool, cache_dir, worker_name()):
+    with _using(pool, turn, cache_dir) as loads:
+        if job.settings.animatic:  # drawn: no model, no torch
+            work = draw_take(job, store, upstream_clip=upstream, end_clip=end, force=force)
+        else:
             work = render_shot(job, store, pool, upstream_clip=upstream, end_clip=end, force=force, log=logger.info)
-    loads = tuple(pool.loads[before:])
     return TaskReport(
-        worker_name(), loads, work.generated, work.seconds, str(work.clip), started, time.time(), decoded=work.decoded
+        worker_name(),
+        tuple(loads),
+        work.generated,
+        work.seconds,
+        str(work.clip),
+        started,
+        time.time(),
+        decoded=work.decoded,
     )
+
+
+@contextmanager
+def _using(pool: ModelPool, turn: int | None, cache_dir: Path) -> Iterator[list[str]]:
+    """A task's hold on its process's pool: its turn at the model stage (in-process runs hand
+    one out), and the models it loads, as they start, in its list and the run's journal."""
+    loads: list[str] = []
+    with pool.turns.holding(turn), pool.listen(loads.append), journaled(pool, cache_dir, worker_name()):
+        yield loads
