@@ -2,12 +2,14 @@
 
 Every finished output (film, report, run.json, cache entries' files) is written to a temporary
 file beside its target and renamed over it, so a crash or a kill leaves no truncated file. A
-kill leaves the temporary file itself: its name carries PARTIAL, so `remove_partials` finds it.
+kill leaves the temporary file itself: its name carries PARTIAL, so `remove_partials` finds it,
+as it finds a work folder named the same way (`partial_folder`: the cut's).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -52,12 +54,25 @@ def partial_path(path: Path) -> Path:
     return path.with_name(f".{path.stem}{PARTIAL}{uuid.uuid4().hex[:8]}{path.suffix}")
 
 
+def partial_folder(path: Path) -> tempfile.TemporaryDirectory:
+    """A work folder beside `path` for the files that make it, removed when done, and by
+    `remove_partials` when a kill left it: a killed run leaves nothing in the system's temp folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return tempfile.TemporaryDirectory(prefix=f".{path.stem}{PARTIAL}", dir=path.parent)
+
+
 def remove_partials(folder: Path) -> list[Path]:
-    """Remove the temporary files killed writers left under `folder`. Only while no writer is at
-    work there (the caller holds the folder's lock): a live writer's file looks the same."""
+    """Remove the temporary files and work folders killed writers left under `folder`. Only while
+    no writer is at work there (the caller holds the folder's lock): a live writer's look the same."""
     removed = []
-    for path in folder.rglob(f".*{PARTIAL}*"):
-        if path.is_file() and not path.is_symlink():
+    for path in sorted(folder.rglob(f".*{PARTIAL}*")):
+        if path.is_symlink() or any(path.is_relative_to(gone) for gone in removed):
+            continue
+        if path.is_file():
             path.unlink(missing_ok=True)
-            removed.append(path)
+        elif path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)  # removes links inside, never what they point to
+        else:
+            continue
+        removed.append(path)
     return removed

@@ -139,6 +139,10 @@ def test_a_damaged_film_is_cut_again_and_leftovers_are_removed(prefect_server, s
     leftovers = [out / ".film.partial-k2j4x8ab.mp4", out / "clips" / ".wade.partial-0c1d2e3f.mp4"]
     for leftover in leftovers:
         leftover.write_bytes(b"half a film")  # what a run killed mid-assembly leaves
+    work = out / ".film.partial-3hx0q2c1"  # and the cut's work folder
+    (work / "picture.mp4").parent.mkdir()
+    (work / "picture.mp4").write_bytes(b"half a picture")
+    leftovers.append(work)
     film.write_bytes(film.read_bytes()[: film.stat().st_size // 2])  # truncated
     result = _cli(storyboard)
     assert result.returncode == 0, result.stdout + result.stderr

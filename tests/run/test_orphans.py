@@ -50,7 +50,7 @@ def _the_cut(run: subprocess.Popen, limit: float = 240) -> psutil.Process:
         try:
             for child in psutil.Process(run.pid).children(recursive=True):
                 command = " ".join(child.cmdline())
-                if "wanflow-cut-" in command and "picture.mp4" in command:
+                if ".orphans.partial-" in command and "picture.mp4" in command:
                     return child
         except psutil.Error:  # a short-lived child (a probe) ended while looked at
             pass

@@ -11,13 +11,12 @@ the planned frame count.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from wanflow.atomic import atomic_path
+from wanflow.atomic import atomic_path, partial_folder
 from wanflow.errors import Problem, UserError
 from wanflow.film import Film
 from wanflow.media.captions import write_sidecars
@@ -181,7 +180,7 @@ def assemble(
     out_path = out_path.resolve()
     subtitles = write_sidecars(list(timeline.cues), timeline.fps, out_path)
 
-    with tempfile.TemporaryDirectory(prefix="wanflow-cut-") as work_dir, ThreadPoolExecutor(1) as beside:
+    with partial_folder(out_path) as work_dir, ThreadPoolExecutor(1) as beside:
         work = Path(work_dir)
         sound = Command()
         audio_label = audio_chains(sound, uses, timeline.frames, timeline.fps)
