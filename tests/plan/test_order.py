@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wanflow.plan import RenderJob, make_plan
-from wanflow.plan.order import generation_order, loads
+from wanflow.plan.order import drawing_order, generation_order, loads
 
 TEXT = ("t2v-a14b", "ti2v-5b")  # what a shot without a start frame may run on
 IMAGE = ("i2v-a14b", "ti2v-5b")  # what a continuation may run on
@@ -94,3 +94,20 @@ def test_an_image_shot_before_a_text_shot_it_does_not_need_loads_each_model_once
 def test_one_model_keeps_film_order(template: RenderJob) -> None:
     jobs = jobs_of(template, [("ti2v-5b", None, 2), ("ti2v-5b", 0, 1), ("ti2v-5b", None, 1)])
     assert generation_order(jobs) == jobs
+
+
+def test_drawn_takes_start_the_longest_chain_first_then_keep_film_order(template: RenderJob) -> None:
+    """sea, wade -> wave -> foam, city: wade's chain first, so wave is drawn while city is."""
+    spec = [("t2v-a14b", None, 1), ("t2v-a14b", None, 1), ("i2v-a14b", 1, 1), ("i2v-a14b", 2, 1)]
+    jobs = jobs_of(template, [*spec, ("t2v-a14b", None, 1)])
+    assert [job.name for job in drawing_order(jobs)] == ["s1", "s2", "s0", "s3", "s4"]
+
+
+@settings(max_examples=50, deadline=None)
+@given(spec=films())
+def test_a_drawn_take_comes_after_the_take_it_continues(template: RenderJob, spec) -> None:
+    jobs = jobs_of(template, spec)
+    order = drawing_order(jobs)
+    position = {job.name: i for i, job in enumerate(order)}
+    assert sorted(position) == sorted(job.name for job in jobs)
+    assert all(job.upstream_job is None or position[job.upstream_job] < position[job.name] for job in order)

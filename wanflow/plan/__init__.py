@@ -6,7 +6,7 @@ Pure and cheap (no torch, no side effects): it is what `wanflow plan` prints and
 
 from wanflow.plan.jobs import TINY_NOTICE, RenderJob, RenderPlan, derived_seed, make_plan, referenced_keys
 from wanflow.plan.keys import JobKeys, cut_key
-from wanflow.plan.order import generation_order
+from wanflow.plan.order import drawing_order, generation_order
 from wanflow.plan.profiles import available_profiles, resolve_profile
 from wanflow.plan.select import select_forced, select_shots
 from wanflow.plan.takes import take_name, take_seed
@@ -19,6 +19,7 @@ __all__ = [
     "available_profiles",
     "cut_key",
     "derived_seed",
+    "drawing_order",
     "generation_order",
     "make_plan",
     "referenced_keys",

@@ -43,6 +43,29 @@ def generation_order(jobs: list[RenderJob]) -> list[RenderJob]:
         frontier = sorted(following, key=lambda state: -len(state[0]))[:MAX_FRONTIER]
 
 
+def drawing_order(jobs: list[RenderJob]) -> list[RenderJob]:
+    """Drawn takes (the animatic: no model to load), the longest chain of takes waiting on them
+    first, then film order: a continuation is drawn as soon as its upstream is, not alone at the
+    end while the other cores idle."""
+    waiting: dict[str, list[RenderJob]] = {job.name: [] for job in jobs}
+    for job in jobs:
+        for name in job.waits_for:
+            if name in waiting:
+                waiting[name].append(job)
+    chain: dict[str, int] = {}  # a take and the longest run of takes waiting on it
+    for job in jobs:
+        stack = [job]
+        while stack:  # depth first, without recursion: a chain may be thousands of shots long
+            top = stack[-1]
+            pending = [other for other in waiting[top.name] if other.name not in chain]
+            if pending:
+                stack.extend(pending)
+                continue
+            stack.pop()
+            chain[top.name] = 1 + max((chain[other.name] for other in waiting[top.name]), default=0)
+    return sorted(jobs, key=lambda job: -chain[job.name])
+
+
 def loads(order: list[RenderJob]) -> int:
     """How many times a device loads a model rendering `order`: once per change of backend."""
     return sum(1 for index, job in enumerate(order) if index == 0 or order[index - 1].backend != job.backend)

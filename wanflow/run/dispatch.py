@@ -84,11 +84,13 @@ class Dispatcher:
         units: list[Unit],
         *,
         client=None,
+        slots: int | None = None,
         turns: Turns | None = None,
         wait_seconds: float = 120.0,
         log=None,
     ) -> None:
         self.runner = runner
+        self.slots = slots  # in-process: how many run at once; the next is chosen when one ends, by rank
         self.turns = turns  # in-process: the pool's model stage, handed out in the order units are submitted
         self.units = {unit.name: unit for unit in units}
         self.client = client  # a Dask client: None in-process
@@ -139,6 +141,9 @@ class Dispatcher:
             for unit in self.units.values()
             if unit.state == "waiting" and all(self.units[name].state == "done" for name in unit.needs)
         ]
+        if self.slots is not None:  # the thread pool would run them first come: choose when a slot is free
+            running = sum(1 for unit in self.units.values() if unit.state == "running")
+            ready = sorted(ready, key=lambda unit: unit.rank)[: max(0, self.slots - running)]
         for unit in sorted(ready, key=lambda unit: unit.rank):
             if self.client is None:
                 self._submit(unit, None)

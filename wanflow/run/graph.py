@@ -33,7 +33,7 @@ from wanflow import settings as environment
 from wanflow.cache import ArtifactStore
 from wanflow.errors import UserError
 from wanflow.media.clips import cached_clip
-from wanflow.plan import TINY_NOTICE, RenderJob, RenderPlan, generation_order
+from wanflow.plan import TINY_NOTICE, RenderJob, RenderPlan, drawing_order, generation_order
 from wanflow.plan.placement import Placement, place, unplaceable
 from wanflow.report.markdown import markdown_file_link, markdown_text
 from wanflow.run.cluster import check_cluster, connect, local_cluster, worker_specs
@@ -81,8 +81,9 @@ def render_prepared(prepared: PreparedRun) -> RunSummary:
 class _Engine:
     """Where tasks run: the task runner, and the cluster's workers when there is one."""
 
-    def __init__(self, runner, workers=None, address: str = "") -> None:
+    def __init__(self, runner, workers=None, address: str = "", slots: int | None = None) -> None:
         self.runner = runner
+        self.slots = slots  # in-process: the takes worked on at once
         self.workers = workers or []  # WorkerSlot list; empty in-process
         self.address = address  # the Dask scheduler's
 
@@ -96,11 +97,9 @@ def _engine(prepared: PreparedRun) -> Iterator[_Engine]:
     request = prepared.request
     beating()  # heartbeats for a watched server's zombie automation, until the flow run ends
     if not request.distributed:
-        with (
-            ThreadPoolTaskRunner(max_workers=_local_slots(prepared.plan)) as runner,
-            run_pool(request.settings),
-        ):
-            yield _Engine(runner)
+        slots = _local_slots(prepared.plan)
+        with ThreadPoolTaskRunner(max_workers=slots) as runner, run_pool(request.settings):
+            yield _Engine(runner, slots=slots)
         return
     from prefect_dask import DaskTaskRunner
 
@@ -167,7 +166,8 @@ def _submit(todo: list[RenderJob], prepared: PreparedRun, engine: _Engine, takes
     to_encode = [job for job in todo if needs_generation(job, store, force=job.shot_id in prepared.forced)]
     units = _submit_encodes(to_encode, prepared, placement)
     encodes = {unit.job.backend: unit.name for unit in units}
-    for rank, job in enumerate(generation_order(todo)):
+    drawn = all(job.settings.animatic for job in todo)
+    for rank, job in enumerate(drawing_order(todo) if drawn else generation_order(todo)):
         upstream_key = prepared.plan.job(job.upstream).keys.clip if job.upstream else None
         end_key = prepared.plan.job(job.end_shot).keys.clip if job.end_shot else None
         parameters = dict(
@@ -188,7 +188,9 @@ def _submit(todo: list[RenderJob], prepared: PreparedRun, engine: _Engine, takes
     client = engine.runner.client if engine.distributed else None
     wait = environment.current().worker_wait
     turns = None if engine.distributed else current_pool(prepared.request.settings).turns
-    dispatcher = Dispatcher(engine.runner, units, client=client, turns=turns, wait_seconds=wait, log=logger.warning)
+    dispatcher = Dispatcher(
+        engine.runner, units, client=client, slots=engine.slots, turns=turns, wait_seconds=wait, log=logger.warning
+    )
     _gather(dispatcher, takes, summary, prepared)
 
 
