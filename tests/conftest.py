@@ -59,6 +59,9 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]
         try:
             yield server
         finally:
+            from prefect.logging.handlers import APILogWorker
+
+            APILogWorker.drain_all(timeout=10)  # this process's last logs, while the server still takes them
             if previous is None:
                 os.environ.pop("PREFECT_API_URL", None)
             else:
