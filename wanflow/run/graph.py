@@ -4,9 +4,9 @@ One task graph, three engines. The flow places the shots, submits `encode-prompt
 and `render-shot` per take of each shot (a continuation waits for the task of its upstream's
 chosen take), each once what it needs is done, then cuts the film and writes the report.
 In-process, tasks run in this process, one generation at a time (on the tiny models one take
-decodes while the next generates; the animatic draws one take per core); on Dask, each runs on a long-lived worker
-that keeps its models warm, pinned to a worker of the GPU class its model needs, and placed
-again on another when its worker dies (`wanflow.run.dispatch`). What comes
+decodes while the next generates; the animatic draws one take per core). On Dask, each runs on
+a long-lived worker that keeps its models warm, pinned to a worker of the GPU class its model
+needs, and placed again on another when its worker dies (`wanflow.run.dispatch`). What comes
 before (preparation, the cluster check, the server) is `wanflow.run.lifecycle.render`'s.
 """
 
