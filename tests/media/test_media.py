@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
 
 from wanflow.errors import UserError
-from wanflow.media.ffmpeg import probe, read_frames, read_metadata, run_ffmpeg, write_clip
+from wanflow.media.ffmpeg import probe, read_frames, read_metadata, run_ffmpeg, stream_clip, write_clip
 
 
 def ramp(frames: int, width: int, height: int) -> np.ndarray:
@@ -37,6 +38,20 @@ def test_write_clip_rejects_bad_arrays(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         write_clip(np.zeros((4, 36, 64), np.uint8), 16, tmp_path / "gray.mp4")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_streamed_clip_is_encoded_as_drawn_and_a_bad_frame_leaves_nothing(tmp_path: Path) -> None:
+    stream_clip(iter(ramp(12, 64, 36)), (64, 36), 16, tmp_path / "drawn.mp4")
+    assert (probe(tmp_path / "drawn.mp4").frames, read_frames(tmp_path / "drawn.mp4").shape) == (12, (12, 36, 64, 3))
+
+    def frames_then_a_wrong_one():
+        yield from ramp(5, 64, 36)
+        yield np.zeros((36, 62, 3), np.uint8)
+
+    with pytest.raises(ValueError, match="wants uint8 frames"):
+        stream_clip(frames_then_a_wrong_one(), (64, 36), 16, tmp_path / "broken.mp4")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["drawn.mp4"]  # no clip, no temp file
+    assert not [child for child in psutil.Process().children() if "ffmpeg" in child.name()]
 
 
 def test_probe_explains_missing_and_unreadable_files(tmp_path: Path) -> None:

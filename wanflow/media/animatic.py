@@ -11,6 +11,7 @@ is cross-faded in over the second half of the way to its frame.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from wanflow.film import ImageFit
 from wanflow.fit import fit_end_image, fit_image
 from wanflow.media.animatic_moves import View, camera_path
 from wanflow.media.animatic_panel import Panel, draw_panel
-from wanflow.media.ffmpeg import read_frames, write_clip
+from wanflow.media.ffmpeg import read_frames, stream_clip
 from wanflow.storyboard.mediafiles import open_start_image
 from wanflow.take import TakeSettings
 
@@ -82,12 +83,19 @@ def end_picture(
 
 def draw_frames(picture: Image.Image, clip: AnimaticClip, end: Image.Image | None = None) -> np.ndarray:
     """The clip's frames, uint8 [frames, height, width, 3]."""
+    out = np.empty((clip.frames, clip.height, clip.width, 3), dtype=np.uint8)
+    for index, frame in enumerate(iter_frames(picture, clip, end)):
+        out[index] = frame
+    return out
+
+
+def iter_frames(picture: Image.Image, clip: AnimaticClip, end: Image.Image | None = None) -> Iterator[np.ndarray]:
+    """The clip's frames one by one, uint8 [height, width, 3], each drawn when asked for."""
     size = (clip.width, clip.height)
     if picture.size != size or (end is not None and end.size != size):
         raise ValueError(f"animatic pictures must be {size[0]}x{size[1]}, got {picture.size} and {end and end.size}")
     canvas, margin = _canvas(picture.convert("RGB"))
     path = camera_path(clip.camera, clip.seed)
-    out = np.empty((clip.frames, clip.height, clip.width, 3), dtype=np.uint8)
     last = max(1, clip.frames - 1)
     for index in range(clip.frames):
         view = clip.start.then(path(index / last, index / clip.fps))
@@ -96,13 +104,12 @@ def draw_frames(picture: Image.Image, clip: AnimaticClip, end: Image.Image | Non
             weight = _fade_weight(index, clip.end_frame if clip.end_frame is not None else last)
             if weight > 0:
                 frame = Image.blend(frame, end.convert("RGB"), weight)
-        out[index] = np.asarray(frame)
-    return out
+        yield np.asarray(frame)
 
 
 def write_animatic(picture: Image.Image, clip: AnimaticClip, path: Path, end: Image.Image | None = None) -> None:
-    """Draw the clip and write it as H.264, atomically (the clip writer every take uses)."""
-    write_clip(draw_frames(picture, clip, end), clip.fps, path, crf=CRF, preset=PRESET)
+    """Draw the clip and write it as H.264, atomically: each frame is encoded while the next is drawn."""
+    stream_clip(iter_frames(picture, clip, end), (clip.width, clip.height), clip.fps, path, crf=CRF, preset=PRESET)
 
 
 def _canvas(picture: Image.Image) -> tuple[Image.Image, tuple[int, int]]:

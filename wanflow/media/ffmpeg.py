@@ -14,7 +14,7 @@ import functools
 import re
 import subprocess
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -138,10 +138,26 @@ def write_clip(frames: np.ndarray, fps: float, path: Path, *, crf: int = 18, pre
     """uint8 [F, H, W, 3] -> H.264 yuv420p mp4, written atomically."""
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise ValueError(f"write_clip wants uint8 [frames, height, width, 3], got {frames.dtype} {frames.shape}")
-    count, height, width, _ = frames.shape
-    if count == 0 or width % 2 or height % 2:
-        raise ValueError(f"write_clip needs at least one frame and an even size, got {width}x{height}x{count}")
-    with atomic_path(path) as temp:
+    if frames.shape[0] == 0:
+        raise ValueError("write_clip needs at least one frame")
+    stream_clip(iter(frames), (frames.shape[2], frames.shape[1]), fps, path, crf=crf, preset=preset)
+
+
+def stream_clip(
+    frames: Iterator[np.ndarray],
+    size: tuple[int, int],
+    fps: float,
+    path: Path,
+    *,
+    crf: int = 18,
+    preset: str = H264_PRESET,
+) -> None:
+    """uint8 [H, W, 3] frames, as they are made -> H.264 yuv420p mp4, written atomically: ffmpeg
+    encodes each frame while the next is drawn."""
+    width, height = size
+    if width % 2 or height % 2:
+        raise ValueError(f"a clip needs an even size, got {width}x{height}")
+    with atomic_path(path) as temp, tempfile.TemporaryFile() as errors:
         args = [
             "-y",
             "-f",
@@ -157,7 +173,23 @@ def write_clip(frames: np.ndarray, fps: float, path: Path, *, crf: int = 18, pre
         ]
         args += ["-an", "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p"]
         args += ["-movflags", "+faststart", "-f", "mp4", str(temp)]
-        _pipe_ffmpeg(args, what="write the clip", file=path, stdin=np.ascontiguousarray(frames).tobytes())
+        command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", *args]
+        process = children.popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors)
+        with children.killed_on_error(process):
+            assert process.stdin is not None
+            try:
+                for frame in frames:
+                    if frame.shape != (height, width, 3) or frame.dtype != np.uint8:
+                        raise ValueError(f"a {width}x{height} clip wants uint8 frames, got {frame.dtype} {frame.shape}")
+                    process.stdin.write(np.ascontiguousarray(frame).data)
+            except BrokenPipeError:  # ffmpeg stopped reading: its own words say why, below
+                pass
+            finally:
+                process.stdin.close()
+            returncode = process.wait()
+        if returncode != 0:
+            errors.seek(0)
+            raise file_error(path, "ffmpeg failed to write the clip: " + errors.read().decode(errors="replace")[-400:])
 
 
 def read_frames(path: Path, indices: Sequence[int] | None = None) -> np.ndarray:
