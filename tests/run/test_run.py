@@ -72,6 +72,10 @@ def test_run_renders_then_resumes_from_cache_then_renders_only_the_edit(prefect_
     # one load per model per run, whatever the number of shots
     models = [load["model"] for load in first.loads]
     assert sorted(m for m in models if m.startswith("generator:")) == ["generator:i2v-a14b", "generator:t2v-a14b"]
+    assert sorted(m for m in models if m.startswith("text_encoder:")) == [
+        "text_encoder:i2v-a14b",
+        "text_encoder:t2v-a14b",
+    ]
     assert len(set(models)) == len(models)
     assert {load["worker"] for load in first.loads} == {"local"}
     assert {shot.worker for shot in first.shots} == {"local"}

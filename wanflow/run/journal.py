@@ -31,6 +31,7 @@ def journaled(pool, cache_dir: Path, worker: str) -> Iterator[None]:
 
     def note(model: str) -> None:
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)  # a run's first load comes before its first entry
             with path.open("a", encoding="utf-8") as journal:
                 journal.write(json.dumps({"worker": worker, "model": model}) + "\n")
         except OSError:  # a read-only cache: the task's own report still lists the load
