@@ -190,36 +190,8 @@ def assemble(
         path_name = "stream copy (concat demuxer, -c copy)" if stream_copy else "one filtergraph, one encode"
         say(f"assembling {timeline.frames} frames ({timeline.duration:.2f}s) via {path_name}")
         _cut_picture(film, timeline, clips, infos, work, picture, stream_copy=stream_copy, quick=quick, say=say)
-        mux = Command()
-        mux.add_input(*clip_input(picture))
-        streams = ["-map", "0:v:0"]
-        if mixing is not None:
-            streams += ["-map", f"{mux.add_input(*clip_input(mixing.result()))}:a:0"]
-        if subtitles:
-            index = mux.add_input(*subtitle_input(subtitles[0]))
-            language = subtitle_language(film.lang)
-            streams += ["-map", f"{index}:s:0", "-c:s", "mov_text", "-metadata:s:s:0", f"language={language}"]
-        tags = ["-metadata", f"title={film.title}"]
-        for key, value in (metadata or {}).items():
-            tags += ["-metadata", f"{key}={value}"]
-        with atomic_path(out_path) as temp:
-            args = [
-                *mux.inputs,
-                *streams,
-                "-c:v",
-                "copy",
-                "-c:a",
-                "copy",
-                *tags,
-                "-movflags",
-                "+faststart",
-                "-f",
-                "mp4",
-            ]
-            run_ffmpeg([*args, str(temp)], what="assemble the film", file=out_path)
-            written = probe(temp)
-            if written.frames != timeline.frames:
-                raise RuntimeError(f"assembled {written.frames} frames, planned {timeline.frames}: a wanflow bug")
+        sound_file = mixing.result() if mixing is not None else None
+        written = _mux(film, picture, sound_file, subtitles, metadata or {}, out_path, timeline.frames)
     return AssemblyResult(
         path=out_path,
         frames=written.frames,
@@ -275,3 +247,34 @@ def _mix_sound(sound: Command, label: str, out: Path, quick: bool) -> Path:
     args += ["-c:a", "aac", "-b:a", "192k", "-ar", "48000", *(["-aac_coder", "fast"] if quick else [])]
     run_ffmpeg([*args, "-f", "mp4", str(out)], what="mix the soundtrack", file=out)
     return out
+
+
+def _mux(
+    film: Film,
+    picture: Path,
+    sound: Path | None,
+    subtitles: list[Path],
+    metadata: dict[str, str],
+    out_path: Path,
+    frames: int,
+) -> VideoInfo:
+    """Picture, sound and captions into the film by stream copy, with its metadata and +faststart."""
+    mux = Command()
+    mux.add_input(*clip_input(picture))
+    streams = ["-map", "0:v:0"]
+    if sound is not None:
+        streams += ["-map", f"{mux.add_input(*clip_input(sound))}:a:0"]
+    if subtitles:
+        index = mux.add_input(*subtitle_input(subtitles[0]))
+        language = subtitle_language(film.lang)
+        streams += ["-map", f"{index}:s:0", "-c:s", "mov_text", "-metadata:s:s:0", f"language={language}"]
+    tags = ["-metadata", f"title={film.title}"]
+    for key, value in metadata.items():
+        tags += ["-metadata", f"{key}={value}"]
+    with atomic_path(out_path) as temp:
+        args = [*mux.inputs, *streams, "-c:v", "copy", "-c:a", "copy", *tags, "-movflags", "+faststart", "-f", "mp4"]
+        run_ffmpeg([*args, str(temp)], what="assemble the film", file=out_path)
+        written = probe(temp)
+        if written.frames != frames:
+            raise RuntimeError(f"assembled {written.frames} frames, planned {frames}: a wanflow bug")
+    return written
