@@ -94,7 +94,7 @@ def test_a_cache_that_is_not_there_is_an_error_not_an_empty_one(tmp_path: Path, 
 def test_an_unknown_kind_is_an_error_not_zero_entries(store: ArtifactStore, command: str) -> None:
     result = runner.invoke(app, _cache(store, command, "--kind", "clip"))
     assert result.exit_code == 2, result.output
-    assert "--kind: unknown kind 'clip'; did you mean 'clips'? (kinds: embeds, latents, clips)" in result.stderr
+    assert "--kind: unknown kind 'clip'; did you mean 'clips'? (kinds: embeds, latents, clips, sounds)" in result.stderr
     assert "entries checked" not in result.output
     assert runner.invoke(app, _cache(store, command, "--kind", "latents")).exit_code == 0  # known, none held
 

@@ -14,6 +14,7 @@ from wanflow.cache import ArtifactStore
 from wanflow.media.ffmpeg import probe, read_frames
 from wanflow.plan import make_plan
 from wanflow.run.flow import RunSummary, render_film
+from wanflow.run.premix import planned_mix
 from wanflow.storyboard import load_film
 
 REPO = Path(__file__).resolve().parents[2]
@@ -45,6 +46,8 @@ def test_the_example_films_animatic_draws_every_clip_as_planned_and_cuts_it(pref
 
     film = probe(Path(summary.film))
     assert (film.width, film.height, round(film.fps)) == (plan.width, plan.height, 24) and film.has_audio
+    mixes = list((cache / "sounds").glob("*/*/meta.json"))  # the cut's mix is the one a run makes ahead of it
+    assert [meta.parent.name for meta in mixes] == [planned_mix(plan).key()]
     assert (out / "film" / "contact_sheet.png").is_file() and (out / "film" / "storyboard.html").is_file()
 
 

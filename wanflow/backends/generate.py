@@ -27,7 +27,7 @@ from diffusers import (
     WanTransformer3DModel,
 )
 
-from wanflow.backends.cpu_norms import fast_cpu_norms
+from wanflow.backends.cpu_vae import fast_cpu_vae
 from wanflow.backends.layout import declared_module_class
 from wanflow.backends.lora import LoraSwitcher
 from wanflow.backends.memory_plans import effective_plan, gguf_experts, place
@@ -191,7 +191,7 @@ class Generator:
         # The VAE stays in float32 (bf16 VAEs band and drift); T2V-A14B does not need it at all.
         vae = _load_vae(model_dir) if spec.accepts_image else None
         if vae is not None and device.type == "cpu":
-            fast_cpu_norms(vae)
+            fast_cpu_vae(vae)
         parts: dict[str, Any] = dict(text_encoder=None, tokenizer=None, vae=vae)
         if pipeline_class is WanImageToVideoPipeline:
             parts.update(image_encoder=None, image_processor=None)
@@ -342,7 +342,7 @@ class Decoder:
         _prepare_cpu(model_dir, device, settings)
         vae = _load_vae(model_dir).to(device).eval()
         if device.type == "cpu":
-            fast_cpu_norms(vae)
+            fast_cpu_vae(vae)
         if settings.vae_tiling:
             vae.enable_tiling()
         return cls(vae, device)

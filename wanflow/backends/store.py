@@ -20,9 +20,10 @@ from wanflow.catalog import BACKENDS, backend_spec
 from wanflow.errors import UserError
 
 TINY_MARKER = "wanflow_tiny.json"  # written by tiny.py; kept here so store needs no torch
-TINY_FORMAT = 4
+TINY_FORMAT = 5
 """Bumped when the tiny models change (3: VAEs of 2 base channels and no residual blocks, decoding
-about 15x faster than format 1; 4: a rotary table that places the longest shot at the largest size):
+about 15x faster than format 1; 4: a rotary table that places the longest shot at the largest size;
+5: transformers of one attention head, not two):
 folders of an older format read as not installed, and the next preview writes them anew."""
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt")
 _MIB = 1 << 20

@@ -79,8 +79,8 @@ def _text_encoder(vocab_size: int) -> UMT5EncoderModel:
 def _transformer(spec: BackendSpec) -> WanTransformer3DModel:
     return WanTransformer3DModel(
         patch_size=PATCH,
-        num_attention_heads=2,
-        attention_head_dim=12,
+        num_attention_heads=1,  # CPU attention pays a softmax per head: one head of 24 is ~30% faster than 2 of 12
+        attention_head_dim=24,
         in_channels=spec.transformer_in_channels(),
         out_channels=spec.z_dim,
         text_dim=TEXT_DIM,

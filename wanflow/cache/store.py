@@ -50,7 +50,12 @@ RECORD_FORMAT = 1
 MAX_META_BYTES = 1 << 20  # a meta.json is a few KB; a bigger one is not the store's
 
 KIND_PATTERN = re.compile(r"[a-z0-9_-]+")
-KINDS = ("embeds", "latents", "clips")  # what a render writes: prompt embeddings, latents, decoded clips
+KINDS = (
+    "embeds",
+    "latents",
+    "clips",
+    "sounds",
+)  # what a run writes: prompt embeddings, latents, clips, soundtrack mixes
 KEY_PATTERN = re.compile(r"[0-9a-f]{64}")
 _Data = TypeVar("_Data")
 

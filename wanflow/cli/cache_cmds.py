@@ -24,7 +24,7 @@ from wanflow.errors import Problem, UserError
 console = make_console()  # paths stay whole on one line
 cache_app = typer.Typer(
     name="cache",
-    help="Inspect and tidy the artifact cache (prompt embeddings, latents, clips).",
+    help="Inspect and tidy the artifact cache (prompt embeddings, latents, clips, soundtrack mixes).",
     no_args_is_help=True,
 )
 
@@ -35,7 +35,7 @@ CacheOpt = Annotated[
         help="Cache folder (default: $WANFLOW_CACHE, else .wanflow/cache at the repository root, where runs write it).",
     ),
 ]
-KindOpt = Annotated[str | None, typer.Option("--kind", help="Only this kind: embeds, latents or clips.")]
+KindOpt = Annotated[str | None, typer.Option("--kind", help="Only this kind: embeds, latents, clips or sounds.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -204,10 +204,11 @@ def _open(cache: Path | None, spec: Path | None) -> ArtifactStore:
 
 def _referenced_keys(specs: list[Path]) -> set[str]:
     from wanflow.plan.jobs import referenced_keys
+    from wanflow.run.premix import soundtrack_keys
 
     keep: set[str] = set()
     for spec in specs:
-        keep |= referenced_keys(spec)
+        keep |= referenced_keys(spec) | soundtrack_keys(spec)
     return keep
 
 

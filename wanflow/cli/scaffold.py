@@ -57,7 +57,7 @@ scenes:
 """
 
 GITIGNORE = """\
-# wanflow caches (embeddings, latents, clips) and rendered films
+# wanflow caches (embeddings, latents, clips, soundtrack mixes) and rendered films
 .wanflow/
 out/
 """

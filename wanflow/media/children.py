@@ -5,6 +5,10 @@ leave ffmpeg encoding at full CPU. On Linux each child asks the kernel for SIGKI
 parent dies (`PR_SET_PDEATHSIG`, as the Prefect server's guard in `run/server.py` does), which
 also covers `kill -9`; and a child whose caller is interrupted (KeyboardInterrupt, any error
 while reading its output) is killed and reaped before the error goes on.
+
+Work run beside another in a thread of the same process (the report, made while the film is
+cut) runs in a `Scope`: when the main work fails, `Scope.kill` ends that thread's children, so
+an interrupted cut does not wait for a long card encode to finish.
 """
 
 from __future__ import annotations
@@ -14,10 +18,48 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
-from typing import Any
+from contextvars import ContextVar
+from typing import Any, TypeVar
 
 _PR_SET_PDEATHSIG = 1
+_Result = TypeVar("_Result")
+
+
+class Scope:
+    """The children started by work that runs in it, to kill when that work must stop."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._started: list[subprocess.Popen] = []
+        self.killed = False
+
+    def call(self, work: Callable[..., _Result], *args: Any, **kwargs: Any) -> _Result:
+        """`work(*args, **kwargs)` with every child it starts (in this thread) in this scope."""
+        token = _SCOPE.set(self)
+        try:
+            return work(*args, **kwargs)
+        finally:
+            _SCOPE.reset(token)
+
+    def kill(self) -> None:
+        """Kill every child started in the scope, and any it would start from now on."""
+        with self._lock:
+            self.killed = True
+            for process in self._started:
+                if process.poll() is None:
+                    process.kill()
+
+    def _add(self, process: subprocess.Popen) -> None:
+        with self._lock:
+            self._started = [started for started in self._started if started.poll() is None]
+            self._started.append(process)
+            if self.killed:
+                process.kill()
+
+
+_SCOPE: ContextVar[Scope | None] = ContextVar("wanflow_children_scope", default=None)
 
 
 def _load_prctl() -> Any:
@@ -55,14 +97,30 @@ def _options() -> dict[str, Any]:
     return {"preexec_fn": death} if death is not None else {}
 
 
-def run(command: list[str], **options: Any) -> subprocess.CompletedProcess:
-    """`subprocess.run` whose child dies with this process (it already kills it on an exception)."""
-    return subprocess.run(command, **options, **_options())
+def run(
+    command: list[str],
+    *,
+    input: bytes | str | None = None,  # noqa: A002 (subprocess.run's own name)
+    capture_output: bool = False,
+    timeout: float | None = None,
+    **options: Any,
+) -> subprocess.CompletedProcess:
+    """`subprocess.run` whose child dies with this process, killed on an exception or a timeout."""
+    if capture_output:
+        options.update(stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    with popen(command, stdin=subprocess.PIPE if input is not None else None, **options) as process:
+        with killed_on_error(process):
+            stdout, stderr = process.communicate(input, timeout=timeout)
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
 def popen(command: list[str], **options: Any) -> subprocess.Popen:
     """`subprocess.Popen` whose child dies with this process; use it `with killed_on_error(process):`."""
-    return subprocess.Popen(command, **options, **_options())
+    process = subprocess.Popen(command, **options, **_options())
+    scope = _SCOPE.get()
+    if scope is not None:
+        scope._add(process)
+    return process
 
 
 class killed_on_error:  # noqa: N801 (a context manager, read as a phrase)

@@ -1,7 +1,8 @@
 """The cut: rendered clips in, the finished film (+ caption sidecars) out.
 
 The picture and the sound are made side by side, each by its own ffmpeg (on two cores, the
-sound's encode costs no time), then put in one file with the captions by stream copy. The
+sound's encode costs no time; a run usually finds the sound mixed already, media/sound.py), then
+put in one file with the captions by stream copy. The
 picture takes one of two paths. The fast path joins clips that already match the output
 (codec, size, fps, pixel format, timebase) with the concat demuxer and `-c copy`, when the edit
 is only cuts and nothing else touches the picture. Otherwise one filtergraph does everything
@@ -17,15 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wanflow.atomic import atomic_path, partial_folder
-from wanflow.errors import Problem, UserError
 from wanflow.film import Film
 from wanflow.media.captions import write_sidecars
 from wanflow.media.cards import render_caption_overlay, render_title_card
-from wanflow.media.ffmpeg import H264_PRESET, QUICK_H264_PRESET, VideoInfo, media_duration, probe, run_ffmpeg
+from wanflow.media.ffmpeg import H264_PRESET, QUICK_H264_PRESET, VideoInfo, probe, run_ffmpeg
 from wanflow.media.filtergraph import (
-    AudioUse,
     Command,
-    audio_chains,
     card_chain,
     concat_list,
     finish_chain,
@@ -34,9 +32,24 @@ from wanflow.media.filtergraph import (
     subtitle_language,
 )
 from wanflow.media.inputs import CLIP_FORMAT, clip_input, concat_input, image_input, subtitle_input
+from wanflow.media.sound import SoundMix, mix_sound, sound_mix
 from wanflow.media.timeline import CutClip, Timeline, plan_timeline
 
-__all__ = ["AssemblyResult", "CutClip", "assemble", "can_stream_copy", "plan_timeline"]
+# A quick film is small: ffmpeg's threads cost more than they bring. One thread for the
+# filtergraph and one for x264 cut the animatic's picture from 0.80 to 0.68 s on 2 cores.
+QUICK_GRAPH_THREADS = ("-filter_complex_threads", "1")
+QUICK_THREADS = ("-threads", "1")
+
+__all__ = [
+    "AssemblyResult",
+    "CutClip",
+    "PlannedCut",
+    "assemble",
+    "can_stream_copy",
+    "make_cut",
+    "plan_cut",
+    "plan_timeline",
+]
 
 
 @dataclass(frozen=True)
@@ -84,36 +97,6 @@ def can_stream_copy(film: Film, timeline: Timeline, infos: list[VideoInfo]) -> b
     return True
 
 
-def _audio_uses(film: Film, seconds: float) -> tuple[list[AudioUse], list[str]]:
-    uses: list[AudioUse] = []
-    warnings: list[str] = []
-    problems = []
-    for number, track in enumerate(film.soundtrack):
-        if not track.path.is_file():
-            problems.append(
-                Problem(
-                    file=str(film.path),
-                    line=None,
-                    column=None,
-                    field=f"soundtrack[{number}].path",
-                    message=f"audio file not found: {track.path}",
-                )
-            )
-            continue
-        available = media_duration(track.path) - track.trim_start
-        wanted = available if track.duration is None else min(track.duration, available)
-        plays = min(wanted, seconds - track.start)
-        if plays <= 0:
-            warnings.append(
-                f"soundtrack {track.path.name}: starts after the film ends or has nothing left after trim_start; skipped"
-            )
-            continue
-        uses.append(AudioUse(track=track, seconds=plays))
-    if problems:
-        raise UserError(problems)
-    return uses, warnings
-
-
 def _picture_inputs(
     film: Film, timeline: Timeline, clips: list[CutClip], infos: list[VideoInfo], command: Command, work: Path
 ) -> str:
@@ -124,7 +107,7 @@ def _picture_inputs(
         if segment.card is not None:
             png = work / f"{segment.label}.png"
             render_title_card(segment.card, timeline.width, timeline.height).save(png)
-            index = command.add_input(*image_input(png, loop_fps=timeline.fps))
+            index = command.add_input(*image_input(png, fps=timeline.fps))
             chain, label = card_chain(segment, index, timeline.fps)
         else:
             clip, info = clip_by_id[segment.label]
@@ -154,6 +137,19 @@ def _picture_inputs(
     return final
 
 
+@dataclass(frozen=True)
+class PlannedCut:
+    """A cut planned and not made yet: `expected` is the film it will write, so the report can
+    be made while ffmpeg encodes."""
+
+    film: Film
+    clips: list[CutClip]
+    infos: list[VideoInfo]
+    mix: SoundMix | None
+    quick: bool
+    expected: AssemblyResult
+
+
 def assemble(
     film: Film,
     clips: list[CutClip],
@@ -164,8 +160,25 @@ def assemble(
     metadata: dict[str, str] | None = None,
     progress: Callable[[str], None] | None = None,
     quick: bool = False,
+    mixed_sound: Callable[[SoundMix], Path | None] | None = None,
 ) -> AssemblyResult:
-    """Cut the clips into `out_path` (H.264 yuv420p, +faststart) with sidecar captions beside it.
+    """Cut the clips into `out_path` (H.264 yuv420p, +faststart) with sidecar captions beside it:
+    `plan_cut`, then `make_cut`."""
+    planned = plan_cut(film, clips, out_path, width=width, height=height, quick=quick, progress=progress)
+    return make_cut(planned, metadata=metadata, progress=progress, mixed_sound=mixed_sound)
+
+
+def plan_cut(
+    film: Film,
+    clips: list[CutClip],
+    out_path: Path,
+    *,
+    width: int,
+    height: int,
+    quick: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> PlannedCut:
+    """Probe the clips, lay out the timeline and write the caption sidecars beside `out_path`.
 
     `quick` is for films made to be checked, not delivered (preview, animatic): x264's
     `ultrafast` preset (a third of `veryfast`'s time) and the AAC encoder's fast coder."""
@@ -174,37 +187,61 @@ def assemble(
     with ThreadPoolExecutor(max_workers=4) as pool:  # ffmpeg processes; the GIL is not involved
         infos = list(pool.map(probe, [clip.path for clip in clips]))
     timeline = plan_timeline(film, clips, infos, width=width, height=height)
-    uses, audio_warnings = _audio_uses(film, timeline.duration)
-    stream_copy = can_stream_copy(film, timeline, infos)
+    mix, audio_warnings = sound_mix(film, timeline.frames, timeline.fps, quick)
     out_path = out_path.resolve()
-    subtitles = write_sidecars(list(timeline.cues), timeline.fps, out_path)
-
-    with partial_folder(out_path) as work_dir, ThreadPoolExecutor(1) as beside:
-        work = Path(work_dir)
-        sound = Command()
-        audio_label = audio_chains(sound, uses, timeline.frames, timeline.fps)
-        mixing = None
-        if audio_label is not None:  # its own ffmpeg, on another core, while the picture is encoded
-            mixing = beside.submit(_mix_sound, sound, audio_label, work / "sound.m4a", quick)
-        picture = work / "picture.mp4"
-        path_name = "stream copy (concat demuxer, -c copy)" if stream_copy else "one filtergraph, one encode"
-        say(f"assembling {timeline.frames} frames ({timeline.duration:.2f}s) via {path_name}")
-        _cut_picture(film, timeline, clips, infos, work, picture, stream_copy=stream_copy, quick=quick, say=say)
-        sound_file = mixing.result() if mixing is not None else None
-        written = _mux(film, picture, sound_file, subtitles, metadata or {}, out_path, timeline.frames)
-    return AssemblyResult(
+    expected = AssemblyResult(
         path=out_path,
-        frames=written.frames,
-        duration=written.frames / timeline.fps,
+        frames=timeline.frames,
+        duration=timeline.duration,
         fps=timeline.fps,
-        width=written.width,
-        height=written.height,
-        stream_copy=stream_copy,
-        subtitles=subtitles,
+        width=timeline.width,
+        height=timeline.height,
+        stream_copy=can_stream_copy(film, timeline, infos),
+        subtitles=write_sidecars(list(timeline.cues), timeline.fps, out_path),
         timeline=timeline,
         warnings=timeline.warnings + tuple(audio_warnings),
-        has_audio=written.has_audio,
+        has_audio=mix is not None,
     )
+    return PlannedCut(film, clips, infos, mix, quick, expected)
+
+
+def make_cut(
+    planned: PlannedCut,
+    *,
+    metadata: dict[str, str] | None = None,
+    progress: Callable[[str], None] | None = None,
+    mixed_sound: Callable[[SoundMix], Path | None] | None = None,
+) -> AssemblyResult:
+    """Encode the planned cut and check the film against it.
+
+    `mixed_sound` gives the soundtrack's mix (from a cache: `sound.cached_sound`); without it,
+    or when it gives None, the cut mixes the sound in its own work folder."""
+    say = progress or (lambda message: None)
+    film, expected, timeline = planned.film, planned.expected, planned.expected.timeline
+    with partial_folder(expected.path) as work_dir, ThreadPoolExecutor(1) as beside:
+        work = Path(work_dir)
+        mixing = None
+        if planned.mix is not None:  # its own ffmpeg, on another core, while the picture is encoded
+            mixing = beside.submit(_sound, planned.mix, mixed_sound, work / "sound.m4a")
+        picture = work / "picture.mp4"
+        path_name = "stream copy (concat demuxer, -c copy)" if expected.stream_copy else "one filtergraph, one encode"
+        say(f"assembling {timeline.frames} frames ({timeline.duration:.2f}s) via {path_name}")
+        _cut_picture(
+            film,
+            timeline,
+            planned.clips,
+            planned.infos,
+            work,
+            picture,
+            stream_copy=expected.stream_copy,
+            quick=planned.quick,
+            say=say,
+        )
+        sound_file = mixing.result() if mixing is not None else None
+        written = _mux(film, picture, sound_file, expected.subtitles, metadata or {}, expected.path, timeline.frames)
+    if (written.width, written.height, written.has_audio) != (expected.width, expected.height, expected.has_audio):
+        raise RuntimeError(f"assembled {written.width}x{written.height} film differs from its plan: a wanflow bug")
+    return expected
 
 
 def _cut_picture(
@@ -230,8 +267,9 @@ def _cut_picture(
         video_map = "[" + _picture_inputs(film, timeline, clips, infos, command, work) + "]"
         preset = QUICK_H264_PRESET if quick else H264_PRESET
         video_codec = ["-c:v", "libx264", "-preset", preset, "-crf", str(film.output.crf), "-pix_fmt", "yuv420p"]
-        video_codec += ["-r", str(timeline.fps)]
-    args = [*command.inputs, *(["-filter_complex", ";".join(command.chains)] if command.chains else [])]
+        video_codec += ["-r", str(timeline.fps), *(QUICK_THREADS if quick else ())]
+    graph = ["-filter_complex", ";".join(command.chains)] if command.chains else []
+    args = [*(QUICK_GRAPH_THREADS if quick and graph else ()), *command.inputs, *graph]
     run_ffmpeg(
         [*args, "-map", video_map, *video_codec, "-f", "mp4", str(out)],
         what="assemble the film",
@@ -240,13 +278,9 @@ def _cut_picture(
     )
 
 
-def _mix_sound(sound: Command, label: str, out: Path, quick: bool) -> Path:
-    """The soundtrack mixed to the film's length and encoded as AAC (ffmpeg's own encoder: about
-    0.7 s of one core for the example film's 25 s), with the fast coder for a film to check."""
-    args = [*sound.inputs, "-filter_complex", ";".join(sound.chains), "-map", f"[{label}]"]
-    args += ["-c:a", "aac", "-b:a", "192k", "-ar", "48000", *(["-aac_coder", "fast"] if quick else [])]
-    run_ffmpeg([*args, "-f", "mp4", str(out)], what="mix the soundtrack", file=out)
-    return out
+def _sound(mix: SoundMix, mixed_sound: Callable[[SoundMix], Path | None] | None, out: Path) -> Path:
+    """The mix as `mixed_sound` gives it, else mixed into `out`."""
+    return (mixed_sound(mix) if mixed_sound is not None else None) or mix_sound(mix, out)
 
 
 def _mux(

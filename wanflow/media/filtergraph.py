@@ -83,12 +83,14 @@ def shot_chain(
     return f"{sized};[{tag}fit]{rate},{exact},format=yuv420p[{tag}]", tag
 
 
+def still_frames(frames: int) -> str:
+    """One still picture (`image_input`) as `frames` frames: converted once, then repeated."""
+    return f"format=yuv420p,tpad=stop={frames - 1}:stop_mode=clone,trim=end_frame={frames}"
+
+
 def card_chain(segment: Segment, source_index: int, fps: int) -> tuple[str, str]:
     tag = f"c{segment.start_frame}_{source_index}"
-    chain = (
-        f"[{source_index}:v:0]fps={fps},trim=end_frame={segment.frames},settb=1/{fps},setpts=N,"
-        f"format=yuv420p,setsar=1[{tag}]"
-    )
+    chain = f"[{source_index}:v:0]{still_frames(segment.frames)},settb=1/{fps},setpts=N,setsar=1[{tag}]"
     return chain, tag
 
 

@@ -46,10 +46,11 @@ def audio_input(path: Path) -> list[str]:
     return media_input(path, audio_demuxer(path))
 
 
-def image_input(path: Path, *, loop_fps: int | None = None) -> list[str]:
-    """One PNG still (a card, a caption); `loop_fps` repeats it as a stream at that rate."""
-    loop = ["-loop", "1", "-framerate", str(loop_fps)] if loop_fps is not None else []
-    return media_input(path, "image2", "-pattern_type", "none", *loop)
+def image_input(path: Path, *, fps: int | None = None) -> list[str]:
+    """One PNG still (a card, a caption), read once, its frame timed at `fps`. A card's chain
+    repeats that frame (`tpad`): `-loop 1` would decode the PNG again for every frame it shows."""
+    rate = ["-framerate", str(fps)] if fps is not None else []
+    return media_input(path, "image2", "-pattern_type", "none", *rate)
 
 
 def subtitle_input(path: Path) -> list[str]:

@@ -9,7 +9,7 @@ from wanflow.atomic import atomic_path
 from wanflow.film import Film
 from wanflow.media.cards import render_title_card
 from wanflow.media.ffmpeg import H264_PRESET, probe, run_ffmpeg
-from wanflow.media.filtergraph import shot_chain
+from wanflow.media.filtergraph import shot_chain, still_frames
 from wanflow.media.inputs import clip_input, image_input
 from wanflow.media.timeline import Timeline
 
@@ -26,7 +26,7 @@ def render_cards(timeline: Timeline, folder: Path) -> dict[str, Path]:
             render_title_card(segment.card, timeline.width, timeline.height).save(png)
             with atomic_path(path) as temp:
                 run_ffmpeg(
-                    [*image_input(png, loop_fps=timeline.fps), "-frames:v", str(segment.frames)]
+                    [*image_input(png, fps=timeline.fps), "-vf", still_frames(segment.frames)]
                     + ["-c:v", "libx264", "-preset", H264_PRESET, "-pix_fmt", "yuv420p", "-r", str(timeline.fps)]
                     + ["-movflags", "+faststart", "-f", "mp4", str(temp)],
                     what=f"render the {segment.label} card",

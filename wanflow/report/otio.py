@@ -11,7 +11,7 @@ Three kinds of content, each lasting exactly the film's frames at its fps:
 - the captions: markers on the timeline's stack, spanning their cues.
 
 `build_otio` is pure; `render_timeline_media` makes the files it points at (cards) and reads
-the soundtrack's lengths, with ffmpeg; `report.timelines.write_timelines` writes the files.
+the soundtrack's lengths, with ffmpeg; `report.timelines.timeline_texts` makes the files.
 """
 
 from __future__ import annotations

@@ -20,13 +20,13 @@ import jinja2
 from PIL import Image
 
 import wanflow
-from wanflow.atomic import write_bytes_atomic, write_text_atomic
+from wanflow.atomic import write_bytes_atomic
 from wanflow.film import Film, Shot
 from wanflow.media.cut import AssemblyResult
 from wanflow.report.contact_sheet import clip_thumbnails, contact_sheet, take_thumbnails, thumbnail
 from wanflow.report.otio import build_otio, render_timeline_media
 from wanflow.report.records import ShotRecord, TakeRecord
-from wanflow.report.timelines import write_timelines
+from wanflow.report.timelines import timeline_texts
 from wanflow.report.words import film_vocabulary, look_words
 from wanflow.storyboard.mediafiles import open_start_image
 
@@ -253,6 +253,21 @@ def read_thumbnails(records: list[ShotRecord]) -> Thumbnails:
         )
 
 
+@dataclass(frozen=True)
+class Report:
+    """The report made and not yet written: each file's path and bytes (the timelines' media,
+    title cards and conformed shots, are in the film's folder already)."""
+
+    paths: ReportPaths
+    files: dict[Path, bytes]
+
+    def write(self) -> ReportPaths:
+        """Write every file (each atomically)."""
+        for path, data in self.files.items():
+            write_bytes_atomic(path, data)
+        return self.paths
+
+
 def write_report(
     film: Film,
     records: list[ShotRecord],
@@ -264,7 +279,26 @@ def write_report(
     not_cut: str | None = None,
     thumbnails: Thumbnails | None = None,
 ) -> ReportPaths:
-    """Write the report files and the film's timelines into `out_dir` (atomically, each).
+    """Write the report files and the film's timelines into `out_dir` (atomically, each)."""
+    made = make_report(
+        film, records, assembly, out_dir, profile=profile, run_info=run_info, not_cut=not_cut, thumbnails=thumbnails
+    )
+    return made.write()
+
+
+def make_report(
+    film: Film,
+    records: list[ShotRecord],
+    assembly: AssemblyResult | None,
+    out_dir: Path,
+    *,
+    profile: str,
+    run_info: dict,
+    not_cut: str | None = None,
+    thumbnails: Thumbnails | None = None,
+) -> Report:
+    """The report and the film's timelines for `out_dir`, made while the film is cut (`assembly`
+    says what the cut will write) and written once it is.
 
     Without an `assembly` (the film could not be cut: `not_cut` says why), the report shows the
     shots that have clips, and there is no timeline. `thumbnails`: `read_thumbnails(records)`,
@@ -272,7 +306,7 @@ def write_report(
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = build_manifest(film, records, profile=profile, run_info=run_info)
-    thumbs, take_thumbs = thumbnails if thumbnails is not None else read_thumbnails(records)
+    thumbs = thumbnails if thumbnails is not None else read_thumbnails(records)
     if assembly is None:
         manifest["output"] = None
         manifest["not_cut"] = not_cut
@@ -281,8 +315,7 @@ def write_report(
             html=out_dir / "storyboard.html",
             manifest=out_dir / "manifest.json",
         )
-        _write_report_files(paths, film, records, None, manifest, (thumbs, take_thumbs))
-        return paths
+        return Report(paths, _report_files(paths, film, records, None, manifest, thumbs))
     manifest["output"] = {
         "path": str(assembly.path),
         "frames": assembly.frames,
@@ -309,29 +342,33 @@ def write_report(
     media = render_timeline_media(film, assembly.timeline, assembly.path.parent)
     provenance = {entry["id"]: entry for entry in manifest["shots"]}
     timeline = build_otio(assembly.timeline, film.title, media, provenance)
-    timelines = write_timelines(film, assembly.timeline, timeline, media, assembly.path)
+    timelines = timeline_texts(film, assembly.timeline, timeline, media, assembly.path)
     paths = ReportPaths(
         contact_sheet=out_dir / "contact_sheet.png",
         html=out_dir / "storyboard.html",
         manifest=out_dir / "manifest.json",
-        **timelines,
+        **{name: path for name, (path, _) in timelines.items()},
     )
-    _write_report_files(paths, film, records, assembly, manifest, (thumbs, take_thumbs))
-    return paths
+    files = _report_files(paths, film, records, assembly, manifest, thumbs)
+    files.update({path: text.encode("utf-8") for path, text in timelines.values()})
+    return Report(paths, files)
 
 
-def _write_report_files(
+def _report_files(
     paths: ReportPaths,
     film: Film,
     records: list[ShotRecord],
     assembly: AssemblyResult | None,
     manifest: dict,
     thumbnails: Thumbnails,
-) -> None:
+) -> dict[Path, bytes]:
     thumbs, take_thumbs = thumbnails  # a shot's three frames; the middle frame of each take
-    write_bytes_atomic(paths.contact_sheet, _png_bytes(contact_sheet(records, assembly, thumbs, take_thumbs)))
-    write_text_atomic(paths.html, render_html(film, records, assembly, manifest, thumbs, paths.html.parent))
-    write_text_atomic(paths.manifest, json.dumps(manifest, ensure_ascii=False, indent=2, default=str) + "\n")
+    html = render_html(film, records, assembly, manifest, thumbs, paths.html.parent)
+    return {
+        paths.contact_sheet: _png_bytes(contact_sheet(records, assembly, thumbs, take_thumbs)),
+        paths.html: html.encode("utf-8"),
+        paths.manifest: (json.dumps(manifest, ensure_ascii=False, indent=2, default=str) + "\n").encode("utf-8"),
+    }
 
 
 __all__ = [
@@ -342,5 +379,7 @@ __all__ = [
     "build_manifest",
     "manifest_metadata",
     "read_thumbnails",
+    "Report",
+    "make_report",
     "write_report",
 ]

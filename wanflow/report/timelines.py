@@ -18,7 +18,6 @@ from pathlib import Path
 
 import opentimelineio as otio
 
-from wanflow.atomic import write_text_atomic
 from wanflow.errors import shown, shown_lines
 from wanflow.film import Film
 from wanflow.media.segments import conform_shots
@@ -29,12 +28,13 @@ CONFORM_DIR = "conform"  # beside the film: each shot as it plays in the film, f
 SUFFIXES = {"otio": ".otio", "fcp_xml": ".xml", "edl": ".edl"}
 
 
-def write_timelines(
+def timeline_texts(
     film: Film, cut: Timeline, timeline: otio.schema.Timeline, media: TimelineMedia, film_path: Path
-) -> dict[str, Path]:
-    """Write the film's `output.timelines` beside it (`film.otio`, `film.xml`, `film.edl`); format -> path."""
+) -> dict[str, tuple[Path, str]]:
+    """The film's `output.timelines` as the texts of the files beside it (`film.otio`, `film.xml`,
+    `film.edl`): format -> (path, text). The shots an FCP XML or EDL needs are conformed now."""
     formats = film.output.timelines
-    written = {}
+    texts = {}
     conformed: dict[str, Path] = {}
     if any(name != "otio" for name in formats):
         conformed = conform_shots(film, cut, film_path.parent / CONFORM_DIR)
@@ -48,10 +48,8 @@ def write_timelines(
         else:
             picture_only = conformed_timeline(cut, timeline, media, conformed, picture_only=True)
             text = otio.adapters.write_to_string(plain_names(picture_only), "cmx_3600")
-        path = film_path.with_suffix(SUFFIXES[name])
-        write_text_atomic(path, text)
-        written[name] = path
-    return written
+        texts[name] = (film_path.with_suffix(SUFFIXES[name]), text)
+    return texts
 
 
 def plain_names(timeline: otio.schema.Timeline) -> otio.schema.Timeline:

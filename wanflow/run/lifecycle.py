@@ -2,8 +2,8 @@
 
 prepare (bad input: a UserError, before Prefect starts) -> check the engine (a cluster that
 cannot hold the film is refused before any work) -> answer a run with nothing to render from the
-cache (the cut's stamp, or a cut in this process: no Prefect, no model) -> Prefect's server when none is
-set -> the heavy imports while it boots -> the task graph (`graph.render_prepared`) -> the
+cache (the cut's stamp, or a cut in this process: no Prefect, no model) -> the soundtrack mixed on a
+spare core (`premix`) -> Prefect's server when none is set -> the heavy imports while it boots -> the task graph (`graph.render_prepared`) -> the
 result. `wanflow.run.flow.render_film` is the deployment's flow: it calls `render` from inside its
 own flow run. Prefect is imported only once a run has something to render.
 """
@@ -59,9 +59,10 @@ def render(request: RunRequest, log: Log = print) -> RunResult:
 
     if FlowRunContext.get() is not None:  # a deployment's flow run: the graph runs inside it
         return _result(prepared, render_prepared.fn(prepared))
+    from wanflow.run.premix import sound_mixed_meanwhile
     from wanflow.run.server import run_server
 
-    with quiet_api_tracebacks(), run_server(log=log) as server_up:
+    with quiet_api_tracebacks(), sound_mixed_meanwhile(prepared), run_server(log=log) as server_up:
         if not request.distributed and prepared.renders_takes():
             from wanflow.backends.pool import preload_backends
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from wanflow.atomic import partial_path, write_text_atomic
 from wanflow.cache import ArtifactStore
 from wanflow.media.clips import cached_clip
+from wanflow.media.sound import SoundMix, cached_sound
 from wanflow.nofollow import check_no_links, make_folders
 from wanflow.plan import RenderJob, RenderPlan, cut_key, take_name
 from wanflow.report.words import warning_line
@@ -27,8 +28,9 @@ def assemble_and_report(plan: RenderPlan, store: ArtifactStore, summary: RunSumm
     """Write every take there is, copy every clip there is beside the film for editors; cut the film
     once every shot has one, else report the shots that have clips (a run `--only` some shots
     still leaves something to see)."""
-    from wanflow.media.cut import CutClip, assemble
-    from wanflow.report.storyboard import manifest_metadata, read_thumbnails, write_report
+    from wanflow.media.children import Scope
+    from wanflow.media.cut import CutClip, make_cut, plan_cut
+    from wanflow.report.storyboard import make_report, manifest_metadata, write_report
 
     takes = write_takes(plan, store, summary, out_dir)
     clip_paths = {job.shot_id: cached_clip(store, job.keys.clip) for job in plan.jobs}
@@ -62,30 +64,41 @@ def assemble_and_report(plan: RenderPlan, store: ArtifactStore, summary: RunSumm
         return
     logger.info(f"assembling {len(cut)} clips into {film_path}")
     metadata = manifest_metadata(plan.film, records, profile=plan.profile, run_info=run_info)
-    with ThreadPoolExecutor(max_workers=1) as beside:  # the report's frames are read while the film is cut
-        thumbnails = beside.submit(read_thumbnails, records)
-        assembly = assemble(
-            plan.film,
-            cut,
-            film_path,
-            width=plan.width,
-            height=plan.height,
-            metadata=metadata,
-            progress=logger.info,
-            quick=plan.for_checking,
-        )
-        paths = write_report(
+    planned = plan_cut(
+        plan.film, cut, film_path, width=plan.width, height=plan.height, quick=plan.for_checking, progress=logger.info
+    )
+    reporting = Scope()  # a cut that fails stops the report's ffmpeg (its cards can take minutes)
+    with ThreadPoolExecutor(max_workers=1) as beside:  # the report is made while ffmpeg cuts the film
+        report = beside.submit(
+            reporting.call,
+            make_report,
             plan.film,
             records,
-            assembly,
+            planned.expected,
             out_dir,
             profile=plan.profile,
             run_info=run_info,
-            thumbnails=thumbnails.result(),
         )
+        try:
+            assembly = make_cut(
+                planned, metadata=metadata, progress=logger.info, mixed_sound=lambda mix: _mixed_sound(store, mix)
+            )
+        except BaseException:
+            reporting.kill()
+            raise
+        paths = report.result().write()  # once the film is there: a failed cut leaves the last report as it was
     summary.film = str(assembly.path)
     summary.report = {name: str(path) for name, path in vars(paths).items() if path is not None}
     stamp_cut(_stamp_path(plan, out_dir), _cut_key(plan, store), summary.film, summary.report, assembly.subtitles)
+
+
+def _mixed_sound(store: ArtifactStore, mix: SoundMix) -> Path | None:
+    """The soundtrack's mix from the cache (mixed there first if need be); None when the cache
+    cannot take it (read-only: a committed cache), and the cut mixes it in its own folder."""
+    try:
+        return cached_sound(store, mix)
+    except OSError:
+        return None
 
 
 def current_cut(plan: RenderPlan, store: ArtifactStore, out_dir: Path) -> dict | None:

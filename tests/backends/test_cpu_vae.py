@@ -1,4 +1,4 @@
-"""The CPU channel norms give the pixels of the VAE class's own forward."""
+"""The VAE's CPU fast paths give the pixels of the VAE classes' own forwards."""
 
 from __future__ import annotations
 
@@ -13,16 +13,31 @@ from wanflow.backends.generate import Decoder
 
 
 @pytest.mark.parametrize("backend_id", ["t2v-a14b", "ti2v-5b"])  # the Wan2.1 VAE and the Wan2.2 one
-def test_a_cpu_decode_uses_the_fast_norms_and_keeps_every_pixel(
+def test_a_cpu_decode_uses_the_fast_paths_and_keeps_every_pixel(
     backend_id: str, tiny_model_dirs: dict[str, Path]
 ) -> None:
     decoder = Decoder.load(tiny_model_dirs[backend_id])
     norms = [module for module in decoder.vae.modules() if isinstance(module, WanRMS_norm)]
+    convs = [module for module in decoder.vae.modules() if isinstance(module, torch.nn.Conv3d)]
     assert norms and all("forward" in vars(module) for module in norms)  # replaced on this instance
+    assert convs and all("_conv_forward" in vars(module) for module in convs)
     z_dim = decoder.vae.config.z_dim
     latents = torch.randn(1, z_dim, 3, 6, 8, generator=torch.Generator().manual_seed(3))
     fast = decoder.decode(latents)
     for module in norms:
         del module.forward  # the class's own F.normalize
+    for module in convs:
+        del module._conv_forward  # PyTorch's own choice of kernel
     stock = decoder.decode(latents)
     assert fast.shape == stock.shape and numpy.abs(fast.astype(int) - stock.astype(int)).max() <= 1
+
+
+def test_the_fast_convolution_takes_onednn_where_pytorch_takes_its_slow_kernel(
+    tiny_model_dirs: dict[str, Path],
+) -> None:
+    decoder = Decoder.load(tiny_model_dirs["t2v-a14b"])
+    latents = torch.randn(1, decoder.vae.config.z_dim, 2, 18, 32, generator=torch.Generator().manual_seed(4))
+    with torch.profiler.profile() as profile:
+        decoder.decode(latents)
+    kernels = {event.key for event in profile.key_averages()}
+    assert "aten::mkldnn_convolution" in kernels and "aten::slow_conv3d_forward" not in kernels
