@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy
@@ -10,6 +12,8 @@ import torch
 from diffusers.models.autoencoders.autoencoder_kl_wan import WanRMS_norm
 
 from wanflow.backends.generate import Decoder
+from wanflow.backends.pool import ModelPool
+from wanflow.take import RenderSettings
 
 
 @pytest.mark.parametrize("backend_id", ["t2v-a14b", "ti2v-5b"])  # the Wan2.1 VAE and the Wan2.2 one
@@ -41,3 +45,22 @@ def test_the_fast_convolution_takes_onednn_where_pytorch_takes_its_slow_kernel(
         decoder.decode(latents)
     kernels = {event.key for event in profile.key_averages()}
     assert "aten::mkldnn_convolution" in kernels and "aten::slow_conv3d_forward" not in kernels
+
+
+def test_two_threads_decode_at_once_each_with_its_own_causal_cache(tiny_model_dirs: dict[str, Path]) -> None:
+    """An in-process preview decodes two clips at once with one VAE (`ModelPool.decode_slots`)."""
+    decoder = Decoder.load(tiny_model_dirs["t2v-a14b"])
+    z_dim = decoder.vae.config.z_dim
+    latents = [torch.randn(1, z_dim, 6, 6, 8, generator=torch.Generator().manual_seed(seed)) for seed in (5, 6)]
+    alone = [decoder.decode(one) for one in latents]
+    pool = ModelPool(RenderSettings(), decode_slots=2)
+    inside = threading.Barrier(2, timeout=30)
+
+    def decode(one: torch.Tensor) -> numpy.ndarray:
+        with pool.decoding():
+            inside.wait()  # both threads hold the decode stage before either decodes
+            return decoder.decode(one)
+
+    with ThreadPoolExecutor(2) as threads:
+        together = list(threads.map(decode, latents))
+    assert all(numpy.array_equal(a, b) for a, b in zip(alone, together, strict=True))

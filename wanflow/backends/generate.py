@@ -8,6 +8,7 @@ diffusers pipeline returns them with `output_type="latent"`.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from collections.abc import Callable
@@ -349,12 +350,14 @@ class Decoder:
 
     @torch.inference_mode()
     def decode(self, latents: torch.Tensor) -> numpy.ndarray:
-        """uint8 [frames, H, W, 3]; the same pixels the pipeline's own decode produces."""
+        """uint8 [frames, H, W, 3]; the same pixels the pipeline's own decode produces (two threads may
+        decode at once)."""
         if latents.ndim != 5 or latents.shape[0] != 1 or latents.shape[1] != self.vae.config.z_dim:
             raise UserError(
                 f"latents of shape {tuple(latents.shape)} do not fit this VAE (z_dim {self.vae.config.z_dim})"
             )
         x = latents.to(self.device, torch.float32) * self._std + self._mean
-        video = self.vae.decode(x, return_dict=False)[0][0]  # [3, F, H, W] in [-1, 1]
+        vae = copy.copy(self.vae)  # its own causal cache (`_feat_map`): decodes in two threads share only weights
+        video = vae.decode(x, return_dict=False)[0][0]  # [3, F, H, W] in [-1, 1]
         frames = (video / 2 + 0.5).clamp(0, 1).mul(255).round().to(torch.uint8)
         return frames.permute(1, 2, 3, 0).contiguous().cpu().numpy()

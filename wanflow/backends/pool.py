@@ -2,7 +2,8 @@
 
 Two tasks of one process may share a pool (an in-process run on tiny models decodes one take
 while it generates the next): the model stage (prompts, then generation) is taken in the run's
-order (`wanflow.backends.turns`), the decode stage by one clip at a time, and loads take one more
+order (`wanflow.backends.turns`), the decode stage by `decode_slots` clips at a time (one, unless
+the run says), and loads take one more
 lock, since `from_pretrained` patches torch's module construction for the whole process while it
 runs.
 
@@ -49,16 +50,20 @@ class ModelPool:
     _memory: str | None = None  # the memory plan the resident generator holds its experts by
     _decoders: dict[Path, object] = field(default_factory=dict)
     turns: Turns = field(default_factory=Turns)  # the model stage: prompts and generation, in the run's order
-    _decoding: threading.Lock = field(default_factory=threading.Lock)
+    decode_slots: int = 1  # clips decoded at once (one VAE, each decode with its own causal cache)
+    _decoding: threading.BoundedSemaphore = field(init=False)
     _loading_lock: threading.RLock = field(default_factory=threading.RLock)
     _listeners: threading.local = field(default_factory=threading.local)  # per thread: told of each load
+
+    def __post_init__(self) -> None:
+        self._decoding = threading.BoundedSemaphore(self.decode_slots)
 
     def modelling(self) -> AbstractContextManager[object]:
         """The model stage, one piece of work at a time and in turn: encoding prompts, generating latents."""
         return self.turns.stage()
 
     def decoding(self) -> AbstractContextManager[object]:
-        """The decode stage, one clip at a time (it may run beside the model stage)."""
+        """The decode stage, `decode_slots` clips at a time (it may run beside the model stage)."""
         return self._decoding
 
     @contextmanager

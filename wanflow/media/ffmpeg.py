@@ -151,9 +151,10 @@ def stream_clip(
     *,
     crf: int = 18,
     preset: str = H264_PRESET,
+    threads: int | None = None,
 ) -> None:
     """uint8 [H, W, 3] frames, as they are made -> H.264 yuv420p mp4, written atomically: ffmpeg
-    encodes each frame while the next is drawn."""
+    encodes each frame while the next is drawn. `threads`: x264's (None: one per core and more)."""
     width, height = size
     if width % 2 or height % 2:
         raise ValueError(f"a clip needs an even size, got {width}x{height}")
@@ -172,7 +173,8 @@ def stream_clip(
             "pipe:0",
         ]
         args += ["-an", "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p"]
-        args += ["-movflags", "+faststart", "-f", "mp4", str(temp)]
+        args += [*(["-threads", str(threads)] if threads is not None else []), "-movflags", "+faststart"]
+        args += ["-f", "mp4", str(temp)]
         command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", *args]
         process = children.popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors)
         with children.killed_on_error(process):
@@ -192,9 +194,10 @@ def stream_clip(
             raise file_error(path, "ffmpeg failed to write the clip: " + errors.read().decode(errors="replace")[-400:])
 
 
-def read_frames(path: Path, indices: Sequence[int] | None = None) -> np.ndarray:
-    """Decode a clip to uint8 [F, H, W, 3]; `indices` picks frames (negative counts from the end)."""
-    info = probe(path)
+def read_frames(path: Path, indices: Sequence[int] | None = None, info: VideoInfo | None = None) -> np.ndarray:
+    """Decode a clip to uint8 [F, H, W, 3]; `indices` picks frames (negative counts from the end).
+    `info`: the clip's `probe`, when the caller has it already."""
+    info = info if info is not None else probe(path)
     args = [*clip_input(path), "-map", "0:v:0"]
     wanted: list[int] = []
     if indices is not None:

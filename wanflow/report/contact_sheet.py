@@ -26,16 +26,16 @@ def thumbnail(image: Image.Image) -> Image.Image:
 
 def clip_thumbnails(clip: Path) -> list[Image.Image]:
     """First, middle and last frame of the clip, THUMB_WIDTH wide."""
-    middle = probe(clip).frames // 2
-    return [thumbnail(Image.fromarray(frame)) for frame in read_frames(clip, [0, middle, -1])]
+    info = probe(clip)
+    return [thumbnail(Image.fromarray(frame)) for frame in read_frames(clip, [0, info.frames // 2, -1], info)]
 
 
 def take_thumbnails(record: ShotRecord) -> list[Image.Image]:
     """The middle frame of each take (where takes differ most from their shared start)."""
     images = []
     for take in record.takes:
-        middle = probe(take.clip).frames // 2
-        images.append(thumbnail(Image.fromarray(read_frames(take.clip, [middle])[0])))
+        info = probe(take.clip)
+        images.append(thumbnail(Image.fromarray(read_frames(take.clip, [info.frames // 2], info)[0])))
     return images
 
 

@@ -98,7 +98,7 @@ def _engine(prepared: PreparedRun) -> Iterator[_Engine]:
     beating()  # heartbeats for a watched server's zombie automation, until the flow run ends
     if not request.distributed:
         slots = _local_slots(prepared.plan)
-        with ThreadPoolTaskRunner(max_workers=slots) as runner, run_pool(request.settings):
+        with ThreadPoolTaskRunner(max_workers=slots) as runner, run_pool(request.settings, decode_slots=slots):
             yield _Engine(runner, slots=slots)
         return
     from prefect_dask import DaskTaskRunner
@@ -117,9 +117,9 @@ def _engine(prepared: PreparedRun) -> Iterator[_Engine]:
 def _local_slots(plan: RenderPlan) -> int:
     """How many takes an in-process run works on at once.
 
-    Drawn takes (the animatic) use no model: one per core. The tiny models (preview) decode one
-    take while the next generates: two, since the pool runs one generation at a time. Real
-    models: one, as the card's memory plan assumes.
+    Drawn takes (the animatic) use no model: one per core. The tiny models (preview): two, each
+    decoding while the other generates or decodes (the pool runs one generation at a time, and
+    decoding is most of a tiny take's time). Real models: one, as the card's memory plan assumes.
     """
     if all(job.settings.animatic for job in plan.takes):
         return os.cpu_count() or 1

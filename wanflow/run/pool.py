@@ -27,9 +27,10 @@ _run_pool: ContextVar[ModelPool | None] = ContextVar("wanflow_run_pool", default
 
 
 @contextmanager
-def run_pool(settings: RenderSettings) -> Iterator[ModelPool]:
-    """An in-process run's own pool: its tasks (threads of this process) use it; freed at the end."""
-    pool = ModelPool(settings)
+def run_pool(settings: RenderSettings, decode_slots: int = 1) -> Iterator[ModelPool]:
+    """An in-process run's own pool: its tasks (threads of this process) use it; freed at the end.
+    `decode_slots`: clips it decodes at once (the tiny models on a CPU: one per slot)."""
+    pool = ModelPool(settings, decode_slots=decode_slots)
     token = _run_pool.set(pool)
     try:
         yield pool
