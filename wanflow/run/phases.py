@@ -4,8 +4,8 @@ Each phase reads and fills the content-addressed cache, so a phase that finds it
 does no work and loads no model. Models are held by a `ModelPool` that loads each one at most
 once per run and keeps one generator in memory at a time. Encoding and generation take the
 pool's model stage, decoding its decode stage: two tasks sharing a pool overlap a decode with
-the next generation, never two generations. No Prefect here: `wanflow.run.tasks`
-wraps these in tasks.
+the next generation (or, on the tiny models, with another decode), never two generations.
+No Prefect here: `wanflow.run.tasks` wraps these in tasks.
 """
 
 from __future__ import annotations
