@@ -18,7 +18,7 @@ from PIL import Image
 from wanflow.film import Film, Look, Scene, Shot, TitleCard, Transition
 from wanflow.media.cut import AssemblyResult, CutClip, assemble
 from wanflow.media.ffmpeg import probe, write_clip
-from wanflow.report.storyboard import ReportPaths, ShotRecord, manifest_metadata, write_report
+from wanflow.report.storyboard import ReportPaths, ShotRecord, make_report, manifest_metadata
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -85,7 +85,7 @@ def reported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Film, list[ShotR
         height=36,
         metadata=metadata,
     )
-    paths = write_report(film, records, result, root / "out", profile="preview", run_info={"host": "test"})
+    paths = make_report(film, records, result, root / "out", profile="preview", run_info={"host": "test"}).write()
     return film, records, result, paths
 
 

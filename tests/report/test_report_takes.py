@@ -17,7 +17,7 @@ from PIL import Image
 from wanflow.film import Film, Scene, Shot
 from wanflow.media.cut import CutClip, assemble
 from wanflow.media.ffmpeg import write_clip
-from wanflow.report.storyboard import ShotRecord, TakeRecord, write_report
+from wanflow.report.storyboard import ShotRecord, TakeRecord, make_report
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SHADES = {1: 40, 2: 120, 3: 220}  # take -> grey level of its clip
@@ -60,7 +60,7 @@ def reported(tmp_path_factory: pytest.TempPathFactory):
         ShotRecord(shot=shots[1], clip=takes[1].clip, settings=take_settings(seed=1002), takes=tuple(takes), **common),
     ]
     result = assemble(film, [CutClip(r.shot, r.clip) for r in records], out / "film.mp4", width=64, height=36)
-    return records, write_report(film, records, result, out, profile="preview", run_info={})
+    return records, make_report(film, records, result, out, profile="preview", run_info={}).write()
 
 
 def test_the_storyboard_plays_each_take_muted_and_marks_the_chosen_one(reported) -> None:
@@ -107,7 +107,7 @@ def test_a_report_without_takes_to_compare_has_no_takes_row(reported, tmp_path: 
     single = [replace(records[0], shot=replace(records[0].shot, index=0))]
     film = Film(tmp_path / "film.yaml", "ef" * 32, "One", "zh", (Scene("s", None, (single[0].shot,)),))
     result = assemble(film, [CutClip(single[0].shot, single[0].clip)], tmp_path / "film.mp4", width=64, height=36)
-    paths = write_report(film, single, result, tmp_path, profile="preview", run_info={})
+    paths = make_report(film, single, result, tmp_path, profile="preview", run_info={}).write()
     assert Image.open(paths.contact_sheet).height == 108 + 2 * 8  # one row: 64x36 thumbnails at 192 wide, padded
     assert "<video" not in paths.html.read_text(encoding="utf-8")
 

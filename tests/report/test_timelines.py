@@ -20,7 +20,7 @@ from wanflow.film import AudioTrack, Output, TitleCard, Transition
 from wanflow.media.cut import CutClip, assemble
 from wanflow.media.ffmpeg import VideoInfo, ffmpeg_exe, media_duration, probe, write_clip
 from wanflow.media.timeline import plan_timeline
-from wanflow.report import ShotRecord, write_report
+from wanflow.report import ShotRecord, make_report
 from wanflow.report.otio import SoundtrackSpan, TimelineMedia, build_otio
 
 FPS = 24
@@ -105,7 +105,7 @@ def cut(tmp_path_factory: pytest.TempPathFactory):
         )
         for s, c in zip(shots, clips)
     ]
-    paths = write_report(spec, records, result, root / "out", profile="preview", run_info={})
+    paths = make_report(spec, records, result, root / "out", profile="preview", run_info={}).write()
     return result, paths
 
 

@@ -268,24 +268,6 @@ class Report:
         return self.paths
 
 
-def write_report(
-    film: Film,
-    records: list[ShotRecord],
-    assembly: AssemblyResult | None,
-    out_dir: Path,
-    *,
-    profile: str,
-    run_info: dict,
-    not_cut: str | None = None,
-    thumbnails: Thumbnails | None = None,
-) -> ReportPaths:
-    """Write the report files and the film's timelines into `out_dir` (atomically, each)."""
-    made = make_report(
-        film, records, assembly, out_dir, profile=profile, run_info=run_info, not_cut=not_cut, thumbnails=thumbnails
-    )
-    return made.write()
-
-
 def make_report(
     film: Film,
     records: list[ShotRecord],
@@ -297,8 +279,9 @@ def make_report(
     not_cut: str | None = None,
     thumbnails: Thumbnails | None = None,
 ) -> Report:
-    """The report and the film's timelines for `out_dir`, made while the film is cut (`assembly`
-    says what the cut will write) and written once it is.
+    """The report and the film's timelines for `out_dir`: `make_report(...).write()` writes them
+    (each file atomically). A run makes it while the film is cut (`assembly` says what the cut
+    will write) and writes it once the film is there.
 
     Without an `assembly` (the film could not be cut: `not_cut` says why), the report shows the
     shots that have clips, and there is no timeline. `thumbnails`: `read_thumbnails(records)`,
@@ -381,5 +364,4 @@ __all__ = [
     "read_thumbnails",
     "Report",
     "make_report",
-    "write_report",
 ]

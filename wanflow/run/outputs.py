@@ -30,7 +30,7 @@ def assemble_and_report(plan: RenderPlan, store: ArtifactStore, summary: RunSumm
     still leaves something to see)."""
     from wanflow.media.children import Scope
     from wanflow.media.cut import CutClip, make_cut, plan_cut
-    from wanflow.report.storyboard import make_report, manifest_metadata, write_report
+    from wanflow.report.storyboard import make_report, manifest_metadata
 
     takes = write_takes(plan, store, summary, out_dir)
     clip_paths = {job.shot_id: cached_clip(store, job.keys.clip) for job in plan.jobs}
@@ -51,9 +51,9 @@ def assemble_and_report(plan: RenderPlan, store: ArtifactStore, summary: RunSumm
         logger.warning(summary.note)
         if records:
             _stamp_path(plan, out_dir).unlink(missing_ok=True)  # this report replaces the cut's
-            paths = write_report(
+            paths = make_report(
                 plan.film, records, None, out_dir, profile=plan.profile, run_info=run_info, not_cut=summary.note
-            )
+            ).write()
             summary.report = {name: str(path) for name, path in vars(paths).items() if path is not None}
         return
     film_path = film_path_of(out_dir, plan.film.path)
