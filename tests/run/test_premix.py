@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
+
+import psutil
+import pytest
 
 from wanflow.cache import ArtifactStore
 from wanflow.media.ffmpeg import audio_samples
@@ -46,3 +50,14 @@ def test_a_film_without_a_soundtrack_plans_no_mix(tmp_path: Path) -> None:
     spec.write_text(text[:start] + text[text.index("\nprofiles:", start) + 1 :], encoding="utf-8")
     prepared = prepare_run(RunRequest(spec, "animatic", out=tmp_path / "out"), log=lambda _: None)
     assert planned_mix(prepared.plan) is None
+
+
+def test_a_run_that_fails_stops_its_mix_and_leaves_no_entry(tmp_path: Path) -> None:
+    spec = _example(tmp_path)
+    prepared = prepare_run(RunRequest(spec, "animatic", out=tmp_path / "out"), log=lambda _: None)
+    with pytest.raises(KeyboardInterrupt), sound_mixed_meanwhile(prepared):
+        time.sleep(0.2)  # the mix's ffmpeg has started
+        raise KeyboardInterrupt
+    mix = planned_mix(prepared.plan)
+    assert mix is not None and ArtifactStore(prepared.cache_dir).get_file("sounds", mix.key()) is None
+    assert not [child for child in psutil.Process().children(recursive=True) if "ffmpeg" in child.name()]

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from wanflow.cache import ArtifactStore
+from wanflow.media.children import Scope
 from wanflow.media.ffmpeg import VideoInfo
 from wanflow.media.sound import SoundMix, cached_sound, sound_mix
 from wanflow.media.timeline import CutClip, plan_timeline
@@ -69,16 +70,21 @@ def soundtrack_keys(spec_path: Path) -> set[str]:
 @contextmanager
 def sound_mixed_meanwhile(prepared: PreparedRun) -> Iterator[None]:
     """Mix the film's soundtrack into the cache while the block runs; it waits for the mix on
-    leaving, so no ffmpeg outlives the run. A run of some shots only (`--only`) mixes nothing."""
+    leaving (and stops it when the block fails), so no ffmpeg outlives the run. A run of some
+    shots only (`--only`) mixes nothing."""
     cut_follows = {job.shot_id for job in prepared.jobs} == {job.shot_id for job in prepared.plan.jobs}
     mix = planned_mix(prepared.plan) if cut_follows else None
     if mix is None:
         yield
         return
+    mixing = Scope()  # a run that fails or is interrupted stops the mix's ffmpeg
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wanflow-premix") as mixer:
-        mixed = mixer.submit(cached_sound, ArtifactStore(prepared.cache_dir), mix)
+        mixed = mixer.submit(mixing.call, cached_sound, ArtifactStore(prepared.cache_dir), mix)
         try:
             yield
+        except BaseException:
+            mixing.kill()
+            raise
         finally:
             error = mixed.exception()  # waits: an error here is the cut's to meet and report
             if error is not None:
