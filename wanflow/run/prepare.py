@@ -12,6 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import GetCoreSchemaHandler
+from pydantic_core import CoreSchema, core_schema
+
 from wanflow.backends.store import find_model
 from wanflow.cache import ArtifactStore, check_cache_links, default_cache_dir
 from wanflow.catalog import BACKENDS
@@ -61,6 +64,12 @@ class PreparedRun:
     cache_dir: Path
     out_dir: Path
     seconds: float = 0.0  # how long preparing took (the run's `plan` phase)
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: object, handler: GetCoreSchemaHandler) -> CoreSchema:
+        """Opaque to pydantic. Prefect builds a flow's parameter schema when the flow is defined,
+        for deployment forms this flow never has; walking every type of a plan cost each run 0.25 s."""
+        return core_schema.any_schema()
 
     def renders_takes(self) -> bool:
         """Some selected take is generated (not drawn: the animatic) and forced or lacks its clip:
