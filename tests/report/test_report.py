@@ -18,7 +18,8 @@ from PIL import Image
 from wanflow.film import Film, Look, Scene, Shot, TitleCard, Transition
 from wanflow.media.cut import AssemblyResult, CutClip, assemble
 from wanflow.media.ffmpeg import probe, write_clip
-from wanflow.report.storyboard import ReportPaths, ShotRecord, make_report, manifest_metadata
+from wanflow.report import contact_sheet as contact_sheet_module
+from wanflow.report.storyboard import ReportPaths, ShotRecord, make_report, manifest_metadata, read_thumbnails
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -196,3 +197,17 @@ def test_storyboard_html_shows_every_shot_in_a_real_browser(reported, tmp_path: 
     for record in records:
         assert f'id="shot-{record.shot.id}"' in dom
         assert record.prompt.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") in dom
+
+
+def test_thumbnails_read_with_the_cuts_probes_probe_nothing_again(reported, monkeypatch) -> None:
+    _, records, _, _ = reported
+    probes = {record.clip: probe(record.clip) for record in records}
+    alone = read_thumbnails(records)
+
+    def probed_twice(path: Path) -> None:
+        raise AssertionError(f"{path} probed again")
+
+    monkeypatch.setattr(contact_sheet_module, "probe", probed_twice)
+    given = read_thumbnails(records, probes)
+    for shot_id, images in alone[0].items():
+        assert [image.tobytes() for image in images] == [image.tobytes() for image in given[0][shot_id]]

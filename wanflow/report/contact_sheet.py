@@ -10,7 +10,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from wanflow.media.cut import AssemblyResult
-from wanflow.media.ffmpeg import probe, read_frames
+from wanflow.media.ffmpeg import VideoInfo, probe, read_frames
 from wanflow.media.fonts import load_label_font
 from wanflow.report.records import ShotRecord
 
@@ -24,9 +24,9 @@ def thumbnail(image: Image.Image) -> Image.Image:
     return image.convert("RGB").resize((THUMB_WIDTH, height), Image.Resampling.LANCZOS)
 
 
-def clip_thumbnails(clip: Path) -> list[Image.Image]:
-    """First, middle and last frame of the clip, THUMB_WIDTH wide."""
-    info = probe(clip)
+def clip_thumbnails(clip: Path, info: VideoInfo | None = None) -> list[Image.Image]:
+    """First, middle and last frame of the clip, THUMB_WIDTH wide (`info`: its probe, if made already)."""
+    info = info if info is not None else probe(clip)
     return [thumbnail(Image.fromarray(frame)) for frame in read_frames(clip, [0, info.frames // 2, -1], info)]
 
 

@@ -11,6 +11,7 @@ import base64
 import io
 import json
 import os
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -23,6 +24,7 @@ import wanflow
 from wanflow.atomic import write_bytes_atomic
 from wanflow.film import Film, Shot
 from wanflow.media.cut import AssemblyResult
+from wanflow.media.ffmpeg import VideoInfo
 from wanflow.report.contact_sheet import clip_thumbnails, contact_sheet, take_thumbnails, thumbnail
 from wanflow.report.otio import build_otio, render_timeline_media
 from wanflow.report.records import ShotRecord, TakeRecord
@@ -241,11 +243,13 @@ Thumbnails = tuple[dict[str, list[Image.Image]], dict[str, list[Image.Image]]]
 """By shot id: its first, middle and last frame; the middle frame of each take it compares."""
 
 
-def read_thumbnails(records: list[ShotRecord]) -> Thumbnails:
-    """What the contact sheet and the HTML show of each clip; every read is an ffmpeg process, run side by side."""
+def read_thumbnails(records: list[ShotRecord], probes: Mapping[Path, VideoInfo] | None = None) -> Thumbnails:
+    """What the contact sheet and the HTML show of each clip; every read is an ffmpeg process, run
+    side by side. `probes`: the clips' probes by path, when the cut made them already."""
     compared = [record for record in records if record.compared]
+    known = probes or {}
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as readers:
-        frames = readers.map(clip_thumbnails, [record.clip for record in records])
+        frames = readers.map(lambda record: clip_thumbnails(record.clip, known.get(record.clip)), records)
         takes = readers.map(take_thumbnails, compared)
         return (
             dict(zip((record.shot.id for record in records), frames)),
@@ -278,6 +282,7 @@ def make_report(
     run_info: dict,
     not_cut: str | None = None,
     thumbnails: Thumbnails | None = None,
+    probes: Mapping[Path, VideoInfo] | None = None,
 ) -> Report:
     """The report and the film's timelines for `out_dir`: `make_report(...).write()` writes them
     (each file atomically). A run makes it while the film is cut (`assembly` says what the cut
@@ -285,11 +290,11 @@ def make_report(
 
     Without an `assembly` (the film could not be cut: `not_cut` says why), the report shows the
     shots that have clips, and there is no timeline. `thumbnails`: `read_thumbnails(records)`,
-    when the caller read them already (beside the cut, say).
+    when the caller read them already; `probes`: the clips' probes, when the cut made them.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = build_manifest(film, records, profile=profile, run_info=run_info)
-    thumbs = thumbnails if thumbnails is not None else read_thumbnails(records)
+    thumbs = thumbnails if thumbnails is not None else read_thumbnails(records, probes)
     if assembly is None:
         manifest["output"] = None
         manifest["not_cut"] = not_cut

@@ -78,6 +78,7 @@ def assemble_and_report(plan: RenderPlan, store: ArtifactStore, summary: RunSumm
             out_dir,
             profile=plan.profile,
             run_info=run_info,
+            probes=dict(zip((clip.path for clip in planned.clips), planned.infos, strict=True)),
         )
         try:
             assembly = make_cut(
