@@ -14,6 +14,7 @@ from wanflow import settings
 # A run's temporary Prefect server ends with the run here, as every test expects of its processes;
 # the tests of the kept server (tests/run/test_server.py) ask for a linger themselves.
 os.environ["WANFLOW_SERVER_LINGER"] = "0"
+os.environ["WANFLOW_WARM_LINGER"] = "0"  # tests/cli/test_warm.py turns it on
 
 
 @pytest.fixture(autouse=True)

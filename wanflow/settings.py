@@ -50,6 +50,12 @@ class Settings(BaseSettings):
         le=86400,
         description="Seconds Prefect's temporary server stays up after a run, for the next one (0: it ends with the run).",
     )
+    warm_linger: float = Field(
+        600,
+        ge=0,
+        le=86400,
+        description="Seconds a warm wanflow process (its libraries imported) waits after a run for the next one (0: none).",
+    )
     cuda_visible_devices: str | None = Field(
         None,
         validation_alias="CUDA_VISIBLE_DEVICES",

@@ -54,7 +54,7 @@ for _name in _COMMAND_MODULES:
 def main() -> None:
     """Console-script entry point: bad input anywhere ends with its problems and exit code 2."""
     try:
-        app(standalone_mode=True)
+        app(standalone_mode=True, prog_name="wanflow")
         code: int | str | None = 0
     except UserError as error:
         print_problems(error)

@@ -42,12 +42,19 @@ def server_setup_command() -> None:
 
 @server_app.command("stop")
 def server_stop_command() -> None:
-    """Stop the temporary Prefect server that runs keep between them (`WANFLOW_SERVER_LINGER`) now."""
+    """Stop what runs keep between them now: Prefect's temporary server (`WANFLOW_SERVER_LINGER`) and
+    the warm wanflow processes (`WANFLOW_WARM_LINGER`; each after the runs it is serving)."""
+    from wanflow.cli import warm
     from wanflow.run.server import stop_kept_servers
 
     stopped = stop_kept_servers()
     console.print(
         f"stopped {stopped} temporary Prefect server(s)" if stopped else "no temporary Prefect server is running",
+        highlight=False,
+    )
+    warmed = warm.stop_all()
+    console.print(
+        f"stopped {warmed} warm wanflow process(es)" if warmed else "no warm wanflow process is running",
         highlight=False,
     )
 

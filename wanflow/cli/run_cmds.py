@@ -247,7 +247,7 @@ def run_command(
             workers=workers,
             gpus=gpu_ids(gpus),
         )
-        result = render(request, log=_dim)
+        result = render(request, log=_dim, on_render=_warm_for_the_next_run)
     if result.summary is None:
         console.print(f"[bold red]run failed[/]: {named(result.error)}", soft_wrap=True)
         raise typer.Exit(result.exit_code)
@@ -313,6 +313,17 @@ def _print_summary(summary) -> None:
         console.print(f"  {name}: {named(path)}")
     if summary.note:
         console.print(f"[yellow]{named(summary.note)}[/]")
+
+
+def _warm_for_the_next_run() -> None:
+    """Say this run is a warm process's, or leave one for the next run (`wanflow.cli.warm`)."""
+    from wanflow import settings as environment
+    from wanflow.cli import warm
+
+    if warm.served:
+        _dim("using a warm wanflow process kept from an earlier run (its libraries already imported)")
+    else:
+        warm.start(environment.current().warm_linger, _dim)
 
 
 def _dim(message: str) -> None:

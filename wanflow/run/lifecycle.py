@@ -43,8 +43,11 @@ class RunResult:
         return 1 if self.summary.count("failed") or self.summary.count("skipped") else 0
 
 
-def render(request: RunRequest, log: Log = print) -> RunResult:
-    """Render the storyboard into a film. Bad input raises UserError before anything starts."""
+def render(request: RunRequest, log: Log = print, on_render: Callable[[], None] | None = None) -> RunResult:
+    """Render the storyboard into a film. Bad input raises UserError before anything starts.
+
+    `on_render`: called once the run knows it has takes to render or a film to cut (the command
+    line leaves a warm process for the next run then)."""
     prepared = prepare_run(request, log=log)
     _check_engine(prepared)
     with writing(prepared.out_dir):  # one writer at a time; what a killed run left is removed
@@ -61,6 +64,9 @@ def render(request: RunRequest, log: Log = print) -> RunResult:
         return _result(prepared, render_prepared.fn(prepared))
     from wanflow.run.premix import sound_mixed_meanwhile
     from wanflow.run.server import run_server
+
+    if on_render is not None:
+        on_render()
 
     with quiet_api_tracebacks(), sound_mixed_meanwhile(prepared), run_server(log=log) as server_up:
         if not request.distributed and prepared.renders_takes():
