@@ -121,3 +121,25 @@ def test_an_animatic_take_with_an_end_image_ends_on_it(tmp_path: Path) -> None:
     with Image.open(tmp_path / "end.png") as end:
         framed = np.asarray(fit_end_image(end, job.settings, BACKENDS[job.backend]))
     assert psnr(last, framed) >= 35 and psnr(first, framed) < 20  # from the start picture to the end one
+
+
+def test_a_take_made_by_an_earlier_try_of_the_same_run_counts_as_rendered(prefect_server, tmp_path: Path) -> None:
+    """A Prefect retry after the clip was written, or a task Dask ran twice, finds the clip in the
+    cache: this run still made it. The next run finds it cached."""
+    from prefect import flow
+
+    from wanflow.run.tasks import render_task
+    from wanflow.take import RenderSettings
+
+    job = make_plan(load_film(EXAMPLE), "animatic").job("sea")
+    cache = tmp_path / "cache"
+
+    @flow
+    def tries(count: int) -> list:
+        return [render_task(job, cache, RenderSettings(), None, False) for _ in range(count)]
+
+    first, second = tries(2)
+    assert (first.decoded, second.decoded) == (True, False)  # the second try found the first's clip
+    assert first.made_this_run and second.made_this_run
+    (later,) = tries(1)
+    assert not later.decoded and not later.made_this_run

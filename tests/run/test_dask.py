@@ -270,7 +270,7 @@ def test_a_film_splits_over_two_warm_workers_and_an_edit_reloads_nothing(
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     run = _run_json(out)
     shots = {shot["shot_id"]: shot for shot in run["shots"]}
-    assert {shot["status"] for shot in shots.values()} == {"rendered"}
+    assert {shot["status"] for shot in shots.values()} == {"rendered"}, (shots, first.stdout[-3000:])
     assert {shot["worker"] for shot in shots.values()} == {"cpu0", "cpu1"}  # both workers rendered
     per_worker = Counter((load["worker"], load["model"]) for load in run["loads"])
     assert max(per_worker.values()) == 1  # no model loaded twice on one worker

@@ -25,9 +25,11 @@ def draw_take(
     upstream_clip: Path | None,
     end_clip: Path | None = None,
     force: bool = False,
+    run: str | None = None,
 ) -> ShotWork:
     """The take's clip, drawn unless the cache holds it: a continuation from its upstream's clip,
-    a take with an end frame cross-fading to it (its `end_image:`, or `end_clip`'s first frame)."""
+    a take with an end frame cross-fading to it (its `end_image:`, or `end_clip`'s first frame).
+    The clip's meta names the `run` (flow run id) that drew it."""
     started = time.perf_counter()
     take = job.settings
     existing = None if force else cached_clip(store, job.keys.clip)
@@ -51,5 +53,7 @@ def draw_take(
         staging = store.scratch_dir() / f"{job.keys.clip}.mp4"
         write_animatic(picture, clip, staging, end)
         meta = {"shot": job.shot_id, "take": job.take, "frames": take.frames, "fps": take.fps, "animatic": True}
+        if run is not None:
+            meta["run"] = run
         path = store.put_file("clips", job.keys.clip, staging, meta)
     return ShotWork(True, True, path, time.perf_counter() - started)

@@ -234,8 +234,7 @@ def _gather(dispatcher: Dispatcher, takes, summary: RunSummary, prepared: Prepar
         if report is None:
             outcome.status, outcome.error = unit.state, unit.error
             continue
-        retried = len(unit.attempts) > 1  # a dead attempt may have made the latents this one decoded
-        outcome.status = "rendered" if report.generated or report.decoded or retried else "cached"
+        outcome.status = "rendered" if report.made_this_run else "cached"
         outcome.seconds, outcome.clip, outcome.worker = report.seconds, report.clip, report.worker
         outcome.started, outcome.ended = report.started, report.ended
     reports = [unit.report for unit in units.values() if unit.report is not None]

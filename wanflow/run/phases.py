@@ -108,8 +108,11 @@ def generate_latents(
     return True
 
 
-def decode_clip(job: RenderJob, store: ArtifactStore, pool: ModelPool, *, force: bool = False) -> tuple[Path, bool]:
-    """Decode the shot's latents to an mp4 clip in the cache. Returns (clip path, decoded now)."""
+def decode_clip(
+    job: RenderJob, store: ArtifactStore, pool: ModelPool, *, force: bool = False, run: str | None = None
+) -> tuple[Path, bool]:
+    """Decode the shot's latents to an mp4 clip in the cache, its meta naming the `run` that made it.
+    Returns (clip path, decoded now)."""
     from wanflow.backends.render import decode_latents
     from wanflow.media.ffmpeg import write_clip
 
@@ -124,6 +127,8 @@ def decode_clip(job: RenderJob, store: ArtifactStore, pool: ModelPool, *, force:
         staging = store.scratch_dir() / f"{job.keys.clip}.mp4"
         write_clip(frames, job.settings.fps, staging)
         meta = {"shot": job.shot_id, "take": job.take, "frames": int(frames.shape[0]), "fps": job.settings.fps}
+        if run is not None:
+            meta["run"] = run
         return store.put_file("clips", job.keys.clip, staging, meta), True
 
 
@@ -144,9 +149,11 @@ def render_shot(
     end_clip: Path | None = None,
     force: bool = False,
     log: Log = _default_log,
+    run: str | None = None,
 ) -> ShotWork:
     """Latents then clip for one shot, each only if the cache lacks it; a continuation starts on
-    the last frame of its upstream clip, a shot that ends on a rendered shot ends on its first frame."""
+    the last frame of its upstream clip, a shot that ends on a rendered shot ends on its first frame.
+    The clip's meta names the `run` (flow run id) that made it."""
     started = time.perf_counter()
     condition: Path | None = job.shot.image
     end: Path | None = job.settings.end_image
@@ -157,7 +164,7 @@ def render_shot(
             end = first_frame_image(end_clip, store.scratch_dir() / f"{job.keys.latents}-end.png")
     generated = generate_latents(job, store, pool, condition_image=condition, end_image=end, force=force, log=log)
     pool.turns.leave()  # the next take may use the model stage while this one decodes
-    clip, decoded = decode_clip(job, store, pool, force=force)
+    clip, decoded = decode_clip(job, store, pool, force=force, run=run)
     return ShotWork(generated, decoded, clip, time.perf_counter() - started)
 
 

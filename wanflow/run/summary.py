@@ -19,6 +19,7 @@ class TaskReport:
     started: float | None = None  # wall clock (Unix time) where it ran
     ended: float | None = None
     decoded: bool = False  # the clip was decoded now (its latents may come from a dead attempt)
+    made_this_run: bool = False  # this task, or an earlier try of it in this run, made the clip
 
 
 @dataclass

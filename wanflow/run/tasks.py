@@ -88,11 +88,16 @@ def render_task(
     end = cached_clip(store, end_clip_key) if end_clip_key else None
     if end_clip_key and end is None:
         raise RuntimeError(f"shot {job.name}: the clip of {job.end_job!r} is not in the cache {cache_dir}")
+    run = _flow_run_id()
     with _using(pool, turn, cache_dir) as loads:
         if job.settings.animatic:  # drawn: no model, no torch
-            work = draw_take(job, store, upstream_clip=upstream, end_clip=end, force=force)
+            work = draw_take(job, store, upstream_clip=upstream, end_clip=end, force=force, run=run)
         else:
-            work = render_shot(job, store, pool, upstream_clip=upstream, end_clip=end, force=force, log=logger.info)
+            work = render_shot(
+                job, store, pool, upstream_clip=upstream, end_clip=end, force=force, log=logger.info, run=run
+            )
+    # an earlier try of this run (a Prefect retry, a task Dask ran twice, a dead worker's) may have made the clip
+    made = work.generated or work.decoded or (run is not None and _made_by(store, job.keys.clip) == run)
     return TaskReport(
         worker_name(),
         tuple(loads),
@@ -102,7 +107,20 @@ def render_task(
         started,
         time.time(),
         decoded=work.decoded,
+        made_this_run=made,
     )
+
+
+def _flow_run_id() -> str | None:
+    from prefect.runtime import flow_run
+
+    return str(flow_run.id) if flow_run.id else None
+
+
+def _made_by(store: ArtifactStore, clip_key: str) -> str | None:
+    """The flow run that made the cached clip, as its meta says."""
+    meta = store.get_meta("clips", clip_key)
+    return meta.get("run") if meta else None
 
 
 @contextmanager
