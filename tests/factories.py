@@ -1,4 +1,5 @@
-"""Resolved storyboard objects built directly, for tests of the rooms after spec loading."""
+"""Resolved storyboard objects built directly, for tests of the rooms after spec loading, and the
+smallest storyboard a run renders (a shot and its continuation, on the tiny models)."""
 
 from __future__ import annotations
 
@@ -40,3 +41,19 @@ def take_settings(**changes: object) -> TakeSettings:
     )
     values.update(changes)
     return TakeSettings(**values)  # type: ignore[arg-type]
+
+
+def two_shot_spec(title: str) -> str:
+    """A storyboard's YAML: wade, then onward continuing from it; profile `test` on the tiny A14B models."""
+    return f"""\
+wanflow: 1
+title: {title}
+lang: en
+profiles:
+  test: {{ text: t2v-a14b, image: i2v-a14b, size: 128x80, steps: 2, tiny: true }}
+scenes:
+  - id: one
+    shots:
+      - {{ id: wade, subject: an astronaut, action: wades through water, duration: 0.5 }}
+      - {{ id: onward, subject: the astronaut, action: keeps walking, duration: 0.5, continue_from: wade }}
+"""

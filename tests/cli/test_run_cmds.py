@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from factories import two_shot_spec
 from typer.testing import CliRunner
 
 import wanflow.run.prepare
@@ -23,18 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "specs" / "film.yaml"
 runner = CliRunner()
 
-SPEC = """\
-wanflow: 1
-title: CLI run
-lang: en
-profiles:
-  test: { text: t2v-a14b, image: i2v-a14b, size: 128x80, steps: 2, tiny: true }
-scenes:
-  - id: one
-    shots:
-      - { id: wade, subject: an astronaut, action: wades through water, duration: 0.5 }
-      - { id: onward, subject: the astronaut, action: keeps walking, duration: 0.5, continue_from: wade }
-"""
+SPEC = two_shot_spec("CLI run")
 
 
 @pytest.fixture

@@ -16,23 +16,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from factories import two_shot_spec
 
 from wanflow.cli import warm
 from wanflow.media.ffmpeg import probe
 
 WANFLOW = str(Path(sys.executable).with_name("wanflow"))
-SPEC = """\
-wanflow: 1
-title: Warm run
-lang: en
-profiles:
-  test: { text: t2v-a14b, image: i2v-a14b, size: 128x80, steps: 2, tiny: true }
-scenes:
-  - id: one
-    shots:
-      - { id: wade, subject: an astronaut, action: wades through water, duration: 0.5 }
-      - { id: onward, subject: the astronaut, action: keeps walking, duration: 0.5, continue_from: wade }
-"""
+SPEC = two_shot_spec("Warm run")
 LEFT = "a warm wanflow process (its libraries imported) waits"
 USED = "using a warm wanflow process kept from an earlier run"
 

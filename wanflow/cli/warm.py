@@ -23,6 +23,7 @@ Stdlib only: this module runs before the command line is parsed, to cost a run n
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -50,6 +51,12 @@ def identity(environment: dict[str, str], folder: str) -> str:
         if name not in _VOLATILE:
             digest.update(f"{name}={environment[name]}".encode("utf-8", "surrogateescape") + b"\0")
     return digest.hexdigest()[:16]
+
+
+@functools.cache
+def _own_identity() -> str:
+    """This process's identity, as it started (a run that falls back to in-process asks twice)."""
+    return identity(*_STARTED_WITH)
 
 
 def _installed() -> Iterator[str]:
@@ -98,7 +105,7 @@ def forward(argv: list[str]) -> int | None:
         return None
     environment, folder = _STARTED_WITH
     try:
-        sock_path, _, _ = paths(identity(environment, folder))
+        sock_path, _, _ = paths(_own_identity())
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         conn.connect(str(sock_path))
     except OSError:
@@ -165,9 +172,9 @@ def start(linger: float, log) -> None:
     """Leave a warm process for the next run, unless one of this identity runs (or is starting)."""
     if linger <= 0 or served or sys.platform != "linux":
         return
-    environment, folder = _STARTED_WITH
+    environment = _STARTED_WITH[0]
     try:
-        _, lock_path, _ = paths(identity(environment, folder))
+        _, lock_path, _ = paths(_own_identity())
         with open(lock_path, "ab") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held by a warm process all its life
     except BlockingIOError:

@@ -33,6 +33,7 @@ import threading
 import time
 from pathlib import Path
 
+from wanflow.atomic import write_text_atomic
 from wanflow.cli import warm
 from wanflow.run import prefork
 
@@ -51,7 +52,8 @@ class WarmProcess:
         self.stopping = False
         self.last_used = time.monotonic()
         self.inode: int | None = None
-        _write_json(self.record, {"pid": os.getpid()})  # `wanflow server stop` finds it while it imports
+        # `wanflow server stop` finds it by this record, even while it imports
+        write_text_atomic(self.record, json.dumps({"pid": os.getpid()}))
 
     def listen(self) -> socket.socket:
         """The socket, bound under a private name and renamed into place: it appears ready."""
@@ -169,12 +171,6 @@ def _send(conn: socket.socket, message: dict[str, int]) -> None:
         conn.send(json.dumps(message).encode())
     except OSError:  # the caller is gone
         pass
-
-
-def _write_json(path, record: dict[str, int]) -> None:
-    partial = path.with_name(f".{path.name}.{os.getpid()}")
-    partial.write_text(json.dumps(record), encoding="utf-8")
-    os.replace(partial, path)
 
 
 def _close_inherited(things: list) -> None:
