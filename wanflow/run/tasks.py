@@ -22,7 +22,7 @@ from wanflow.plan import RenderJob
 from wanflow.run.animatic import draw_take
 from wanflow.run.cluster import worker_name
 from wanflow.run.journal import journaled
-from wanflow.run.phases import encode_prompts, render_shot
+from wanflow.run.phases import ShotWork, encode_prompts, render_shot
 from wanflow.run.pool import current_pool
 from wanflow.run.summary import TaskReport
 from wanflow.take import RenderSettings
@@ -98,6 +98,7 @@ def render_task(
             )
     # an earlier try of this run (a Prefect retry, a task Dask ran twice, a dead worker's) may have made the clip
     made = work.generated or work.decoded or (run is not None and _made_by(store, job.keys.clip) == run)
+    logger.info(f"shot {job.name}: {_work_done(work, job.settings.animatic, made)} ({work.seconds:.1f} s)")
     return TaskReport(
         worker_name(),
         tuple(loads),
@@ -109,6 +110,16 @@ def render_task(
         decoded=work.decoded,
         made_this_run=made,
     )
+
+
+def _work_done(work: ShotWork, drawn: bool, made_this_run: bool) -> str:
+    """What the take's task did, for its log: two runs at once may share a take's work."""
+    if drawn and work.decoded:
+        return "clip drawn"
+    if work.generated or work.decoded:
+        latents = "latents generated" if work.generated else "latents from the cache"
+        return f"{latents}, {'clip decoded' if work.decoded else 'clip from the cache'}"
+    return "clip made by an earlier try of this run" if made_this_run else "clip from the cache"
 
 
 def _flow_run_id() -> str | None:
